@@ -1,0 +1,48 @@
+//! A sale's stock counters, published by its actor and read by anyone without a message.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use engine::StockCounts;
+
+/// `available` and `reserved` packed into one atomic word, so that a reader never sees a torn
+/// pair (which could make `available + reserved + sold` look wrong mid-update); `sold` follows
+/// from the quantity. Written only by the sale's actor. Cache-padded: thousands of gateway
+/// threads read it while one actor writes it.
+#[derive(Debug)]
+pub struct SaleGauge {
+    quantity: u32,
+    packed: CachePadded<AtomicU64>,
+}
+
+impl SaleGauge {
+    pub fn new(counts: StockCounts) -> Self {
+        let gauge = Self { quantity: counts.quantity, packed: CachePadded::new(AtomicU64::new(0)) };
+        gauge.publish(counts);
+        gauge
+    }
+
+    pub fn publish(&self, counts: StockCounts) {
+        assert_eq!(counts.quantity, self.quantity);
+        assert!(counts.is_balanced());
+        let word = (u64::from(counts.available) << 32) | u64::from(counts.reserved);
+        self.packed.store(word, Ordering::Release);
+    }
+
+    pub fn counts(&self) -> StockCounts {
+        let word = self.packed.load(Ordering::Acquire);
+        let available = (word >> 32) as u32;
+        let reserved = word as u32;
+        StockCounts {
+            quantity: self.quantity,
+            available,
+            reserved,
+            sold: self.quantity - available - reserved,
+        }
+    }
+
+    /// The sold-out flag: no unit is available right now. Not final: expired holds come back.
+    pub fn is_sold_out(&self) -> bool {
+        self.packed.load(Ordering::Acquire) >> 32 == 0
+    }
+}

@@ -1,0 +1,293 @@
+//! The write-behind journal port: actors append events, one writer commits them in batches.
+//!
+//! Every event gets a sequence number, and events enter the queue in sequence order (the
+//! number is taken under the same lock as the queue slot is filled). The writer commits them
+//! in that order and publishes the highest committed number, the *durable watermark*; whoever
+//! must not answer before an event is on disk waits for the watermark to pass its number.
+//! Prefix order also means recovery never sees a later event without the earlier ones.
+//!
+//! The queue is bounded: a full queue is an answer (the caller sheds load), never a wait.
+
+use std::sync::Arc;
+
+use engine::{Order, StateChange};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+
+/// Position of an event in the journal; 0 means "nothing yet".
+pub type Seq = u64;
+
+/// What the actors decided and the database must learn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalEvent {
+    /// A new order holding units.
+    OrderPlaced(Order),
+    /// Orders that moved state (expired, cancelled, paid), in the order they moved.
+    OrdersChanged(Vec<StateChange>),
+}
+
+#[derive(Debug)]
+enum Entry {
+    Event(Seq, JournalEvent),
+    /// Sent once by [`Journal::close`]; nothing follows it.
+    Close,
+}
+
+/// Why an event was not appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendError {
+    /// The queue is at capacity: the writer is behind. Shed load.
+    Full,
+    /// The journal is shutting down or its writer is gone.
+    Closed,
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AppendError::Full => "journal queue full",
+            AppendError::Closed => "journal closed",
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Sequencer {
+    last: Seq,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: mpsc::Sender<Entry>,
+    order: Mutex<Sequencer>,
+    durable: watch::Receiver<Seq>,
+    capacity: usize,
+    /// When false, callers are not made to wait for commits (benchmark mode).
+    durable_ack: bool,
+}
+
+/// The appending side, cloned into every actor.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+/// The draining side, owned by the single writer.
+#[derive(Debug)]
+pub struct JournalReceiver {
+    rx: mpsc::Receiver<Entry>,
+    durable: watch::Sender<Seq>,
+    closed: bool,
+}
+
+/// A journal with room for `capacity` uncommitted events. `durable_ack = false` makes
+/// [`Journal::wait_durable`] return at once: acknowledgements from memory, for benchmarks only.
+pub fn journal(capacity: usize, durable_ack: bool) -> (Journal, JournalReceiver) {
+    assert!(capacity > 0);
+    let (tx, rx) = mpsc::channel(capacity);
+    let (durable_tx, durable_rx) = watch::channel(0);
+    let inner = Inner {
+        tx,
+        order: Mutex::new(Sequencer { last: 0, closed: false }),
+        durable: durable_rx,
+        capacity,
+        durable_ack,
+    };
+    (Journal { inner: Arc::new(inner) }, JournalReceiver { rx, durable: durable_tx, closed: false })
+}
+
+/// Room for one event, taken before the caller changes any state, so that a change is never
+/// made that then cannot be journaled.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    journal: &'a Journal,
+    permit: mpsc::Permit<'a, Entry>,
+}
+
+impl Slot<'_> {
+    /// Appends the event and returns its sequence number.
+    pub fn append(self, event: JournalEvent) -> Result<Seq, AppendError> {
+        let mut order = self.journal.inner.order.lock();
+        if order.closed {
+            return Err(AppendError::Closed);
+        }
+        order.last += 1;
+        let seq = order.last;
+        self.permit.send(Entry::Event(seq, event));
+        Ok(seq)
+    }
+}
+
+impl Journal {
+    /// Takes room for one event, or says why there is none.
+    pub fn slot(&self) -> Result<Slot<'_>, AppendError> {
+        match self.inner.tx.try_reserve() {
+            Ok(permit) => Ok(Slot { journal: self, permit }),
+            Err(mpsc::error::TrySendError::Full(())) => Err(AppendError::Full),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(AppendError::Closed),
+        }
+    }
+
+    /// The number of the last event appended so far.
+    pub fn last_appended(&self) -> Seq {
+        self.inner.order.lock().last
+    }
+
+    /// The highest sequence number known to be committed.
+    pub fn durable(&self) -> Seq {
+        *self.inner.durable.borrow()
+    }
+
+    /// Waits until event `seq` is committed.
+    pub async fn wait_durable(&self, seq: Seq) -> Result<(), AppendError> {
+        if !self.inner.durable_ack {
+            return Ok(());
+        }
+        let mut durable = self.inner.durable.clone();
+        match durable.wait_for(|committed| *committed >= seq).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(AppendError::Closed),
+        }
+    }
+
+    /// Events appended but not yet taken by the writer.
+    pub fn depth(&self) -> usize {
+        self.inner.capacity - self.inner.tx.capacity()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.inner.capacity
+    }
+
+    /// Refuses further appends and tells the writer to finish once it has committed everything
+    /// appended before. Wait on the writer's task to know when that is done.
+    pub async fn close(&self) {
+        {
+            let mut order = self.inner.order.lock();
+            if order.closed {
+                return;
+            }
+            order.closed = true;
+        }
+        // Every append happened under the lock before `closed` was set, so Close is last.
+        let _ = self.inner.tx.send(Entry::Close).await;
+    }
+}
+
+impl JournalReceiver {
+    /// Waits for events and moves up to `limit` of them into `batch`, in sequence order.
+    /// Returns false once the journal is closed and drained (or every appender is gone).
+    pub async fn next_batch(&mut self, batch: &mut Vec<(Seq, JournalEvent)>, limit: usize) -> bool {
+        if self.closed {
+            return false;
+        }
+        let mut entries = Vec::with_capacity(limit.min(1024));
+        if self.rx.recv_many(&mut entries, limit).await == 0 {
+            self.closed = true;
+            return false;
+        }
+        self.take(entries, batch);
+        true
+    }
+
+    /// Moves whatever is already queued (up to `limit`) into `batch` without waiting.
+    pub fn drain_ready(&mut self, batch: &mut Vec<(Seq, JournalEvent)>, limit: usize) {
+        let mut entries = Vec::new();
+        while !self.closed && entries.len() < limit {
+            match self.rx.try_recv() {
+                Ok(entry) => entries.push(entry),
+                Err(_) => break,
+            }
+        }
+        self.take(entries, batch);
+    }
+
+    fn take(&mut self, entries: Vec<Entry>, batch: &mut Vec<(Seq, JournalEvent)>) {
+        for entry in entries {
+            match entry {
+                Entry::Event(seq, event) => {
+                    assert!(!self.closed, "event {seq} after close");
+                    assert!(batch.last().is_none_or(|(last, _)| *last < seq), "journal out of order");
+                    batch.push((seq, event));
+                }
+                Entry::Close => self.closed = true,
+            }
+        }
+    }
+
+    /// Whether the close marker has been seen: nothing more will arrive.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Publishes that every event up to `seq` is committed, releasing its waiters.
+    pub fn mark_durable(&self, seq: Seq) {
+        self.durable.send_if_modified(|committed| {
+            assert!(seq >= *committed, "durable watermark went back from {committed} to {seq}");
+            let moved = seq > *committed;
+            *committed = seq;
+            moved
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{OrderId, OrderState, Timestamp};
+
+    fn change(id: i64) -> JournalEvent {
+        JournalEvent::OrdersChanged(vec![StateChange {
+            order_id: OrderId(id),
+            from: OrderState::PendingPayment,
+            to: OrderState::Expired,
+            at: Timestamp(0),
+        }])
+    }
+
+    #[tokio::test]
+    async fn bounded_ordered_and_waiters_released_by_the_watermark() {
+        let (journal, mut receiver) = journal(2, true);
+        assert_eq!(journal.slot().unwrap().append(change(1)), Ok(1));
+        assert_eq!(journal.slot().unwrap().append(change(2)), Ok(2));
+        assert_eq!(journal.slot().unwrap_err(), AppendError::Full);
+        assert_eq!(journal.depth(), 2);
+
+        let waiter = tokio::spawn({
+            let journal = journal.clone();
+            async move { journal.wait_durable(2).await }
+        });
+        let mut batch = Vec::new();
+        assert!(receiver.next_batch(&mut batch, 10).await);
+        assert_eq!(batch.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2]);
+        receiver.mark_durable(1);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        receiver.mark_durable(2);
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+        assert_eq!(journal.durable(), 2);
+    }
+
+    #[tokio::test]
+    async fn close_drains_then_ends_and_refuses_more() {
+        let (journal, mut receiver) = journal(8, true);
+        journal.slot().unwrap().append(change(1)).unwrap();
+        let slot_before_close = journal.slot().unwrap();
+        journal.close().await;
+        assert_eq!(slot_before_close.append(change(2)), Err(AppendError::Closed));
+        let mut batch = Vec::new();
+        assert!(receiver.next_batch(&mut batch, 10).await);
+        assert_eq!(batch.len(), 1);
+        assert!(receiver.is_closed());
+        assert!(!receiver.next_batch(&mut batch, 10).await);
+    }
+
+    #[tokio::test]
+    async fn writer_gone_fails_waiters_instead_of_hanging() {
+        let (journal, receiver) = journal(8, true);
+        let seq = journal.slot().unwrap().append(change(1)).unwrap();
+        drop(receiver);
+        assert_eq!(journal.wait_durable(seq).await, Err(AppendError::Closed));
+    }
+}

@@ -1,0 +1,22 @@
+//! Actix actors of the flash-sale engine.
+//!
+//! - [`stock::StockActor`]: one per flash sale; the only owner of that sale's
+//!   [`engine::FlashSale`], so every reservation is decided by one thread, in mailbox order.
+//! - [`registry::StockRegistry`]: finds or starts the actor of a sale and hands out
+//!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, replays).
+//! - [`journal`]: the port through which actors persist what they decided. The actors only
+//!   append; the persistence crate drains it and reports what is durable.
+
+pub mod clock;
+pub mod gauge;
+pub mod ids;
+pub mod journal;
+pub mod registry;
+pub mod stock;
+
+pub use clock::{Clock, SystemClock};
+pub use gauge::SaleGauge;
+pub use ids::OrderIds;
+pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
+pub use registry::{ActorSettings, MailboxFull, SaleHandle, StockRegistry};
+pub use stock::{CancelFailure, PlaceError, Placed};

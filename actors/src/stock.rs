@@ -1,0 +1,212 @@
+//! The stock actor: sole owner of one flash sale's [`FlashSale`].
+//!
+//! Every decision about the sale's units is made here, one message at a time, by calling the
+//! engine; the actor's own job is plumbing: take a journal slot first, apply the engine's
+//! decision, journal it, publish the new counters, and reply. Replies travel on a oneshot
+//! channel inside the message, so callers use `try_send` (a full mailbox is an answer) rather
+//! than `send` (which would wait for room).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use dashmap::DashMap;
+use engine::{
+    BuyerId, CancelError, FlashSale, IdempotencyKey, OrderId, Quantity, Receipt, Reservation, ReserveError,
+    ReserveRequest, StateChange, StockCounts,
+};
+use tokio::sync::oneshot;
+
+use crate::journal::{AppendError, Journal, JournalEvent, Seq};
+use crate::{Clock, OrderIds, SaleGauge};
+
+/// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
+/// answers replays from it without a message (and so correctly even when sold out).
+pub type ReplayIndex = DashMap<(BuyerId, IdempotencyKey), Receipt>;
+
+/// A reservation that was made or replayed, and the journal position the answer must wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub receipt: Receipt,
+    pub replayed: bool,
+    pub seq: Seq,
+}
+
+/// Why an order was not placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceError {
+    Refused(ReserveError),
+    Journal(AppendError),
+}
+
+/// Reserve units for a buyer.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PlaceOrder {
+    pub buyer_id: BuyerId,
+    pub quantity: Quantity,
+    pub idempotency_key: IdempotencyKey,
+    pub reply: oneshot::Sender<Result<Placed, PlaceError>>,
+}
+
+/// A cancelled order's state change and the journal position to wait for.
+pub type Cancelled = Result<(StateChange, Seq), CancelFailure>;
+
+/// The buyer gives up an unpaid order.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CancelOrder {
+    pub order_id: OrderId,
+    pub buyer_id: BuyerId,
+    pub reply: oneshot::Sender<Cancelled>,
+}
+
+/// Why a cancellation did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelFailure {
+    Refused(CancelError),
+    Journal(AppendError),
+}
+
+/// Recompute every invariant of the sale from its orders (tests and operators).
+#[derive(Debug, Message)]
+#[rtype(result = "(StockCounts, Result<(), String>)")]
+pub struct Verify;
+
+/// Tuning of one stock actor.
+#[derive(Debug, Clone)]
+pub struct StockActorSettings {
+    pub mailbox_capacity: usize,
+    pub expiry_tick: Duration,
+    /// At most this many holds are expired per journal event.
+    pub expiry_batch: usize,
+}
+
+pub struct StockActor {
+    sale: FlashSale,
+    gauge: Arc<SaleGauge>,
+    replays: Arc<ReplayIndex>,
+    depth: Arc<AtomicUsize>,
+    journal: Journal,
+    clock: Arc<dyn Clock>,
+    ids: Arc<OrderIds>,
+    settings: StockActorSettings,
+}
+
+impl StockActor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        sale: FlashSale,
+        gauge: Arc<SaleGauge>,
+        replays: Arc<ReplayIndex>,
+        depth: Arc<AtomicUsize>,
+        journal: Journal,
+        clock: Arc<dyn Clock>,
+        ids: Arc<OrderIds>,
+        settings: StockActorSettings,
+    ) -> Self {
+        Self { sale, gauge, replays, depth, journal, clock, ids, settings }
+    }
+
+    fn publish(&self) {
+        self.gauge.publish(self.sale.counts());
+    }
+
+    fn place(&mut self, msg: &PlaceOrder) -> Result<Placed, PlaceError> {
+        // A replay needs no journal room; it waits for everything appended so far, which
+        // includes the original order.
+        match self.sale.replay(msg.buyer_id, &msg.idempotency_key, msg.quantity) {
+            Ok(Some(receipt)) => {
+                let seq = self.journal.last_appended();
+                return Ok(Placed { receipt, replayed: true, seq });
+            }
+            Ok(None) => {}
+            Err(refusal) => return Err(PlaceError::Refused(refusal)),
+        }
+        let slot = self.journal.slot().map_err(PlaceError::Journal)?;
+        let request = ReserveRequest {
+            order_id: self.ids.next(),
+            buyer_id: msg.buyer_id,
+            quantity: msg.quantity,
+            idempotency_key: msg.idempotency_key.clone(),
+        };
+        let order = match self.sale.reserve(request, self.clock.now()) {
+            Ok(Reservation::Placed(order)) => order,
+            Ok(Reservation::Replayed(_)) => unreachable!("replays are answered above"),
+            Err(refusal) => return Err(PlaceError::Refused(refusal)),
+        };
+        let receipt = order.receipt();
+        self.replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
+        self.publish();
+        let seq = slot.append(JournalEvent::OrderPlaced(order)).map_err(PlaceError::Journal)?;
+        Ok(Placed { receipt, replayed: false, seq })
+    }
+
+    /// Releases every hold whose deadline has passed, a bounded batch per journal event.
+    fn expire_due(&mut self) {
+        let now = self.clock.now();
+        while self.sale.next_deadline().is_some_and(|deadline| deadline <= now) {
+            // No room in the journal: leave the holds for the next tick rather than change
+            // state that cannot be persisted.
+            let Ok(slot) = self.journal.slot() else { return };
+            let changes = self.sale.expire_due(now, self.settings.expiry_batch);
+            assert!(!changes.is_empty(), "a due deadline expires something");
+            self.publish();
+            metrics::counter!("flashsale_holds_expired_total").increment(changes.len() as u64);
+            if slot.append(JournalEvent::OrdersChanged(changes)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Actor for StockActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.settings.mailbox_capacity);
+        // Holds that ran out while the process was down expire on the first tick.
+        ctx.run_interval(self.settings.expiry_tick, |actor, _| actor.expire_due());
+        self.expire_due();
+    }
+}
+
+impl Handler<PlaceOrder> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PlaceOrder, _: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcome = self.place(&msg);
+        // The caller may have given up (timeout, disconnect); the order stands either way.
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<CancelOrder> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CancelOrder, _: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcome = (|| {
+            let slot = self.journal.slot().map_err(CancelFailure::Journal)?;
+            let change = self
+                .sale
+                .cancel(msg.order_id, msg.buyer_id, self.clock.now())
+                .map_err(CancelFailure::Refused)?;
+            self.publish();
+            let seq =
+                slot.append(JournalEvent::OrdersChanged(vec![change])).map_err(CancelFailure::Journal)?;
+            Ok((change, seq))
+        })();
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<Verify> for StockActor {
+    type Result = MessageResult<Verify>;
+
+    fn handle(&mut self, _: Verify, _: &mut Self::Context) -> Self::Result {
+        MessageResult((self.sale.counts(), self.sale.verify()))
+    }
+}

@@ -1,0 +1,119 @@
+//! Values parsed from untrusted input. Each constructor is the only way to build its type, so
+//! holding one means it was checked.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why an input value was refused. The messages are shown to API callers.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InputError {
+    #[error("phone must be a mainland China mobile number: 11 digits starting with 13-19")]
+    Phone,
+    #[error("idempotency key must be 1 to {max} visible ASCII characters", max = IdempotencyKey::MAX_LEN)]
+    IdempotencyKey,
+    #[error("quantity must be a whole number from 1 to {max}", max = Quantity::MAX)]
+    Quantity,
+}
+
+/// A mainland China mobile number, e.g. `13800138000`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let raw = raw.trim();
+        let bytes = raw.as_bytes();
+        let well_formed = bytes.len() == 11
+            && bytes[0] == b'1'
+            && (b'3'..=b'9').contains(&bytes[1])
+            && bytes.iter().all(u8::is_ascii_digit);
+        if well_formed { Ok(Self(raw.to_owned())) } else { Err(InputError::Phone) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The client's `Idempotency-Key`: the same key with the same body gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let ok = !raw.is_empty() && raw.len() <= Self::MAX_LEN && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok { Ok(Self(raw.to_owned())) } else { Err(InputError::IdempotencyKey) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How many units one order asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// No single order may ask for more than this, whatever the sale allows.
+    pub const MAX: u32 = 10_000;
+
+    pub fn parse(raw: i64) -> Result<Self, InputError> {
+        match u32::try_from(raw) {
+            Ok(q) if (1..=Self::MAX).contains(&q) => Ok(Self(q)),
+            _ => Err(InputError::Quantity),
+        }
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones() {
+        assert!(Phone::parse("13800138000").is_ok());
+        assert!(Phone::parse(" 19912345678 ").is_ok());
+        for bad in
+            ["", "1380013800", "138001380000", "12800138000", "23800138000", "1380013800a", "+8613800138000"]
+        {
+            assert_eq!(Phone::parse(bad), Err(InputError::Phone), "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(IdempotencyKey::parse("a").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(64)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(65)).is_err());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse("中文").is_err());
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(Quantity::parse(1).map(Quantity::get), Ok(1));
+        assert_eq!(Quantity::parse(10_000).map(Quantity::get), Ok(10_000));
+        for bad in [0, -1, 10_001, i64::MAX, i64::MIN] {
+            assert_eq!(Quantity::parse(bad), Err(InputError::Quantity), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The pure domain of the flash-sale engine: values in, values out.
+//!
+//! Nothing here does I/O, spawns, awaits or reads a clock: time is passed in as a
+//! [`Timestamp`]. The actors own instances of these types and the gateway parses raw input into
+//! them once, at the edge.
+
+pub mod ids;
+pub mod input;
+pub mod money;
+pub mod order;
+pub mod sale;
+pub mod time;
+
+pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, ProductId};
+pub use input::{IdempotencyKey, InputError, Phone, Quantity};
+pub use money::Fen;
+pub use order::{Order, OrderState, Receipt, StateChange};
+pub use sale::{
+    CancelError, ConfirmError, FlashSale, Reservation, ReserveError, ReserveRequest, RestoreError, SaleTerms,
+    StockCounts, TermsError,
+};
+pub use time::Timestamp;

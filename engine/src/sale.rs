@@ -1,0 +1,509 @@
+//! A flash sale and its stock ledger: the rules that make overselling impossible.
+//!
+//! Every unit of a sale is in exactly one of three buckets: *available*, *reserved* (held for a
+//! buyer until the payment deadline) or *sold*. Operations move units between buckets and never
+//! create or destroy one, so `available + reserved + sold == quantity` always; each operation
+//! asserts it. A buyer's held plus bought units never exceed the sale's per-buyer limit.
+//!
+//! A [`FlashSale`] is owned by exactly one stock actor, which serialises access to it; nothing
+//! here is shared or locked.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use thiserror::Error;
+
+use crate::{
+    BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, ProductId, Quantity,
+    Receipt, StateChange, Timestamp,
+};
+
+/// What a merchant set up: immutable for the life of the sale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleTerms {
+    pub id: FlashSaleId,
+    pub merchant_id: MerchantId,
+    pub product_id: ProductId,
+    pub title: String,
+    pub price_fen: Fen,
+    pub quantity: u32,
+    pub per_buyer_limit: u32,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub payment_window_secs: u32,
+}
+
+/// Why a merchant's flash-sale terms were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TermsError {
+    #[error("price_fen must be from 1 to {max}", max = SaleTerms::MAX_PRICE_FEN)]
+    Price,
+    #[error("quantity must be from 1 to {max}", max = SaleTerms::MAX_QUANTITY)]
+    Quantity,
+    #[error("per_buyer_limit must be at least 1")]
+    PerBuyerLimit,
+    #[error("ends_at must be after starts_at")]
+    Window,
+    #[error("ends_at must be in the future")]
+    AlreadyEnded,
+    #[error("payment_window_secs must be from 1 to {max}", max = SaleTerms::MAX_PAYMENT_WINDOW_SECS)]
+    PaymentWindow,
+}
+
+impl SaleTerms {
+    /// One million yuan: anything above is a typo, not a livestream deal.
+    pub const MAX_PRICE_FEN: i64 = 100_000_000;
+    pub const MAX_QUANTITY: u32 = 10_000_000;
+    pub const MAX_PAYMENT_WINDOW_SECS: u32 = 86_400;
+
+    /// Checks terms that are being created at `now`.
+    pub fn check_new(&self, now: Timestamp) -> Result<(), TermsError> {
+        self.check()?;
+        if self.ends_at <= now {
+            return Err(TermsError::AlreadyEnded);
+        }
+        Ok(())
+    }
+
+    /// Checks the terms on their own, without regard to the current time.
+    pub fn check(&self) -> Result<(), TermsError> {
+        if !(1..=Self::MAX_PRICE_FEN).contains(&self.price_fen.as_i64()) {
+            return Err(TermsError::Price);
+        }
+        if !(1..=Self::MAX_QUANTITY).contains(&self.quantity) {
+            return Err(TermsError::Quantity);
+        }
+        if self.per_buyer_limit == 0 {
+            return Err(TermsError::PerBuyerLimit);
+        }
+        if self.ends_at <= self.starts_at {
+            return Err(TermsError::Window);
+        }
+        if !(1..=Self::MAX_PAYMENT_WINDOW_SECS).contains(&self.payment_window_secs) {
+            return Err(TermsError::PaymentWindow);
+        }
+        Ok(())
+    }
+
+    pub fn payment_window_millis(&self) -> i64 {
+        i64::from(self.payment_window_secs) * 1_000
+    }
+
+    /// Whether orders may be placed at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// The three stock buckets of a sale, and their sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StockCounts {
+    pub quantity: u32,
+    pub available: u32,
+    pub reserved: u32,
+    pub sold: u32,
+}
+
+impl StockCounts {
+    pub fn is_balanced(&self) -> bool {
+        u64::from(self.available) + u64::from(self.reserved) + u64::from(self.sold)
+            == u64::from(self.quantity)
+    }
+}
+
+/// A buyer asks for units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// The id the order gets if one is placed; unused on a replay or a refusal.
+    pub order_id: OrderId,
+    pub buyer_id: BuyerId,
+    pub quantity: Quantity,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// The outcome of a successful [`FlashSale::reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// A new order now holds units.
+    Placed(Order),
+    /// The buyer sent this key before with the same quantity: the first answer, unchanged.
+    Replayed(Receipt),
+}
+
+impl Reservation {
+    pub fn receipt(&self) -> Receipt {
+        match self {
+            Reservation::Placed(order) => order.receipt(),
+            Reservation::Replayed(receipt) => *receipt,
+        }
+    }
+}
+
+/// Why units were not reserved. Expected outcomes of a flash sale, not failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ReserveError {
+    #[error("the flash sale has not started yet")]
+    NotStarted { starts_at: Timestamp },
+    #[error("the flash sale has ended")]
+    Ended,
+    #[error("sold out")]
+    SoldOut,
+    #[error("only {available} units are left")]
+    InsufficientStock { available: u32 },
+    #[error("per-buyer limit reached: {remaining} more units allowed")]
+    LimitExceeded { remaining: u32 },
+    #[error("this idempotency key was used with a different request body")]
+    KeyReused,
+}
+
+/// Why a buyer could not cancel an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum CancelError {
+    #[error("no such order")]
+    UnknownOrder,
+    #[error("the order is {} and can no longer be cancelled", .0.as_str())]
+    NotPending(OrderState),
+}
+
+/// Why a payment could not be applied to an order. Every variant but `AlreadyPaid` means the
+/// money must go back to the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ConfirmError {
+    #[error("no such order")]
+    UnknownOrder,
+    #[error("the order is already paid")]
+    AlreadyPaid,
+    /// The deadline had passed; the hold was released just now by this call, and the change
+    /// must be persisted like any other expiry.
+    #[error("the payment deadline had passed")]
+    HoldExpired(StateChange),
+    #[error("the order is {}", .0.as_str())]
+    NotPending(OrderState),
+}
+
+/// Why orders loaded from storage could not be rebuilt into a sale. Any of these means the
+/// stored data breaks an invariant: the sale is not started rather than served wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RestoreError {
+    #[error("order {0} belongs to another flash sale")]
+    ForeignOrder(OrderId),
+    #[error("order {0} appears twice")]
+    DuplicateOrder(OrderId),
+    #[error("order {0} has quantity 0")]
+    EmptyOrder(OrderId),
+    #[error("orders hold or sold {claimed} units of {quantity}")]
+    Oversold { claimed: u64, quantity: u32 },
+    #[error("buyer {0} holds or bought more than the per-buyer limit")]
+    OverLimit(BuyerId),
+}
+
+#[derive(Debug, Clone, Default)]
+struct BuyerTally {
+    held: u32,
+    bought: u32,
+    /// Every order of this buyer in this sale, for idempotency-key lookups. Short: a buyer has
+    /// at most `per_buyer_limit` live orders plus the ones that expired or were cancelled.
+    orders: Vec<OrderId>,
+}
+
+/// One flash sale: terms, stock buckets, holds and their deadlines.
+#[derive(Debug, Clone)]
+pub struct FlashSale {
+    terms: SaleTerms,
+    available: u32,
+    reserved: u32,
+    sold: u32,
+    orders: HashMap<OrderId, Order>,
+    buyers: HashMap<BuyerId, BuyerTally>,
+    /// Hold deadlines, earliest first. Entries of orders that left `pending_payment` some other
+    /// way are skipped when they come up.
+    deadlines: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
+}
+
+impl FlashSale {
+    /// A sale with nothing reserved or sold yet.
+    pub fn new(terms: SaleTerms) -> Self {
+        assert!(terms.check().is_ok(), "flash sale terms must be checked before use");
+        Self {
+            available: terms.quantity,
+            reserved: 0,
+            sold: 0,
+            orders: HashMap::new(),
+            buyers: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            terms,
+        }
+    }
+
+    /// Rebuilds a sale from its stored orders, checking every invariant on the way.
+    pub fn restore(terms: SaleTerms, orders: impl IntoIterator<Item = Order>) -> Result<Self, RestoreError> {
+        let mut sale = Self::new(terms);
+        let mut claimed: u64 = 0;
+        for order in orders {
+            if order.flash_sale_id != sale.terms.id {
+                return Err(RestoreError::ForeignOrder(order.id));
+            }
+            if order.quantity == 0 {
+                return Err(RestoreError::EmptyOrder(order.id));
+            }
+            if sale.orders.contains_key(&order.id) {
+                return Err(RestoreError::DuplicateOrder(order.id));
+            }
+            let tally = sale.buyers.entry(order.buyer_id).or_default();
+            tally.orders.push(order.id);
+            if order.state.holds_units() {
+                tally.held += order.quantity;
+                sale.reserved += order.quantity;
+                sale.deadlines.push(Reverse((order.expires_at, order.id)));
+                claimed += u64::from(order.quantity);
+            } else if order.state.sold_units() {
+                tally.bought += order.quantity;
+                sale.sold += order.quantity;
+                claimed += u64::from(order.quantity);
+            }
+            if tally.held + tally.bought > sale.terms.per_buyer_limit {
+                return Err(RestoreError::OverLimit(order.buyer_id));
+            }
+            if claimed > u64::from(sale.terms.quantity) {
+                return Err(RestoreError::Oversold { claimed, quantity: sale.terms.quantity });
+            }
+            sale.orders.insert(order.id, order);
+        }
+        sale.available = sale.terms.quantity - sale.reserved - sale.sold;
+        sale.assert_balanced();
+        Ok(sale)
+    }
+
+    pub fn terms(&self) -> &SaleTerms {
+        &self.terms
+    }
+
+    pub fn counts(&self) -> StockCounts {
+        StockCounts {
+            quantity: self.terms.quantity,
+            available: self.available,
+            reserved: self.reserved,
+            sold: self.sold,
+        }
+    }
+
+    pub fn order(&self, id: OrderId) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    /// The earliest hold deadline still pending, if any.
+    pub fn next_deadline(&mut self) -> Option<Timestamp> {
+        while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
+            if self.orders.get(&id).is_some_and(|o| o.state.holds_units()) {
+                return Some(at);
+            }
+            self.deadlines.pop();
+        }
+        None
+    }
+
+    /// The first answer to this buyer's key, if the key was used before in this sale.
+    pub fn replay(
+        &self,
+        buyer_id: BuyerId,
+        key: &IdempotencyKey,
+        quantity: Quantity,
+    ) -> Result<Option<Receipt>, ReserveError> {
+        let Some(tally) = self.buyers.get(&buyer_id) else { return Ok(None) };
+        let earlier =
+            tally.orders.iter().map(|id| &self.orders[id]).find(|order| order.idempotency_key == *key);
+        match earlier {
+            None => Ok(None),
+            Some(order) if order.quantity == quantity.get() => Ok(Some(order.receipt())),
+            Some(_) => Err(ReserveError::KeyReused),
+        }
+    }
+
+    /// Holds units for a buyer until the payment deadline, or says why not.
+    ///
+    /// Checks, in order: replay of the same key, the sale window, the per-buyer limit, stock.
+    pub fn reserve(&mut self, request: ReserveRequest, now: Timestamp) -> Result<Reservation, ReserveError> {
+        let ReserveRequest { order_id, buyer_id, quantity, idempotency_key } = request;
+        if let Some(receipt) = self.replay(buyer_id, &idempotency_key, quantity)? {
+            return Ok(Reservation::Replayed(receipt));
+        }
+        if now < self.terms.starts_at {
+            return Err(ReserveError::NotStarted { starts_at: self.terms.starts_at });
+        }
+        if now >= self.terms.ends_at {
+            return Err(ReserveError::Ended);
+        }
+        let wanted = quantity.get();
+        let limit = self.terms.per_buyer_limit;
+        let (held, bought) = self.buyers.get(&buyer_id).map_or((0, 0), |t| (t.held, t.bought));
+        let used = held + bought;
+        if used + wanted > limit {
+            return Err(ReserveError::LimitExceeded { remaining: limit.saturating_sub(used) });
+        }
+        if self.available == 0 {
+            return Err(ReserveError::SoldOut);
+        }
+        if wanted > self.available {
+            return Err(ReserveError::InsufficientStock { available: self.available });
+        }
+
+        let amount_fen = self
+            .terms
+            .price_fen
+            .checked_mul(wanted)
+            .expect("price and quantity are bounded by the terms check");
+        let expires_at = now.plus_millis(self.terms.payment_window_millis());
+        let order = Order {
+            id: order_id,
+            flash_sale_id: self.terms.id,
+            merchant_id: self.terms.merchant_id,
+            buyer_id,
+            quantity: wanted,
+            amount_fen,
+            state: OrderState::PendingPayment,
+            idempotency_key,
+            created_at: now,
+            expires_at,
+            updated_at: now,
+        };
+        let previous = self.orders.insert(order_id, order.clone());
+        assert!(previous.is_none(), "order id {order_id} reused");
+        let tally = self.buyers.entry(buyer_id).or_default();
+        tally.held += wanted;
+        tally.orders.push(order_id);
+        assert!(tally.held + tally.bought <= limit);
+        self.available -= wanted;
+        self.reserved += wanted;
+        self.deadlines.push(Reverse((expires_at, order_id)));
+        self.assert_balanced();
+        Ok(Reservation::Placed(order))
+    }
+
+    /// Expires at most `max` holds whose deadline is at or before `now`, returning their units
+    /// to stock. Bounded so that one call never stalls the actor that owns the sale.
+    pub fn expire_due(&mut self, now: Timestamp, max: usize) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        while changes.len() < max {
+            let Some(Reverse((at, id))) = self.deadlines.peek().copied() else { break };
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.orders.get(&id).is_some_and(|o| o.state.holds_units()) {
+                changes.push(self.release(id, OrderState::Expired, now));
+            }
+        }
+        changes
+    }
+
+    /// The buyer gives up an unpaid order; its units return to stock at once.
+    pub fn cancel(
+        &mut self,
+        order_id: OrderId,
+        buyer_id: BuyerId,
+        now: Timestamp,
+    ) -> Result<StateChange, CancelError> {
+        let order =
+            self.orders.get(&order_id).filter(|o| o.buyer_id == buyer_id).ok_or(CancelError::UnknownOrder)?;
+        if order.state != OrderState::PendingPayment {
+            return Err(CancelError::NotPending(order.state));
+        }
+        Ok(self.release(order_id, OrderState::Cancelled, now))
+    }
+
+    /// Payment arrived for an order: its held units become sold.
+    ///
+    /// A payment at or after the deadline does not count, even if the expiry timer has not run
+    /// yet: the hold is released now and the caller must refund.
+    pub fn confirm_payment(
+        &mut self,
+        order_id: OrderId,
+        now: Timestamp,
+    ) -> Result<StateChange, ConfirmError> {
+        let order = self.orders.get(&order_id).ok_or(ConfirmError::UnknownOrder)?;
+        match order.state {
+            OrderState::PendingPayment if now >= order.expires_at => {
+                Err(ConfirmError::HoldExpired(self.release(order_id, OrderState::Expired, now)))
+            }
+            OrderState::PendingPayment => {
+                let order = self.orders.get_mut(&order_id).expect("looked up above");
+                let change = StateChange { order_id, from: order.state, to: OrderState::Paid, at: now };
+                order.state = OrderState::Paid;
+                order.updated_at = now;
+                let quantity = order.quantity;
+                let tally = self.buyers.get_mut(&order.buyer_id).expect("tally of an order");
+                tally.held -= quantity;
+                tally.bought += quantity;
+                self.reserved -= quantity;
+                self.sold += quantity;
+                self.assert_balanced();
+                Ok(change)
+            }
+            state if state.sold_units() => Err(ConfirmError::AlreadyPaid),
+            state => Err(ConfirmError::NotPending(state)),
+        }
+    }
+
+    /// Moves a pending order to `to` (expired or cancelled) and its units back to available.
+    fn release(&mut self, order_id: OrderId, to: OrderState, now: Timestamp) -> StateChange {
+        let order = self.orders.get_mut(&order_id).expect("released order exists");
+        assert_eq!(order.state, OrderState::PendingPayment);
+        assert!(order.state.can_become(to));
+        let change = StateChange { order_id, from: order.state, to, at: now };
+        order.state = to;
+        order.updated_at = now;
+        let quantity = order.quantity;
+        let tally = self.buyers.get_mut(&order.buyer_id).expect("tally of an order");
+        tally.held -= quantity;
+        self.reserved -= quantity;
+        self.available += quantity;
+        self.assert_balanced();
+        change
+    }
+
+    fn assert_balanced(&self) {
+        assert!(self.counts().is_balanced(), "stock out of balance: {:?}", self.counts());
+    }
+
+    /// Recomputes every invariant from the orders. O(orders): for tests and recovery checks,
+    /// not for the hot path (which asserts the cheap conservation law on every change).
+    pub fn verify(&self) -> Result<(), String> {
+        let mut reserved = 0u64;
+        let mut sold = 0u64;
+        let mut per_buyer: HashMap<BuyerId, (u32, u32)> = HashMap::new();
+        for order in self.orders.values() {
+            let entry = per_buyer.entry(order.buyer_id).or_default();
+            if order.state.holds_units() {
+                reserved += u64::from(order.quantity);
+                entry.0 += order.quantity;
+            } else if order.state.sold_units() {
+                sold += u64::from(order.quantity);
+                entry.1 += order.quantity;
+            }
+        }
+        let counts = self.counts();
+        if !counts.is_balanced() {
+            return Err(format!("buckets do not sum to the quantity: {counts:?}"));
+        }
+        if reserved != u64::from(counts.reserved) || sold != u64::from(counts.sold) {
+            return Err(format!("orders say reserved {reserved} sold {sold}, counters say {counts:?}"));
+        }
+        for (buyer, (held, bought)) in per_buyer {
+            let tally = self.buyers.get(&buyer).cloned().unwrap_or_default();
+            if (tally.held, tally.bought) != (held, bought) {
+                return Err(format!("buyer {buyer} tally {tally:?} disagrees with orders"));
+            }
+            if held + bought > self.terms.per_buyer_limit {
+                return Err(format!("buyer {buyer} over the limit: {held} held {bought} bought"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

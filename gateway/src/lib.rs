@@ -1,0 +1,20 @@
+//! The HTTP gateway of the flash-sale engine and everything the `flashsale` binary wires
+//! together: configuration, authentication, admission control, routes, start-up recovery and
+//! graceful shutdown.
+//!
+//! Handlers are thin: parse into engine types, check the caller, ask a stock actor or a
+//! repository, render. The hot path is `routes::orders::place_order`.
+
+pub mod admission;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod routes;
+pub mod telemetry;
+pub mod time;
+
+pub use app::{AppState, Application};
+pub use config::Settings;

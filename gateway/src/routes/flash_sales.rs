@@ -1,0 +1,122 @@
+//! Flash sales: a merchant opens one on a product; anyone reads its live stock.
+
+use actix_web::{HttpResponse, get, post, web};
+use engine::{Fen, FlashSaleId, MerchantId, ProductId, SaleTerms, TermsError};
+use persistence::repo::{self, CreateSaleError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::MerchantAuth;
+use crate::error::ApiError;
+use crate::time::{parse_rfc3339, rfc3339};
+
+#[derive(Deserialize)]
+pub struct NewFlashSale {
+    product_id: i64,
+    price_fen: i64,
+    quantity: i64,
+    per_buyer_limit: i64,
+    starts_at: String,
+    ends_at: String,
+    payment_window_secs: i64,
+}
+
+fn whole(value: i64, field: &'static str) -> Result<u32, ApiError> {
+    u32::try_from(value).map_err(|_| ApiError::invalid("invalid_field", format!("{field} is out of range")))
+}
+
+fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, ApiError> {
+    parse_rfc3339(raw)
+        .ok_or_else(|| ApiError::invalid("invalid_time", format!("{field} must be an RFC 3339 time")))
+}
+
+impl From<TermsError> for ApiError {
+    fn from(err: TermsError) -> Self {
+        let code = match err {
+            TermsError::Window | TermsError::AlreadyEnded => "invalid_window",
+            TermsError::Price => "invalid_price",
+            TermsError::Quantity => "invalid_quantity",
+            TermsError::PerBuyerLimit => "invalid_per_buyer_limit",
+            TermsError::PaymentWindow => "invalid_payment_window",
+        };
+        ApiError::invalid(code, err.to_string())
+    }
+}
+
+#[post("/flash-sales")]
+pub async fn create(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    body: web::Json<NewFlashSale>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let product = repo::product(&state.db, ProductId(body.product_id))
+        .await?
+        .filter(|p| MerchantId(p.merchant_id) == merchant.0)
+        .ok_or_else(|| ApiError::not_found("product_not_found", "no such product in your catalogue"))?;
+    let terms = SaleTerms {
+        id: FlashSaleId(0),
+        merchant_id: merchant.0,
+        product_id: ProductId(product.id),
+        title: product.title.clone(),
+        price_fen: Fen(body.price_fen),
+        quantity: whole(body.quantity, "quantity")?,
+        per_buyer_limit: whole(body.per_buyer_limit, "per_buyer_limit")?,
+        starts_at: instant(&body.starts_at, "starts_at")?,
+        ends_at: instant(&body.ends_at, "ends_at")?,
+        payment_window_secs: whole(body.payment_window_secs, "payment_window_secs")?,
+    };
+    terms.check_new(now)?;
+    let id = match repo::create_flash_sale(&state.db, &terms, now).await {
+        Ok(id) => id,
+        Err(CreateSaleError::ProductNotFound) => {
+            return Err(ApiError::not_found("product_not_found", "no such product in your catalogue"));
+        }
+        Err(CreateSaleError::InsufficientStock { stock }) => {
+            return Err(ApiError::conflict(
+                "insufficient_product_stock",
+                format!("the product has {stock} units left to put on sale"),
+            ));
+        }
+        Err(CreateSaleError::Db(e)) => return Err(e.into()),
+    };
+    state.start_sale(SaleTerms { id, ..terms }).await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Created().json(json!({ "flash_sale_id": id })))
+}
+
+#[get("/flash-sales/{id}")]
+pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let sale = state
+        .registry
+        .get(FlashSaleId(id.into_inner()))
+        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
+    let terms = &sale.terms;
+    let counts = sale.gauge.counts();
+    let now = state.clock.now();
+    let phase = if now < terms.starts_at {
+        "scheduled"
+    } else if now >= terms.ends_at {
+        "ended"
+    } else if counts.available == 0 {
+        "sold_out"
+    } else {
+        "live"
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "id": terms.id,
+        "merchant_id": terms.merchant_id,
+        "product_id": terms.product_id,
+        "title": terms.title,
+        "price_fen": terms.price_fen,
+        "quantity": counts.quantity,
+        "available": counts.available,
+        "reserved": counts.reserved,
+        "sold": counts.sold,
+        "per_buyer_limit": terms.per_buyer_limit,
+        "starts_at": rfc3339(terms.starts_at),
+        "ends_at": rfc3339(terms.ends_at),
+        "payment_window_secs": terms.payment_window_secs,
+        "state": phase,
+    })))
+}

@@ -1,0 +1,80 @@
+//! HTTP routes, one file per resource. `api` is mounted under `/api/v1` behind admission
+//! control; `ops` (health, metrics) stays outside it so that probes work under overload.
+
+pub mod buyers;
+pub mod flash_sales;
+pub mod merchants;
+pub mod ops;
+pub mod orders;
+pub mod products;
+
+use actix_web::error::{JsonPayloadError, PathError};
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+
+pub fn api(cfg: &mut web::ServiceConfig) {
+    cfg.service(merchants::sign_up)
+        .service(merchants::log_in)
+        .service(products::create)
+        .service(products::list_mine)
+        .service(products::get)
+        .service(flash_sales::create)
+        .service(flash_sales::get)
+        .service(buyers::session)
+        .service(orders::place_order)
+        .service(orders::get)
+        .service(orders::cancel);
+}
+
+pub fn ops(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz).service(ops::metrics_text);
+}
+
+/// Body errors as API errors: syntax → 400, valid JSON of the wrong shape → 422, too large →
+/// 413, not JSON → 415.
+pub fn json_config(max_body_bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(max_body_bytes).error_handler(|err, _req| {
+        let api = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body is too large",
+                )
+            }
+            JsonPayloadError::ContentType => ApiError::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                ApiError::invalid("invalid_body", e.to_string())
+            }
+            JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
+            other => ApiError::bad_request("bad_request", other.to_string()),
+        };
+        api.into()
+    })
+}
+
+/// A path segment that is not a valid id names nothing: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::not_found("not_found", format!("no such resource: {err}")).into()
+    })
+}
+
+pub async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::not_found("not_found", "no such route"))
+}
+
+/// A required text field: trimmed, 1 to `max` characters.
+pub(crate) fn text_field(raw: &str, field: &'static str, max: usize) -> Result<String, ApiError> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > max {
+        return Err(ApiError::invalid("invalid_field", format!("{field} must be 1 to {max} characters")));
+    }
+    Ok(trimmed.to_owned())
+}

@@ -1,0 +1,106 @@
+//! The journal writer: drains the actors' events and commits them in batches (group commit).
+//!
+//! One writer, one transaction per batch, batches as large as what queued up while the last
+//! one was committing (up to `batch_max`). That makes the commit rate adapt to load: one fsync
+//! serves every order that arrived meanwhile. A failed commit is retried with backoff, forever:
+//! events are never dropped, and waiters stay blocked (their requests time out with 503) until
+//! the database is back. Inserts and updates are idempotent, so a retry after an ambiguous
+//! commit failure is harmless.
+
+use std::time::{Duration, Instant};
+
+use actors::{JournalEvent, JournalReceiver, Seq};
+use engine::{Order, StateChange};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+
+use crate::entities::order;
+use crate::repo::order_row;
+
+/// Tuning of the writer, from configuration.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    /// Most events in one transaction.
+    pub batch_max: usize,
+    /// Extra time to wait for more events when a batch is not full; 0 = commit at once.
+    pub linger: Duration,
+}
+
+/// Rows per INSERT statement: far below SQLite's and Postgres' bind-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Runs until the journal is closed and everything appended before is committed.
+pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, settings: WriterSettings) {
+    assert!(settings.batch_max > 0);
+    let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
+    while journal.next_batch(&mut batch, settings.batch_max).await {
+        if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
+            tokio::time::sleep(settings.linger).await;
+            let room = settings.batch_max - batch.len();
+            journal.drain_ready(&mut batch, room);
+        }
+        let Some(&(last, _)) = batch.last() else { continue };
+        let mut attempt: u32 = 0;
+        loop {
+            let started = Instant::now();
+            match write_batch(&db, &batch).await {
+                Ok(()) => {
+                    metrics::histogram!("flashsale_journal_commit_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("flashsale_journal_batch_size").record(batch.len() as f64);
+                    metrics::counter!("flashsale_journal_events_total").increment(batch.len() as u64);
+                    journal.mark_durable(last);
+                    break;
+                }
+                Err(error) => {
+                    attempt += 1;
+                    metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
+                    let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
+                    tracing::error!(%error, attempt, events = batch.len(), ?backoff, "journal commit failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+        batch.clear();
+    }
+    tracing::info!("journal writer drained and stopped");
+}
+
+async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> Result<(), DbErr> {
+    let mut placed: Vec<&Order> = Vec::new();
+    let mut changes: Vec<&StateChange> = Vec::new();
+    for (_, event) in batch {
+        match event {
+            JournalEvent::OrderPlaced(order) => placed.push(order),
+            JournalEvent::OrdersChanged(list) => changes.extend(list),
+        }
+    }
+    let txn = db.begin().await?;
+    // Every order's placement precedes its own changes in the journal, so inserting all
+    // placements first and then applying changes in journal order is equivalent.
+    for chunk in placed.chunks(INSERT_CHUNK) {
+        order::Entity::insert_many(chunk.iter().map(|o| order_row(o)))
+            .on_conflict(OnConflict::column(order::Column::Id).do_nothing().to_owned())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for change in changes {
+        let updated = order::Entity::update_many()
+            .col_expr(order::Column::State, Expr::value(change.to.as_str()))
+            .col_expr(order::Column::UpdatedAt, Expr::value(change.at.as_millis()))
+            .filter(order::Column::Id.eq(change.order_id.0))
+            .filter(order::Column::State.is_in([change.from.as_str(), change.to.as_str()]))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            // The row is in a third state: memory and database disagree. Refuse the batch
+            // rather than write over it; the retry loop will keep shouting.
+            return Err(DbErr::Custom(format!(
+                "order {} is not {} in the database",
+                change.order_id,
+                change.from.as_str()
+            )));
+        }
+    }
+    txn.commit().await
+}

@@ -1,0 +1,17 @@
+//! Storage of the flash-sale engine: sea-orm entities and migrations for SQLite (the embedded
+//! default) and Postgres through the same code, repositories, and the write-behind journal
+//! writer that turns the actors' events into group-committed transactions.
+//!
+//! The database is the system of record. Actor state is never stored as such: it is rebuilt
+//! from the orders table at start ([`repo::orders_of_sale`] feeding
+//! [`engine::FlashSale::restore`]).
+
+pub mod db;
+pub mod entities;
+pub mod journal;
+pub mod migration;
+pub mod repo;
+
+pub use db::{Backend, connect};
+pub use journal::{WriterSettings, run_writer};
+pub use sea_orm::{DatabaseConnection, DbErr};

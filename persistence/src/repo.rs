@@ -1,0 +1,314 @@
+//! Repositories: every query the rest of the system makes, as plain async functions.
+
+use engine::{
+    BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, Phone, ProductId,
+    SaleTerms, Timestamp,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
+};
+use thiserror::Error;
+
+use crate::entities::{buyer, flash_sale, merchant, order, product, setting};
+
+/// A unique constraint said no.
+#[derive(Debug, Error)]
+pub enum InsertError {
+    #[error("already exists")]
+    Duplicate,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn classify(err: DbErr) -> InsertError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => InsertError::Duplicate,
+        _ => InsertError::Db(err),
+    }
+}
+
+// ---- merchants ------------------------------------------------------------------------------
+
+pub async fn insert_merchant(
+    db: &DatabaseConnection,
+    phone: &Phone,
+    password_hash: &str,
+    display_name: &str,
+    now: Timestamp,
+) -> Result<MerchantId, InsertError> {
+    let row = merchant::ActiveModel {
+        id: NotSet,
+        phone: Set(phone.as_str().to_owned()),
+        password_hash: Set(password_hash.to_owned()),
+        display_name: Set(display_name.to_owned()),
+        created_at: Set(now.as_millis()),
+    };
+    let result = merchant::Entity::insert(row).exec(db).await.map_err(classify)?;
+    Ok(MerchantId(result.last_insert_id))
+}
+
+pub async fn merchant_by_phone(
+    db: &DatabaseConnection,
+    phone: &Phone,
+) -> Result<Option<merchant::Model>, DbErr> {
+    merchant::Entity::find().filter(merchant::Column::Phone.eq(phone.as_str())).one(db).await
+}
+
+pub async fn merchant_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    merchant::Entity::find().count(db).await
+}
+
+// ---- products -------------------------------------------------------------------------------
+
+/// A product as a merchant lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price_fen: Fen,
+    pub stock: i64,
+}
+
+pub async fn insert_product(
+    db: &DatabaseConnection,
+    merchant_id: MerchantId,
+    product: NewProduct,
+    now: Timestamp,
+) -> Result<ProductId, DbErr> {
+    let row = product::ActiveModel {
+        id: NotSet,
+        merchant_id: Set(merchant_id.0),
+        title: Set(product.title),
+        description: Set(product.description),
+        image_url: Set(product.image_url),
+        price_fen: Set(product.price_fen.as_i64()),
+        stock: Set(product.stock),
+        status: Set("listed".to_owned()),
+        created_at: Set(now.as_millis()),
+    };
+    Ok(ProductId(product::Entity::insert(row).exec(db).await?.last_insert_id))
+}
+
+pub async fn product(db: &DatabaseConnection, id: ProductId) -> Result<Option<product::Model>, DbErr> {
+    product::Entity::find_by_id(id.0).one(db).await
+}
+
+pub async fn products_of_merchant(
+    db: &DatabaseConnection,
+    merchant_id: MerchantId,
+) -> Result<Vec<product::Model>, DbErr> {
+    product::Entity::find()
+        .filter(product::Column::MerchantId.eq(merchant_id.0))
+        .order_by_asc(product::Column::Id)
+        .all(db)
+        .await
+}
+
+// ---- flash sales ----------------------------------------------------------------------------
+
+/// Why a flash sale could not be created.
+#[derive(Debug, Error)]
+pub enum CreateSaleError {
+    #[error("no such product")]
+    ProductNotFound,
+    #[error("the product has only {stock} units left to allocate")]
+    InsufficientStock { stock: i64 },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Creates a flash sale and moves its units out of the product's stock, in one transaction.
+/// `terms.id` is ignored: the database assigns it.
+pub async fn create_flash_sale(
+    db: &DatabaseConnection,
+    terms: &SaleTerms,
+    now: Timestamp,
+) -> Result<FlashSaleId, CreateSaleError> {
+    let txn = db.begin().await?;
+    let quantity = i64::from(terms.quantity);
+    // A guarded decrement: the stock check and the update are one statement, so two
+    // concurrent sales of one product cannot both take the last units.
+    let taken = product::Entity::update_many()
+        .col_expr(product::Column::Stock, Expr::col(product::Column::Stock).sub(quantity))
+        .filter(product::Column::Id.eq(terms.product_id.0))
+        .filter(product::Column::MerchantId.eq(terms.merchant_id.0))
+        .filter(product::Column::Stock.gte(quantity))
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        let found = product::Entity::find_by_id(terms.product_id.0)
+            .filter(product::Column::MerchantId.eq(terms.merchant_id.0))
+            .one(&txn)
+            .await?;
+        return Err(match found {
+            None => CreateSaleError::ProductNotFound,
+            Some(p) => CreateSaleError::InsufficientStock { stock: p.stock },
+        });
+    }
+    let row = flash_sale::ActiveModel {
+        id: NotSet,
+        merchant_id: Set(terms.merchant_id.0),
+        product_id: Set(terms.product_id.0),
+        title: Set(terms.title.clone()),
+        price_fen: Set(terms.price_fen.as_i64()),
+        quantity: Set(quantity),
+        per_buyer_limit: Set(i64::from(terms.per_buyer_limit)),
+        starts_at: Set(terms.starts_at.as_millis()),
+        ends_at: Set(terms.ends_at.as_millis()),
+        payment_window_secs: Set(i64::from(terms.payment_window_secs)),
+        created_at: Set(now.as_millis()),
+    };
+    let id = flash_sale::Entity::insert(row).exec(&txn).await?.last_insert_id;
+    txn.commit().await?;
+    Ok(FlashSaleId(id))
+}
+
+fn terms_of(row: flash_sale::Model) -> Result<SaleTerms, DbErr> {
+    let narrow = |v: i64, what: &str| {
+        u32::try_from(v).map_err(|_| DbErr::Custom(format!("flash sale {} {what} {v}", row.id)))
+    };
+    let terms = SaleTerms {
+        id: FlashSaleId(row.id),
+        merchant_id: MerchantId(row.merchant_id),
+        product_id: ProductId(row.product_id),
+        title: row.title.clone(),
+        price_fen: Fen(row.price_fen),
+        quantity: narrow(row.quantity, "quantity")?,
+        per_buyer_limit: narrow(row.per_buyer_limit, "per_buyer_limit")?,
+        starts_at: Timestamp(row.starts_at),
+        ends_at: Timestamp(row.ends_at),
+        payment_window_secs: narrow(row.payment_window_secs, "payment_window_secs")?,
+    };
+    terms.check().map_err(|e| DbErr::Custom(format!("flash sale {}: {e}", row.id)))?;
+    Ok(terms)
+}
+
+pub async fn flash_sale(db: &DatabaseConnection, id: FlashSaleId) -> Result<Option<SaleTerms>, DbErr> {
+    flash_sale::Entity::find_by_id(id.0).one(db).await?.map(terms_of).transpose()
+}
+
+pub async fn all_flash_sales(db: &DatabaseConnection) -> Result<Vec<SaleTerms>, DbErr> {
+    flash_sale::Entity::find()
+        .order_by_asc(flash_sale::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(terms_of)
+        .collect()
+}
+
+// ---- buyers ---------------------------------------------------------------------------------
+
+/// The buyer id of a phone number, creating the guest identity on first sight.
+pub async fn buyer_for_phone(
+    db: &DatabaseConnection,
+    phone: &Phone,
+    now: Timestamp,
+) -> Result<BuyerId, DbErr> {
+    let find = || buyer::Entity::find().filter(buyer::Column::Phone.eq(phone.as_str()));
+    if let Some(found) = find().one(db).await? {
+        return Ok(BuyerId(found.id));
+    }
+    let row = buyer::ActiveModel {
+        id: NotSet,
+        phone: Set(phone.as_str().to_owned()),
+        created_at: Set(now.as_millis()),
+    };
+    // Two first sessions of one phone at once: one insert wins, both read the same row.
+    buyer::Entity::insert(row)
+        .on_conflict(OnConflict::column(buyer::Column::Phone).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    let row = find().one(db).await?.ok_or_else(|| DbErr::RecordNotFound("buyer".into()))?;
+    Ok(BuyerId(row.id))
+}
+
+// ---- orders ---------------------------------------------------------------------------------
+
+pub(crate) fn order_row(order: &Order) -> order::ActiveModel {
+    order::ActiveModel {
+        id: Set(order.id.0),
+        flash_sale_id: Set(order.flash_sale_id.0),
+        merchant_id: Set(order.merchant_id.0),
+        buyer_id: Set(order.buyer_id.0),
+        quantity: Set(i64::from(order.quantity)),
+        amount_fen: Set(order.amount_fen.as_i64()),
+        state: Set(order.state.as_str().to_owned()),
+        idempotency_key: Set(order.idempotency_key.as_str().to_owned()),
+        created_at: Set(order.created_at.as_millis()),
+        expires_at: Set(order.expires_at.as_millis()),
+        updated_at: Set(order.updated_at.as_millis()),
+    }
+}
+
+fn order_of(row: order::Model) -> Result<Order, DbErr> {
+    let bad = |what: &str| DbErr::Custom(format!("order {}: bad {what}", row.id));
+    Ok(Order {
+        id: OrderId(row.id),
+        flash_sale_id: FlashSaleId(row.flash_sale_id),
+        merchant_id: MerchantId(row.merchant_id),
+        buyer_id: BuyerId(row.buyer_id),
+        quantity: u32::try_from(row.quantity).map_err(|_| bad("quantity"))?,
+        amount_fen: Fen(row.amount_fen),
+        state: OrderState::parse(&row.state).ok_or_else(|| bad("state"))?,
+        idempotency_key: IdempotencyKey::parse(&row.idempotency_key).map_err(|_| bad("idempotency key"))?,
+        created_at: Timestamp(row.created_at),
+        expires_at: Timestamp(row.expires_at),
+        updated_at: Timestamp(row.updated_at),
+    })
+}
+
+pub async fn order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Order>, DbErr> {
+    order::Entity::find_by_id(id.0).one(db).await?.map(order_of).transpose()
+}
+
+pub async fn orders_of_sale(
+    db: &DatabaseConnection,
+    flash_sale_id: FlashSaleId,
+) -> Result<Vec<Order>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::FlashSaleId.eq(flash_sale_id.0))
+        .order_by_asc(order::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(order_of)
+        .collect()
+}
+
+pub async fn largest_order_id(db: &DatabaseConnection) -> Result<Option<OrderId>, DbErr> {
+    let max: Option<Option<i64>> = order::Entity::find()
+        .select_only()
+        .column_as(order::Column::Id.max(), "max_id")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten().map(OrderId))
+}
+
+// ---- settings -------------------------------------------------------------------------------
+
+/// The stored value of `key`, storing `fresh` first if there is none. Concurrent callers all
+/// get the one value that won.
+pub async fn setting_or_insert(db: &DatabaseConnection, key: &str, fresh: String) -> Result<String, DbErr> {
+    let row = setting::ActiveModel { key: Set(key.to_owned()), value: Set(fresh) };
+    setting::Entity::insert(row)
+        .on_conflict(OnConflict::column(setting::Column::Key).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    let stored = setting::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("setting {key}")))?;
+    Ok(stored.value)
+}
+
+/// Checks that the connection answers (readiness).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
