@@ -1,1 +1,11 @@
-//! integration tests
+//! Integration tests: the real server over real HTTP, on a fresh database per test.
+//!
+//! SQLite by default; set `TEST_DATABASE_URL=postgres://…` to run every test against Postgres
+//! (each test creates and drops its own database).
+
+mod bad_input;
+mod crash;
+mod expiry;
+mod helpers;
+mod newcomer;
+mod storm;

@@ -32,6 +32,8 @@ pub struct PlaceOrderBody {
 #[derive(Debug)]
 enum OrderError {
     Refused(ReserveError),
+    /// More units than the sale allows any buyer: known from the terms alone.
+    OverLimit { per_buyer_limit: u32 },
     Journal(AppendError),
     MailboxFull,
     Timeout,
@@ -56,6 +58,11 @@ impl OrderError {
                     ReserveError::KeyReused => ApiError::invalid("idempotency_key_reused", message),
                 }
             }
+            OrderError::OverLimit { per_buyer_limit } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "limit_exceeded",
+                format!("at most {per_buyer_limit} units per buyer in this flash sale"),
+            ),
             OrderError::Journal(AppendError::Full) => ApiError::unavailable(
                 "journal_full",
                 "orders are arriving faster than they are saved, retry shortly",
@@ -164,12 +171,17 @@ async fn place(
         });
     }
 
+    // The same order of checks as the engine (window, limit, stock), as far as the terms and
+    // the sold-out flag can tell without asking the actor.
     let now = state.clock.now();
     if now < sale.terms.starts_at {
         return Ok(Err(OrderError::Refused(ReserveError::NotStarted { starts_at: sale.terms.starts_at })));
     }
     if now >= sale.terms.ends_at {
         return Ok(Err(OrderError::Refused(ReserveError::Ended)));
+    }
+    if quantity.get() > sale.terms.per_buyer_limit {
+        return Ok(Err(OrderError::OverLimit { per_buyer_limit: sale.terms.per_buyer_limit }));
     }
     if sale.gauge.is_sold_out() {
         return Ok(Err(OrderError::Refused(ReserveError::SoldOut)));

@@ -1,0 +1,184 @@
+//! Bad input: every malformed, forged, oversized or misdirected request gets a 4xx JSON error
+//! with a stable `error.code`, the sale is untouched, and the server keeps serving.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{Api, TestDb, reply, spawn_app, stored_orders, test_settings};
+use crate::storm::assert_server_healthy;
+
+struct Case {
+    name: &'static str,
+    method: Method,
+    path: String,
+    token: Option<String>,
+    key: Option<String>,
+    content_type: &'static str,
+    body: String,
+    status: u16,
+    code: &'static str,
+}
+
+async fn send(api: &Api, case: &Case) -> crate::helpers::Reply {
+    let mut request = api.client.request(case.method.clone(), api.url(&case.path));
+    if let Some(token) = &case.token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(key) = &case.key {
+        request = request.header("Idempotency-Key", key);
+    }
+    if !case.body.is_empty() {
+        request = request.header("Content-Type", case.content_type).body(case.body.clone());
+    }
+    reply(request.send().await.expect("sent")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_cleanly_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let sale = api.live_sale(50, 2, 600).await;
+    let id = sale.flash_sale_id;
+    let buyer = api.buyer("13500000001").await;
+    let merchant = sale.merchant_token.clone();
+    let other_merchant = api.merchant("13600000009").await;
+    let orders = format!("/api/v1/flash-sales/{id}/orders");
+    // A token with a valid shape signed with another secret.
+    let forged = {
+        let other = gateway::auth::Tokens::new(b"not-the-server-secret-at-all!!!!");
+        other.issue(gateway::auth::Role::Buyer, 1, engine::Timestamp(chrono::Utc::now().timestamp_millis()), 600).0
+    };
+    let now = chrono::Utc::now();
+    let sale_body = |starts: chrono::DateTime<chrono::Utc>, ends: chrono::DateTime<chrono::Utc>| {
+        json!({"product_id": sale.product_id, "price_fen": 100, "quantity": 1, "per_buyer_limit": 1,
+               "starts_at": starts.to_rfc3339(), "ends_at": ends.to_rfc3339(), "payment_window_secs": 60})
+        .to_string()
+    };
+
+    let order = |name, token: Option<&str>, key: Option<&str>, body: &str, status, code| Case {
+        name,
+        method: Method::POST,
+        path: orders.clone(),
+        token: token.map(str::to_owned),
+        key: key.map(str::to_owned),
+        content_type: "application/json",
+        body: body.to_owned(),
+        status,
+        code,
+    };
+    let post = |name, path: &str, token: Option<&str>, body: String, status, code| Case {
+        name,
+        method: Method::POST,
+        path: path.to_owned(),
+        token: token.map(str::to_owned),
+        key: None,
+        content_type: "application/json",
+        body,
+        status,
+        code,
+    };
+    let b = Some(buyer.as_str());
+    let k = Some("key-1");
+    let cases = vec![
+        order("malformed json", b, k, r#"{"quantity":"#, 400, "malformed_json"),
+        order("not an object", b, k, r#""two please""#, 422, "invalid_body"),
+        order("missing quantity", b, k, "{}", 422, "invalid_body"),
+        order("quantity as text", b, k, r#"{"quantity":"2"}"#, 422, "invalid_body"),
+        order("zero quantity", b, k, r#"{"quantity":0}"#, 422, "invalid_quantity"),
+        order("negative quantity", b, k, r#"{"quantity":-1}"#, 422, "invalid_quantity"),
+        order("huge quantity", b, k, r#"{"quantity":4294967297}"#, 422, "invalid_quantity"),
+        order("beyond i64", b, k, r#"{"quantity":99999999999999999999999}"#, 422, "invalid_body"),
+        order("fractional quantity", b, k, r#"{"quantity":1.5}"#, 422, "invalid_body"),
+        order("no token", None, k, r#"{"quantity":1}"#, 401, "unauthorized"),
+        order("garbage token", Some("abc.def.ghi"), k, r#"{"quantity":1}"#, 401, "invalid_token"),
+        order("forged token", Some(&forged), k, r#"{"quantity":1}"#, 401, "invalid_token"),
+        order("merchant token", Some(&merchant), k, r#"{"quantity":1}"#, 403, "forbidden"),
+        order("no idempotency key", b, None, r#"{"quantity":1}"#, 400, "idempotency_key_required"),
+        order("key too long", b, Some(&"k".repeat(65)), r#"{"quantity":1}"#, 422, "invalid_idempotency_key"),
+        order("body over the cap", b, k, &format!(r#"{{"quantity":1,"pad":"{}"}}"#, "x".repeat(20_000)), 413, "payload_too_large"),
+        Case { content_type: "text/plain", ..order("not json", b, k, r#"{"quantity":1}"#, 415, "unsupported_media_type") },
+        Case { path: "/api/v1/flash-sales/987654/orders".into(), ..order("unknown sale", b, k, r#"{"quantity":1}"#, 404, "flash_sale_not_found") },
+        Case { path: "/api/v1/flash-sales/abc/orders".into(), ..order("sale id not a number", b, k, r#"{"quantity":1}"#, 404, "not_found") },
+        post("buyer on a merchant route", "/api/v1/products", b, json!({"title":"x","price_fen":1,"stock":1}).to_string(), 403, "forbidden"),
+        post("sale ending before it starts", "/api/v1/flash-sales", Some(&merchant), sale_body(now + chrono::Duration::hours(2), now + chrono::Duration::hours(1)), 422, "invalid_window"),
+        post("sale already over", "/api/v1/flash-sales", Some(&merchant), sale_body(now - chrono::Duration::hours(2), now - chrono::Duration::hours(1)), 422, "invalid_window"),
+        post("sale of someone else's product", "/api/v1/flash-sales", Some(&other_merchant), sale_body(now, now + chrono::Duration::hours(1)), 404, "product_not_found"),
+        post("bad buyer phone", "/api/v1/buyers/sessions", None, json!({"phone":"12345"}).to_string(), 422, "invalid_phone"),
+        post("bad merchant phone", "/api/v1/merchants", None, json!({"phone":"+86 138","password":"password-1","display_name":"x"}).to_string(), 422, "invalid_phone"),
+        post("short password", "/api/v1/merchants", None, json!({"phone":"13700000077","password":"short","display_name":"x"}).to_string(), 422, "invalid_password"),
+        post("duplicate merchant", "/api/v1/merchants", None, json!({"phone":"13600000000","password":"password-1","display_name":"x"}).to_string(), 409, "phone_taken"),
+        post("wrong password", "/api/v1/sessions", None, json!({"phone":"13600000000","password":"password-999"}).to_string(), 401, "invalid_credentials"),
+        post("unknown merchant", "/api/v1/sessions", None, json!({"phone":"13600000055","password":"password-999"}).to_string(), 401, "invalid_credentials"),
+        Case { method: Method::GET, ..post("unknown route", "/api/v1/nothing-here", None, String::new(), 404, "not_found") },
+    ];
+
+    for case in &cases {
+        let got = send(&api, case).await;
+        assert_eq!(
+            (got.status.as_u16(), got.code()),
+            (case.status, case.code),
+            "{}: got {} {}",
+            case.name,
+            got.status,
+            String::from_utf8_lossy(&got.bytes)
+        );
+        assert!(got.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: no message", case.name);
+    }
+
+    // Nothing above moved a unit or wrote an order.
+    assert_eq!(api.counts(id).await, (50, 0, 0, 50));
+    assert!(stored_orders(&db.connect().await, id).await.is_empty());
+
+    // Orders are private: another buyer and another merchant get 404, as for a missing order.
+    let placed = api.order(id, &buyer, "mine", 1).await;
+    assert_eq!(placed.status, 201);
+    let order_id = placed.body["order_id"].as_i64().unwrap();
+    let stranger = api.buyer("13500000002").await;
+    for token in [&stranger, &other_merchant] {
+        let got = api.get(&format!("/api/v1/orders/{order_id}"), Some(token)).await;
+        assert_eq!((got.status.as_u16(), got.code()), (404, "order_not_found"));
+    }
+    assert_eq!(api.get(&format!("/api/v1/orders/{order_id}"), Some(&merchant)).await.status, 200);
+    assert_eq!(api.get(&format!("/api/v1/orders/{order_id}"), Some(&buyer)).await.status, 200);
+
+    // The same key with another body is refused, and changes nothing.
+    let reused = api.order(id, &buyer, "mine", 2).await;
+    assert_eq!((reused.status.as_u16(), reused.code()), (422, "idempotency_key_reused"));
+    assert_eq!(api.counts(id).await, (49, 1, 0, 50));
+    assert_server_healthy(&api).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_limits_answer_at_once_with_retry_after() {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.admission.per_buyer_per_sec = 1;
+    settings.admission.per_buyer_burst = 2;
+    settings.admission.retry_after_secs = 7;
+    let app = spawn_app(settings).await;
+    let api = app.api();
+    let sale = api.live_sale(100, 100, 600).await;
+    let buyer = api.buyer("13500000003").await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let response = api
+            .client
+            .post(api.url(&format!("/api/v1/flash-sales/{}/orders", sale.flash_sale_id)))
+            .bearer_auth(&buyer)
+            .header("Idempotency-Key", format!("burst-{i}"))
+            .json(&json!({"quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let got = reply(response).await;
+        statuses.push((got.status.as_u16(), got.code().to_owned(), retry_after));
+    }
+    assert_eq!(statuses[0].0, 201);
+    assert_eq!(statuses[1].0, 201);
+    assert_eq!(statuses[2], (429, "rate_limited".to_owned(), Some("7".to_owned())));
+    assert_eq!(api.counts(sale.flash_sale_id).await, (98, 2, 0, 100));
+    app.stop().await;
+}

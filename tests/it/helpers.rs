@@ -1,0 +1,392 @@
+//! Test harness: fresh databases, the server in-process (`spawn_app`) or as a child process
+//! (`ChildServer`), and the API calls every test needs.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use gateway::{AppState, Application, Settings};
+use reqwest::{Client, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// A database of this test's own: a SQLite file in a temporary directory, or a fresh Postgres
+/// database when `TEST_DATABASE_URL` is set. Dropped with the test.
+pub struct TestDb {
+    pub url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            None => {
+                let url = format!("sqlite://{}/flashsale.db", dir.path().display());
+                TestDb { url, dir, postgres: None }
+            }
+            Some(admin_url) => {
+                let name = format!("flashsale_it_{}_{}", std::process::id(), rand_suffix());
+                let admin = Database::connect(&admin_url).await.expect("connecting to TEST_DATABASE_URL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+                admin.close().await.ok();
+                let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin_url.clone());
+                TestDb { url: format!("{base}/{name}"), dir, postgres: Some((admin_url, name)) }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    pub async fn connect(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.url).await.expect("connecting to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside any runtime we may block: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async move {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    h.finish() % 1_000_000_000
+}
+
+/// Settings for a test server: port 0, this test's database, no demo data, admission limits
+/// out of the way (tests that test them set their own).
+pub fn test_settings(db: &TestDb) -> Settings {
+    let mut s = Settings::default();
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.server.shutdown_timeout_secs = 2;
+    s.database.url = db.url.clone();
+    s.database.sqlite_synchronous_full = false;
+    s.demo.seed = false;
+    s.admission.per_ip_per_sec = 0;
+    s.admission.per_buyer_per_sec = 0;
+    s.admission.max_in_flight = 50_000;
+    s.log.level = "warn".into();
+    s
+}
+
+/// A server running in-process, on its own actix system thread.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub state: actix_web::web::Data<AppState>,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub async fn spawn_app(settings: Settings) -> TestApp {
+    let _ = rlimit::increase_nofile_limit(65_536);
+    gateway::telemetry::init_logs(&settings.log.level);
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(settings).await.expect("server starts");
+            tx.send((app.base_url().to_owned(), app.handle(), app.state())).unwrap();
+            app.run(false).await.expect("server runs");
+        })
+    });
+    let (base, handle, state) =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).expect("server started"))
+            .await
+            .unwrap();
+    TestApp { base, client: client(), state, handle, thread: Some(thread) }
+}
+
+impl TestApp {
+    /// Stops gracefully: requests finish, the journal drains, the thread ends.
+    pub async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api { base: self.base.clone(), client: self.client.clone() }
+    }
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .pool_max_idle_per_host(4_096)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}
+
+/// The server binary as a child process, for crash tests and the newcomer path.
+pub struct ChildServer {
+    pub base: String,
+    pub child: Child,
+    /// Everything it printed on stdout.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ChildServer {
+    /// Starts `flashsale serve` in `cwd` with the given environment, and waits for the
+    /// "listening on" line.
+    pub fn start(cwd: &Path, env: &[(&str, String)]) -> ChildServer {
+        let binary = PathBuf::from(env!("CARGO_BIN_EXE_flashsale-under-test"));
+        let mut command = Command::new(binary);
+        command.arg("serve").current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.env("FLASHSALE__SERVER__BIND", "127.0.0.1:0");
+        let mut child = command.spawn().expect("starting the flashsale binary");
+        let stdout = child.stdout.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("flashsale listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let base = rx.recv_timeout(Duration::from_secs(120)).expect("the server printed its address");
+        ChildServer { base, child, lines }
+    }
+
+    /// SIGKILL: no shutdown, no drain, no flush.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+
+    pub fn printed(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls of the API that tests share.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: Client,
+}
+
+/// A response's status and JSON body (Null when not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body").to_vec();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply { status, body, bytes }
+}
+
+/// A merchant with a product and a live flash sale.
+pub struct SaleSetup {
+    pub merchant_token: String,
+    pub product_id: i64,
+    pub flash_sale_id: i64,
+}
+
+impl Api {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn merchant(&self, phone: &str) -> String {
+        let signed_up = self
+            .post("/api/v1/merchants", None, json!({"phone": phone, "password": "password-123", "display_name": "test shop"}))
+            .await;
+        assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+        let session = self.post("/api/v1/sessions", None, json!({"phone": phone, "password": "password-123"})).await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        session.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A merchant, a product and a sale live from a second ago for an hour.
+    pub async fn live_sale(&self, quantity: i64, per_buyer_limit: i64, payment_window_secs: i64) -> SaleSetup {
+        let merchant_token = self.merchant("13600000000").await;
+        let product = self
+            .post(
+                "/api/v1/products",
+                Some(&merchant_token),
+                json!({"title": "口红 lipstick", "price_fen": 12_900, "stock": quantity}),
+            )
+            .await;
+        assert_eq!(product.status, 201, "{}", product.body);
+        let product_id = product.body["product_id"].as_i64().unwrap();
+        let now = chrono::Utc::now();
+        let sale = self
+            .post(
+                "/api/v1/flash-sales",
+                Some(&merchant_token),
+                json!({
+                    "product_id": product_id,
+                    "price_fen": 990,
+                    "quantity": quantity,
+                    "per_buyer_limit": per_buyer_limit,
+                    "starts_at": (now - chrono::Duration::seconds(1)).to_rfc3339(),
+                    "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                    "payment_window_secs": payment_window_secs,
+                }),
+            )
+            .await;
+        assert_eq!(sale.status, 201, "{}", sale.body);
+        SaleSetup { merchant_token, product_id, flash_sale_id: sale.body["flash_sale_id"].as_i64().unwrap() }
+    }
+
+    pub async fn buyer(&self, phone: &str) -> String {
+        let session = self.post("/api/v1/buyers/sessions", None, json!({"phone": phone})).await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        session.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Guest sessions for `count` buyers with phones from `first`, `concurrency` at a time.
+    pub async fn buyers(&self, first: u64, count: u64, concurrency: usize) -> Vec<String> {
+        let mut tokens = HashMap::new();
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let api = self.clone();
+            let permit = semaphore.clone().acquire_owned().await.unwrap();
+            tasks.spawn(async move {
+                let token = api.buyer(&(first + i).to_string()).await;
+                drop(permit);
+                (i, token)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, token) = done.unwrap();
+            tokens.insert(i, token);
+        }
+        (0..count).map(|i| tokens.remove(&i).unwrap()).collect()
+    }
+
+    pub async fn order(&self, sale: i64, token: &str, key: &str, quantity: i64) -> Reply {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/flash-sales/{sale}/orders")))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"quantity": quantity}))
+            .send()
+            .await
+            .expect("request sent");
+        reply(response).await
+    }
+
+    /// The sale's `(available, reserved, sold, quantity)` as the API reports them.
+    pub async fn counts(&self, sale: i64) -> (i64, i64, i64, i64) {
+        let got = self.get(&format!("/api/v1/flash-sales/{sale}"), None).await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        let n = |k: &str| got.body[k].as_i64().unwrap();
+        (n("available"), n("reserved"), n("sold"), n("quantity"))
+    }
+}
+
+/// `(state, Σquantity, count)` of a sale's orders, straight from the database.
+pub async fn stored_orders(db: &sea_orm::DatabaseConnection, sale: i64) -> HashMap<String, (i64, i64)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use persistence::entities::order;
+    let rows = order::Entity::find().filter(order::Column::FlashSaleId.eq(sale)).all(db).await.unwrap();
+    let mut by_state: HashMap<String, (i64, i64)> = HashMap::new();
+    for row in rows {
+        let entry = by_state.entry(row.state).or_default();
+        entry.0 += row.quantity;
+        entry.1 += 1;
+    }
+    by_state
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64) so a failing run can be replayed from its
+/// printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_time(name: &str) -> Self {
+        let seed = std::env::var("TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        });
+        eprintln!("{name}: seed {seed} (rerun with TEST_SEED={seed})");
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            items.swap(i, j);
+        }
+    }
+}
