@@ -47,7 +47,14 @@ async fn bad_input_is_refused_cleanly_and_changes_nothing() {
     // A token with a valid shape signed with another secret.
     let forged = {
         let other = gateway::auth::Tokens::new(b"not-the-server-secret-at-all!!!!");
-        other.issue(gateway::auth::Role::Buyer, 1, engine::Timestamp(chrono::Utc::now().timestamp_millis()), 600).0
+        other
+            .issue(
+                gateway::auth::Role::Buyer,
+                1,
+                engine::Timestamp(chrono::Utc::now().timestamp_millis()),
+                600,
+            )
+            .0
     };
     let now = chrono::Utc::now();
     let sale_body = |starts: chrono::DateTime<chrono::Utc>, ends: chrono::DateTime<chrono::Utc>| {
@@ -80,6 +87,8 @@ async fn bad_input_is_refused_cleanly_and_changes_nothing() {
     };
     let b = Some(buyer.as_str());
     let k = Some("key-1");
+    // One row per case reads as a table; rustfmt would spread each over eight lines.
+    #[rustfmt::skip]
     let cases = vec![
         order("malformed json", b, k, r#"{"quantity":"#, 400, "malformed_json"),
         order("not an object", b, k, r#""two please""#, 422, "invalid_body"),
@@ -123,7 +132,11 @@ async fn bad_input_is_refused_cleanly_and_changes_nothing() {
             got.status,
             String::from_utf8_lossy(&got.bytes)
         );
-        assert!(got.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}: no message", case.name);
+        assert!(
+            got.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}: no message",
+            case.name
+        );
     }
 
     // Nothing above moved a unit or wrote an order.

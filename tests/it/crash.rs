@@ -85,7 +85,9 @@ async fn kill_9_mid_storm_loses_no_acknowledged_order() {
         assert_eq!(got.body["amount_fen"], body["amount_fen"]);
         assert_eq!(got.body["state"], "pending_payment");
         // …and the key still names it.
-        let replay = api.order(id, &tokens[*buyer], &format!("crash-{buyer}"), body["quantity"].as_i64().unwrap()).await;
+        let replay = api
+            .order(id, &tokens[*buyer], &format!("crash-{buyer}"), body["quantity"].as_i64().unwrap())
+            .await;
         assert_eq!(replay.status, 201);
         assert_eq!(replay.body["order_id"], body["order_id"]);
     }

@@ -79,14 +79,17 @@ async fn a_cancelled_order_returns_its_units_at_once() {
     assert_eq!(placed.status, 201);
     let order = placed.body["order_id"].as_i64().unwrap();
 
-    let stranger = api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&other), serde_json::json!({})).await;
+    let stranger =
+        api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&other), serde_json::json!({})).await;
     assert_eq!((stranger.status.as_u16(), stranger.code()), (404, "order_not_found"));
     assert_eq!(api.counts(sale.flash_sale_id).await, (0, 3, 0, 3));
 
-    let cancelled = api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&buyer), serde_json::json!({})).await;
+    let cancelled =
+        api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&buyer), serde_json::json!({})).await;
     assert_eq!((cancelled.status.as_u16(), &cancelled.body["state"]), (200, &serde_json::json!("cancelled")));
     assert_eq!(api.counts(sale.flash_sale_id).await, (3, 0, 0, 3));
-    let again = api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&buyer), serde_json::json!({})).await;
+    let again =
+        api.post(&format!("/api/v1/orders/{order}/cancel"), Some(&buyer), serde_json::json!({})).await;
     assert_eq!((again.status.as_u16(), again.code()), (409, "not_cancellable"));
     assert_eq!(api.get(&format!("/api/v1/orders/{order}"), Some(&buyer)).await.body["state"], "cancelled");
     app.stop().await;

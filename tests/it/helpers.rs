@@ -62,7 +62,9 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async move {
                     if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
                     }
                 });
             })
@@ -115,10 +117,11 @@ pub async fn spawn_app(settings: Settings) -> TestApp {
             app.run(false).await.expect("server runs");
         })
     });
-    let (base, handle, state) =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).expect("server started"))
-            .await
-            .unwrap();
+    let (base, handle, state) = tokio::task::spawn_blocking(move || {
+        rx.recv_timeout(Duration::from_secs(60)).expect("server started")
+    })
+    .await
+    .unwrap();
     TestApp { base, client: client(), state, handle, thread: Some(thread) }
 }
 
@@ -255,16 +258,26 @@ impl Api {
 
     pub async fn merchant(&self, phone: &str) -> String {
         let signed_up = self
-            .post("/api/v1/merchants", None, json!({"phone": phone, "password": "password-123", "display_name": "test shop"}))
+            .post(
+                "/api/v1/merchants",
+                None,
+                json!({"phone": phone, "password": "password-123", "display_name": "test shop"}),
+            )
             .await;
         assert_eq!(signed_up.status, 201, "{}", signed_up.body);
-        let session = self.post("/api/v1/sessions", None, json!({"phone": phone, "password": "password-123"})).await;
+        let session =
+            self.post("/api/v1/sessions", None, json!({"phone": phone, "password": "password-123"})).await;
         assert_eq!(session.status, 200, "{}", session.body);
         session.body["token"].as_str().unwrap().to_owned()
     }
 
     /// A merchant, a product and a sale live from a second ago for an hour.
-    pub async fn live_sale(&self, quantity: i64, per_buyer_limit: i64, payment_window_secs: i64) -> SaleSetup {
+    pub async fn live_sale(
+        &self,
+        quantity: i64,
+        per_buyer_limit: i64,
+        payment_window_secs: i64,
+    ) -> SaleSetup {
         let merchant_token = self.merchant("13600000000").await;
         let product = self
             .post(
@@ -346,8 +359,8 @@ impl Api {
 
 /// `(state, Σquantity, count)` of a sale's orders, straight from the database.
 pub async fn stored_orders(db: &sea_orm::DatabaseConnection, sale: i64) -> HashMap<String, (i64, i64)> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use persistence::entities::order;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let rows = order::Entity::find().filter(order::Column::FlashSaleId.eq(sale)).all(db).await.unwrap();
     let mut by_state: HashMap<String, (i64, i64)> = HashMap::new();
     for row in rows {

@@ -17,7 +17,8 @@ async fn the_demo_url_answers_and_the_readme_walkthrough_runs() {
     // The README's start command, with the default config file, in a fresh working directory
     // (only the port is changed, so tests can run side by side).
     let db = TestDb::new().await;
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../config.toml"), db.dir().join("config.toml")).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../config.toml"), db.dir().join("config.toml"))
+        .unwrap();
     let mut env = vec![("FLASHSALE__LOG__LEVEL", "warn".to_owned())];
     if db.is_postgres() {
         env.push(("FLASHSALE__DATABASE__URL", db.url.clone()));
@@ -51,7 +52,11 @@ async fn the_demo_url_answers_and_the_readme_walkthrough_runs() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "walkthrough failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("replayed: same order"), "{stdout}");
     assert!(stdout.contains(r#""code":"limit_exceeded""#), "{stdout}");
     assert!(stdout.contains(r#""available":48"#) && stdout.contains(r#""reserved":2"#), "{stdout}");

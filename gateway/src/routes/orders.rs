@@ -33,7 +33,9 @@ pub struct PlaceOrderBody {
 enum OrderError {
     Refused(ReserveError),
     /// More units than the sale allows any buyer: known from the terms alone.
-    OverLimit { per_buyer_limit: u32 },
+    OverLimit {
+        per_buyer_limit: u32,
+    },
     Journal(AppendError),
     MailboxFull,
     Timeout,
