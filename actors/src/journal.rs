@@ -22,6 +22,8 @@ pub type Seq = u64;
 pub enum JournalEvent {
     /// A new order holding units.
     OrderPlaced(Order),
+    /// New orders placed by one batch message, in placement order.
+    OrdersPlaced(Vec<Order>),
     /// Orders that moved state (expired, cancelled, paid), in the order they moved.
     OrdersChanged(Vec<StateChange>),
 }

@@ -17,7 +17,8 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::stock::{
-    CancelOrder, Cancelled, PlaceError, PlaceOrder, Placed, ReplayIndex, StockActor, StockActorSettings,
+    CancelOrder, Cancelled, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest, Placed, ReplayIndex,
+    StockActor, StockActorSettings,
 };
 use crate::{Clock, Journal, OrderIds, SaleGauge};
 
@@ -69,6 +70,16 @@ impl SaleHandle {
         Ok(answer)
     }
 
+    /// Asks the actor to reserve for many buyers at once; answers in request order.
+    pub fn try_place_batch(
+        &self,
+        requests: Vec<PlaceRequest>,
+    ) -> Result<oneshot::Receiver<Vec<Result<Placed, PlaceError>>>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(PlaceBatch { requests, reply })?;
+        Ok(answer)
+    }
+
     /// Asks the actor to cancel an unpaid order of this buyer.
     pub fn try_cancel(
         &self,
@@ -105,7 +116,8 @@ impl SaleHandle {
 
 /// All running stock actors, by sale.
 pub struct StockRegistry {
-    sales: DashMap<FlashSaleId, SaleHandle>,
+    /// Behind an `Arc`: a lookup on the hot path is one reference-count increment.
+    sales: DashMap<FlashSaleId, Arc<SaleHandle>>,
     arbiters: Mutex<Vec<Arbiter>>,
     handles: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -138,7 +150,7 @@ impl StockRegistry {
     }
 
     /// Starts the actor of a sale from its stored orders; returns the running one if there is.
-    pub fn start(&self, terms: SaleTerms, orders: Vec<Order>) -> Result<SaleHandle, RestoreError> {
+    pub fn start(&self, terms: SaleTerms, orders: Vec<Order>) -> Result<Arc<SaleHandle>, RestoreError> {
         if let Some(handle) = self.get(terms.id) {
             return Ok(handle);
         }
@@ -160,20 +172,26 @@ impl StockRegistry {
             self.clock.clone(),
             self.ids.clone(),
             StockActorSettings {
-                mailbox_capacity: self.settings.mailbox_capacity,
                 expiry_tick: self.settings.expiry_tick,
                 expiry_batch: self.settings.expiry_batch,
             },
         );
-        let addr = StockActor::start_in_arbiter(arbiter, move |_| actor);
-        let handle = SaleHandle { addr, terms: Arc::new(terms), gauge, replays, depth };
+        // The mailbox gets its capacity before the address exists: actix's own start would make
+        // it 16 until `started` runs, and a storm at the opening second would see it full.
+        let (sender, receiver) = actix::dev::channel::channel(self.settings.mailbox_capacity);
+        arbiter.spawn_fn(move || {
+            let context = Context::with_receiver(receiver);
+            actix::spawn(context.into_future(actor));
+        });
+        let addr = Addr::new(sender);
+        let handle = Arc::new(SaleHandle { addr, terms: Arc::new(terms), gauge, replays, depth });
         // Two concurrent starts of one sale: the first insert wins, the loser's actor stops
         // when its address is dropped here.
         Ok(self.sales.entry(handle.terms.id).or_insert(handle).clone())
     }
 
-    pub fn get(&self, id: FlashSaleId) -> Option<SaleHandle> {
-        self.sales.get(&id).map(|h| h.clone())
+    pub fn get(&self, id: FlashSaleId) -> Option<Arc<SaleHandle>> {
+        self.sales.get(&id).map(|h| Arc::clone(&h))
     }
 
     pub fn len(&self) -> usize {

@@ -53,6 +53,23 @@ pub struct PlaceOrder {
 /// A cancelled order's state change and the journal position to wait for.
 pub type Cancelled = Result<(StateChange, Seq), CancelFailure>;
 
+/// One buyer's request inside a [`PlaceBatch`].
+#[derive(Debug, Clone)]
+pub struct PlaceRequest {
+    pub buyer_id: BuyerId,
+    pub quantity: Quantity,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// Reserve for many buyers in one message and one journal event: the per-message and
+/// per-append costs are paid once per batch. Answers come back in request order.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PlaceBatch {
+    pub requests: Vec<PlaceRequest>,
+    pub reply: oneshot::Sender<Vec<Result<Placed, PlaceError>>>,
+}
+
 /// The buyer gives up an unpaid order.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -74,10 +91,9 @@ pub enum CancelFailure {
 #[rtype(result = "(StockCounts, Result<(), String>)")]
 pub struct Verify;
 
-/// Tuning of one stock actor.
+/// Tuning of one stock actor (its mailbox capacity is set by the registry, which creates it).
 #[derive(Debug, Clone)]
 pub struct StockActorSettings {
-    pub mailbox_capacity: usize,
     pub expiry_tick: Duration,
     /// At most this many holds are expired per journal event.
     pub expiry_batch: usize,
@@ -143,6 +159,54 @@ impl StockActor {
         Ok(Placed { receipt, replayed: false, seq })
     }
 
+    fn place_batch(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
+        let slot = match self.journal.slot() {
+            Ok(slot) => slot,
+            Err(error) => return requests.iter().map(|_| Err(PlaceError::Journal(error))).collect(),
+        };
+        let now = self.clock.now();
+        let mut placed_orders = Vec::with_capacity(requests.len());
+        let mut outcomes: Vec<Result<(Receipt, bool), PlaceError>> = Vec::with_capacity(requests.len());
+        for request in requests {
+            let reservation = self.sale.reserve(
+                ReserveRequest {
+                    order_id: self.ids.next(),
+                    buyer_id: request.buyer_id,
+                    quantity: request.quantity,
+                    idempotency_key: request.idempotency_key,
+                },
+                now,
+            );
+            outcomes.push(match reservation {
+                Ok(Reservation::Placed(order)) => {
+                    let receipt = order.receipt();
+                    self.replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
+                    placed_orders.push(order);
+                    Ok((receipt, false))
+                }
+                Ok(Reservation::Replayed(receipt)) => Ok((receipt, true)),
+                Err(refusal) => Err(PlaceError::Refused(refusal)),
+            });
+        }
+        // Replays wait for everything appended so far, new orders for this event: both are
+        // covered by the sequence number of this append (or the last one if nothing is new).
+        let seq = if placed_orders.is_empty() {
+            drop(slot);
+            Ok(self.journal.last_appended())
+        } else {
+            self.publish();
+            slot.append(JournalEvent::OrdersPlaced(placed_orders))
+        };
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                let (receipt, replayed) = outcome?;
+                let seq = seq.map_err(PlaceError::Journal)?;
+                Ok(Placed { receipt, replayed, seq })
+            })
+            .collect()
+    }
+
     /// Releases every hold whose deadline has passed, a bounded batch per journal event.
     fn expire_due(&mut self) {
         let now = self.clock.now();
@@ -165,7 +229,6 @@ impl Actor for StockActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.settings.mailbox_capacity);
         // Holds that ran out while the process was down expire on the first tick.
         ctx.run_interval(self.settings.expiry_tick, |actor, _| actor.expire_due());
         self.expire_due();
@@ -180,6 +243,16 @@ impl Handler<PlaceOrder> for StockActor {
         let outcome = self.place(&msg);
         // The caller may have given up (timeout, disconnect); the order stands either way.
         let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<PlaceBatch> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PlaceBatch, _: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcomes = self.place_batch(msg.requests);
+        let _ = msg.reply.send(outcomes);
     }
 }
 
@@ -210,3 +283,6 @@ impl Handler<Verify> for StockActor {
         MessageResult((self.sale.counts(), self.sale.verify()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -193,6 +193,8 @@ pub enum RestoreError {
     EmptyOrder(OrderId),
     #[error("orders hold or sold {claimed} units of {quantity}")]
     Oversold { claimed: u64, quantity: u32 },
+    #[error("order {0} reuses an idempotency key of its buyer")]
+    DuplicateKey(OrderId),
     #[error("buyer {0} holds or bought more than the per-buyer limit")]
     OverLimit(BuyerId),
 }
@@ -201,9 +203,9 @@ pub enum RestoreError {
 struct BuyerTally {
     held: u32,
     bought: u32,
-    /// Every order of this buyer in this sale, for idempotency-key lookups. Short: a buyer has
-    /// at most `per_buyer_limit` live orders plus the ones that expired or were cancelled.
-    orders: Vec<OrderId>,
+    /// Every order of this buyer in this sale by idempotency key. A map, not a list: a buyer
+    /// with a high limit, or many expired holds, must not make each request slower.
+    keys: HashMap<IdempotencyKey, OrderId>,
 }
 
 /// One flash sale: terms, stock buckets, holds and their deadlines.
@@ -250,7 +252,9 @@ impl FlashSale {
                 return Err(RestoreError::DuplicateOrder(order.id));
             }
             let tally = sale.buyers.entry(order.buyer_id).or_default();
-            tally.orders.push(order.id);
+            if tally.keys.insert(order.idempotency_key.clone(), order.id).is_some() {
+                return Err(RestoreError::DuplicateKey(order.id));
+            }
             if order.state.holds_units() {
                 tally.held += order.quantity;
                 sale.reserved += order.quantity;
@@ -314,9 +318,7 @@ impl FlashSale {
         quantity: Quantity,
     ) -> Result<Option<Receipt>, ReserveError> {
         let Some(tally) = self.buyers.get(&buyer_id) else { return Ok(None) };
-        let earlier =
-            tally.orders.iter().map(|id| &self.orders[id]).find(|order| order.idempotency_key == *key);
-        match earlier {
+        match tally.keys.get(key).map(|id| &self.orders[id]) {
             None => Ok(None),
             Some(order) if order.quantity == quantity.get() => Ok(Some(order.receipt())),
             Some(_) => Err(ReserveError::KeyReused),
@@ -374,7 +376,7 @@ impl FlashSale {
         assert!(previous.is_none(), "order id {order_id} reused");
         let tally = self.buyers.entry(buyer_id).or_default();
         tally.held += wanted;
-        tally.orders.push(order_id);
+        tally.keys.insert(order.idempotency_key.clone(), order_id);
         assert!(tally.held + tally.bought <= limit);
         self.available -= wanted;
         self.reserved += wanted;

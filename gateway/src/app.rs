@@ -33,7 +33,7 @@ pub struct AppState {
 
 impl AppState {
     /// Starts the stock actor of a stored flash sale, rebuilt from its orders.
-    pub async fn start_sale(&self, terms: engine::SaleTerms) -> anyhow::Result<actors::SaleHandle> {
+    pub async fn start_sale(&self, terms: engine::SaleTerms) -> anyhow::Result<Arc<actors::SaleHandle>> {
         let orders = repo::orders_of_sale(&self.db, terms.id).await?;
         let id = terms.id;
         self.registry

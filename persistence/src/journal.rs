@@ -45,6 +45,9 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
             let started = Instant::now();
             match write_batch(&db, &batch).await {
                 Ok(()) => {
+                    if let Some(lag) = oldest_event_age(&batch) {
+                        metrics::histogram!("flashsale_journal_lag_seconds").record(lag.as_secs_f64());
+                    }
                     metrics::histogram!("flashsale_journal_commit_seconds")
                         .record(started.elapsed().as_secs_f64());
                     metrics::histogram!("flashsale_journal_batch_size").record(batch.len() as f64);
@@ -66,12 +69,29 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
     tracing::info!("journal writer drained and stopped");
 }
 
+/// How long the oldest event of a committed batch waited between its decision in the actor
+/// and its commit: the persistence lag an order can see.
+fn oldest_event_age(batch: &[(Seq, JournalEvent)]) -> Option<Duration> {
+    let decided_at = batch
+        .iter()
+        .filter_map(|(_, event)| match event {
+            JournalEvent::OrderPlaced(order) => Some(order.created_at),
+            JournalEvent::OrdersPlaced(orders) => orders.first().map(|o| o.created_at),
+            JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
+        })
+        .min()?;
+    let now_millis =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64;
+    Some(Duration::from_millis(now_millis.saturating_sub(decided_at.as_millis()).max(0) as u64))
+}
+
 async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> Result<(), DbErr> {
     let mut placed: Vec<&Order> = Vec::new();
     let mut changes: Vec<&StateChange> = Vec::new();
     for (_, event) in batch {
         match event {
             JournalEvent::OrderPlaced(order) => placed.push(order),
+            JournalEvent::OrdersPlaced(orders) => placed.extend(orders),
             JournalEvent::OrdersChanged(list) => changes.extend(list),
         }
     }

@@ -230,7 +230,8 @@ pub async fn buyer_for_phone(
 
 // ---- orders ---------------------------------------------------------------------------------
 
-pub(crate) fn order_row(order: &Order) -> order::ActiveModel {
+/// The row of an order, as the journal writer inserts it.
+pub fn order_row(order: &Order) -> order::ActiveModel {
     order::ActiveModel {
         id: Set(order.id.0),
         flash_sale_id: Set(order.flash_sale_id.0),

@@ -13,22 +13,23 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 
+/// Routes are tried in registration order: the hot path comes first.
 pub fn api(cfg: &mut web::ServiceConfig) {
-    cfg.service(merchants::sign_up)
+    cfg.service(orders::place_order)
+        .service(flash_sales::get)
+        .service(merchants::sign_up)
         .service(merchants::log_in)
         .service(products::create)
         .service(products::list_mine)
         .service(products::get)
         .service(flash_sales::create)
-        .service(flash_sales::get)
         .service(buyers::session)
-        .service(orders::place_order)
         .service(orders::get)
         .service(orders::cancel);
 }
 
 pub fn ops(cfg: &mut web::ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::metrics_text);
+    cfg.service(ops::livez).service(ops::healthz).service(ops::metrics_text);
 }
 
 /// Body errors as API errors: syntax → 400, valid JSON of the wrong shape → 422, too large →

@@ -6,6 +6,13 @@ use serde_json::json;
 
 use crate::AppState;
 
+/// Liveness: the process answers HTTP. Does no work at all, which also makes it the bare
+/// baseline that load comparisons measure the order endpoint against.
+#[get("/livez")]
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
 /// 200 when the database answers and the journal writer keeps up; 503 otherwise.
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {

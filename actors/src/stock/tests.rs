@@ -1,0 +1,150 @@
+//! The stock actor with a manual clock and a journal drained by the test itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::{Fen, FlashSaleId, MerchantId, OrderState, ProductId, SaleTerms, Timestamp};
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::journal::{JournalReceiver, journal};
+use crate::{ActorSettings, StockRegistry};
+
+const START: i64 = 1_000_000;
+
+fn terms(quantity: u32, per_buyer_limit: u32) -> SaleTerms {
+    SaleTerms {
+        id: FlashSaleId(1),
+        merchant_id: MerchantId(1),
+        product_id: ProductId(1),
+        title: "t".into(),
+        price_fen: Fen(100),
+        quantity,
+        per_buyer_limit,
+        starts_at: Timestamp(START),
+        ends_at: Timestamp(START + 3_600_000),
+        payment_window_secs: 2,
+    }
+}
+
+fn registry(capacity: usize) -> (StockRegistry, JournalReceiver, Arc<ManualClock>) {
+    let (journal, receiver) = journal(capacity, true);
+    let clock = Arc::new(ManualClock::new(Timestamp(START)));
+    let settings = ActorSettings {
+        arbiters: 1,
+        mailbox_capacity: 64,
+        expiry_tick: Duration::from_millis(5),
+        expiry_batch: 16,
+    };
+    let ids = Arc::new(OrderIds::new(Timestamp(START), None));
+    (StockRegistry::new(settings, journal, clock.clone(), ids), receiver, clock)
+}
+
+fn request(buyer: i64, quantity: i64, key: &str) -> PlaceRequest {
+    PlaceRequest {
+        buyer_id: BuyerId(buyer),
+        quantity: Quantity::parse(quantity).unwrap(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+    }
+}
+
+async fn drain(receiver: &mut JournalReceiver) -> Vec<JournalEvent> {
+    let mut batch = Vec::new();
+    receiver.drain_ready(&mut batch, usize::MAX);
+    if let Some((last, _)) = batch.last() {
+        receiver.mark_durable(*last);
+    }
+    batch.into_iter().map(|(_, e)| e).collect()
+}
+
+#[actix::test]
+async fn a_batch_is_one_journal_event_and_answers_in_order() {
+    let (registry, mut receiver, _clock) = registry(16);
+    let sale = registry.start(terms(3, 2), Vec::new()).unwrap();
+    let answers = sale
+        .try_place_batch(vec![
+            request(1, 2, "a"),
+            request(2, 1, "b"),
+            request(1, 2, "a"), // replay inside the same batch
+            request(3, 1, "c"), // nothing left
+            request(2, 2, "d"), // over the limit
+        ])
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(matches!(answers[0], Ok(Placed { replayed: false, .. })));
+    assert!(matches!(answers[1], Ok(Placed { replayed: false, .. })));
+    let (first, replay) = (answers[0].unwrap(), answers[2].unwrap());
+    assert!(replay.replayed);
+    assert_eq!(replay.receipt, first.receipt);
+    assert_eq!(answers[3], Err(PlaceError::Refused(ReserveError::SoldOut)));
+    assert_eq!(answers[4], Err(PlaceError::Refused(ReserveError::LimitExceeded { remaining: 1 })));
+
+    let events = drain(&mut receiver).await;
+    assert_eq!(events.len(), 1);
+    let JournalEvent::OrdersPlaced(orders) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(orders.len(), 2);
+    assert!(sale.gauge.is_sold_out());
+    let (counts, verified) = sale.verify().await.unwrap();
+    assert_eq!((counts.available, counts.reserved, verified), (0, 3, Ok(())));
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn holds_expire_on_the_actor_timer_and_are_journaled() {
+    let (registry, mut receiver, clock) = registry(16);
+    let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
+    let placed = sale
+        .try_place(BuyerId(1), Quantity::parse(3).unwrap(), IdempotencyKey::parse("k").unwrap())
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    clock.advance_millis(2_000);
+    let mut waited = 0;
+    while sale.gauge.counts().available != 5 {
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+        waited += 1;
+        assert!(waited < 400, "hold did not expire");
+    }
+    let events = drain(&mut receiver).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let JournalEvent::OrdersChanged(changes) = &events[1] else { panic!("{events:?}") };
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].order_id, changes[0].to), (placed.receipt.order_id, OrderState::Expired));
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn a_full_journal_refuses_without_changing_stock() {
+    let (registry, _receiver, _clock) = registry(1);
+    let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
+    let place = |key: &str| {
+        sale.try_place(BuyerId(1), Quantity::parse(1).unwrap(), IdempotencyKey::parse(key).unwrap()).unwrap()
+    };
+    assert!(place("a").await.unwrap().is_ok());
+    assert_eq!(place("b").await.unwrap(), Err(PlaceError::Journal(AppendError::Full)));
+    assert_eq!(sale.gauge.counts().available, 4, "the refused order took no unit");
+    let batch = sale.try_place_batch(vec![request(2, 1, "c")]).unwrap().await.unwrap();
+    assert_eq!(batch, vec![Err(PlaceError::Journal(AppendError::Full))]);
+    assert_eq!(sale.gauge.counts().available, 4);
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn the_mailbox_has_its_capacity_from_the_first_message() {
+    // 64 slots configured; actix's default would be 16 until the actor had started.
+    let (registry, _receiver, _clock) = registry(1_024);
+    let sale = registry.start(terms(100, 100), Vec::new()).unwrap();
+    let answers: Vec<_> = (0..40)
+        .map(|n| {
+            sale.try_place(BuyerId(n), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap())
+                .expect("room in the mailbox right after start")
+        })
+        .collect();
+    for answer in answers {
+        assert!(answer.await.unwrap().is_ok());
+    }
+    assert_eq!(sale.gauge.counts().reserved, 40);
+    registry.shutdown();
+}

@@ -1,0 +1,89 @@
+# Shared by run.sh and compare.sh: build, start a fresh server, seed sales, stop it.
+# Source it; it defines functions and sets $root, $work.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+work=$(mktemp -d /tmp/flashsale-loadtest.XXXXXX)
+pid=
+sampler=
+
+build_release() {
+    echo "== building release"
+    cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p gateway
+}
+
+# start_server [ENV=VALUE …]: a fresh embedded database in $work, a free port, per-IP limit off
+# (every virtual fan comes from 127.0.0.1). Sets $base and $pid.
+start_server() {
+    echo "== starting flashsale on a fresh database in $work"
+    (
+        cd "$work"
+        export FLASHSALE__SERVER__BIND=127.0.0.1:0
+        export FLASHSALE__DATABASE__URL="sqlite://$work/flashsale.db"
+        export FLASHSALE__DEMO__SEED=false
+        export FLASHSALE__ADMISSION__PER_IP_PER_SEC=0
+        export FLASHSALE__LOG__LEVEL=warn
+        for assignment in "$@"; do export "${assignment?}"; done
+        exec "$root/target/release/flashsale" serve
+    ) > "$work/server.log" 2>&1 &
+    pid=$!
+    base=
+    for _ in $(seq 1 100); do
+        base=$(sed -n 's/^flashsale listening on //p' "$work/server.log" | head -n1)
+        [ -n "$base" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$base" ] || { echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+    echo "   listening on $base"
+}
+
+stop_server() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    pid=
+}
+
+cleanup() {
+    stop_server
+    [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
+post() { curl -sf -X POST "$base$1" -H 'content-type: application/json' ${3:+-H "Authorization: Bearer $3"} -d "$2"; }
+
+# seed_merchant: signs up the load-test merchant and sets $merchant_token.
+seed_merchant() {
+    post /api/v1/merchants '{"phone":"13800000001","password":"loadtest-pass","display_name":"loadtest"}' >/dev/null
+    merchant_token=$(post /api/v1/sessions '{"phone":"13800000001","password":"loadtest-pass"}' | json '["token"]')
+}
+
+# seed_sale QUANTITY PER_BUYER_LIMIT PAYMENT_WINDOW_SECS: a product and a flash sale of the
+# merchant, live from now for six hours. Prints the flash sale id.
+seed_sale() {
+    local quantity=$1 limit=$2 window=$3 product starts ends
+    product=$(post /api/v1/products "{\"title\":\"loadtest\",\"price_fen\":9900,\"stock\":$quantity}" "$merchant_token" | json '["product_id"]')
+    starts=$(date -u -d '-1 second' +%Y-%m-%dT%H:%M:%SZ)
+    ends=$(date -u -d '+6 hours' +%Y-%m-%dT%H:%M:%SZ)
+    post /api/v1/flash-sales "{\"product_id\":$product,\"price_fen\":990,\"quantity\":$quantity,\"per_buyer_limit\":$limit,\"starts_at\":\"$starts\",\"ends_at\":\"$ends\",\"payment_window_secs\":$window}" "$merchant_token" | json '["flash_sale_id"]'
+}
+
+# buyer_tokens COUNT FILE: guest sessions for COUNT fans, one token per line.
+buyer_tokens() {
+    python3 - "$base" "$1" "$2" <<'PY'
+import json, sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+base, count, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def session(i):
+    body = json.dumps({"phone": str(13500000000 + i)}).encode()
+    req = urllib.request.Request(f"{base}/api/v1/buyers/sessions", body, {"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["token"]
+with ThreadPoolExecutor(16) as pool:
+    tokens = list(pool.map(session, range(count)))
+open(path, "w").write("\n".join(tokens) + "\n")
+PY
+}
