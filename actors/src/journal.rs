@@ -6,13 +6,19 @@
 //! must not answer before an event is on disk waits for the watermark to pass its number.
 //! Prefix order also means recovery never sees a later event without the earlier ones.
 //!
+//! Waiters are kept by sequence number and a commit wakes exactly those it made durable: with
+//! thousands of requests in flight, waking all of them on every commit (a broadcast) would
+//! cost more than the commit.
+//!
 //! The queue is bounded: a full queue is an answer (the caller sheds load), never a wait.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::{Order, StateChange};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot};
 
 /// Position of an event in the journal; 0 means "nothing yet".
 pub type Seq = u64;
@@ -59,11 +65,21 @@ struct Sequencer {
     closed: bool,
 }
 
+/// Who waits for which sequence number to become durable.
+#[derive(Debug, Default)]
+struct Durability {
+    durable: Seq,
+    waiters: BTreeMap<Seq, Vec<oneshot::Sender<()>>>,
+    writer_gone: bool,
+}
+
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Entry>,
     order: Mutex<Sequencer>,
-    durable: watch::Receiver<Seq>,
+    durability: Mutex<Durability>,
+    /// The watermark again, for reads that need no lock.
+    durable: AtomicU64,
     capacity: usize,
     /// When false, callers are not made to wait for commits (benchmark mode).
     durable_ack: bool,
@@ -75,11 +91,11 @@ pub struct Journal {
     inner: Arc<Inner>,
 }
 
-/// The draining side, owned by the single writer.
+/// The draining side, owned by the single writer. Dropping it fails every waiter.
 #[derive(Debug)]
 pub struct JournalReceiver {
     rx: mpsc::Receiver<Entry>,
-    durable: watch::Sender<Seq>,
+    inner: Arc<Inner>,
     closed: bool,
 }
 
@@ -88,15 +104,15 @@ pub struct JournalReceiver {
 pub fn journal(capacity: usize, durable_ack: bool) -> (Journal, JournalReceiver) {
     assert!(capacity > 0);
     let (tx, rx) = mpsc::channel(capacity);
-    let (durable_tx, durable_rx) = watch::channel(0);
-    let inner = Inner {
+    let inner = Arc::new(Inner {
         tx,
         order: Mutex::new(Sequencer { last: 0, closed: false }),
-        durable: durable_rx,
+        durability: Mutex::new(Durability::default()),
+        durable: AtomicU64::new(0),
         capacity,
         durable_ack,
-    };
-    (Journal { inner: Arc::new(inner) }, JournalReceiver { rx, durable: durable_tx, closed: false })
+    });
+    (Journal { inner: inner.clone() }, JournalReceiver { rx, inner, closed: false })
 }
 
 /// Room for one event, taken before the caller changes any state, so that a change is never
@@ -138,7 +154,7 @@ impl Journal {
 
     /// The highest sequence number known to be committed.
     pub fn durable(&self) -> Seq {
-        *self.inner.durable.borrow()
+        self.inner.durable.load(Ordering::Acquire)
     }
 
     /// Waits until event `seq` is committed.
@@ -146,11 +162,19 @@ impl Journal {
         if !self.inner.durable_ack {
             return Ok(());
         }
-        let mut durable = self.inner.durable.clone();
-        match durable.wait_for(|committed| *committed >= seq).await {
-            Ok(_) => Ok(()),
-            Err(_) => Err(AppendError::Closed),
-        }
+        let committed = {
+            let mut durability = self.inner.durability.lock();
+            if durability.durable >= seq {
+                return Ok(());
+            }
+            if durability.writer_gone {
+                return Err(AppendError::Closed);
+            }
+            let (tx, rx) = oneshot::channel();
+            durability.waiters.entry(seq).or_default().push(tx);
+            rx
+        };
+        committed.await.map_err(|_| AppendError::Closed)
     }
 
     /// Events appended but not yet taken by the writer.
@@ -223,14 +247,33 @@ impl JournalReceiver {
         self.closed
     }
 
-    /// Publishes that every event up to `seq` is committed, releasing its waiters.
+    /// Publishes that every event up to `seq` is committed, releasing exactly its waiters.
     pub fn mark_durable(&self, seq: Seq) {
-        self.durable.send_if_modified(|committed| {
-            assert!(seq >= *committed, "durable watermark went back from {committed} to {seq}");
-            let moved = seq > *committed;
-            *committed = seq;
-            moved
-        });
+        let released = {
+            let mut durability = self.inner.durability.lock();
+            assert!(
+                seq >= durability.durable,
+                "durable watermark went back from {} to {seq}",
+                durability.durable
+            );
+            durability.durable = seq;
+            self.inner.durable.store(seq, Ordering::Release);
+            let later = durability.waiters.split_off(&(seq + 1));
+            std::mem::replace(&mut durability.waiters, later)
+        };
+        for waiter in released.into_values().flatten() {
+            // A waiter that gave up (timed out) has dropped its receiver: nothing to do.
+            let _ = waiter.send(());
+        }
+    }
+}
+
+impl Drop for JournalReceiver {
+    fn drop(&mut self) {
+        let mut durability = self.inner.durability.lock();
+        durability.writer_gone = true;
+        // Dropping the senders fails every waiter with `Closed` instead of leaving it hanging.
+        durability.waiters.clear();
     }
 }
 

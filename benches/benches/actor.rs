@@ -88,10 +88,18 @@ fn run(iters: u64, sale_count: usize, batches: bool) -> Duration {
     let system = actix_rt::System::new();
     system.block_on(async move {
         let registry = registry();
-        let per_sale = (iters / sale_count as u64 + 1) as u32;
+        // Enough units that nothing is refused: round-robin of single orders, or whole batches
+        // landing on one sale.
+        let per_sale = (iters / sale_count as u64 + 2 * BATCH as u64).min(10_000_000) as u32;
         let sales: Vec<Arc<SaleHandle>> = (0..sale_count)
             .map(|s| registry.start(terms(s as i64 + 1, per_sale), Vec::new()).unwrap())
             .collect();
+        // Every actor has started (and made its timer) before the clock runs and before the
+        // arbiters are stopped at the end.
+        for sale in &sales {
+            let (_, verified) = sale.verify().await.expect("actor is running");
+            assert_eq!(verified, Ok(()));
+        }
         let work = requests(0, iters);
         let started = Instant::now();
         if batches {

@@ -173,10 +173,11 @@ impl ChildServer {
         let sink = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("flashsale listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
+                let url = line.strip_prefix("flashsale listening on ").map(|u| u.trim().to_owned());
                 sink.lock().unwrap().push(line);
+                if let Some(url) = url {
+                    let _ = tx.send(url);
+                }
             }
         });
         let base = rx.recv_timeout(Duration::from_secs(120)).expect("the server printed its address");
@@ -189,8 +190,26 @@ impl ChildServer {
         self.child.wait().expect("reaped");
     }
 
-    pub fn printed(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+    /// The first printed line that starts with `prefix` (after trimming), waiting for it.
+    pub async fn wait_for_line(&self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned));
+            if let Some(rest) = found {
+                return rest;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never printed {prefix:?}: {:?}",
+                self.lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

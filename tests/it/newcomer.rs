@@ -28,13 +28,7 @@ async fn the_demo_url_answers_and_the_readme_walkthrough_runs() {
         assert!(db.dir().join("data/flashsale.db").exists(), "the embedded database lives under data/");
     }
 
-    let printed = server.printed();
-    let demo_url = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("flash sale: "))
-        .unwrap_or_else(|| panic!("no demo flash sale URL printed: {printed:?}"))
-        .trim()
-        .to_owned();
+    let demo_url = server.wait_for_line("flash sale: ").await.trim().to_owned();
     let demo = client().get(&demo_url).send().await.unwrap();
     assert_eq!(demo.status(), 200);
     let demo: serde_json::Value = demo.json().await.unwrap();
