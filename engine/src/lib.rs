@@ -6,9 +6,11 @@
 
 pub mod ids;
 pub mod input;
+pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod sale;
+pub mod settlement;
 pub mod time;
 
 pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, ProductId};
