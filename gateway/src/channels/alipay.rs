@@ -1,0 +1,206 @@
+//! Alipay (open platform, RSA2), the wire protocol: signing request parameters and verifying
+//! asynchronous notifications.
+//!
+//! The signed content is every parameter except `sign` (and, for notifications, `sign_type`),
+//! with empty values left out, sorted by key, joined as `k=v` with `&`, values as received
+//! (URL-decoded, not re-encoded). The signature is SHA256withRSA, base64. Amounts travel as
+//! yuan strings with up to two decimals (`"19.80"`) and are parsed into fen exactly. A
+//! notification is acknowledged with the plain body `success`.
+
+use std::collections::BTreeMap;
+
+use engine::Fen;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use thiserror::Error;
+
+use super::wechat::{rsa_sign, rsa_verify};
+
+pub const SIGN_TYPE: &str = "RSA2";
+/// The body that tells Alipay a notification was handled; anything else makes it retry.
+pub const ACK: &str = "success";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VerifyError {
+    #[error("missing parameter {0}")]
+    Missing(&'static str),
+    #[error("sign_type must be RSA2")]
+    SignType,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+}
+
+/// The content a signature covers.
+pub fn sign_content(params: &BTreeMap<String, String>, include_sign_type: bool) -> String {
+    params
+        .iter()
+        .filter(|(k, v)| {
+            !v.is_empty() && k.as_str() != "sign" && (include_sign_type || k.as_str() != "sign_type")
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs request parameters (the adapter) or a notification (the sandbox); adds `sign`.
+pub fn sign(key: &RsaPrivateKey, params: &mut BTreeMap<String, String>, include_sign_type: bool) {
+    params.insert("sign_type".into(), SIGN_TYPE.into());
+    let signature = rsa_sign(key, sign_content(params, include_sign_type).as_bytes());
+    params.insert("sign".into(), signature);
+}
+
+/// Checks a signed parameter set (request parameters when `include_sign_type`, a
+/// notification otherwise).
+pub fn verify(
+    key: &RsaPublicKey,
+    params: &BTreeMap<String, String>,
+    include_sign_type: bool,
+) -> Result<(), VerifyError> {
+    let signature = params.get("sign").ok_or(VerifyError::Missing("sign"))?;
+    if params.get("sign_type").map(String::as_str) != Some(SIGN_TYPE) {
+        return Err(VerifyError::SignType);
+    }
+    if rsa_verify(key, sign_content(params, include_sign_type).as_bytes(), signature) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// What a verified trade notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeNotification {
+    pub notify_id: String,
+    pub out_trade_no: String,
+    pub trade_no: String,
+    /// `TRADE_SUCCESS`, `TRADE_FINISHED`, `WAIT_BUYER_PAY`, `TRADE_CLOSED`.
+    pub trade_status: String,
+    pub total_amount: Fen,
+    pub app_id: String,
+    /// `yyyy-MM-dd HH:mm:ss`, Beijing time, as sent.
+    pub notify_time: String,
+}
+
+impl TradeNotification {
+    pub fn is_paid(&self) -> bool {
+        matches!(self.trade_status.as_str(), "TRADE_SUCCESS" | "TRADE_FINISHED")
+    }
+}
+
+/// Verifies a notification's signature and reads its trade.
+pub fn open_notification(
+    key: &RsaPublicKey,
+    params: &BTreeMap<String, String>,
+) -> Result<TradeNotification, VerifyError> {
+    verify(key, params, false)?;
+    let take = |name: &'static str| params.get(name).cloned().ok_or(VerifyError::Missing(name));
+    Ok(TradeNotification {
+        notify_id: take("notify_id")?,
+        out_trade_no: take("out_trade_no")?,
+        trade_no: take("trade_no")?,
+        trade_status: take("trade_status")?,
+        total_amount: parse_yuan(&take("total_amount")?).ok_or(VerifyError::Malformed("total_amount"))?,
+        app_id: take("app_id")?,
+        notify_time: take("notify_time")?,
+    })
+}
+
+/// `"19.8"` → 1,980 fen. No sign, no exponent, at most two decimals.
+pub fn parse_yuan(raw: &str) -> Option<Fen> {
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (raw.contains('.') && !digits(fraction)) || fraction.len() > 2 || whole.len() > 12 {
+        return None;
+    }
+    let yuan: i64 = whole.parse().ok()?;
+    let fen: i64 = format!("{fraction:0<2}").parse().ok()?;
+    yuan.checked_mul(100)?.checked_add(fen).map(Fen)
+}
+
+/// 1,980 fen → `"19.80"`.
+pub fn format_yuan(amount: Fen) -> String {
+    assert!(amount.as_i64() >= 0);
+    format!("{}.{:02}", amount.as_i64() / 100, amount.as_i64() % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+
+    fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey) {
+        static KEYS: OnceLock<(RsaPrivateKey, RsaPrivateKey)> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let mut rng = rsa::rand_core::OsRng;
+            (RsaPrivateKey::new(&mut rng, 2048).unwrap(), RsaPrivateKey::new(&mut rng, 2048).unwrap())
+        })
+    }
+
+    fn notification() -> BTreeMap<String, String> {
+        [
+            ("notify_time", "2026-11-25 16:30:00"),
+            ("notify_type", "trade_status_sync"),
+            ("notify_id", "ac05099524730693a8b330c5ecf72da9786"),
+            ("app_id", "2021000000000001"),
+            ("charset", "utf-8"),
+            ("version", "1.0"),
+            ("trade_no", "2026112522001400000000000001"),
+            ("out_trade_no", "fs7354764816543744"),
+            ("trade_status", "TRADE_SUCCESS"),
+            ("total_amount", "19.80"),
+            ("subject", "口红 秒杀"),
+            ("buyer_logon_id", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn content_is_sorted_without_sign_and_empty_values() {
+        let mut params = notification();
+        params.insert("sign_type".into(), "RSA2".into());
+        params.insert("sign".into(), "xyz".into());
+        let content = sign_content(&params, false);
+        assert!(content.starts_with("app_id=2021000000000001&charset=utf-8&notify_id="));
+        assert!(!content.contains("sign") && !content.contains("buyer_logon_id"));
+        assert!(sign_content(&params, true).contains("sign_type=RSA2"));
+    }
+
+    #[test]
+    fn a_genuine_notification_opens_and_a_forged_or_altered_one_does_not() {
+        let mut params = notification();
+        sign(&keys().0, &mut params, false);
+        let alipay = keys().0.to_public_key();
+        let trade = open_notification(&alipay, &params).unwrap();
+        assert!(trade.is_paid());
+        assert_eq!(trade.total_amount, Fen(1_980));
+
+        let mut forged = notification();
+        sign(&keys().1, &mut forged, false);
+        assert_eq!(open_notification(&alipay, &forged), Err(VerifyError::BadSignature));
+
+        let mut altered = params.clone();
+        altered.insert("total_amount".into(), "0.01".into());
+        assert_eq!(open_notification(&alipay, &altered), Err(VerifyError::BadSignature));
+
+        let mut rsa1 = params.clone();
+        rsa1.insert("sign_type".into(), "RSA".into());
+        assert_eq!(open_notification(&alipay, &rsa1), Err(VerifyError::SignType));
+    }
+
+    #[test]
+    fn yuan_amounts_parse_exactly() {
+        assert_eq!(parse_yuan("19.80"), Some(Fen(1_980)));
+        assert_eq!(parse_yuan("19.8"), Some(Fen(1_980)));
+        assert_eq!(parse_yuan("0.01"), Some(Fen(1)));
+        assert_eq!(parse_yuan("600000"), Some(Fen(60_000_000)));
+        for bad in ["", ".5", "1.", "1.234", "-1.00", "1e3", "1,00", " 1.00", "0x10"] {
+            assert_eq!(parse_yuan(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_yuan(Fen(1_980)), "19.80");
+        assert_eq!(format_yuan(Fen(5)), "0.05");
+    }
+}
