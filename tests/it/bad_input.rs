@@ -195,3 +195,54 @@ async fn admission_limits_answer_at_once_with_retry_after() {
     assert_eq!(api.counts(sale.flash_sale_id).await, (98, 2, 0, 100));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_flight_cap_answers_503_and_frees_up_again() {
+    use tokio::io::AsyncWriteExt;
+
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.admission.max_in_flight = 1;
+    settings.admission.retry_after_secs = 2;
+    let app = spawn_app(settings).await;
+    let api = app.api();
+    // /livez is outside /api: probes keep working whatever the API's load.
+    let live = api.client.get(api.url("/livez")).send().await.unwrap();
+    assert_eq!((live.status().as_u16(), live.text().await.unwrap()), (200, "ok".to_owned()));
+
+    // A request that sent its headers and half its body holds the only slot: the server is
+    // still reading it.
+    let addr = api.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (first_half, second_half) = (r#"{"phone":"#, r#""13500000009"}"#);
+    let length = first_half.len() + second_half.len();
+    let head = format!(
+        "POST /api/v1/buyers/sessions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{first_half}"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let refused = api.client.get(api.url("/api/v1/flash-sales/1")).send().await.unwrap();
+    let retry_after = refused.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let refused = reply(refused).await;
+    assert_eq!((refused.status.as_u16(), refused.code()), (503, "overloaded"));
+    assert_eq!(retry_after.as_deref(), Some("2"));
+    // Probes are not counted against the cap.
+    assert_eq!(api.get("/healthz", None).await.status, 200);
+
+    // Once the slow request completes, the slot is free again.
+    slow.write_all(second_half.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+    )
+    .await
+    .expect("the completed request is answered")
+    .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    drop(slow);
+    let again = api.get("/api/v1/flash-sales/1", None).await;
+    assert_eq!((again.status.as_u16(), again.code()), (404, "flash_sale_not_found"));
+    app.stop().await;
+}
