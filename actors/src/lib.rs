@@ -19,4 +19,4 @@ pub use gauge::SaleGauge;
 pub use ids::OrderIds;
 pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StockRegistry};
-pub use stock::{CancelFailure, PlaceError, PlaceRequest, Placed};
+pub use stock::{CancelFailure, ConfirmFailure, Confirmed, PlaceError, PlaceRequest, Placed};

@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::stock::{
-    CancelOrder, Cancelled, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest, Placed, ReplayIndex,
-    StockActor, StockActorSettings,
+    CancelOrder, Cancelled, ConfirmPayment, Confirmed, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest,
+    Placed, ReplayIndex, StockActor, StockActorSettings,
 };
 use crate::{Clock, Journal, OrderIds, SaleGauge};
 
@@ -88,6 +88,16 @@ impl SaleHandle {
     ) -> Result<oneshot::Receiver<Cancelled>, MailboxFull> {
         let (reply, answer) = oneshot::channel();
         self.try_send(CancelOrder { order_id, buyer_id, reply })?;
+        Ok(answer)
+    }
+
+    /// Tells the actor that an order was paid.
+    pub fn try_confirm_payment(
+        &self,
+        order_id: OrderId,
+    ) -> Result<oneshot::Receiver<Confirmed>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(ConfirmPayment { order_id, reply })?;
         Ok(answer)
     }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use dashmap::DashMap;
 use engine::{
-    BuyerId, CancelError, FlashSale, IdempotencyKey, OrderId, Quantity, Receipt, Reservation, ReserveError,
-    ReserveRequest, StateChange, StockCounts,
+    BuyerId, CancelError, ConfirmError, FlashSale, IdempotencyKey, OrderId, Quantity, Receipt, Reservation,
+    ReserveError, ReserveRequest, StateChange, StockCounts,
 };
 use tokio::sync::oneshot;
 
@@ -83,6 +83,26 @@ pub struct CancelOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelFailure {
     Refused(CancelError),
+    Journal(AppendError),
+}
+
+/// A payment for an order succeeded: its held units become sold.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConfirmPayment {
+    pub order_id: OrderId,
+    pub reply: oneshot::Sender<Confirmed>,
+}
+
+/// The paid order's state change and the journal position to wait for.
+pub type Confirmed = Result<(StateChange, Seq), ConfirmFailure>;
+
+/// Why a payment was not applied to the order. Every `Refused` but `AlreadyPaid` means the
+/// money goes back to the buyer; `seq` covers any state change the refusal made (a hold that
+/// ran out is expired by the very payment that came too late).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmFailure {
+    Refused { error: ConfirmError, seq: Seq },
     Journal(AppendError),
 }
 
@@ -207,6 +227,27 @@ impl StockActor {
             .collect()
     }
 
+    fn confirm(&mut self, order_id: OrderId) -> Confirmed {
+        let slot = self.journal.slot().map_err(ConfirmFailure::Journal)?;
+        match self.sale.confirm_payment(order_id, self.clock.now()) {
+            Ok(change) => {
+                self.publish();
+                let seq = slot
+                    .append(JournalEvent::OrdersChanged(vec![change]))
+                    .map_err(ConfirmFailure::Journal)?;
+                Ok((change, seq))
+            }
+            Err(error @ ConfirmError::HoldExpired(change)) => {
+                self.publish();
+                let seq = slot
+                    .append(JournalEvent::OrdersChanged(vec![change]))
+                    .map_err(ConfirmFailure::Journal)?;
+                Err(ConfirmFailure::Refused { error, seq })
+            }
+            Err(error) => Err(ConfirmFailure::Refused { error, seq: self.journal.last_appended() }),
+        }
+    }
+
     /// Releases every hold whose deadline has passed, a bounded batch per journal event.
     fn expire_due(&mut self) {
         let now = self.clock.now();
@@ -272,6 +313,16 @@ impl Handler<CancelOrder> for StockActor {
                 slot.append(JournalEvent::OrdersChanged(vec![change])).map_err(CancelFailure::Journal)?;
             Ok((change, seq))
         })();
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<ConfirmPayment> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConfirmPayment, _: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcome = self.confirm(msg.order_id);
         let _ = msg.reply.send(outcome);
     }
 }

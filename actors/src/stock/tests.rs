@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{Fen, FlashSaleId, MerchantId, OrderState, ProductId, SaleTerms, Timestamp};
+use engine::{ConfirmError, Fen, FlashSaleId, MerchantId, OrderState, ProductId, SaleTerms, Timestamp};
 
 use super::*;
 use crate::clock::ManualClock;
@@ -146,5 +146,40 @@ async fn the_mailbox_has_its_capacity_from_the_first_message() {
         assert!(answer.await.unwrap().is_ok());
     }
     assert_eq!(sale.gauge.counts().reserved, 40);
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn a_payment_sells_held_units_and_a_late_one_expires_the_hold() {
+    let (registry, mut receiver, clock) = registry(16);
+    let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
+    let place = |buyer: i64, key: &str| {
+        sale.try_place(BuyerId(buyer), Quantity::parse(2).unwrap(), IdempotencyKey::parse(key).unwrap())
+            .unwrap()
+    };
+    let on_time = place(1, "a").await.unwrap().unwrap().receipt.order_id;
+    let late = place(2, "b").await.unwrap().unwrap().receipt.order_id;
+
+    let (paid, _) = sale.try_confirm_payment(on_time).unwrap().await.unwrap().unwrap();
+    assert_eq!((paid.from, paid.to), (OrderState::PendingPayment, OrderState::Paid));
+    let again = sale.try_confirm_payment(on_time).unwrap().await.unwrap();
+    assert!(matches!(again, Err(ConfirmFailure::Refused { error: ConfirmError::AlreadyPaid, .. })));
+    assert_eq!((sale.gauge.counts().sold, sale.gauge.counts().reserved), (2, 2));
+
+    // The payment window is 2 s; this payment arrives at the deadline.
+    clock.advance_millis(2_000);
+    let refused = sale.try_confirm_payment(late).unwrap().await.unwrap();
+    let Err(ConfirmFailure::Refused { error: ConfirmError::HoldExpired(change), seq }) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!((change.order_id, change.to), (late, OrderState::Expired));
+    let counts = sale.gauge.counts();
+    assert_eq!((counts.available, counts.reserved, counts.sold), (3, 0, 2));
+    // Placement, placement, paid, expired: the expiry made by the late payment is journaled.
+    let events = drain(&mut receiver).await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(seq, 4);
+    let (_, verified) = sale.verify().await.unwrap();
+    assert_eq!(verified, Ok(()));
     registry.shutdown();
 }
