@@ -1,31 +1,12 @@
 // Browse mix: fans watching the sale page (stock, price) at 20× the rate at which they order.
 import { sleep } from 'k6';
-import { placeOrder, viewSale, checkInvariant } from './lib.js';
+import { placeOrder, viewSale, checkInvariant, steadyScenarios } from './lib.js';
 
 const ORDER_RATE = parseInt(__ENV.ORDER_RATE || '100', 10);
 const DURATION = __ENV.DURATION || '60s';
 
 export const options = {
-  scenarios: {
-    views: {
-      executor: 'constant-arrival-rate',
-      exec: 'view',
-      rate: 20 * ORDER_RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: 200,
-      maxVUs: 2000,
-    },
-    orders: {
-      executor: 'constant-arrival-rate',
-      exec: 'order',
-      rate: ORDER_RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: 50,
-      maxVUs: 1000,
-    },
-  },
+  scenarios: steadyScenarios(ORDER_RATE, 20, DURATION),
   thresholds: {
     'http_req_duration{kind:view}': ['p(95)<200', 'p(99)<500'],
     'http_req_duration{kind:order}': ['p(95)<500', 'p(99)<1000'],

@@ -106,6 +106,21 @@ export function checkInvariant() {
   return s;
 }
 
+// The steady-state shape of browse.js and soak.js: page views at `viewsPerOrder` × the order
+// rate, both at fixed arrival rates for `duration`.
+export function steadyScenarios(orderRate, viewsPerOrder, duration) {
+  const fixedRate = (exec, rate) => ({
+    executor: 'constant-arrival-rate',
+    exec,
+    rate,
+    timeUnit: '1s',
+    duration,
+    preAllocatedVUs: 200,
+    maxVUs: 2000,
+  });
+  return { views: fixedRate('view', viewsPerOrder * orderRate), orders: fixedRate('order', orderRate) };
+}
+
 export function thinkTime(minSecs, maxSecs) {
   return minSecs + Math.random() * (maxSecs - minSecs);
 }

@@ -2,32 +2,13 @@
 // payment window and their units sell again, so stock churns for the whole run; the invariant
 // must hold at the end and the server's memory (sampled by run.sh) must stay flat.
 import { sleep } from 'k6';
-import { placeOrder, viewSale, checkInvariant } from './lib.js';
+import { placeOrder, viewSale, checkInvariant, steadyScenarios } from './lib.js';
 
 const DURATION = __ENV.DURATION || '10m';
 const ORDER_RATE = parseInt(__ENV.ORDER_RATE || '200', 10);
 
 export const options = {
-  scenarios: {
-    views: {
-      executor: 'constant-arrival-rate',
-      exec: 'view',
-      rate: 5 * ORDER_RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: 100,
-      maxVUs: 1000,
-    },
-    orders: {
-      executor: 'constant-arrival-rate',
-      exec: 'order',
-      rate: ORDER_RATE,
-      timeUnit: '1s',
-      duration: DURATION,
-      preAllocatedVUs: 100,
-      maxVUs: 2000,
-    },
-  },
+  scenarios: steadyScenarios(ORDER_RATE, 5, DURATION),
   thresholds: {
     'http_req_duration{kind:order}': ['p(99)<1000'],
     unexpected_answers: ['rate<0.01'],

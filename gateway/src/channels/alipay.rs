@@ -126,17 +126,8 @@ pub fn format_yuan(amount: Fen) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::OnceLock;
-
     use super::*;
-
-    fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey) {
-        static KEYS: OnceLock<(RsaPrivateKey, RsaPrivateKey)> = OnceLock::new();
-        KEYS.get_or_init(|| {
-            let mut rng = rsa::rand_core::OsRng;
-            (RsaPrivateKey::new(&mut rng, 2048).unwrap(), RsaPrivateKey::new(&mut rng, 2048).unwrap())
-        })
-    }
+    use crate::channels::test_keys as keys;
 
     fn notification() -> BTreeMap<String, String> {
         [

@@ -343,18 +343,8 @@ pub fn open_notification(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::OnceLock;
-
     use super::*;
-
-    /// Two RSA-2048 key pairs, made once: the platform's and an impostor's.
-    fn keys() -> &'static (RsaPrivateKey, RsaPrivateKey) {
-        static KEYS: OnceLock<(RsaPrivateKey, RsaPrivateKey)> = OnceLock::new();
-        KEYS.get_or_init(|| {
-            let mut rng = rsa::rand_core::OsRng;
-            (RsaPrivateKey::new(&mut rng, 2048).unwrap(), RsaPrivateKey::new(&mut rng, 2048).unwrap())
-        })
-    }
+    use crate::channels::test_keys as keys;
 
     const API_V3_KEY: &[u8; 32] = b"0123456789abcdef0123456789ABCDEF";
     const NOW: i64 = 1_795_000_000;
