@@ -155,10 +155,6 @@ impl StockRegistry {
         }
     }
 
-    pub fn ids(&self) -> &Arc<OrderIds> {
-        &self.ids
-    }
-
     /// Starts the actor of a sale from its stored orders; returns the running one if there is.
     pub fn start(&self, terms: SaleTerms, orders: Vec<Order>) -> Result<Arc<SaleHandle>, RestoreError> {
         if let Some(handle) = self.get(terms.id) {

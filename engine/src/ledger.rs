@@ -8,7 +8,7 @@
 //! same id twice changes nothing the second time: a provider transaction is credited at most
 //! once, however often its notification arrives.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -142,11 +142,6 @@ impl Posting {
         }
         Ok(Posting { op, lines: merged, at })
     }
-
-    /// The sum of debits (equal to the sum of credits).
-    pub fn volume(&self) -> Fen {
-        Fen(self.lines.iter().filter(|l| l.amount_fen > 0).map(|l| l.amount_fen).sum())
-    }
 }
 
 /// What [`Ledger::post`] did.
@@ -161,7 +156,7 @@ pub enum Posted {
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     postings: Vec<Posting>,
-    seen: HashMap<OpId, usize>,
+    seen: HashSet<OpId>,
     balances: HashMap<Account, i64>,
 }
 
@@ -172,7 +167,7 @@ impl Ledger {
 
     /// Applies a posting unless its operation was applied before.
     pub fn post(&mut self, posting: Posting) -> Posted {
-        if self.seen.contains_key(&posting.op) {
+        if self.seen.contains(&posting.op) {
             return Posted::Duplicate;
         }
         let sum: i128 = posting.lines.iter().map(|l| i128::from(l.amount_fen)).sum();
@@ -181,17 +176,9 @@ impl Ledger {
             let balance = self.balances.entry(line.account).or_default();
             *balance = balance.checked_add(line.amount_fen).expect("balance overflows i64 fen");
         }
-        self.seen.insert(posting.op.clone(), self.postings.len());
+        self.seen.insert(posting.op.clone());
         self.postings.push(posting);
         Posted::Applied
-    }
-
-    pub fn contains(&self, op: &OpId) -> bool {
-        self.seen.contains_key(op)
-    }
-
-    pub fn posting(&self, op: &OpId) -> Option<&Posting> {
-        self.seen.get(op).map(|&i| &self.postings[i])
     }
 
     pub fn postings(&self) -> &[Posting] {

@@ -2,7 +2,7 @@
 //! the database before the first request), the HTTP server, and an orderly shutdown that
 //! stops taking requests, stops the actors and drains the journal to disk.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +44,6 @@ impl AppState {
 
 /// A platform that is listening and recovered, not yet serving until [`Application::run`].
 pub struct Application {
-    addr: SocketAddr,
     server: Server,
     state: web::Data<AppState>,
     writer: JoinHandle<()>,
@@ -146,11 +145,7 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
 
-        Ok(Self { addr, server, state, writer, demo })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+        Ok(Self { server, state, writer, demo })
     }
 
     pub fn base_url(&self) -> &str {
