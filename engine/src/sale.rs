@@ -93,6 +93,22 @@ impl SaleTerms {
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.starts_at <= now && now < self.ends_at
     }
+
+    /// The checks that need nothing but the terms: the sale window, then a single order's
+    /// quantity against the per-buyer limit. [`FlashSale::reserve`] makes them first; the
+    /// gateway makes them too, to refuse without a message to the stock actor.
+    pub fn admits(&self, quantity: Quantity, now: Timestamp) -> Result<(), ReserveError> {
+        if now < self.starts_at {
+            return Err(ReserveError::NotStarted { starts_at: self.starts_at });
+        }
+        if now >= self.ends_at {
+            return Err(ReserveError::Ended);
+        }
+        if quantity.get() > self.per_buyer_limit {
+            return Err(ReserveError::OverLimit { per_buyer_limit: self.per_buyer_limit });
+        }
+        Ok(())
+    }
 }
 
 /// The three stock buckets of a sale, and their sum.
@@ -150,6 +166,8 @@ pub enum ReserveError {
     SoldOut,
     #[error("only {available} units are left")]
     InsufficientStock { available: u32 },
+    #[error("at most {per_buyer_limit} units per buyer in this flash sale")]
+    OverLimit { per_buyer_limit: u32 },
     #[error("per-buyer limit reached: {remaining} more units allowed")]
     LimitExceeded { remaining: u32 },
     #[error("this idempotency key was used with a different request body")]
@@ -333,12 +351,7 @@ impl FlashSale {
         if let Some(receipt) = self.replay(buyer_id, &idempotency_key, quantity)? {
             return Ok(Reservation::Replayed(receipt));
         }
-        if now < self.terms.starts_at {
-            return Err(ReserveError::NotStarted { starts_at: self.terms.starts_at });
-        }
-        if now >= self.terms.ends_at {
-            return Err(ReserveError::Ended);
-        }
+        self.terms.admits(quantity, now)?;
         let wanted = quantity.get();
         let limit = self.terms.per_buyer_limit;
         let (held, bought) = self.buyers.get(&buyer_id).map_or((0, 0), |t| (t.held, t.bought));

@@ -52,7 +52,7 @@ fn window_limit_and_stock_are_enforced_in_that_order() {
     assert_eq!(sale.reserve(request(1, 1, 1, "a"), Timestamp(END)), Err(ReserveError::Ended));
     assert_eq!(
         sale.reserve(request(1, 1, 3, "a"), Timestamp(START)),
-        Err(ReserveError::LimitExceeded { remaining: 2 })
+        Err(ReserveError::OverLimit { per_buyer_limit: 2 })
     );
     sale.reserve(request(1, 1, 2, "a"), Timestamp(START)).unwrap();
     assert_eq!(
@@ -255,6 +255,8 @@ proptest! {
                         Err(ReserveError::NotStarted { starts_at: Timestamp(START) })
                     } else if now >= END {
                         Err(ReserveError::Ended)
+                    } else if wanted > model.limit {
+                        Err(ReserveError::OverLimit { per_buyer_limit: model.limit })
                     } else if used + wanted > model.limit {
                         Err(ReserveError::LimitExceeded { remaining: model.limit - used })
                     } else if model.available() == 0 {

@@ -4,7 +4,8 @@
 //! 1. parse (typed ids, `Idempotency-Key`, quantity) and authenticate: no shared state;
 //! 2. per-buyer token bucket;
 //! 3. a replay of a known key is answered from the sale's replay index (after durability);
-//! 4. sale window and the sold-out flag, read from the sale's handle without a message;
+//! 4. `SaleTerms::admits` (the engine's window and per-buyer checks) and the sold-out flag,
+//!    read from the sale's handle without a message;
 //! 5. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503);
 //! 6. the 201 goes out once the journal batch holding the order is committed.
 
@@ -32,10 +33,6 @@ pub struct PlaceOrderBody {
 #[derive(Debug)]
 enum OrderError {
     Refused(ReserveError),
-    /// More units than the sale allows any buyer: known from the terms alone.
-    OverLimit {
-        per_buyer_limit: u32,
-    },
     Journal(AppendError),
     MailboxFull,
     Timeout,
@@ -54,17 +51,12 @@ impl OrderError {
                     }
                     ReserveError::NotStarted { .. } => ApiError::conflict("not_started", message),
                     ReserveError::Ended => ApiError::conflict("ended", message),
-                    ReserveError::LimitExceeded { .. } => {
+                    ReserveError::LimitExceeded { .. } | ReserveError::OverLimit { .. } => {
                         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit_exceeded", message)
                     }
                     ReserveError::KeyReused => ApiError::invalid("idempotency_key_reused", message),
                 }
             }
-            OrderError::OverLimit { per_buyer_limit } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "limit_exceeded",
-                format!("at most {per_buyer_limit} units per buyer in this flash sale"),
-            ),
             OrderError::Journal(AppendError::Full) => ApiError::unavailable(
                 "journal_full",
                 "orders are arriving faster than they are saved, retry shortly",
@@ -173,17 +165,10 @@ async fn place(
         });
     }
 
-    // The same order of checks as the engine (window, limit, stock), as far as the terms and
-    // the sold-out flag can tell without asking the actor.
-    let now = state.clock.now();
-    if now < sale.terms.starts_at {
-        return Ok(Err(OrderError::Refused(ReserveError::NotStarted { starts_at: sale.terms.starts_at })));
-    }
-    if now >= sale.terms.ends_at {
-        return Ok(Err(OrderError::Refused(ReserveError::Ended)));
-    }
-    if quantity.get() > sale.terms.per_buyer_limit {
-        return Ok(Err(OrderError::OverLimit { per_buyer_limit: sale.terms.per_buyer_limit }));
+    // The engine's own first checks, then the sold-out flag: everything that can be refused
+    // without asking the actor, in the order the actor would refuse it.
+    if let Err(refusal) = sale.terms.admits(quantity, state.clock.now()) {
+        return Ok(Err(OrderError::Refused(refusal)));
     }
     if sale.gauge.is_sold_out() {
         return Ok(Err(OrderError::Refused(ReserveError::SoldOut)));
