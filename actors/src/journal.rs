@@ -26,9 +26,7 @@ pub type Seq = u64;
 /// What the actors decided and the database must learn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JournalEvent {
-    /// A new order holding units.
-    OrderPlaced(Order),
-    /// New orders placed by one batch message, in placement order.
+    /// New orders holding units, in placement order.
     OrdersPlaced(Vec<Order>),
     /// Orders that moved state (expired, cancelled, paid), in the order they moved.
     OrdersChanged(Vec<StateChange>),

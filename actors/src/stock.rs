@@ -149,45 +149,36 @@ impl StockActor {
         self.gauge.publish(self.sale.counts());
     }
 
-    fn place(&mut self, msg: &PlaceOrder) -> Result<Placed, PlaceError> {
-        // A replay needs no journal room; it waits for everything appended so far, which
-        // includes the original order.
-        match self.sale.replay(msg.buyer_id, &msg.idempotency_key, msg.quantity) {
-            Ok(Some(receipt)) => {
-                let seq = self.journal.last_appended();
-                return Ok(Placed { receipt, replayed: true, seq });
-            }
-            Ok(None) => {}
-            Err(refusal) => return Err(PlaceError::Refused(refusal)),
-        }
-        let slot = self.journal.slot().map_err(PlaceError::Journal)?;
-        let request = ReserveRequest {
-            order_id: self.ids.next(),
-            buyer_id: msg.buyer_id,
-            quantity: msg.quantity,
-            idempotency_key: msg.idempotency_key.clone(),
-        };
-        let order = match self.sale.reserve(request, self.clock.now()) {
-            Ok(Reservation::Placed(order)) => order,
-            Ok(Reservation::Replayed(_)) => unreachable!("replays are answered above"),
-            Err(refusal) => return Err(PlaceError::Refused(refusal)),
-        };
-        let receipt = order.receipt();
-        self.replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
-        self.publish();
-        let seq = slot.append(JournalEvent::OrderPlaced(order)).map_err(PlaceError::Journal)?;
-        Ok(Placed { receipt, replayed: false, seq })
-    }
-
-    fn place_batch(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
-        let slot = match self.journal.slot() {
-            Ok(slot) => slot,
-            Err(error) => return requests.iter().map(|_| Err(PlaceError::Journal(error))).collect(),
-        };
+    /// Reserves for each request in turn. A replay is answered from the sale without journal
+    /// room (it waits for everything appended so far, which includes its original); room for
+    /// one journal event is taken before the first new reservation changes any state, and all
+    /// new orders of the batch go into that event.
+    fn place(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
         let now = self.clock.now();
-        let mut placed_orders = Vec::with_capacity(requests.len());
+        let mut slot = None;
+        let mut placed_orders = Vec::new();
         let mut outcomes: Vec<Result<(Receipt, bool), PlaceError>> = Vec::with_capacity(requests.len());
         for request in requests {
+            match self.sale.replay(request.buyer_id, &request.idempotency_key, request.quantity) {
+                Ok(Some(receipt)) => {
+                    outcomes.push(Ok((receipt, true)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(refusal) => {
+                    outcomes.push(Err(PlaceError::Refused(refusal)));
+                    continue;
+                }
+            }
+            if slot.is_none() {
+                match self.journal.slot() {
+                    Ok(taken) => slot = Some(taken),
+                    Err(error) => {
+                        outcomes.push(Err(PlaceError::Journal(error)));
+                        continue;
+                    }
+                }
+            }
             let reservation = self.sale.reserve(
                 ReserveRequest {
                     order_id: self.ids.next(),
@@ -208,14 +199,14 @@ impl StockActor {
                 Err(refusal) => Err(PlaceError::Refused(refusal)),
             });
         }
-        // Replays wait for everything appended so far, new orders for this event: both are
-        // covered by the sequence number of this append (or the last one if nothing is new).
-        let seq = if placed_orders.is_empty() {
-            drop(slot);
-            Ok(self.journal.last_appended())
-        } else {
-            self.publish();
-            slot.append(JournalEvent::OrdersPlaced(placed_orders))
+        // Replays and new orders alike are covered by this append's number (or, if nothing is
+        // new, by the last one).
+        let seq = match slot {
+            Some(slot) if !placed_orders.is_empty() => {
+                self.publish();
+                slot.append(JournalEvent::OrdersPlaced(placed_orders))
+            }
+            _ => Ok(self.journal.last_appended()),
         };
         outcomes
             .into_iter()
@@ -281,7 +272,12 @@ impl Handler<PlaceOrder> for StockActor {
 
     fn handle(&mut self, msg: PlaceOrder, _: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcome = self.place(&msg);
+        let request = PlaceRequest {
+            buyer_id: msg.buyer_id,
+            quantity: msg.quantity,
+            idempotency_key: msg.idempotency_key,
+        };
+        let outcome = self.place(vec![request]).pop().expect("one answer per request");
         // The caller may have given up (timeout, disconnect); the order stands either way.
         let _ = msg.reply.send(outcome);
     }
@@ -292,7 +288,7 @@ impl Handler<PlaceBatch> for StockActor {
 
     fn handle(&mut self, msg: PlaceBatch, _: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcomes = self.place_batch(msg.requests);
+        let outcomes = self.place(msg.requests);
         let _ = msg.reply.send(outcomes);
     }
 }

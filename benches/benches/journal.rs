@@ -84,7 +84,7 @@ fn fresh_orders(next_id: &mut i64, count: usize) -> Vec<engine::Order> {
 async fn through_journal(db: &DatabaseConnection, orders: Vec<engine::Order>, batch_max: usize) -> Duration {
     let (journal, receiver) = actors::journal::journal(orders.len() + 1, true);
     for o in orders {
-        journal.slot().unwrap().append(JournalEvent::OrderPlaced(o)).unwrap();
+        journal.slot().unwrap().append(JournalEvent::OrdersPlaced(vec![o])).unwrap();
     }
     let last = journal.last_appended();
     let started = Instant::now();

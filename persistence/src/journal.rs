@@ -75,7 +75,6 @@ fn oldest_event_age(batch: &[(Seq, JournalEvent)]) -> Option<Duration> {
     let decided_at = batch
         .iter()
         .filter_map(|(_, event)| match event {
-            JournalEvent::OrderPlaced(order) => Some(order.created_at),
             JournalEvent::OrdersPlaced(orders) => orders.first().map(|o| o.created_at),
             JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
         })
@@ -90,7 +89,6 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
     let mut changes: Vec<&StateChange> = Vec::new();
     for (_, event) in batch {
         match event {
-            JournalEvent::OrderPlaced(order) => placed.push(order),
             JournalEvent::OrdersPlaced(orders) => placed.extend(orders),
             JournalEvent::OrdersChanged(list) => changes.extend(list),
         }
