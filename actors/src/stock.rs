@@ -13,12 +13,12 @@ use std::time::Duration;
 use actix::prelude::*;
 use dashmap::DashMap;
 use engine::{
-    BuyerId, CancelError, ConfirmError, FlashSale, IdempotencyKey, OrderId, Quantity, Receipt, Reservation,
-    ReserveError, ReserveRequest, StateChange, StockCounts,
+    BuyerId, CancelError, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity, Receipt,
+    Reservation, ReserveError, ReserveRequest, StateChange, StockCounts, Timestamp,
 };
 use tokio::sync::oneshot;
 
-use crate::journal::{AppendError, Journal, JournalEvent, Seq};
+use crate::journal::{AppendError, Journal, JournalEvent, Seq, Slot};
 use crate::{Clock, OrderIds, SaleGauge};
 
 /// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
@@ -149,61 +149,48 @@ impl StockActor {
         self.gauge.publish(self.sale.counts());
     }
 
-    /// Reserves for each request in turn. A replay is answered from the sale without journal
-    /// room (it waits for everything appended so far, which includes its original); room for
-    /// one journal event is taken before the first new reservation changes any state, and all
-    /// new orders of the batch go into that event.
-    fn place(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
+    /// One order: the gateway's path, without a batch's vectors.
+    fn place_one(&mut self, request: PlaceRequest) -> Result<Placed, PlaceError> {
+        let now = self.clock.now();
+        let mut slot = None;
+        let (receipt, order) =
+            reserve_one(&mut self.sale, &self.replays, &self.ids, &self.journal, &mut slot, request, now)?;
+        let Some(order) = order else {
+            return Ok(Placed { receipt, replayed: true, seq: self.journal.last_appended() });
+        };
+        self.publish();
+        let slot = slot.expect("room is taken before an order is placed");
+        let seq = slot.append(JournalEvent::OrdersPlaced(vec![order])).map_err(PlaceError::Journal)?;
+        Ok(Placed { receipt, replayed: false, seq })
+    }
+
+    /// Many orders in one journal event. Answers in request order.
+    fn place_batch(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
         let now = self.clock.now();
         let mut slot = None;
         let mut placed_orders = Vec::new();
-        let mut outcomes: Vec<Result<(Receipt, bool), PlaceError>> = Vec::with_capacity(requests.len());
-        for request in requests {
-            match self.sale.replay(request.buyer_id, &request.idempotency_key, request.quantity) {
-                Ok(Some(receipt)) => {
-                    outcomes.push(Ok((receipt, true)));
-                    continue;
-                }
-                Ok(None) => {}
-                Err(refusal) => {
-                    outcomes.push(Err(PlaceError::Refused(refusal)));
-                    continue;
-                }
-            }
-            if slot.is_none() {
-                match self.journal.slot() {
-                    Ok(taken) => slot = Some(taken),
-                    Err(error) => {
-                        outcomes.push(Err(PlaceError::Journal(error)));
-                        continue;
-                    }
-                }
-            }
-            let reservation = self.sale.reserve(
-                ReserveRequest {
-                    order_id: self.ids.next(),
-                    buyer_id: request.buyer_id,
-                    quantity: request.quantity,
-                    idempotency_key: request.idempotency_key,
-                },
-                now,
-            );
-            outcomes.push(match reservation {
-                Ok(Reservation::Placed(order)) => {
-                    let receipt = order.receipt();
-                    self.replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
-                    placed_orders.push(order);
-                    Ok((receipt, false))
-                }
-                Ok(Reservation::Replayed(receipt)) => Ok((receipt, true)),
-                Err(refusal) => Err(PlaceError::Refused(refusal)),
-            });
-        }
+        let outcomes: Vec<Result<(Receipt, bool), PlaceError>> = requests
+            .into_iter()
+            .map(|request| {
+                let (receipt, order) = reserve_one(
+                    &mut self.sale,
+                    &self.replays,
+                    &self.ids,
+                    &self.journal,
+                    &mut slot,
+                    request,
+                    now,
+                )?;
+                let replayed = order.is_none();
+                placed_orders.extend(order);
+                Ok((receipt, replayed))
+            })
+            .collect();
         // Replays and new orders alike are covered by this append's number (or, if nothing is
         // new, by the last one).
         let seq = match slot {
             Some(slot) if !placed_orders.is_empty() => {
-                self.publish();
+                self.gauge.publish(self.sale.counts());
                 slot.append(JournalEvent::OrdersPlaced(placed_orders))
             }
             _ => Ok(self.journal.last_appended()),
@@ -257,6 +244,45 @@ impl StockActor {
     }
 }
 
+/// Answers one request. A replay comes from the sale and needs no journal room (it waits for
+/// everything appended so far, which includes its original); otherwise room for the
+/// message's journal event is taken, once, into `slot`, before the reservation changes any
+/// state. Returns the receipt and the new order, if one was placed.
+fn reserve_one<'j>(
+    sale: &mut FlashSale,
+    replays: &ReplayIndex,
+    ids: &OrderIds,
+    journal: &'j Journal,
+    slot: &mut Option<Slot<'j>>,
+    request: PlaceRequest,
+    now: Timestamp,
+) -> Result<(Receipt, Option<Order>), PlaceError> {
+    let replayed = sale.replay(request.buyer_id, &request.idempotency_key, request.quantity);
+    if let Some(receipt) = replayed.map_err(PlaceError::Refused)? {
+        return Ok((receipt, None));
+    }
+    if slot.is_none() {
+        *slot = Some(journal.slot().map_err(PlaceError::Journal)?);
+    }
+    let reservation = sale.reserve(
+        ReserveRequest {
+            order_id: ids.next(),
+            buyer_id: request.buyer_id,
+            quantity: request.quantity,
+            idempotency_key: request.idempotency_key,
+        },
+        now,
+    );
+    match reservation.map_err(PlaceError::Refused)? {
+        Reservation::Placed(order) => {
+            let receipt = order.receipt();
+            replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
+            Ok((receipt, Some(order)))
+        }
+        Reservation::Replayed(receipt) => Ok((receipt, None)),
+    }
+}
+
 impl Actor for StockActor {
     type Context = Context<Self>;
 
@@ -277,7 +303,7 @@ impl Handler<PlaceOrder> for StockActor {
             quantity: msg.quantity,
             idempotency_key: msg.idempotency_key,
         };
-        let outcome = self.place(vec![request]).pop().expect("one answer per request");
+        let outcome = self.place_one(request);
         // The caller may have given up (timeout, disconnect); the order stands either way.
         let _ = msg.reply.send(outcome);
     }
@@ -288,7 +314,7 @@ impl Handler<PlaceBatch> for StockActor {
 
     fn handle(&mut self, msg: PlaceBatch, _: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcomes = self.place(msg.requests);
+        let outcomes = self.place_batch(msg.requests);
         let _ = msg.reply.send(outcomes);
     }
 }
