@@ -16,9 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use engine::{Order, StateChange};
+use engine::{Order, StateChange, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::money::{MoneyEvent, PaidOrder};
 
 /// Position of an event in the journal; 0 means "nothing yet".
 pub type Seq = u64;
@@ -28,8 +30,30 @@ pub type Seq = u64;
 pub enum JournalEvent {
     /// New orders holding units, in placement order.
     OrdersPlaced(Vec<Order>),
-    /// Orders that moved state (expired, cancelled, paid), in the order they moved.
+    /// Orders that moved state (expired, cancelled), in the order they moved.
     OrdersChanged(Vec<StateChange>),
+    /// An order paid, with its capture and credit, all in one transaction.
+    OrderPaid(Box<PaidOrder>),
+    /// What a settlement actor decided, in one transaction.
+    Money(Vec<MoneyEvent>),
+}
+
+impl JournalEvent {
+    /// When the earliest decision in this event was made.
+    pub fn decided_at(&self) -> Option<Timestamp> {
+        match self {
+            JournalEvent::OrdersPlaced(orders) => orders.first().map(|o| o.created_at),
+            JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
+            JournalEvent::OrderPaid(paid) => Some(paid.change.at),
+            JournalEvent::Money(events) => events.first().map(|e| match e {
+                MoneyEvent::Posted(entry) => entry.posting.at,
+                MoneyEvent::Payment { at, .. }
+                | MoneyEvent::Reviewed { at, .. }
+                | MoneyEvent::OrderRefunded { at, .. } => *at,
+                MoneyEvent::Withdrawal(w) => w.updated_at,
+            }),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -278,7 +302,7 @@ impl Drop for JournalReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::{OrderId, OrderState, Timestamp};
+    use engine::{OrderId, OrderState};
 
     fn change(id: i64) -> JournalEvent {
         JournalEvent::OrdersChanged(vec![StateChange {

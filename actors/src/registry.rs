@@ -16,6 +16,7 @@ use engine::{
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::money::{Capture, Entry};
 use crate::stock::{
     CancelOrder, Cancelled, ConfirmPayment, Confirmed, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest,
     Placed, ReplayIndex, StockActor, StockActorSettings,
@@ -91,13 +92,14 @@ impl SaleHandle {
         Ok(answer)
     }
 
-    /// Tells the actor that an order was paid.
+    /// Tells the actor that an order was paid, with the capture to journal alongside.
     pub fn try_confirm_payment(
         &self,
         order_id: OrderId,
+        capture: Box<(Capture, Entry)>,
     ) -> Result<oneshot::Receiver<Confirmed>, MailboxFull> {
         let (reply, answer) = oneshot::channel();
-        self.try_send(ConfirmPayment { order_id, reply })?;
+        self.try_send(ConfirmPayment { order_id, capture, reply })?;
         Ok(answer)
     }
 

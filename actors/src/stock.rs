@@ -19,6 +19,7 @@ use engine::{
 use tokio::sync::oneshot;
 
 use crate::journal::{AppendError, Journal, JournalEvent, Seq, Slot};
+use crate::money::{Capture, Entry, PaidOrder};
 use crate::{Clock, OrderIds, SaleGauge};
 
 /// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
@@ -86,11 +87,13 @@ pub enum CancelFailure {
     Journal(AppendError),
 }
 
-/// A payment for an order succeeded: its held units become sold.
+/// A payment for an order succeeded: its held units become sold, and the capture the
+/// merchant's settlement actor prepared is journaled in the same event as the state change.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ConfirmPayment {
     pub order_id: OrderId,
+    pub capture: Box<(Capture, Entry)>,
     pub reply: oneshot::Sender<Confirmed>,
 }
 
@@ -205,14 +208,15 @@ impl StockActor {
             .collect()
     }
 
-    fn confirm(&mut self, order_id: OrderId) -> Confirmed {
+    fn confirm(&mut self, order_id: OrderId, capture: Box<(Capture, Entry)>) -> Confirmed {
         let slot = self.journal.slot().map_err(ConfirmFailure::Journal)?;
         match self.sale.confirm_payment(order_id, self.clock.now()) {
             Ok(change) => {
                 self.publish();
-                let seq = slot
-                    .append(JournalEvent::OrdersChanged(vec![change]))
-                    .map_err(ConfirmFailure::Journal)?;
+                let (capture, entry) = *capture;
+                let paid = PaidOrder { change, capture, entry };
+                let seq =
+                    slot.append(JournalEvent::OrderPaid(Box::new(paid))).map_err(ConfirmFailure::Journal)?;
                 Ok((change, seq))
             }
             Err(error @ ConfirmError::HoldExpired(change)) => {
@@ -344,7 +348,7 @@ impl Handler<ConfirmPayment> for StockActor {
 
     fn handle(&mut self, msg: ConfirmPayment, _: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcome = self.confirm(msg.order_id);
+        let outcome = self.confirm(msg.order_id, msg.capture);
         let _ = msg.reply.send(outcome);
     }
 }

@@ -62,6 +62,9 @@ pub enum Account {
     MerchantWithdrawing(MerchantId),
     /// Liability: a partner's (MCN, distributor) share.
     PartnerAvailable(PartnerId),
+    /// Liability: money a channel collected that goes back to buyers (a payment that came too
+    /// late or twice, a payment rejected in review), until the channel confirms the refund.
+    RefundsPayable(Channel),
     /// Asset: the platform's custody bank account.
     PlatformBank,
 }
@@ -70,6 +73,28 @@ impl Account {
     /// Whether the platform owes this money to someone (credit-normal).
     pub const fn is_liability(self) -> bool {
         !matches!(self, Account::ChannelClearing(_) | Account::PlatformBank)
+    }
+}
+
+impl Account {
+    /// The inverse of `Display`: `merchant_available:7` → `MerchantAvailable(MerchantId(7))`.
+    pub fn parse(raw: &str) -> Option<Account> {
+        if raw == "platform_bank" {
+            return Some(Account::PlatformBank);
+        }
+        let (kind, id) = raw.split_once(':')?;
+        let channel = || Channel::parse(id);
+        let number = || id.parse::<i64>().ok().filter(|n| *n > 0 && id == n.to_string());
+        Some(match kind {
+            "channel_clearing" => Account::ChannelClearing(channel()?),
+            "channel_fees" => Account::ChannelFees(channel()?),
+            "refunds_payable" => Account::RefundsPayable(channel()?),
+            "merchant_available" => Account::MerchantAvailable(MerchantId(number()?)),
+            "merchant_pending" => Account::MerchantPending(MerchantId(number()?)),
+            "merchant_withdrawing" => Account::MerchantWithdrawing(MerchantId(number()?)),
+            "partner_available" => Account::PartnerAvailable(PartnerId(number()?)),
+            _ => return None,
+        })
     }
 }
 
@@ -82,6 +107,7 @@ impl fmt::Display for Account {
             Account::MerchantPending(m) => write!(f, "merchant_pending:{m}"),
             Account::MerchantWithdrawing(m) => write!(f, "merchant_withdrawing:{m}"),
             Account::PartnerAvailable(p) => write!(f, "partner_available:{}", p.0),
+            Account::RefundsPayable(c) => write!(f, "refunds_payable:{}", c.as_str()),
             Account::PlatformBank => f.write_str("platform_bank"),
         }
     }
@@ -181,6 +207,11 @@ impl Ledger {
         Posted::Applied
     }
 
+    /// Whether an operation was posted.
+    pub fn contains(&self, op: &OpId) -> bool {
+        self.seen.contains(op)
+    }
+
     pub fn postings(&self) -> &[Posting] {
         &self.postings
     }
@@ -246,6 +277,33 @@ mod tests {
             Posting::new(OpId("c".into()), [line(c, 100), line(c, -100)], at),
             Err(PostingError::TooFewLines)
         );
+    }
+
+    #[test]
+    fn accounts_round_trip_through_their_names() {
+        let all = [
+            Account::ChannelClearing(Channel::Wechat),
+            Account::ChannelFees(Channel::Alipay),
+            Account::RefundsPayable(Channel::Wechat),
+            Account::MerchantAvailable(MerchantId(7)),
+            Account::MerchantPending(MerchantId(8)),
+            Account::MerchantWithdrawing(MerchantId(9)),
+            Account::PartnerAvailable(PartnerId(10)),
+            Account::PlatformBank,
+        ];
+        for account in all {
+            assert_eq!(Account::parse(&account.to_string()), Some(account));
+        }
+        for bad in [
+            "",
+            "merchant_available:",
+            "merchant_available:0",
+            "merchant_available:07",
+            "x:1",
+            "channel_fees:visa",
+        ] {
+            assert_eq!(Account::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

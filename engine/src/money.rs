@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of money in fen. Arithmetic is checked: an overflow is a bug or bad input,
 /// never a silently wrong amount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 

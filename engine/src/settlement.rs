@@ -222,6 +222,42 @@ impl PaymentSettlement {
     }
 }
 
+impl PaymentSettlement {
+    /// An operator rejected a held payment in review: everything the capture credited goes
+    /// back, owed to the buyer until the channel confirms the refund ([`refund_paid`]).
+    pub fn reject_held(&self, op: OpId, at: Timestamp) -> Posting {
+        assert!(self.held, "only held payments are rejected in review");
+        let lines = [
+            Line { account: Account::ChannelFees(self.channel), amount_fen: self.fee_fen.as_i64() },
+            Line {
+                account: Account::MerchantPending(self.merchant_id),
+                amount_fen: self.gross_fen.as_i64() - self.fee_fen.as_i64(),
+            },
+            Line { account: Account::RefundsPayable(self.channel), amount_fen: -self.gross_fen.as_i64() },
+        ];
+        Posting::new(op, lines, at).expect("a rejection reverses a balanced capture")
+    }
+}
+
+/// The channel collected a payment that pays no order (it came after the hold expired, or the
+/// order was paid already): the money is owed back to the buyer, never credited.
+pub fn payment_unmatched(op: OpId, channel: Channel, gross: Fen, at: Timestamp) -> Posting {
+    let lines = [
+        Line { account: Account::ChannelClearing(channel), amount_fen: gross.as_i64() },
+        Line { account: Account::RefundsPayable(channel), amount_fen: -gross.as_i64() },
+    ];
+    Posting::new(op, lines, at).expect("two opposite lines balance")
+}
+
+/// The channel confirmed a refund of money that was owed back to the buyer.
+pub fn refund_paid(op: OpId, channel: Channel, amount: Fen, at: Timestamp) -> Posting {
+    let lines = [
+        Line { account: Account::RefundsPayable(channel), amount_fen: amount.as_i64() },
+        Line { account: Account::ChannelClearing(channel), amount_fen: -amount.as_i64() },
+    ];
+    Posting::new(op, lines, at).expect("two opposite lines balance")
+}
+
 /// Limits on withdrawals to a merchant's bank account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WithdrawalPolicy {

@@ -9,12 +9,16 @@
 
 use std::time::{Duration, Instant};
 
+use actors::money::{MoneyEvent, PaymentState};
 use actors::{JournalEvent, JournalReceiver, Seq};
 use engine::{Order, StateChange};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use crate::entities::order;
+use crate::money;
 use crate::repo::order_row;
 
 /// Tuning of the writer, from configuration.
@@ -72,53 +76,77 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
 /// How long the oldest event of a committed batch waited between its decision in the actor
 /// and its commit: the persistence lag an order can see.
 fn oldest_event_age(batch: &[(Seq, JournalEvent)]) -> Option<Duration> {
-    let decided_at = batch
-        .iter()
-        .filter_map(|(_, event)| match event {
-            JournalEvent::OrdersPlaced(orders) => orders.first().map(|o| o.created_at),
-            JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
-        })
-        .min()?;
+    let decided_at = batch.iter().filter_map(|(_, event)| event.decided_at()).min()?;
     let now_millis =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64;
     Some(Duration::from_millis(now_millis.saturating_sub(decided_at.as_millis()).max(0) as u64))
 }
 
 async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> Result<(), DbErr> {
-    let mut placed: Vec<&Order> = Vec::new();
-    let mut changes: Vec<&StateChange> = Vec::new();
-    for (_, event) in batch {
-        match event {
-            JournalEvent::OrdersPlaced(orders) => placed.extend(orders),
-            JournalEvent::OrdersChanged(list) => changes.extend(list),
-        }
-    }
+    let placed: Vec<&Order> = batch
+        .iter()
+        .filter_map(|(_, event)| match event {
+            JournalEvent::OrdersPlaced(orders) => Some(orders),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let txn = db.begin().await?;
     // Every order's placement precedes its own changes in the journal, so inserting all
-    // placements first and then applying changes in journal order is equivalent.
+    // placements first and then applying everything else in journal order is equivalent.
     for chunk in placed.chunks(INSERT_CHUNK) {
         order::Entity::insert_many(chunk.iter().map(|o| order_row(o)))
             .on_conflict(OnConflict::column(order::Column::Id).do_nothing().to_owned())
             .exec_without_returning(&txn)
             .await?;
     }
-    for change in changes {
-        let updated = order::Entity::update_many()
-            .col_expr(order::Column::State, Expr::value(change.to.as_str()))
-            .col_expr(order::Column::UpdatedAt, Expr::value(change.at.as_millis()))
-            .filter(order::Column::Id.eq(change.order_id.0))
-            .filter(order::Column::State.is_in([change.from.as_str(), change.to.as_str()]))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            // The row is in a third state: memory and database disagree. Refuse the batch
-            // rather than write over it; the retry loop will keep shouting.
-            return Err(DbErr::Custom(format!(
-                "order {} is not {} in the database",
-                change.order_id,
-                change.from.as_str()
-            )));
+    for (_, event) in batch {
+        match event {
+            JournalEvent::OrdersPlaced(_) => {}
+            JournalEvent::OrdersChanged(changes) => {
+                for change in changes {
+                    apply_change(&txn, change).await?;
+                }
+            }
+            JournalEvent::OrderPaid(paid) => {
+                apply_change(&txn, &paid.change).await?;
+                money::insert_capture(&txn, &paid.capture).await?;
+                money::insert_entry(&txn, &paid.entry).await?;
+                let payment = MoneyEvent::Payment {
+                    payment_id: paid.capture.payment_id,
+                    state: PaymentState::Credited,
+                    transaction_id: Some(paid.capture.transaction_id.clone()),
+                    at: paid.change.at,
+                };
+                money::apply(&txn, &payment).await?;
+            }
+            JournalEvent::Money(events) => {
+                for event in events {
+                    money::apply(&txn, event).await?;
+                }
+            }
         }
     }
     txn.commit().await
+}
+
+/// Moves an order's row from `change.from` to `change.to`; already there is fine (a retried
+/// batch), any third state is refused: memory and database disagree.
+async fn apply_change(txn: &DatabaseTransaction, change: &StateChange) -> Result<(), DbErr> {
+    let updated = order::Entity::update_many()
+        .col_expr(order::Column::State, Expr::value(change.to.as_str()))
+        .col_expr(order::Column::UpdatedAt, Expr::value(change.at.as_millis()))
+        .filter(order::Column::Id.eq(change.order_id.0))
+        .filter(order::Column::State.is_in([change.from.as_str(), change.to.as_str()]))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        // Refuse the batch rather than write over it; the retry loop will keep shouting.
+        return Err(DbErr::Custom(format!(
+            "order {} is not {} in the database",
+            change.order_id,
+            change.from.as_str()
+        )));
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod entities;
 pub mod journal;
 pub mod migration;
+pub mod money;
 pub mod repo;
 
 pub use db::{Backend, connect};

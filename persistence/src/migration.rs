@@ -9,7 +9,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![Box::new(m0001_initial::Migration), Box::new(m0002_money::Migration)]
     }
 }
 
@@ -225,6 +225,321 @@ mod m0001_initial {
                         .table(Settings::Table)
                         .col(string(Settings::Key).primary_key())
                         .col(text(Settings::Value))
+                        .to_owned(),
+                )
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Payments, the ledger, settlement records, withdrawals, KYC and profit-sharing rules.
+mod m0002_money {
+    use super::*;
+
+    pub struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261125_000002_money"
+        }
+    }
+
+    #[derive(DeriveIden)]
+    enum Merchants {
+        Table,
+        KycVerified,
+    }
+
+    #[derive(DeriveIden)]
+    enum Partners {
+        Table,
+        Id,
+        Name,
+        CreatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum SplitRules {
+        Table,
+        MerchantId,
+        PartnerId,
+        Bps,
+    }
+
+    #[derive(DeriveIden)]
+    enum Payments {
+        Table,
+        Id,
+        OrderId,
+        MerchantId,
+        BuyerId,
+        Channel,
+        Method,
+        OutTradeNo,
+        AmountFen,
+        State,
+        TransactionId,
+        CreatedAt,
+        UpdatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Captures {
+        Table,
+        OrderId,
+        PaymentId,
+        MerchantId,
+        Channel,
+        TransactionId,
+        GrossFen,
+        FeeFen,
+        MerchantFen,
+        Partners,
+        Held,
+        Review,
+        CreatedAt,
+        UpdatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Postings {
+        Table,
+        OpId,
+        MerchantId,
+        OrderId,
+        Kind,
+        CreatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum PostingLines {
+        Table,
+        OpId,
+        LineNo,
+        MerchantId,
+        Account,
+        AmountFen,
+        CreatedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Withdrawals {
+        Table,
+        Id,
+        MerchantId,
+        AmountFen,
+        State,
+        Reason,
+        CreatedAt,
+        UpdatedAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Merchants::Table)
+                        .add_column(boolean(Merchants::KycVerified).default(false))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Partners::Table)
+                        .col(big_pk_auto(Partners::Id))
+                        .col(string(Partners::Name))
+                        .col(big_integer(Partners::CreatedAt))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(SplitRules::Table)
+                        .col(big_integer(SplitRules::MerchantId))
+                        .col(big_integer(SplitRules::PartnerId))
+                        .col(integer(SplitRules::Bps))
+                        .primary_key(Index::create().col(SplitRules::MerchantId).col(SplitRules::PartnerId))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Payments::Table)
+                        .col(big_pk_auto(Payments::Id))
+                        .col(big_integer(Payments::OrderId))
+                        .col(big_integer(Payments::MerchantId))
+                        .col(big_integer(Payments::BuyerId))
+                        .col(string(Payments::Channel))
+                        .col(string(Payments::Method))
+                        .col(string_uniq(Payments::OutTradeNo))
+                        .col(big_integer(Payments::AmountFen))
+                        .col(string(Payments::State))
+                        .col(string_null(Payments::TransactionId))
+                        .col(big_integer(Payments::CreatedAt))
+                        .col(big_integer(Payments::UpdatedAt))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("payments_order_channel")
+                        .table(Payments::Table)
+                        .col(Payments::OrderId)
+                        .col(Payments::Channel)
+                        .unique()
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("payments_transaction")
+                        .table(Payments::Table)
+                        .col(Payments::Channel)
+                        .col(Payments::TransactionId)
+                        .unique()
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("payments_state")
+                        .table(Payments::Table)
+                        .col(Payments::State)
+                        .col(Payments::CreatedAt)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Captures::Table)
+                        .col(big_integer(Captures::OrderId).primary_key())
+                        .col(big_integer(Captures::PaymentId))
+                        .col(big_integer(Captures::MerchantId))
+                        .col(string(Captures::Channel))
+                        .col(string(Captures::TransactionId))
+                        .col(big_integer(Captures::GrossFen))
+                        .col(big_integer(Captures::FeeFen))
+                        .col(big_integer(Captures::MerchantFen))
+                        .col(text(Captures::Partners))
+                        .col(boolean(Captures::Held))
+                        .col(string(Captures::Review))
+                        .col(big_integer(Captures::CreatedAt))
+                        .col(big_integer(Captures::UpdatedAt))
+                        .to_owned(),
+                )
+                .await?;
+            // A provider transaction is credited at most once, whatever the code above does.
+            manager
+                .create_index(
+                    Index::create()
+                        .name("captures_transaction")
+                        .table(Captures::Table)
+                        .col(Captures::Channel)
+                        .col(Captures::TransactionId)
+                        .unique()
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("captures_merchant")
+                        .table(Captures::Table)
+                        .col(Captures::MerchantId)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Postings::Table)
+                        .col(string(Postings::OpId).primary_key())
+                        .col(big_integer(Postings::MerchantId))
+                        .col(big_integer_null(Postings::OrderId))
+                        .col(string(Postings::Kind))
+                        .col(big_integer(Postings::CreatedAt))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("postings_merchant")
+                        .table(Postings::Table)
+                        .col(Postings::MerchantId)
+                        .col(Postings::CreatedAt)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(PostingLines::Table)
+                        .col(string(PostingLines::OpId))
+                        .col(integer(PostingLines::LineNo))
+                        .col(big_integer(PostingLines::MerchantId))
+                        .col(string(PostingLines::Account))
+                        .col(big_integer(PostingLines::AmountFen))
+                        .col(big_integer(PostingLines::CreatedAt))
+                        .primary_key(Index::create().col(PostingLines::OpId).col(PostingLines::LineNo))
+                        .foreign_key(
+                            ForeignKey::create()
+                                .from(PostingLines::Table, PostingLines::OpId)
+                                .to(Postings::Table, Postings::OpId),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("posting_lines_account")
+                        .table(PostingLines::Table)
+                        .col(PostingLines::Account)
+                        .col(PostingLines::CreatedAt)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("posting_lines_merchant")
+                        .table(PostingLines::Table)
+                        .col(PostingLines::MerchantId)
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_table(
+                    Table::create()
+                        .table(Withdrawals::Table)
+                        .col(big_integer(Withdrawals::Id).primary_key())
+                        .col(big_integer(Withdrawals::MerchantId))
+                        .col(big_integer(Withdrawals::AmountFen))
+                        .col(string(Withdrawals::State))
+                        .col(string(Withdrawals::Reason))
+                        .col(big_integer(Withdrawals::CreatedAt))
+                        .col(big_integer(Withdrawals::UpdatedAt))
+                        .to_owned(),
+                )
+                .await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name("withdrawals_merchant")
+                        .table(Withdrawals::Table)
+                        .col(Withdrawals::MerchantId)
+                        .col(Withdrawals::CreatedAt)
                         .to_owned(),
                 )
                 .await?;

@@ -45,6 +45,7 @@ pub async fn insert_merchant(
         password_hash: Set(password_hash.to_owned()),
         display_name: Set(display_name.to_owned()),
         created_at: Set(now.as_millis()),
+        kyc_verified: Set(false),
     };
     let result = merchant::Entity::insert(row).exec(db).await.map_err(classify)?;
     Ok(MerchantId(result.last_insert_id))
@@ -307,6 +308,11 @@ pub async fn setting_or_insert(db: &DatabaseConnection, key: &str, fresh: String
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("setting {key}")))?;
     Ok(stored.value)
+}
+
+/// The stored value of `key`, if any.
+pub async fn setting(db: &DatabaseConnection, key: &str) -> Result<Option<String>, DbErr> {
+    Ok(setting::Entity::find_by_id(key.to_owned()).one(db).await?.map(|s| s.value))
 }
 
 /// Checks that the connection answers (readiness).

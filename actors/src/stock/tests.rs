@@ -27,6 +27,30 @@ fn terms(quantity: u32, per_buyer_limit: u32) -> SaleTerms {
     }
 }
 
+/// A capture as a settlement actor would prepare it.
+fn capture(order_id: OrderId) -> Box<(Capture, Entry)> {
+    use engine::ledger::{Channel, OpId};
+    use engine::settlement::{PaymentSettlement, SplitRule};
+    let settlement =
+        PaymentSettlement::compute(MerchantId(1), Channel::Wechat, Fen(200), 20, &SplitRule::merchant_only());
+    let op = OpId(format!("pay:wechat:{}", order_id.0));
+    let entry = Entry {
+        posting: settlement.capture(op, Timestamp(START)),
+        merchant_id: MerchantId(1),
+        order_id: Some(order_id),
+        kind: crate::money::EntryKind::Payment,
+    };
+    let capture = Capture {
+        order_id,
+        payment_id: 1,
+        transaction_id: format!("t{}", order_id.0),
+        settlement,
+        review: crate::money::Review::None,
+        at: Timestamp(START),
+    };
+    Box::new((capture, entry))
+}
+
 fn registry(capacity: usize) -> (StockRegistry, JournalReceiver, Arc<ManualClock>) {
     let (journal, receiver) = journal(capacity, true);
     let clock = Arc::new(ManualClock::new(Timestamp(START)));
@@ -164,15 +188,15 @@ async fn a_payment_sells_held_units_and_a_late_one_expires_the_hold() {
     let on_time = place(1, "a").await.unwrap().unwrap().receipt.order_id;
     let late = place(2, "b").await.unwrap().unwrap().receipt.order_id;
 
-    let (paid, _) = sale.try_confirm_payment(on_time).unwrap().await.unwrap().unwrap();
+    let (paid, _) = sale.try_confirm_payment(on_time, capture(on_time)).unwrap().await.unwrap().unwrap();
     assert_eq!((paid.from, paid.to), (OrderState::PendingPayment, OrderState::Paid));
-    let again = sale.try_confirm_payment(on_time).unwrap().await.unwrap();
+    let again = sale.try_confirm_payment(on_time, capture(on_time)).unwrap().await.unwrap();
     assert!(matches!(again, Err(ConfirmFailure::Refused { error: ConfirmError::AlreadyPaid, .. })));
     assert_eq!((sale.gauge.counts().sold, sale.gauge.counts().reserved), (2, 2));
 
     // The payment window is 2 s; this payment arrives at the deadline.
     clock.advance_millis(2_000);
-    let refused = sale.try_confirm_payment(late).unwrap().await.unwrap();
+    let refused = sale.try_confirm_payment(late, capture(late)).unwrap().await.unwrap();
     let Err(ConfirmFailure::Refused { error: ConfirmError::HoldExpired(change), seq }) = refused else {
         panic!("{refused:?}")
     };
@@ -182,6 +206,8 @@ async fn a_payment_sells_held_units_and_a_late_one_expires_the_hold() {
     // Placement, placement, paid, expired: the expiry made by the late payment is journaled.
     let events = drain(&mut receiver).await;
     assert_eq!(events.len(), 4, "{events:?}");
+    let JournalEvent::OrderPaid(journaled) = &events[2] else { panic!("{:?}", events[2]) };
+    assert_eq!((journaled.change, journaled.capture.order_id), (paid, on_time));
     assert_eq!(seq, 4);
     let (_, verified) = sale.verify().await.unwrap();
     assert_eq!(verified, Ok(()));

@@ -85,6 +85,32 @@ fn a_large_payment_waits_for_review_then_is_credited() {
 }
 
 #[test]
+fn rejected_and_unmatched_payments_are_owed_back_and_leave_nothing_behind() {
+    let rule = SplitRule::new(vec![(MCN, 1_000)]).unwrap();
+    let s = PaymentSettlement::compute(M, Channel::Wechat, Fen(6_000_000), 20, &rule);
+    assert!(s.held);
+    let mut ledger = Ledger::new();
+    ledger.post(s.capture(op("pay:big"), Timestamp(0)));
+    ledger.post(s.reject_held(op("reject:big"), Timestamp(1)));
+    assert_eq!(ledger.owed(Account::RefundsPayable(Channel::Wechat)), Fen(6_000_000));
+    ledger.post(payment_unmatched(op("late:1"), Channel::Wechat, Fen(990), Timestamp(2)));
+    assert_eq!(ledger.owed(Account::RefundsPayable(Channel::Wechat)), Fen(6_000_990));
+    ledger.post(refund_paid(op("refund:big"), Channel::Wechat, Fen(6_000_000), Timestamp(3)));
+    ledger.post(refund_paid(op("refund:1"), Channel::Wechat, Fen(990), Timestamp(4)));
+    for account in [
+        Account::MerchantPending(M),
+        Account::MerchantAvailable(M),
+        Account::PartnerAvailable(MCN),
+        Account::ChannelFees(Channel::Wechat),
+        Account::ChannelClearing(Channel::Wechat),
+        Account::RefundsPayable(Channel::Wechat),
+    ] {
+        assert_eq!(ledger.balance(account), 0, "{account}");
+    }
+    ledger.verify().unwrap();
+}
+
+#[test]
 fn withdrawal_policy() {
     let policy = WithdrawalPolicy { daily_limit_fen: 1_000_000, minimum_fen: 100 };
     assert_eq!(policy.check(false, Fen(500), Fen(0), Fen(200)), Err(WithdrawalError::KycRequired));

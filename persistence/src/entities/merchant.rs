@@ -13,6 +13,8 @@ pub struct Model {
     pub password_hash: String,
     pub display_name: String,
     pub created_at: i64,
+    /// Identity verified by an operator (KYC): required to withdraw.
+    pub kyc_verified: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

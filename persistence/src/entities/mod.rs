@@ -1,8 +1,15 @@
 //! sea-orm entities, one per table. Times are unix milliseconds (`BIGINT`), money is fen.
 
 pub mod buyer;
+pub mod capture;
 pub mod flash_sale;
 pub mod merchant;
 pub mod order;
+pub mod partner;
+pub mod payment;
+pub mod posting;
+pub mod posting_line;
 pub mod product;
 pub mod setting;
+pub mod split_rule;
+pub mod withdrawal;
