@@ -8,16 +8,25 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware::from_fn, web};
-use actors::{ActorSettings, Clock, Journal, OrderIds, StockRegistry, SystemClock};
+use actors::{
+    ActorSettings, Clock, Journal, OrderIds, SettlementRegistry, SettlementSettings, StockRegistry,
+    SystemClock,
+};
 use anyhow::Context as _;
+use engine::ledger::Channel;
+use engine::settlement::WithdrawalPolicy;
 use persistence::{DatabaseConnection, WriterSettings, repo};
 use rand::Rng as _;
 use tokio::task::JoinHandle;
 
 use crate::admission::Admission;
-use crate::auth::Tokens;
+use crate::auth::{Tokens, hash_password};
+use crate::channels::adapter::{AlipayClient, Channels, WechatClient};
+use crate::channels::keys::{self, ChannelKeys, KeyPems};
+use crate::channels::wechat::PlatformKeys;
 use crate::config::Settings;
-use crate::{demo, routes, telemetry};
+use crate::sandbox::{Sandbox, SandboxSettings};
+use crate::{demo, payments, routes, telemetry};
 
 /// Shared by every handler.
 pub struct AppState {
@@ -29,6 +38,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub base_url: String,
+    pub settlements: Arc<SettlementRegistry>,
+    pub channels: Channels,
+    /// The bundled sandboxes, when this server serves them.
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// Woken when a refund becomes owed, so the refund worker sends it at once.
+    pub refunds_due: tokio::sync::Notify,
+    pub operator_password_hash: String,
 }
 
 impl AppState {
@@ -48,6 +64,175 @@ pub struct Application {
     state: web::Data<AppState>,
     writer: JoinHandle<()>,
     demo: Option<demo::Demo>,
+    operator_password: Option<String>,
+}
+
+/// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
+/// (and payments in flight across them) see the same keys.
+async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Stored {
+        wechat_merchant: String,
+        wechat_platform: String,
+        wechat_api_v3_key: String,
+        alipay_app: String,
+        alipay_platform: String,
+    }
+    if let Some(stored) = repo::setting(db, "sandbox_keys").await? {
+        let s: Stored = serde_json::from_str(&stored).context("stored sandbox keys")?;
+        return ChannelKeys::from_pems(&KeyPems {
+            wechat_merchant: s.wechat_merchant,
+            wechat_platform: s.wechat_platform,
+            wechat_api_v3_key: s.wechat_api_v3_key,
+            alipay_app: s.alipay_app,
+            alipay_platform: s.alipay_platform,
+        });
+    }
+    let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
+    let text = serde_json::to_string(&Stored {
+        wechat_merchant: fresh.wechat_merchant,
+        wechat_platform: fresh.wechat_platform,
+        wechat_api_v3_key: fresh.wechat_api_v3_key,
+        alipay_app: fresh.alipay_app,
+        alipay_platform: fresh.alipay_platform,
+    })?;
+    // Two first starts at once: both read the one that won.
+    let kept = repo::setting_or_insert(db, "sandbox_keys", text).await?;
+    let s: Stored = serde_json::from_str(&kept)?;
+    ChannelKeys::from_pems(&KeyPems {
+        wechat_merchant: s.wechat_merchant,
+        wechat_platform: s.wechat_platform,
+        wechat_api_v3_key: s.wechat_api_v3_key,
+        alipay_app: s.alipay_app,
+        alipay_platform: s.alipay_platform,
+    })
+}
+
+/// The operator's password hash: from configuration, or generated on first start (returned
+/// in the clear once, to be printed).
+async fn operator_password(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<(String, Option<String>)> {
+    if !settings.operator.password.is_empty() {
+        let password = settings.operator.password.clone();
+        anyhow::ensure!(password.chars().count() >= 8, "operator.password must be at least 8 characters");
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok((hash, None));
+    }
+    if let Some(hash) = repo::setting(db, "operator_password_hash").await? {
+        return Ok((hash, None));
+    }
+    let fresh: String = {
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+        let mut rng = rand::rng();
+        (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    };
+    let password = fresh.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let kept = repo::setting_or_insert(db, "operator_password_hash", hash.clone()).await?;
+    Ok((kept.clone(), (kept == hash).then_some(fresh)))
+}
+
+/// The channel adapters: the bundled sandbox's keys and URLs when a channel's URL is empty,
+/// else the configured service and keys.
+fn channel_clients(
+    settings: &Settings,
+    base_url: &str,
+    sandbox_keys: Option<&ChannelKeys>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Channels> {
+    let p = &settings.payments;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(p.channel_timeout_ms))
+        .build()
+        .context("building the channels' HTTP client")?;
+    let preference: Vec<Channel> = p.channels.iter().filter_map(|c| Channel::parse(c)).collect();
+    let bundled_keys = |channel: &str| {
+        sandbox_keys.ok_or_else(|| {
+            anyhow::anyhow!(
+                "payments.{channel}: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+            )
+        })
+    };
+    let mut bundled = Vec::new();
+    let wechat = if preference.contains(&Channel::Wechat) {
+        let w = &p.wechat;
+        let (base, key, platform_key, api_v3_key) = if w.base_url.is_empty() {
+            let k = bundled_keys("wechat")?;
+            bundled.push(Channel::Wechat);
+            (
+                format!("{base_url}/sandbox/wechat"),
+                k.wechat_merchant.clone(),
+                k.wechat_platform.to_public_key(),
+                k.wechat_api_v3_key,
+            )
+        } else {
+            (
+                w.base_url.trim_end_matches('/').to_owned(),
+                keys::parse_private(&w.merchant_private_key, "payments.wechat.merchant_private_key")?,
+                keys::parse_public(&w.platform_public_key, "payments.wechat.platform_public_key")?,
+                keys::parse_api_v3_key(&w.api_v3_key)?,
+            )
+        };
+        let mut platform = PlatformKeys::default();
+        platform.insert(w.platform_serial.clone(), platform_key);
+        Some(WechatClient {
+            http: http.clone(),
+            base_url: base,
+            appid: w.appid.clone(),
+            mchid: w.mchid.clone(),
+            serial_no: w.merchant_serial_no.clone(),
+            key,
+            platform,
+            api_v3_key,
+            notify_url: format!("{base_url}/api/v1/payments/wechat/notify"),
+            clock: clock.clone(),
+        })
+    } else {
+        None
+    };
+    let alipay = if preference.contains(&Channel::Alipay) {
+        let a = &p.alipay;
+        let (gateway, key, public) = if a.gateway_url.is_empty() {
+            let k = bundled_keys("alipay")?;
+            bundled.push(Channel::Alipay);
+            (
+                format!("{base_url}/sandbox/alipay/gateway.do"),
+                k.alipay_app.clone(),
+                k.alipay_platform.to_public_key(),
+            )
+        } else {
+            (
+                a.gateway_url.clone(),
+                keys::parse_private(&a.app_private_key, "payments.alipay.app_private_key")?,
+                keys::parse_public(&a.alipay_public_key, "payments.alipay.alipay_public_key")?,
+            )
+        };
+        Some(AlipayClient {
+            http,
+            gateway_url: gateway,
+            app_id: a.app_id.clone(),
+            key,
+            alipay_public: public,
+            notify_url: format!("{base_url}/api/v1/payments/alipay/notify"),
+            clock: clock.clone(),
+        })
+    } else {
+        None
+    };
+    let mut channels = Channels::new(
+        wechat,
+        alipay,
+        preference,
+        Duration::from_secs(settings.payments.failover_cooldown_secs),
+    );
+    channels.bundled = bundled;
+    Ok(channels)
 }
 
 impl Application {
@@ -103,6 +288,48 @@ impl Application {
             settings.server.public_url.trim_end_matches('/').to_owned()
         };
 
+        let needs_sandbox_keys = settings.sandbox.enabled
+            || settings.payments.wechat.base_url.is_empty()
+            || settings.payments.alipay.gateway_url.is_empty();
+        let sandbox_keys = if needs_sandbox_keys && settings.sandbox.enabled {
+            Some(Arc::new(sandbox_keys(&db).await?))
+        } else {
+            None
+        };
+        let channels = channel_clients(&settings, &base_url, sandbox_keys.as_deref(), &clock)?;
+        let sandbox = sandbox_keys.filter(|_| settings.sandbox.enabled).map(|keys| {
+            Arc::new(Sandbox::new(
+                keys,
+                SandboxSettings {
+                    wechat_mchid: settings.payments.wechat.mchid.clone(),
+                    wechat_appid: settings.payments.wechat.appid.clone(),
+                    wechat_merchant_serial: settings.payments.wechat.merchant_serial_no.clone(),
+                    wechat_platform_serial: settings.payments.wechat.platform_serial.clone(),
+                    alipay_app_id: settings.payments.alipay.app_id.clone(),
+                    public_url: base_url.clone(),
+                    notify: settings.sandbox.notify,
+                    retry_scale: settings.sandbox.retry_scale,
+                },
+            ))
+        });
+        let (operator_password_hash, operator_password) = operator_password(&db, &settings).await?;
+        let withdrawal_ids =
+            Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
+        let settlements = Arc::new(SettlementRegistry::new(
+            SettlementSettings {
+                mailbox_capacity: settings.payments.settlement_mailbox,
+                fee_bps_wechat: settings.payments.fee_bps_wechat,
+                fee_bps_alipay: settings.payments.fee_bps_alipay,
+                withdrawals: WithdrawalPolicy {
+                    daily_limit_fen: settings.payments.withdrawal_daily_limit_fen,
+                    minimum_fen: settings.payments.withdrawal_minimum_fen,
+                },
+            },
+            journal.clone(),
+            clock.clone(),
+            withdrawal_ids,
+        ));
+
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
             admission: Admission::new(&settings.admission),
@@ -112,6 +339,11 @@ impl Application {
             clock,
             base_url,
             settings: settings.clone(),
+            settlements,
+            channels,
+            sandbox,
+            refunds_due: tokio::sync::Notify::new(),
+            operator_password_hash,
         });
 
         // Recovery: every sale's actor is rebuilt from the orders before traffic is taken.
@@ -126,16 +358,22 @@ impl Application {
 
         let max_body = settings.server.max_body_bytes;
         let server_state = state.clone();
+        let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
-            App::new()
+            let mut app = App::new()
                 .app_data(server_state.clone())
                 .app_data(routes::json_config(max_body))
                 .app_data(routes::path_config())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::Data::new(metrics.clone()))
                 .configure(routes::ops)
-                .service(web::scope("/api/v1").wrap(from_fn(crate::admission::admit)).configure(routes::api))
-                .default_service(web::to(routes::not_found))
+                .service(web::scope("/api/v1").wrap(from_fn(crate::admission::admit)).configure(routes::api));
+            if let Some(sandbox) = &sandbox_data {
+                app = app.service(
+                    web::scope("/sandbox").app_data(sandbox.clone()).configure(crate::sandbox::configure),
+                );
+            }
+            app.default_service(web::to(routes::not_found))
         })
         .backlog(settings.server.backlog)
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -145,7 +383,17 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
 
-        Ok(Self { server, state, writer, demo })
+        Ok(Self { server, state, writer, demo, operator_password })
+    }
+
+    /// The operator password generated on this (first) start, to be shown once.
+    pub fn operator_password(&self) -> Option<&str> {
+        self.operator_password.as_deref()
+    }
+
+    /// The bundled sandboxes, when served.
+    pub fn sandbox(&self) -> Option<Arc<Sandbox>> {
+        self.state.sandbox.clone()
     }
 
     pub fn base_url(&self) -> &str {
@@ -188,8 +436,13 @@ impl Application {
                 }
             }
         });
+        let background = payments::spawn_background(state.clone().into_inner());
         let served = server.await;
         housekeeping.abort();
+        for task in background {
+            task.abort();
+        }
+        state.settlements.shutdown();
         state.registry.shutdown();
         state.journal.close().await;
         let drained = tokio::time::timeout(Duration::from_secs(30), writer).await;

@@ -18,6 +18,8 @@ use crate::error::ApiError;
 pub enum Role {
     Merchant,
     Buyer,
+    /// The platform's own staff: AML review, withdrawals, KYC, reconciliation.
+    Operator,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,6 +72,7 @@ impl Tokens {
 pub enum Caller {
     Merchant(MerchantId),
     Buyer(BuyerId),
+    Operator,
 }
 
 fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
@@ -85,6 +88,7 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     match state.tokens.verify(token.trim()) {
         Some((Role::Merchant, id)) => Ok(Caller::Merchant(MerchantId(id))),
         Some((Role::Buyer, id)) => Ok(Caller::Buyer(BuyerId(id))),
+        Some((Role::Operator, _)) => Ok(Caller::Operator),
         None => Err(ApiError::unauthorized("invalid_token", "token is invalid or expired")),
     }
 }
@@ -109,7 +113,7 @@ impl FromRequest for MerchantAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(caller(req).and_then(|c| match c {
             Caller::Merchant(id) => Ok(MerchantAuth(id)),
-            Caller::Buyer(_) => Err(ApiError::forbidden("this route is for merchants")),
+            _ => Err(ApiError::forbidden("this route is for merchants")),
         }))
     }
 }
@@ -125,7 +129,23 @@ impl FromRequest for BuyerAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(caller(req).and_then(|c| match c {
             Caller::Buyer(id) => Ok(BuyerAuth(id)),
-            Caller::Merchant(_) => Err(ApiError::forbidden("this route is for buyers")),
+            _ => Err(ApiError::forbidden("this route is for buyers")),
+        }))
+    }
+}
+
+/// A request made with an operator token.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorAuth;
+
+impl FromRequest for OperatorAuth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller(req).and_then(|c| match c {
+            Caller::Operator => Ok(OperatorAuth),
+            _ => Err(ApiError::forbidden("this route is for operators")),
         }))
     }
 }

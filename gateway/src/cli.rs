@@ -62,5 +62,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             demo::DEMO_PASSWORD
         );
     }
+    if let Some(password) = app.operator_password() {
+        println!(
+            "operator console: username operator, password {password} (shown once; POST {base}/api/v1/operator/sessions)"
+        );
+    }
+    if app.sandbox().is_some() {
+        println!(
+            "payment sandboxes: {base}/sandbox/wechat and {base}/sandbox/alipay (POST {base}/sandbox/{{channel}}/pay pays as a buyer)"
+        );
+    }
     app.run(true).await
 }

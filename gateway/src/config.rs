@@ -17,6 +17,9 @@ pub struct Settings {
     pub actors: Actors,
     pub admission: Admission,
     pub auth: Auth,
+    pub payments: Payments,
+    pub sandbox: Sandbox,
+    pub operator: Operator,
     pub demo: Demo,
     pub log: Log,
 }
@@ -130,6 +133,139 @@ impl Default for Auth {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct Payments {
+    /// Channels offered, in order of preference; a failing one is skipped (failover).
+    pub channels: Vec<String>,
+    pub fee_bps_wechat: u32,
+    pub fee_bps_alipay: u32,
+    /// A channel that failed to create a payment is skipped for this long.
+    pub failover_cooldown_secs: u64,
+    /// Timeout of each call to a channel.
+    pub channel_timeout_ms: u64,
+    /// How often the active query looks for payments whose notification never came.
+    pub query_interval_ms: u64,
+    /// A payment is queried once it is this old without news.
+    pub query_after_ms: u64,
+    /// How often owed refunds are (re)tried with the channel.
+    pub refund_interval_ms: u64,
+    pub withdrawal_daily_limit_fen: i64,
+    pub withdrawal_minimum_fen: i64,
+    /// Messages a settlement actor's mailbox holds.
+    pub settlement_mailbox: usize,
+    pub wechat: Wechat,
+    pub alipay: Alipay,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Self {
+            channels: vec!["wechat".into(), "alipay".into()],
+            fee_bps_wechat: 20,
+            fee_bps_alipay: 20,
+            failover_cooldown_secs: 30,
+            channel_timeout_ms: 5_000,
+            query_interval_ms: 30_000,
+            query_after_ms: 60_000,
+            refund_interval_ms: 10_000,
+            withdrawal_daily_limit_fen: 50_000_000,
+            withdrawal_minimum_fen: 100,
+            settlement_mailbox: 4_096,
+            wechat: Wechat::default(),
+            alipay: Alipay::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Wechat {
+    /// API root, e.g. https://api.mch.weixin.qq.com; empty = the bundled sandbox on this server.
+    pub base_url: String,
+    pub appid: String,
+    pub mchid: String,
+    pub merchant_serial_no: String,
+    /// PEM (PKCS#8) of the merchant API key. Empty with the bundled sandbox: generated once and
+    /// kept in the database.
+    pub merchant_private_key: String,
+    /// WeChat Pay public key id and PEM (public-key verification mode).
+    pub platform_serial: String,
+    pub platform_public_key: String,
+    /// The 32-byte APIv3 key that encrypts notification resources.
+    pub api_v3_key: String,
+}
+
+impl Default for Wechat {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            appid: "wx2421b1c4370ec43b".into(),
+            mchid: "1900000109".into(),
+            merchant_serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
+            merchant_private_key: String::new(),
+            platform_serial: "PUB_KEY_ID_0119000001092025010100000000001".into(),
+            platform_public_key: String::new(),
+            api_v3_key: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Alipay {
+    /// Gateway, e.g. https://openapi.alipay.com/gateway.do; empty = the bundled sandbox.
+    pub gateway_url: String,
+    pub app_id: String,
+    /// PEM (PKCS#8) of the application's private key; empty with the bundled sandbox.
+    pub app_private_key: String,
+    /// PEM of Alipay's public key.
+    pub alipay_public_key: String,
+}
+
+impl Default for Alipay {
+    fn default() -> Self {
+        Self {
+            gateway_url: String::new(),
+            app_id: "2021000000000001".into(),
+            app_private_key: String::new(),
+            alipay_public_key: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sandbox {
+    /// Serve the bundled WeChat Pay and Alipay sandboxes under /sandbox on this server.
+    pub enabled: bool,
+    /// Send payment notifications (off: only the active query finds payments).
+    pub notify: bool,
+    /// Multiplies the channels' notification retry schedules (1.0 = real time).
+    pub retry_scale: f64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self { enabled: true, notify: true, retry_scale: 1.0 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Operator {
+    pub username: String,
+    /// Empty = generate one on first start, print it once, keep its hash in the database.
+    pub password: String,
+    pub token_ttl_secs: u64,
+}
+
+impl Default for Operator {
+    fn default() -> Self {
+        Self { username: "operator".into(), password: String::new(), token_ttl_secs: 28_800 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct Demo {
     pub seed: bool,
 }
@@ -201,6 +337,29 @@ impl Settings {
         }
         anyhow::ensure!(self.actors.expiry_tick_ms > 0, "actors.expiry_tick_ms must be greater than 0");
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
+        let p = &self.payments;
+        for channel in &p.channels {
+            anyhow::ensure!(
+                engine::ledger::Channel::parse(channel).is_some(),
+                "payments.channels: unknown channel {channel:?} (wechat, alipay)"
+            );
+        }
+        anyhow::ensure!(
+            p.fee_bps_wechat <= 10_000 && p.fee_bps_alipay <= 10_000,
+            "payments.fee_bps_* above 10,000"
+        );
+        for (key, value) in [
+            ("payments.query_interval_ms", p.query_interval_ms),
+            ("payments.refund_interval_ms", p.refund_interval_ms),
+            ("payments.channel_timeout_ms", p.channel_timeout_ms),
+            ("payments.settlement_mailbox", p.settlement_mailbox as u64),
+        ] {
+            anyhow::ensure!(value > 0, "{key} must be greater than 0");
+        }
+        anyhow::ensure!(
+            self.sandbox.retry_scale.is_finite() && self.sandbox.retry_scale >= 0.0,
+            "sandbox.retry_scale must be a number ≥ 0"
+        );
         persistence::Backend::of(&self.database.url)?;
         Ok(())
     }

@@ -13,7 +13,9 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod payments;
 pub mod routes;
+pub mod sandbox;
 pub mod telemetry;
 pub mod time;
 

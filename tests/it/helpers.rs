@@ -94,8 +94,18 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.admission.per_buyer_per_sec = 0;
     s.admission.max_in_flight = 50_000;
     s.log.level = "warn".into();
+    s.operator.password = OPERATOR_PASSWORD.into();
+    // Notifications are delivered by the tests themselves (chaos), unless a test turns them on.
+    s.sandbox.notify = false;
+    s.sandbox.retry_scale = 0.001;
+    // The active query runs when a test asks for it, and then looks at every payment.
+    s.payments.query_interval_ms = 3_600_000;
+    s.payments.query_after_ms = 0;
+    s.payments.refund_interval_ms = 3_600_000;
     s
 }
+
+pub const OPERATOR_PASSWORD: &str = "operator-password-1";
 
 /// A server running in-process, on its own actix system thread.
 pub struct TestApp {
@@ -267,12 +277,65 @@ impl Api {
         reply(request.send().await.expect("request sent")).await
     }
 
+    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Reply {
+        reply(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         reply(request.send().await.expect("request sent")).await
+    }
+
+    /// A merchant with a product and a sale at `price_fen`, live for an hour.
+    pub async fn merchant_sale(
+        &self,
+        phone: &str,
+        price_fen: i64,
+        quantity: i64,
+        payment_window_secs: i64,
+    ) -> (String, i64, i64) {
+        let token = self.merchant(phone).await;
+        let merchant_id = self.get("/api/v1/merchants/me/balance", Some(&token)).await.body["merchant_id"]
+            .as_i64()
+            .unwrap();
+        let product = self
+            .post(
+                "/api/v1/products",
+                Some(&token),
+                json!({"title": "商品 item", "price_fen": price_fen, "stock": quantity}),
+            )
+            .await;
+        assert_eq!(product.status, 201, "{}", product.body);
+        let now = chrono::Utc::now();
+        let sale = self
+            .post(
+                "/api/v1/flash-sales",
+                Some(&token),
+                json!({
+                    "product_id": product.body["product_id"],
+                    "price_fen": price_fen,
+                    "quantity": quantity,
+                    "per_buyer_limit": quantity,
+                    "starts_at": (now - chrono::Duration::seconds(1)).to_rfc3339(),
+                    "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                    "payment_window_secs": payment_window_secs,
+                }),
+            )
+            .await;
+        assert_eq!(sale.status, 201, "{}", sale.body);
+        (token, merchant_id, sale.body["flash_sale_id"].as_i64().unwrap())
     }
 
     pub async fn merchant(&self, phone: &str) -> String {
@@ -365,6 +428,50 @@ impl Api {
             .await
             .expect("request sent");
         reply(response).await
+    }
+
+    pub async fn operator(&self) -> String {
+        let session = self
+            .post(
+                "/api/v1/operator/sessions",
+                None,
+                json!({"username": "operator", "password": OPERATOR_PASSWORD}),
+            )
+            .await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        session.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates the payment of an order through `channel`; the 201 body.
+    pub async fn create_payment(&self, order_id: i64, buyer: &str, channel: &str) -> Value {
+        let created = self
+            .post(&format!("/api/v1/orders/{order_id}/payments"), Some(buyer), json!({"channel": channel}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body
+    }
+
+    /// `(available, pending, withdrawing)` of the merchant whose token this is.
+    pub async fn balance(&self, merchant: &str) -> (i64, i64, i64) {
+        let got = self.get("/api/v1/merchants/me/balance", Some(merchant)).await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        let n = |k: &str| got.body[k].as_i64().unwrap();
+        (n("available_fen"), n("pending_fen"), n("withdrawing_fen"))
+    }
+
+    /// Posts a sandbox notification to wherever it is addressed; the status and body.
+    pub async fn deliver(&self, notification: &gateway::sandbox::Notification) -> (StatusCode, String) {
+        let mut request = self
+            .client
+            .post(&notification.url)
+            .header("Content-Type", notification.content_type)
+            .body(notification.body.clone());
+        for (name, value) in &notification.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send().await.expect("notification sent");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
     }
 
     /// The sale's `(available, reserved, sold, quantity)` as the API reports them.

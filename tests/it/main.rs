@@ -8,4 +8,5 @@ mod crash;
 mod expiry;
 mod helpers;
 mod newcomer;
+mod payments;
 mod storm;

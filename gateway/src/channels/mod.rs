@@ -2,10 +2,12 @@
 //! keys, headers and bodies, so that the adapters, the bundled sandboxes and the tests all run
 //! the same signing and verification code.
 //!
-//! Not yet wired to HTTP: the payment endpoints, notification routes, sandboxes and the active
-//! query are the next step (see ARCHITECTURE.md, known limits).
+//! [`adapter`] puts them on the wire (HTTP clients with failover), [`keys`] holds the key
+//! material.
 
+pub mod adapter;
 pub mod alipay;
+pub mod keys;
 pub mod wechat;
 
 /// Two RSA-2048 key pairs, made once per test run (generation takes a while): the genuine

@@ -4,8 +4,11 @@
 pub mod buyers;
 pub mod flash_sales;
 pub mod merchants;
+pub mod money;
+pub mod operator;
 pub mod ops;
 pub mod orders;
+pub mod payments;
 pub mod products;
 
 use actix_web::error::{JsonPayloadError, PathError};
@@ -25,7 +28,30 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(flash_sales::create)
         .service(buyers::session)
         .service(orders::get)
-        .service(orders::cancel);
+        .service(orders::cancel)
+        .service(payments::create)
+        .service(payments::list)
+        .service(payments::wechat_notify)
+        .service(payments::alipay_notify)
+        .service(money::balance)
+        .service(money::entries)
+        .service(money::entries_csv)
+        .service(money::withdraw)
+        .service(money::withdrawals)
+        .service(operator::log_in)
+        .service(operator::reviews)
+        .service(operator::approve)
+        .service(operator::reject)
+        .service(operator::withdrawals)
+        .service(operator::pay_withdrawal)
+        .service(operator::reject_withdrawal)
+        .service(operator::set_kyc)
+        .service(operator::create_partner)
+        .service(operator::set_split)
+        .service(operator::run_query)
+        .service(operator::run_refunds)
+        .service(operator::ledger_check)
+        .service(operator::reconcile);
 }
 
 pub fn ops(cfg: &mut web::ServiceConfig) {

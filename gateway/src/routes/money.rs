@@ -1,0 +1,226 @@
+//! A merchant's money: balances, ledger entries (paged, filterable, CSV), withdrawals.
+//!
+//! Balances and entries are read from the database, the fold of durable postings, so what a
+//! merchant sees never runs ahead of what survives a crash.
+
+use actix_web::{HttpResponse, get, post, web};
+use actors::SettleError;
+use actors::money::Withdrawal;
+use engine::ledger::Account;
+use engine::settlement::WithdrawalError;
+use engine::{Fen, Timestamp};
+use persistence::money::{self as repo, StatementFilter, StatementLine};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::MerchantAuth;
+use crate::error::ApiError;
+use crate::payments::{self, ReportError};
+use crate::time::rfc3339;
+
+#[get("/merchants/me/balance")]
+pub async fn balance(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, ApiError> {
+    let b = repo::balances(&state.db, merchant.0).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "merchant_id": merchant.0,
+        "available_fen": b.available,
+        "pending_fen": b.pending,
+        "withdrawing_fen": b.withdrawing,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct EntriesQuery {
+    /// `available`, `pending` or `withdrawing`.
+    account: Option<String>,
+    /// `payment`, `refund`, `withdrawal`, … (the entry's kind).
+    kind: Option<String>,
+    /// RFC 3339 bounds, `from` inclusive, `to` exclusive.
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+fn parse_time(raw: &Option<String>, field: &'static str) -> Result<Option<Timestamp>, ApiError> {
+    raw.as_deref()
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| Timestamp(t.timestamp_millis()))
+                .map_err(|_| ApiError::invalid("invalid_query", format!("{field} must be an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+fn filter_of(merchant: MerchantAuth, query: &EntriesQuery) -> Result<StatementFilter, ApiError> {
+    let account = match query.account.as_deref() {
+        None => None,
+        Some("available") => Some(Account::MerchantAvailable(merchant.0)),
+        Some("pending") => Some(Account::MerchantPending(merchant.0)),
+        Some("withdrawing") => Some(Account::MerchantWithdrawing(merchant.0)),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_query",
+                "account must be available, pending or withdrawing",
+            ));
+        }
+    };
+    Ok(StatementFilter {
+        account,
+        kind: query.kind.clone(),
+        from: parse_time(&query.from, "from")?,
+        to: parse_time(&query.to, "to")?,
+    })
+}
+
+fn account_name(raw: &str) -> &str {
+    raw.split(':').next().unwrap_or(raw).trim_start_matches("merchant_")
+}
+
+fn render_line(line: &StatementLine) -> serde_json::Value {
+    json!({
+        "op_id": line.op_id,
+        "kind": line.kind,
+        "order_id": line.order_id,
+        "account": account_name(&line.account),
+        "amount_fen": line.amount_fen,
+        "created_at": rfc3339(Timestamp(line.created_at)),
+    })
+}
+
+#[get("/merchants/me/ledger")]
+pub async fn entries(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    query: web::Query<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter_of(merchant, &query)?;
+    let per_page = query.per_page.unwrap_or(50);
+    if !(1..=500).contains(&per_page) || query.page == Some(0) {
+        return Err(ApiError::invalid("invalid_query", "page starts at 1; per_page is 1 to 500"));
+    }
+    let page = query.page.unwrap_or(1);
+    let (lines, total) =
+        repo::statement(&state.db, merchant.0, &filter, (page - 1) * per_page, per_page).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "entries": lines.iter().map(render_line).collect::<Vec<_>>(),
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    })))
+}
+
+/// The same entries as CSV (every match, newest first), for a spreadsheet or an accountant.
+#[get("/merchants/me/ledger.csv")]
+pub async fn entries_csv(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    query: web::Query<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    const MOST: u64 = 100_000;
+    let filter = filter_of(merchant, &query)?;
+    let (lines, _) = repo::statement(&state.db, merchant.0, &filter, 0, MOST).await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let write =
+        |w: &mut csv::Writer<Vec<u8>>, record: &[String]| w.write_record(record).map_err(ApiError::internal);
+    write(
+        &mut writer,
+        &["created_at", "op_id", "kind", "order_id", "account", "amount_fen", "amount_cny"].map(String::from),
+    )?;
+    for line in &lines {
+        write(
+            &mut writer,
+            &[
+                rfc3339(Timestamp(line.created_at)),
+                line.op_id.clone(),
+                line.kind.clone(),
+                line.order_id.map(|o| o.to_string()).unwrap_or_default(),
+                account_name(&line.account).to_owned(),
+                line.amount_fen.to_string(),
+                Fen(line.amount_fen).to_string(),
+            ],
+        )?;
+    }
+    let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"ledger-{}.csv\"", merchant.0)))
+        .body(bytes))
+}
+
+pub(crate) fn render_withdrawal(w: &Withdrawal) -> serde_json::Value {
+    json!({
+        "withdrawal_id": w.id,
+        "merchant_id": w.merchant_id,
+        "amount_fen": w.amount_fen,
+        "state": w.state.as_str(),
+        "reason": w.reason,
+        "created_at": rfc3339(w.created_at),
+        "updated_at": rfc3339(w.updated_at),
+    })
+}
+
+pub(crate) fn settle_error(error: SettleError, retry_after: u32) -> ApiError {
+    let message = error.to_string();
+    match error {
+        SettleError::Withdrawal(WithdrawalError::KycRequired) => {
+            ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "kyc_required", message)
+        }
+        SettleError::Withdrawal(WithdrawalError::BelowMinimum(_)) => {
+            ApiError::invalid("below_minimum", message)
+        }
+        SettleError::Withdrawal(WithdrawalError::InsufficientFunds { .. }) => {
+            ApiError::conflict("insufficient_funds", message)
+        }
+        SettleError::Withdrawal(WithdrawalError::DailyLimit { .. }) => {
+            ApiError::conflict("daily_limit", message)
+        }
+        SettleError::NotUnderReview => ApiError::conflict("not_under_review", message),
+        SettleError::NoSuchWithdrawal => ApiError::conflict("not_pending", message),
+        SettleError::Journal(_) | SettleError::SaleBusy | SettleError::SaleGone => {
+            ApiError::unavailable("overloaded", message, retry_after)
+        }
+    }
+}
+
+pub(crate) fn report_error(error: ReportError, retry_after: u32) -> ApiError {
+    match error {
+        ReportError::Db(e) => e.into(),
+        other => ApiError::unavailable("overloaded", other.to_string(), retry_after),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawBody {
+    amount_fen: i64,
+}
+
+#[post("/merchants/me/withdrawals")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    body: web::Json<WithdrawBody>,
+) -> Result<HttpResponse, ApiError> {
+    let retry = state.admission.retry_after_secs();
+    if body.amount_fen <= 0 {
+        return Err(ApiError::invalid("invalid_amount", "amount_fen must be a positive integer"));
+    }
+    let books = payments::settlement_of(&state, merchant.0).await.map_err(|e| report_error(e, retry))?;
+    let asked = books.withdraw(Fen(body.amount_fen)).await;
+    let (withdrawal, seq) = asked
+        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
+        .map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
+    Ok(HttpResponse::Created().json(render_withdrawal(&withdrawal)))
+}
+
+#[get("/merchants/me/withdrawals")]
+pub async fn withdrawals(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+) -> Result<HttpResponse, ApiError> {
+    let list = repo::withdrawals(&state.db, Some(merchant.0), None).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "withdrawals": list.iter().map(render_withdrawal).collect::<Vec<_>>() })))
+}

@@ -1,0 +1,374 @@
+//! The operator console's API: AML review, withdrawal review, KYC, profit-sharing rules,
+//! the active query and refunds on demand, the ledger check and the daily reconciliation.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, post, put, web};
+use actors::money::WithdrawalState;
+use chrono::{NaiveDate, TimeZone};
+use engine::ledger::{Channel, PartnerId};
+use engine::settlement::SplitRule;
+use engine::{MerchantId, OrderId, Timestamp};
+use persistence::money as repo;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{OperatorAuth, Role, verify_password};
+use crate::error::ApiError;
+use crate::payments;
+use crate::routes::money::{render_withdrawal, report_error, settle_error};
+use crate::routes::text_field;
+use crate::time::rfc3339;
+
+#[derive(Deserialize)]
+pub struct LogIn {
+    username: String,
+    password: String,
+}
+
+#[post("/operator/sessions")]
+pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Result<HttpResponse, ApiError> {
+    let stored = state.operator_password_hash.clone();
+    let password = body.password.clone();
+    let matches =
+        web::block(move || verify_password(&password, &stored)).await.map_err(ApiError::internal)?;
+    if !matches || body.username != state.settings.operator.username {
+        return Err(ApiError::unauthorized("invalid_credentials", "username or password is wrong"));
+    }
+    let ttl = state.settings.operator.token_ttl_secs;
+    let (token, expires_at) = state.tokens.issue(Role::Operator, 0, state.clock.now(), ttl);
+    Ok(HttpResponse::Ok().json(json!({ "token": token, "expires_at": rfc3339(expires_at) })))
+}
+
+#[get("/operator/reviews")]
+pub async fn reviews(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+    let held = repo::captures_under_review(&state.db).await?;
+    let rendered: Vec<_> = held
+        .iter()
+        .map(|c| {
+            json!({
+                "order_id": c.order_id,
+                "merchant_id": c.merchant_id,
+                "payment_id": c.payment_id,
+                "channel": c.channel,
+                "transaction_id": c.transaction_id,
+                "gross_fen": c.gross_fen,
+                "fee_fen": c.fee_fen,
+                "merchant_fen": c.merchant_fen,
+                "captured_at": rfc3339(Timestamp(c.created_at)),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "reviews": rendered })))
+}
+
+async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Result<HttpResponse, ApiError> {
+    let retry = state.admission.retry_after_secs();
+    let capture = repo::capture_of_order(&state.db, OrderId(order_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("review_not_found", "no payment of this order awaits review"))?;
+    let books = payments::settlement_of(state, MerchantId(capture.merchant_id))
+        .await
+        .map_err(|e| report_error(e, retry))?;
+    let seq = books
+        .review(OrderId(order_id), approved)
+        .await
+        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
+        .map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
+    if !approved {
+        state.refunds_due.notify_one();
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "order_id": order_id,
+        "review": if approved { "approved" } else { "rejected" },
+    })))
+}
+
+#[post("/operator/reviews/{order_id}/approve")]
+pub async fn approve(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    decide_review(&state, id.into_inner(), true).await
+}
+
+#[post("/operator/reviews/{order_id}/reject")]
+pub async fn reject(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    decide_review(&state, id.into_inner(), false).await
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawalsQuery {
+    state: Option<String>,
+}
+
+#[get("/operator/withdrawals")]
+pub async fn withdrawals(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    query: web::Query<WithdrawalsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let wanted = query
+        .state
+        .as_deref()
+        .map(|s| {
+            WithdrawalState::parse(s)
+                .ok_or_else(|| ApiError::invalid("invalid_query", "state: requested, paid, rejected"))
+        })
+        .transpose()?;
+    let list = repo::withdrawals(&state.db, None, wanted).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "withdrawals": list.iter().map(render_withdrawal).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize, Default)]
+pub struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide_withdrawal(
+    state: &AppState,
+    id: i64,
+    pay: bool,
+    reason: String,
+) -> Result<HttpResponse, ApiError> {
+    let retry = state.admission.retry_after_secs();
+    let withdrawal = repo::withdrawal_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
+    let books =
+        payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
+    let (decided, seq) = books
+        .decide_withdrawal(id, pay, reason)
+        .await
+        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
+        .map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
+    Ok(HttpResponse::Ok().json(render_withdrawal(&decided)))
+}
+
+/// The transfer to the merchant's bank went out.
+#[post("/operator/withdrawals/{id}/pay")]
+pub async fn pay_withdrawal(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    decide_withdrawal(&state, id.into_inner(), true, String::new()).await
+}
+
+#[post("/operator/withdrawals/{id}/reject")]
+pub async fn reject_withdrawal(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+    body: Option<web::Json<Reason>>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    decide_withdrawal(&state, id.into_inner(), false, reason).await
+}
+
+#[derive(Deserialize)]
+pub struct Kyc {
+    verified: bool,
+}
+
+#[put("/operator/merchants/{id}/kyc")]
+pub async fn set_kyc(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+    body: web::Json<Kyc>,
+) -> Result<HttpResponse, ApiError> {
+    let merchant_id = MerchantId(id.into_inner());
+    let retry = state.admission.retry_after_secs();
+    if !repo::set_kyc(&state.db, merchant_id, body.verified).await? {
+        return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
+    }
+    // Stored first: an actor started from now on reads it; a running one is told.
+    let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
+    books
+        .set_kyc(body.verified)
+        .await
+        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
+}
+
+#[derive(Deserialize)]
+pub struct NewPartner {
+    name: String,
+}
+
+#[post("/operator/partners")]
+pub async fn create_partner(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    body: web::Json<NewPartner>,
+) -> Result<HttpResponse, ApiError> {
+    let name = text_field(&body.name, "name", 64)?;
+    let id = repo::insert_partner(&state.db, &name, state.clock.now()).await?;
+    Ok(HttpResponse::Created().json(json!({ "partner_id": id, "name": name })))
+}
+
+#[derive(Deserialize)]
+pub struct Share {
+    partner_id: i64,
+    bps: u32,
+}
+
+#[derive(Deserialize)]
+pub struct Split {
+    partners: Vec<Share>,
+}
+
+/// Who shares this merchant's net from now on (e.g. its MCN at 1,000 bps).
+#[put("/operator/merchants/{id}/split")]
+pub async fn set_split(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    id: web::Path<i64>,
+    body: web::Json<Split>,
+) -> Result<HttpResponse, ApiError> {
+    let merchant_id = MerchantId(id.into_inner());
+    let retry = state.admission.retry_after_secs();
+    if !repo::merchant_exists(&state.db, merchant_id).await? {
+        return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
+    }
+    for share in &body.partners {
+        if !repo::partner_exists(&state.db, PartnerId(share.partner_id)).await? {
+            return Err(ApiError::invalid("unknown_partner", format!("no partner {}", share.partner_id)));
+        }
+    }
+    let rule = SplitRule::new(body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect())
+        .map_err(|e| ApiError::invalid("invalid_split", e.to_string()))?;
+    repo::set_split_rule(&state.db, merchant_id, &rule).await?;
+    let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
+    books.set_split(rule).await.map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "merchant_id": merchant_id,
+        "partners": body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect::<Vec<_>>(),
+    })))
+}
+
+/// Runs the active query now (it also runs on its own every `payments.query_interval_ms`).
+#[post("/operator/payments/query")]
+pub async fn run_query(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+    let sweep = payments::query_sweep(&state).await?;
+    Ok(HttpResponse::Ok().json(sweep))
+}
+
+/// Sends owed refunds now.
+#[post("/operator/refunds/run")]
+pub async fn run_refunds(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+    let refunded = payments::refund_sweep(&state).await?;
+    Ok(HttpResponse::Ok().json(json!({ "refunded": refunded })))
+}
+
+/// The ledger's invariants from the database alone.
+#[get("/operator/ledger/check")]
+pub async fn ledger_check(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+    let (sum, unbalanced, postings) = repo::ledger_check(&state.db).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "postings": postings,
+        "sum_of_all_lines_fen": sum,
+        "unbalanced_postings": unbalanced,
+        "balanced": sum == 0 && unbalanced.is_empty(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ReconcileQuery {
+    /// Beijing calendar day, `yyyy-MM-dd`; today when absent.
+    date: Option<String>,
+}
+
+/// Compares each channel's statement of a day with what the ledger recorded through that
+/// channel's clearing account, and lists every difference.
+#[get("/operator/reconciliation")]
+pub async fn reconcile(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    query: web::Query<ReconcileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3_600).expect("UTC+8");
+    let date = match &query.date {
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
+        None => beijing
+            .timestamp_millis_opt(state.clock.now().as_millis())
+            .single()
+            .expect("valid time")
+            .date_naive(),
+    };
+    let start = beijing
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offsets have no gaps");
+    let (from, to) = (Timestamp(start.timestamp_millis()), Timestamp(start.timestamp_millis() + 86_400_000));
+    let bill_date = date.format("%Y-%m-%d").to_string();
+    let mut channels = Vec::new();
+    let mut differences_total = 0usize;
+    for channel in [Channel::Wechat, Channel::Alipay].into_iter().filter(|c| state.channels.offered(*c)) {
+        let statement = match state.channels.statement(channel, &bill_date).await {
+            Ok(lines) => lines,
+            Err(error) => {
+                channels.push(json!({ "channel": channel.as_str(), "error": error.to_string() }));
+                differences_total += 1;
+                continue;
+            }
+        };
+        let ledger = repo::channel_movements(&state.db, channel, from, to).await?;
+        let mut theirs: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for line in &statement {
+            *theirs.entry((line.transaction_id.clone(), line.kind.clone())).or_default() += line.amount_fen;
+        }
+        let mut ours: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for movement in &ledger {
+            *ours.entry((movement.transaction_id.clone(), movement.kind.to_owned())).or_default() +=
+                movement.amount_fen;
+        }
+        let mut differences = Vec::new();
+        let keys: std::collections::BTreeSet<_> = theirs.keys().chain(ours.keys()).cloned().collect();
+        for key in keys {
+            let (statement_fen, ledger_fen) = (theirs.get(&key).copied(), ours.get(&key).copied());
+            let issue = match (statement_fen, ledger_fen) {
+                (Some(a), Some(b)) if a == b => continue,
+                (Some(_), Some(_)) => "amount_differs",
+                (Some(_), None) => "missing_in_ledger",
+                (None, _) => "missing_in_statement",
+            };
+            differences.push(json!({
+                "transaction_id": key.0,
+                "kind": key.1,
+                "statement_fen": statement_fen,
+                "ledger_fen": ledger_fen,
+                "issue": issue,
+            }));
+        }
+        differences_total += differences.len();
+        let total = |lines: &BTreeMap<(String, String), i64>, kind: &str| -> i64 {
+            lines.iter().filter(|((_, k), _)| k == kind).map(|(_, v)| *v).sum()
+        };
+        channels.push(json!({
+            "channel": channel.as_str(),
+            "statement": {"lines": statement.len(), "paid_fen": total(&theirs, "PAY"), "refunded_fen": total(&theirs, "REFUND")},
+            "ledger": {"lines": ledger.len(), "paid_fen": total(&ours, "PAY"), "refunded_fen": total(&ours, "REFUND")},
+            "differences": differences,
+        }));
+    }
+    let (sum, unbalanced, _) = repo::ledger_check(&state.db).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "date": bill_date,
+        "channels": channels,
+        "ledger": {"sum_of_all_lines_fen": sum, "unbalanced_postings": unbalanced},
+        "reconciled": differences_total == 0 && sum == 0 && unbalanced.is_empty(),
+    })))
+}

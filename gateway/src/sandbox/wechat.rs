@@ -1,0 +1,365 @@
+//! The WeChat Pay API v3 sandbox: verifies the merchant's request signatures, signs its
+//! answers with the platform key, encrypts notification resources with the APIv3 key.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use engine::Fen;
+use engine::ledger::Channel;
+use serde_json::{Value, json};
+
+use super::{Notification, Sandbox, Trade, TradeState};
+use crate::channels::adapter::wechat_time;
+use crate::channels::alipay::format_yuan;
+use crate::channels::wechat::{self as protocol, SignedHeaders, Transaction, TransactionAmount};
+
+fn nonce(len: usize) -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+impl Sandbox {
+    fn sign_headers(&self, body: &str, timestamp: i64) -> SignedHeaders {
+        protocol::sign_body(
+            &self.keys.wechat_platform,
+            &self.settings.wechat_platform_serial,
+            body,
+            timestamp,
+            &nonce(32),
+        )
+    }
+
+    /// A signed answer, as WeChat Pay sends them.
+    fn answer(&self, status: actix_web::http::StatusCode, body: Value) -> HttpResponse {
+        let text = body.to_string();
+        let mut response = HttpResponse::build(status);
+        for (name, value) in self.sign_headers(&text, self.now().as_millis() / 1_000).pairs() {
+            response.insert_header((name, value.to_owned()));
+        }
+        response.content_type("application/json").body(text)
+    }
+
+    fn error(&self, status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+        HttpResponse::build(status).json(json!({ "code": code, "message": message }))
+    }
+
+    pub(crate) fn wechat_transaction(&self, trade: &Trade, amount: Fen) -> Transaction {
+        let state = match (trade.state, trade.refunds.is_empty()) {
+            (TradeState::Success, true) => "SUCCESS",
+            (TradeState::Success, false) => "REFUND",
+            (TradeState::Closed, _) => "CLOSED",
+            (TradeState::NotPay, _) => "NOTPAY",
+        };
+        Transaction {
+            mchid: self.settings.wechat_mchid.clone(),
+            appid: self.settings.wechat_appid.clone(),
+            out_trade_no: trade.out_trade_no.clone(),
+            transaction_id: trade.transaction_id.clone(),
+            trade_type: "NATIVE".into(),
+            trade_state: state.into(),
+            trade_state_desc: state.into(),
+            success_time: trade.paid_at.map(wechat_time).unwrap_or_default(),
+            amount: TransactionAmount {
+                total: amount.as_i64(),
+                payer_total: amount.as_i64(),
+                currency: "CNY".into(),
+            },
+        }
+    }
+
+    /// A `TRANSACTION.SUCCESS` notification about `trade`, saying `amount`, signed at
+    /// `timestamp`. Tests change the amount or the time to forge what a real attacker could
+    /// not (a correctly signed wrong amount, a stale one).
+    pub fn wechat_notification(&self, trade: &Trade, amount: Fen, timestamp: i64) -> Notification {
+        let transaction = self.wechat_transaction(trade, amount);
+        let plaintext = serde_json::to_vec(&transaction).expect("a transaction serialises");
+        let resource = protocol::encrypt_resource(
+            &self.keys.wechat_api_v3_key,
+            "transaction",
+            &plaintext,
+            "transaction",
+            &nonce(12),
+        );
+        let notification = protocol::Notification {
+            id: format!("EV-{}", self.mint("")),
+            create_time: wechat_time(self.now()),
+            resource_type: "encrypt-resource".into(),
+            event_type: "TRANSACTION.SUCCESS".into(),
+            summary: "支付成功".into(),
+            resource,
+        };
+        let body = serde_json::to_string(&notification).expect("a notification serialises");
+        let headers = self.sign_headers(&body, timestamp);
+        Notification {
+            url: trade.notify_url.clone(),
+            headers: headers.pairs().iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            content_type: "application/json",
+            body,
+        }
+    }
+
+    /// Checks the merchant's `Authorization` on a request; `path` is what the merchant signed.
+    fn verify_request(&self, req: &HttpRequest, body: &str) -> Result<(), String> {
+        let header = req
+            .headers()
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| "missing Authorization".to_owned())?;
+        let auth = protocol::parse_authorization(header).map_err(|e| e.to_string())?;
+        if auth.mchid != self.settings.wechat_mchid || auth.serial_no != self.settings.wechat_merchant_serial
+        {
+            return Err("unknown merchant or certificate serial".into());
+        }
+        let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path = full.find("/v3/").map(|i| &full[i..]).unwrap_or(full);
+        protocol::verify_request(
+            &self.keys.wechat_merchant.to_public_key(),
+            &auth,
+            req.method().as_str(),
+            path,
+            body,
+            self.now().as_millis() / 1_000,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn sign_error(&self, message: String) -> HttpResponse {
+        self.error(actix_web::http::StatusCode::UNAUTHORIZED, "SIGN_ERROR", &message)
+    }
+
+    /// What every API call passes first: the channel is up and the merchant signed the request.
+    fn gate(&self, req: &HttpRequest, body: &str) -> Option<HttpResponse> {
+        self.unavailable().or_else(|| self.verify_request(req, body).err().map(|m| self.sign_error(m)))
+    }
+
+    fn unavailable(&self) -> Option<HttpResponse> {
+        self.is_down(Channel::Wechat).then(|| {
+            self.error(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "SYSTEM_ERROR",
+                "系统繁忙，请稍后重试",
+            )
+        })
+    }
+}
+
+async fn create(
+    sandbox: web::Data<Sandbox>,
+    kind: web::Path<String>,
+    req: HttpRequest,
+    body: String,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, &body) {
+        return refused;
+    }
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "body is not JSON");
+    };
+    let text = |name: &str| request[name].as_str().unwrap_or_default().to_owned();
+    let total = request["amount"]["total"].as_i64().unwrap_or(0);
+    if text("mchid") != sandbox.settings.wechat_mchid || text("appid") != sandbox.settings.wechat_appid {
+        return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "appid and mchid do not match");
+    }
+    let out_trade_no = text("out_trade_no");
+    if total <= 0 || !(6..=32).contains(&out_trade_no.len()) || text("notify_url").is_empty() {
+        return sandbox.error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "out_trade_no, amount.total, notify_url",
+        );
+    }
+    let trade = match sandbox.open_trade(
+        Channel::Wechat,
+        &out_trade_no,
+        Fen(total),
+        &text("description"),
+        &text("notify_url"),
+    ) {
+        Ok(trade) => trade,
+        Err(message) => return sandbox.error(StatusCode::BAD_REQUEST, "OUT_TRADE_NO_USED", message),
+    };
+    if trade.state != TradeState::NotPay {
+        return sandbox.error(StatusCode::BAD_REQUEST, "ORDERPAID", "该订单已支付或已关闭");
+    }
+    let public = &sandbox.settings.public_url;
+    let answer = match kind.as_str() {
+        "native" => json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={out_trade_no}") }),
+        "jsapi" => json!({ "prepay_id": format!("wx{out_trade_no}") }),
+        "h5" => json!({ "h5_url": format!("{public}/sandbox/wechat/cashier?out_trade_no={out_trade_no}") }),
+        _ => return sandbox.error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such API"),
+    };
+    sandbox.answer(StatusCode::OK, answer)
+}
+
+async fn query(sandbox: web::Data<Sandbox>, no: web::Path<String>, req: HttpRequest) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, "") {
+        return refused;
+    }
+    match sandbox.trade(Channel::Wechat, &no) {
+        Some(trade) => {
+            let transaction = sandbox.wechat_transaction(&trade, trade.amount);
+            sandbox.answer(StatusCode::OK, serde_json::to_value(transaction).expect("serialises"))
+        }
+        None => sandbox.error(StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
+    }
+}
+
+async fn close(
+    sandbox: web::Data<Sandbox>,
+    no: web::Path<String>,
+    req: HttpRequest,
+    body: String,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, &body) {
+        return refused;
+    }
+    match sandbox.close(Channel::Wechat, &no) {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(message) => sandbox.error(StatusCode::BAD_REQUEST, "ORDERPAID", message),
+    }
+}
+
+async fn refund(sandbox: web::Data<Sandbox>, req: HttpRequest, body: String) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, &body) {
+        return refused;
+    }
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "body is not JSON");
+    };
+    let out_trade_no = request["out_trade_no"].as_str().unwrap_or_default();
+    let out_refund_no = request["out_refund_no"].as_str().unwrap_or_default();
+    let amount = Fen(request["amount"]["refund"].as_i64().unwrap_or(0));
+    match sandbox.refund(Channel::Wechat, out_trade_no, out_refund_no, amount) {
+        Ok((trade, refund)) => sandbox.answer(
+            StatusCode::OK,
+            json!({
+                "refund_id": refund.refund_id,
+                "out_refund_no": refund.out_refund_no,
+                "transaction_id": trade.transaction_id,
+                "out_trade_no": trade.out_trade_no,
+                "channel": "ORIGINAL",
+                "status": "SUCCESS",
+                "success_time": wechat_time(refund.at),
+                "create_time": wechat_time(refund.at),
+                "amount": {"total": trade.amount.as_i64(), "refund": refund.amount.as_i64(), "currency": "CNY"},
+            }),
+        ),
+        Err(message) => sandbox.error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BillQuery {
+    bill_date: String,
+}
+
+async fn tradebill(
+    sandbox: web::Data<Sandbox>,
+    query: web::Query<BillQuery>,
+    req: HttpRequest,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, "") {
+        return refused;
+    }
+    let url = format!(
+        "{}/sandbox/wechat/v3/billdownload/file?token={}",
+        sandbox.settings.public_url, query.bill_date
+    );
+    sandbox.answer(StatusCode::OK, json!({ "download_url": url, "hash_type": "SHA1", "hash_value": "" }))
+}
+
+#[derive(serde::Deserialize)]
+struct DownloadQuery {
+    token: String,
+}
+
+/// The bill as WeChat Pay lays it out: backtick-prefixed fields, then a summary.
+async fn download(
+    sandbox: web::Data<Sandbox>,
+    query: web::Query<DownloadQuery>,
+    req: HttpRequest,
+) -> HttpResponse {
+    if let Err(message) = sandbox.verify_request(&req, "") {
+        return sandbox.sign_error(message);
+    }
+    let mut csv = String::from(
+        "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额,微信退款单号,商户退款单号,退款金额\n",
+    );
+    let lines = sandbox.statement(Channel::Wechat, &query.token);
+    let (mut paid, mut refunded) = (0i64, 0i64);
+    for (trade, kind, amount, at, refund_id) in &lines {
+        let (state, settled, refund) = match *kind {
+            "PAY" => {
+                paid += amount.as_i64();
+                ("SUCCESS", format_yuan(*amount), "0.00".to_owned())
+            }
+            _ => {
+                refunded += amount.as_i64();
+                ("REFUND", "0.00".to_owned(), format_yuan(*amount))
+            }
+        };
+        csv.push_str(&format!(
+            "`{},`{},`{},`{},`{},`{state},`{settled},`{refund_id},`{},`{refund}\n",
+            crate::channels::adapter::alipay_time(*at),
+            sandbox.settings.wechat_appid,
+            sandbox.settings.wechat_mchid,
+            trade.transaction_id,
+            trade.out_trade_no,
+            if refund_id.is_empty() { String::new() } else { format!("R{}", trade.out_trade_no) },
+        ));
+    }
+    csv.push_str("总交易单数,应结订单总金额,退款总金额\n");
+    csv.push_str(&format!("`{},`{},`{}\n", lines.len(), format_yuan(Fen(paid)), format_yuan(Fen(refunded))));
+    HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(csv)
+}
+
+async fn cashier(sandbox: web::Data<Sandbox>, query: web::Query<PayQuery>) -> HttpResponse {
+    let trade = sandbox.trade(Channel::Wechat, &query.out_trade_no);
+    let body = match trade {
+        Some(t) => format!(
+            "<!doctype html><meta charset=utf-8><title>微信支付 sandbox</title><h1>微信支付 sandbox</h1>\
+             <p>{} — ¥{}</p><form method=post action=\"pay-form\"><input type=hidden name=out_trade_no value=\"{}\">\
+             <button>确认支付 Pay</button></form>",
+            html_escape(&t.description),
+            format_yuan(t.amount),
+            html_escape(&t.out_trade_no)
+        ),
+        None => "<!doctype html><p>no such trade</p>".to_owned(),
+    };
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PayQuery {
+    pub out_trade_no: String,
+}
+
+async fn pay_form(sandbox: web::Data<Sandbox>, form: web::Form<PayQuery>) -> HttpResponse {
+    let sandbox = sandbox.into_inner();
+    match sandbox.pay(Channel::Wechat, &form.out_trade_no) {
+        Ok(_) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body("<!doctype html><p>支付成功 Paid.</p>"),
+        Err(message) => HttpResponse::Conflict().body(message),
+    }
+}
+
+pub(super) fn html_escape(raw: &str) -> String {
+    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/wechat/v3/pay/transactions/out-trade-no/{no}", web::get().to(query))
+        .route("/wechat/v3/pay/transactions/out-trade-no/{no}/close", web::post().to(close))
+        .route("/wechat/v3/pay/transactions/{kind}", web::post().to(create))
+        .route("/wechat/v3/refund/domestic/refunds", web::post().to(refund))
+        .route("/wechat/v3/bill/tradebill", web::get().to(tradebill))
+        .route("/wechat/v3/billdownload/file", web::get().to(download))
+        .route("/wechat/cashier", web::get().to(cashier))
+        .route("/wechat/pay-form", web::post().to(pay_form));
+}
