@@ -392,6 +392,11 @@ pub async fn close_payment(db: &DatabaseConnection, id: PaymentId, now: Timestam
 
 // ---- the ledger, read ------------------------------------------------------------------------
 
+/// `SUM(amount_fen)` as a BIGINT: Postgres widens a sum of BIGINTs to NUMERIC.
+fn sum_of_amounts() -> Expr {
+    Expr::col(posting_line::Column::AmountFen).sum().cast_as("BIGINT")
+}
+
 /// What the database says a merchant has: the fold of its accounts' lines.
 pub async fn balances(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<actors::Balances, DbErr> {
     let accounts = [
@@ -402,7 +407,7 @@ pub async fn balances(db: &DatabaseConnection, merchant_id: MerchantId) -> Resul
     let sums: Vec<(String, Option<i64>)> = posting_line::Entity::find()
         .select_only()
         .column(posting_line::Column::Account)
-        .column_as(posting_line::Column::AmountFen.sum(), "total")
+        .column_as(sum_of_amounts(), "total")
         .filter(posting_line::Column::Account.is_in(accounts.iter().map(|a| a.to_string())))
         .group_by(posting_line::Column::Account)
         .into_tuple()
@@ -509,14 +514,14 @@ pub async fn statement(
 pub async fn ledger_check(db: &DatabaseConnection) -> Result<(i64, Vec<String>, u64), DbErr> {
     let total: Option<Option<i64>> = posting_line::Entity::find()
         .select_only()
-        .column_as(posting_line::Column::AmountFen.sum(), "total")
+        .column_as(sum_of_amounts(), "total")
         .into_tuple()
         .one(db)
         .await?;
     let unbalanced: Vec<(String, Option<i64>)> = posting_line::Entity::find()
         .select_only()
         .column(posting_line::Column::OpId)
-        .column_as(posting_line::Column::AmountFen.sum(), "total")
+        .column_as(sum_of_amounts(), "total")
         .group_by(posting_line::Column::OpId)
         .having(ExprTrait::ne(posting_line::Column::AmountFen.sum(), Expr::value(0i64)))
         .into_tuple()

@@ -96,7 +96,7 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
                 assert_eq!(placed.status, 201, "{}", placed.body);
                 let order_id = placed.body["order_id"].as_i64().unwrap();
                 let payment = api.create_payment(order_id, &buyer, channel_name(channel)).await;
-                assert_eq!(payment["channel"], channel_name(channel));
+                assert_eq!(payment["channel"], channel_name(channel), "{payment}");
                 let out_trade_no = payment["out_trade_no"].as_str().unwrap().to_owned();
                 sandbox.pay(channel, &out_trade_no).expect("the sandbox takes the payment");
                 drop(permit);
@@ -549,4 +549,109 @@ async fn a_failing_channel_is_skipped_and_the_other_one_offered() {
         .await;
     assert_eq!(foreign.status, 404);
     app.stop().await;
+}
+
+/// The channels live apart from the platform here (their sandbox runs in this test process),
+/// so they keep their trades and keep retrying their notifications while the platform is dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_between_payment_and_credit_credits_each_payment_exactly_once() {
+    const ORDERS: usize = 300;
+    let db = TestDb::new().await;
+    let keys = Arc::new(ChannelKeys::generate());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sandbox_base = format!("http://{}", listener.local_addr().unwrap());
+    let defaults = gateway::Settings::default().payments;
+    let sandbox = Arc::new(Sandbox::new(
+        keys.clone(),
+        gateway::sandbox::SandboxSettings {
+            wechat_mchid: defaults.wechat.mchid,
+            wechat_appid: defaults.wechat.appid,
+            wechat_merchant_serial: defaults.wechat.merchant_serial_no,
+            wechat_platform_serial: defaults.wechat.platform_serial,
+            alipay_app_id: defaults.alipay.app_id,
+            public_url: sandbox_base.clone(),
+            notify: true,
+            // WeChat's 15 s, 15 s, 30 s, 3 min… become 15 ms, 15 ms, 30 ms, 180 ms…
+            retry_scale: 0.001,
+        },
+    ));
+    let sandbox_server = gateway::sandbox::serve(listener, sandbox.clone()).unwrap();
+    let sandbox_handle = sandbox_server.handle();
+    tokio::spawn(sandbox_server);
+
+    // The platform on a fixed port, so that the notifications find it again after the restart.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut env: Vec<(&'static str, String)> = vec![
+        ("FLASHSALE__SERVER__BIND", format!("127.0.0.1:{port}")),
+        ("FLASHSALE__DATABASE__URL", db.url.clone()),
+        ("FLASHSALE__DEMO__SEED", "false".into()),
+        ("FLASHSALE__ADMISSION__PER_IP_PER_SEC", "0".into()),
+        ("FLASHSALE__ADMISSION__PER_BUYER_PER_SEC", "0".into()),
+        ("FLASHSALE__SERVER__WORKERS", "2".into()),
+        ("FLASHSALE__LOG__LEVEL", "warn".into()),
+        ("FLASHSALE__SANDBOX__ENABLED", "false".into()),
+        ("FLASHSALE__OPERATOR__PASSWORD", crate::helpers::OPERATOR_PASSWORD.into()),
+        ("FLASHSALE__PAYMENTS__QUERY_INTERVAL_MS", "500".into()),
+        ("FLASHSALE__PAYMENTS__QUERY_AFTER_MS", "2000".into()),
+    ];
+    let platform_env = keys.platform_env(&sandbox_base);
+    let leaked: Vec<(&'static str, String)> =
+        platform_env.into_iter().map(|(k, v)| (&*Box::leak(k.into_boxed_str()), v)).collect();
+    env.extend(leaked);
+    let mut server = crate::helpers::ChildServer::start(db.dir(), &env);
+    let api = Api { base: server.base.clone(), client: crate::helpers::client() };
+    let (merchant, sale, _) = shop(&api, "13500000009", 1_990, ORDERS as i64, 900).await;
+    let buyers = api.buyers(13_800_000_000, ORDERS as u64, 32).await;
+    let mut trades = Vec::new();
+    for (i, buyer) in buyers.iter().enumerate() {
+        let id = order(&api, sale, buyer, "crash-pay").await;
+        let channel = if i % 2 == 0 { Channel::Wechat } else { Channel::Alipay };
+        let created = api.create_payment(id, buyer, channel_name(channel)).await;
+        trades.push((channel, created["out_trade_no"].as_str().unwrap().to_owned()));
+    }
+
+    // Every buyer pays; the sandbox starts notifying at once. Kill -9 while the credits are
+    // landing: some payments are credited, some notified but not yet, some not even notified.
+    for (channel, no) in &trades {
+        sandbox.pay(*channel, no).unwrap();
+    }
+    let acknowledged = || sandbox.trades().iter().filter(|t| t.acknowledged).count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acknowledged() < ORDERS / 4 {
+        assert!(std::time::Instant::now() < deadline, "notifications are not landing");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    server.kill_9();
+    let at_kill = acknowledged();
+    eprintln!("killed with {at_kill} of {ORDERS} payments acknowledged to the channel");
+    assert!(at_kill < ORDERS, "the kill came too late to test anything");
+
+    // Restart on the same database and port: retries and the active query finish the job.
+    let server = crate::helpers::ChildServer::start(db.dir(), &env);
+    let api = Api { base: server.base.clone(), client: crate::helpers::client() };
+    let (_, share, _) = expected_shares(1_990, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (available, _, _) = api.balance(&merchant).await;
+        if available == share * ORDERS as i64 {
+            break;
+        }
+        assert!(available < share * ORDERS as i64, "credited more than once: {available}");
+        assert!(std::time::Instant::now() < deadline, "only {available} fen credited");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Let every retry and query that is still under way land, then count again.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let connection = db.connect().await;
+    assert_eq!(captures(&connection).await, ORDERS as u64);
+    assert_eq!(api.balance(&merchant).await, (share * ORDERS as i64, 0, 0));
+    assert_eq!(api.counts(sale).await, (0, 0, ORDERS as i64, ORDERS as i64));
+    let operator = api.operator().await;
+    let check = api.get("/api/v1/operator/ledger/check", Some(&operator)).await;
+    assert_eq!(check.body["balanced"], true, "{}", check.body);
+    assert_eq!(check.body["postings"].as_u64().unwrap(), ORDERS as u64);
+    let reconciliation = api.get("/api/v1/operator/reconciliation", Some(&operator)).await;
+    assert_eq!(reconciliation.body["reconciled"], true, "{}", reconciliation.body);
+    drop(server);
+    sandbox_handle.stop(false).await;
 }
