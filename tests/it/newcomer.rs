@@ -54,9 +54,13 @@ async fn the_demo_url_answers_and_the_readme_walkthrough_runs() {
     assert!(stdout.contains("replayed: same order"), "{stdout}");
     assert!(stdout.contains(r#""code":"limit_exceeded""#), "{stdout}");
     assert!(stdout.contains(r#""available":48"#) && stdout.contains(r#""reserved":2"#), "{stdout}");
+    assert!(stdout.contains(r#""code_url":"weixin://"#), "{stdout}");
+    assert!(stdout.contains(r#""state":"paid""#), "{stdout}");
+    // ¥19.80 at 0.2%: a 4-fen fee, ¥19.76 credited at once.
+    assert!(stdout.contains(r#""available_fen":1976"#), "{stdout}");
 
     // The merchant from the walkthrough sees the sale the walkthrough made.
     let api = Api { base: server.base.clone(), client: client() };
     let sale_id = demo["id"].as_i64().unwrap() + 1;
-    assert_eq!(api.counts(sale_id).await, (48, 2, 0, 50));
+    assert_eq!(api.counts(sale_id).await, (48, 0, 2, 50));
 }
