@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one bundled k6 script against a fresh server and checks the invariants afterwards.
 #
-#   loadtest/run.sh spike|soldout|browse|soak [extra k6 arguments]
+#   loadtest/run.sh spike|soldout|browse|soak|pay [extra k6 arguments]
 #
 # Builds the release binary, starts it on a new embedded database on a free port (per-IP limit
 # off: all virtual fans come from 127.0.0.1), seeds a merchant, a product and a live flash sale
@@ -11,7 +11,7 @@
 # PAYMENT_WINDOW_SECS, PEAK_VUS, DURATION, ORDER_RATE, KEEP=1 (keep the work directory).
 set -euo pipefail
 
-name=${1:?usage: loadtest/run.sh spike|soldout|browse|soak [k6 args]}
+name=${1:?usage: loadtest/run.sh spike|soldout|browse|soak|pay [k6 args]}
 shift
 name=$(basename "$name" .js)
 # shellcheck source=loadtest/lib.sh
@@ -25,6 +25,7 @@ case $name in
     soldout) quantity=200;      limit=2;       window=900 ;;
     browse)  quantity=10000000; limit=1000000; window=900 ;;
     soak)    quantity=50000;    limit=100000;  window=20  ;;
+    pay)     quantity=100000;   limit=1000;    window=900 ;;
     *)       quantity=1000;     limit=2;       window=900 ;;
 esac
 quantity=${QUANTITY:-$quantity}
@@ -38,7 +39,9 @@ case $name in
 esac
 
 build_release
-start_server "FLASHSALE__ADMISSION__PER_BUYER_PER_SEC=$per_buyer" "FLASHSALE__ADMISSION__MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-8192}"
+operator_password=loadtest-operator-pass
+start_server "FLASHSALE__ADMISSION__PER_BUYER_PER_SEC=$per_buyer" "FLASHSALE__ADMISSION__MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-8192}" \
+    "FLASHSALE__OPERATOR__PASSWORD=$operator_password"
 echo "== seeding: flash sale of $quantity units, $limit per buyer, ${window}s to pay"
 seed_merchant
 sale=$(seed_sale "$quantity" "$limit" "$window")
@@ -53,7 +56,9 @@ sampler=$!
 echo "== k6 run $name.js"
 status=0
 k6 run --quiet --summary-export "$work/summary.json" \
-    -e BASE="$base" -e SALE_ID="$sale" -e QUANTITY="$quantity" "$@" "$script" || status=$?
+    -e BASE="$base" -e SALE_ID="$sale" -e QUANTITY="$quantity" -e PRICE_FEN=990 \
+    -e MERCHANT_PHONE=13800000001 -e MERCHANT_PASSWORD=loadtest-pass -e OPERATOR_PASSWORD="$operator_password" \
+    "$@" "$script" || status=$?
 
 echo "== invariants through the API"
 curl -sf "$base/api/v1/flash-sales/$sale" > "$work/sale.json"

@@ -734,3 +734,54 @@ impl Channels {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wechat_bills_read_payments_and_refunds_and_stop_at_the_summary() {
+        let bill = "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额,微信退款单号,商户退款单号,退款金额\n\
+                    `2026-11-25 10:00:00,`wx1,`1900000109,`4200001,`FS1W,`SUCCESS,`19.80,`,`,`0.00\n\
+                    `2026-11-25 10:05:00,`wx1,`1900000109,`4200002,`FS2W,`REFUND,`0.00,`5030001,`RFS2W,`9.90\n\
+                    `2026-11-25 10:06:00,`wx1,`1900000109,`4200003,`FS3W,`CLOSED,`0.00,`,`,`0.00\n\
+                    总交易单数,应结订单总金额,退款总金额\n\
+                    `2,`19.80,`9.90\n";
+        let lines = parse_wechat_bill(bill).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            (lines[0].transaction_id.as_str(), lines[0].kind.as_str(), lines[0].amount_fen),
+            ("4200001", "PAY", 1_980)
+        );
+        assert_eq!(
+            (lines[1].out_trade_no.as_str(), lines[1].kind.as_str(), lines[1].amount_fen),
+            ("FS2W", "REFUND", 990)
+        );
+        assert!(parse_wechat_bill("交易时间,微信订单号\n`x,`y\n").is_err(), "a bill without its columns");
+    }
+
+    #[test]
+    fn alipay_bills_skip_comments_and_read_signed_refunds() {
+        let bill = "#支付宝业务明细查询\n#账号：[x]\n\
+                    支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,订单金额（元）\n\
+                    2026001,FS1A,交易,口红,2026-11-25 10:00:00,2026-11-25 10:00:01,19.80\n\
+                    2026001,FS1A,退款,口红,2026-11-25 11:00:00,2026-11-25 11:00:01,-19.80\n\
+                    #业务明细列表结束\n";
+        let lines = parse_alipay_bill(bill).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0].kind.as_str(), lines[0].amount_fen), ("PAY", 1_980));
+        assert_eq!((lines[1].kind.as_str(), lines[1].amount_fen), ("REFUND", 1_980));
+        assert!(
+            parse_alipay_bill("支付宝交易号,商户订单号,业务类型,订单金额（元）\nx,y,交易,1.234\n").is_err()
+        );
+    }
+
+    #[test]
+    fn failover_keeps_the_kind_of_payment() {
+        assert_eq!(PayMethod::Native.on(Channel::Alipay), PayMethod::Precreate);
+        assert_eq!(PayMethod::H5.on(Channel::Alipay), PayMethod::Wap);
+        assert_eq!(PayMethod::Wap.on(Channel::Wechat), PayMethod::H5);
+        assert_eq!(PayMethod::Precreate.on(Channel::Alipay), PayMethod::Precreate);
+        assert_eq!(PayMethod::parse(Channel::Wechat, Some("precreate")), None);
+    }
+}
