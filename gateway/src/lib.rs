@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod payments;
+pub mod reconciliation;
 pub mod routes;
 pub mod sandbox;
 pub mod telemetry;

@@ -242,7 +242,7 @@ async fn refund_one(state: &AppState, payment: &payment::Model) -> anyhow::Resul
     Ok(true)
 }
 
-/// Runs both loops until the process stops.
+/// Runs the loops (and the nightly reconciliation) until the process stops.
 pub fn spawn_background(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     let query = {
         let state = state.clone();
@@ -258,6 +258,7 @@ pub fn spawn_background(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>
             }
         })
     };
+    let nightly = tokio::spawn(crate::reconciliation::run_nightly(state.clone()));
     let refunds = tokio::spawn(async move {
         let every = Duration::from_millis(state.settings.payments.refund_interval_ms);
         loop {
@@ -268,5 +269,5 @@ pub fn spawn_background(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>
             }
         }
     });
-    vec![query, refunds]
+    vec![query, refunds, nightly]
 }

@@ -1,12 +1,10 @@
 //! The operator console's API: AML review, withdrawal review, KYC, profit-sharing rules,
 //! the active query and refunds on demand, the ledger check and the daily reconciliation.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, get, post, put, web};
 use actors::money::WithdrawalState;
-use chrono::{NaiveDate, TimeZone};
-use engine::ledger::{Channel, PartnerId};
+use chrono::NaiveDate;
+use engine::ledger::PartnerId;
 use engine::settlement::SplitRule;
 use engine::{MerchantId, OrderId, Timestamp};
 use persistence::money as repo;
@@ -16,10 +14,10 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{OperatorAuth, Role, verify_password};
 use crate::error::ApiError;
-use crate::payments;
 use crate::routes::money::{render_withdrawal, report_error, settle_error};
 use crate::routes::text_field;
 use crate::time::rfc3339;
+use crate::{payments, reconciliation};
 
 #[derive(Deserialize)]
 pub struct LogIn {
@@ -290,85 +288,17 @@ pub struct ReconcileQuery {
     date: Option<String>,
 }
 
-/// Compares each channel's statement of a day with what the ledger recorded through that
-/// channel's clearing account, and lists every difference.
+/// Compares each channel's bill of a day with the ledger and lists every difference.
 #[get("/operator/reconciliation")]
 pub async fn reconcile(
     state: web::Data<AppState>,
     _: OperatorAuth,
     query: web::Query<ReconcileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3_600).expect("UTC+8");
     let date = match &query.date {
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
             .map_err(|_| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
-        None => beijing
-            .timestamp_millis_opt(state.clock.now().as_millis())
-            .single()
-            .expect("valid time")
-            .date_naive(),
+        None => reconciliation::beijing_day(state.clock.now()),
     };
-    let start = beijing
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("fixed offsets have no gaps");
-    let (from, to) = (Timestamp(start.timestamp_millis()), Timestamp(start.timestamp_millis() + 86_400_000));
-    let bill_date = date.format("%Y-%m-%d").to_string();
-    let mut channels = Vec::new();
-    let mut differences_total = 0usize;
-    for channel in [Channel::Wechat, Channel::Alipay].into_iter().filter(|c| state.channels.offered(*c)) {
-        let statement = match state.channels.statement(channel, &bill_date).await {
-            Ok(lines) => lines,
-            Err(error) => {
-                channels.push(json!({ "channel": channel.as_str(), "error": error.to_string() }));
-                differences_total += 1;
-                continue;
-            }
-        };
-        let ledger = repo::channel_movements(&state.db, channel, from, to).await?;
-        let mut theirs: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for line in &statement {
-            *theirs.entry((line.transaction_id.clone(), line.kind.clone())).or_default() += line.amount_fen;
-        }
-        let mut ours: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for movement in &ledger {
-            *ours.entry((movement.transaction_id.clone(), movement.kind.to_owned())).or_default() +=
-                movement.amount_fen;
-        }
-        let mut differences = Vec::new();
-        let keys: std::collections::BTreeSet<_> = theirs.keys().chain(ours.keys()).cloned().collect();
-        for key in keys {
-            let (statement_fen, ledger_fen) = (theirs.get(&key).copied(), ours.get(&key).copied());
-            let issue = match (statement_fen, ledger_fen) {
-                (Some(a), Some(b)) if a == b => continue,
-                (Some(_), Some(_)) => "amount_differs",
-                (Some(_), None) => "missing_in_ledger",
-                (None, _) => "missing_in_statement",
-            };
-            differences.push(json!({
-                "transaction_id": key.0,
-                "kind": key.1,
-                "statement_fen": statement_fen,
-                "ledger_fen": ledger_fen,
-                "issue": issue,
-            }));
-        }
-        differences_total += differences.len();
-        let total = |lines: &BTreeMap<(String, String), i64>, kind: &str| -> i64 {
-            lines.iter().filter(|((_, k), _)| k == kind).map(|(_, v)| *v).sum()
-        };
-        channels.push(json!({
-            "channel": channel.as_str(),
-            "statement": {"lines": statement.len(), "paid_fen": total(&theirs, "PAY"), "refunded_fen": total(&theirs, "REFUND")},
-            "ledger": {"lines": ledger.len(), "paid_fen": total(&ours, "PAY"), "refunded_fen": total(&ours, "REFUND")},
-            "differences": differences,
-        }));
-    }
-    let (sum, unbalanced, _) = repo::ledger_check(&state.db).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "date": bill_date,
-        "channels": channels,
-        "ledger": {"sum_of_all_lines_fen": sum, "unbalanced_postings": unbalanced},
-        "reconciled": differences_total == 0 && sum == 0 && unbalanced.is_empty(),
-    })))
+    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, date).await?))
 }
