@@ -1,7 +1,7 @@
 //! The money records that settlement actors decide and the journal persists: captures,
 //! ledger entries, payment and withdrawal states.
 
-use engine::ledger::{Channel, OpId, PartnerId, Posting};
+use engine::ledger::{OpId, PartnerId, Posting};
 use engine::settlement::PaymentSettlement;
 use engine::{Fen, MerchantId, OrderId, StateChange, Timestamp};
 
@@ -218,11 +218,4 @@ pub enum MoneyEvent {
         at: Timestamp,
     },
     Withdrawal(Withdrawal),
-}
-
-/// Which channel a payment went through, and the channel's number for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelTransaction {
-    pub channel: Channel,
-    pub transaction_id: String,
 }

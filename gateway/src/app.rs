@@ -70,42 +70,16 @@ pub struct Application {
 /// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
 /// (and payments in flight across them) see the same keys.
 async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Stored {
-        wechat_merchant: String,
-        wechat_platform: String,
-        wechat_api_v3_key: String,
-        alipay_app: String,
-        alipay_platform: String,
-    }
-    if let Some(stored) = repo::setting(db, "sandbox_keys").await? {
-        let s: Stored = serde_json::from_str(&stored).context("stored sandbox keys")?;
-        return ChannelKeys::from_pems(&KeyPems {
-            wechat_merchant: s.wechat_merchant,
-            wechat_platform: s.wechat_platform,
-            wechat_api_v3_key: s.wechat_api_v3_key,
-            alipay_app: s.alipay_app,
-            alipay_platform: s.alipay_platform,
-        });
-    }
-    let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
-    let text = serde_json::to_string(&Stored {
-        wechat_merchant: fresh.wechat_merchant,
-        wechat_platform: fresh.wechat_platform,
-        wechat_api_v3_key: fresh.wechat_api_v3_key,
-        alipay_app: fresh.alipay_app,
-        alipay_platform: fresh.alipay_platform,
-    })?;
-    // Two first starts at once: both read the one that won.
-    let kept = repo::setting_or_insert(db, "sandbox_keys", text).await?;
-    let s: Stored = serde_json::from_str(&kept)?;
-    ChannelKeys::from_pems(&KeyPems {
-        wechat_merchant: s.wechat_merchant,
-        wechat_platform: s.wechat_platform,
-        wechat_api_v3_key: s.wechat_api_v3_key,
-        alipay_app: s.alipay_app,
-        alipay_platform: s.alipay_platform,
-    })
+    let stored = match repo::setting(db, "sandbox_keys").await? {
+        Some(stored) => stored,
+        None => {
+            let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
+            // Two first starts at once: both use the one that was stored first.
+            repo::setting_or_insert(db, "sandbox_keys", serde_json::to_string(&fresh)?).await?
+        }
+    };
+    let pems: KeyPems = serde_json::from_str(&stored).context("stored sandbox keys")?;
+    ChannelKeys::from_pems(&pems)
 }
 
 /// The operator's password hash: from configuration, or generated on first start (returned
@@ -288,16 +262,10 @@ impl Application {
             settings.server.public_url.trim_end_matches('/').to_owned()
         };
 
-        let needs_sandbox_keys = settings.sandbox.enabled
-            || settings.payments.wechat.base_url.is_empty()
-            || settings.payments.alipay.gateway_url.is_empty();
-        let sandbox_keys = if needs_sandbox_keys && settings.sandbox.enabled {
-            Some(Arc::new(sandbox_keys(&db).await?))
-        } else {
-            None
-        };
+        let sandbox_keys =
+            if settings.sandbox.enabled { Some(Arc::new(sandbox_keys(&db).await?)) } else { None };
         let channels = channel_clients(&settings, &base_url, sandbox_keys.as_deref(), &clock)?;
-        let sandbox = sandbox_keys.filter(|_| settings.sandbox.enabled).map(|keys| {
+        let sandbox = sandbox_keys.map(|keys| {
             Arc::new(Sandbox::new(
                 keys,
                 SandboxSettings {

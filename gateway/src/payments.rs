@@ -129,8 +129,7 @@ pub async fn query_sweep(state: &AppState) -> Result<QuerySweep, DbErr> {
     let mut sweep = QuerySweep::default();
     let mut after_id = 0;
     loop {
-        let page = repo::payments_in_state(&state.db, PaymentState::Created, before, 500).await?;
-        let page: Vec<payment::Model> = page.into_iter().filter(|p| p.id > after_id).collect();
+        let page = repo::payments_in_state(&state.db, PaymentState::Created, before, after_id, 500).await?;
         let Some(last) = page.last() else { break };
         after_id = last.id;
         let full = page.len() == 500;
@@ -203,15 +202,25 @@ async fn query_one(state: &AppState, payment: &payment::Model, now: Timestamp) -
 
 /// One pass of the refund worker; how many refunds were confirmed.
 pub async fn refund_sweep(state: &AppState) -> Result<u32, DbErr> {
-    let owed =
-        repo::payments_in_state(&state.db, PaymentState::RefundPending, Timestamp(i64::MAX), 500).await?;
-    let mut done = 0;
-    for payment in owed {
-        match refund_one(state, &payment).await {
-            Ok(true) => done += 1,
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(payment_id = payment.id, %error, "refund not confirmed yet; will retry")
+    let (mut done, mut after_id) = (0, 0);
+    loop {
+        let owed = repo::payments_in_state(
+            &state.db,
+            PaymentState::RefundPending,
+            Timestamp(i64::MAX),
+            after_id,
+            500,
+        )
+        .await?;
+        let Some(last) = owed.last() else { break };
+        after_id = last.id;
+        for payment in &owed {
+            match refund_one(state, payment).await {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(payment_id = payment.id, %error, "refund not confirmed yet; will retry")
+                }
             }
         }
     }

@@ -361,17 +361,19 @@ pub async fn payments_of_order(
         .await
 }
 
-/// Payments in `state` created before `before`, oldest first.
+/// Payments in `state` created before `before`, with ids above `after_id`, by id: a page of a
+/// scan that moves on even when the rows it saw stay in `state`.
 pub async fn payments_in_state(
     db: &DatabaseConnection,
     state: PaymentState,
     before: Timestamp,
+    after_id: PaymentId,
     limit: u64,
 ) -> Result<Vec<payment::Model>, DbErr> {
     payment::Entity::find()
         .filter(payment::Column::State.eq(state.as_str()))
         .filter(payment::Column::CreatedAt.lte(before.as_millis()))
-        .order_by_asc(payment::Column::CreatedAt)
+        .filter(payment::Column::Id.gt(after_id))
         .order_by_asc(payment::Column::Id)
         .limit(limit)
         .all(db)

@@ -191,7 +191,7 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    eprintln!("delivered {total_deliveries} notifications, dropped {dropped} payments' entirely");
+    eprintln!("delivered {total_deliveries} notifications; {dropped} payments never notified");
     assert_eq!(captures(&connection).await, (paid.len() as u64) - u64::from(dropped));
 
     // The active query finds exactly the payments whose notifications never came.

@@ -30,7 +30,7 @@ impl std::fmt::Debug for ChannelKeys {
 }
 
 /// The same keys as text, as stored and as passed in configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyPems {
     pub wechat_merchant: String,
     pub wechat_platform: String,

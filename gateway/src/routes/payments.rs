@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actors::money::PaymentState;
 use engine::ledger::Channel;
 use engine::{OrderId, OrderState};
 use persistence::money::{self as repo, NewPayment};
@@ -86,7 +87,7 @@ pub async fn create(
             amount_fen: order.amount_fen,
         };
         let payment = repo::payment_for(&state.db, new, now).await?;
-        if payment.state != "created" {
+        if payment.state != PaymentState::Created.as_str() {
             continue;
         }
         let create = CreateRequest {
