@@ -123,6 +123,8 @@ fn channel_clients(
     let p = &settings.payments;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(p.channel_timeout_ms))
+        // Below the usual 5 s keep-alive of servers, so a pooled connection is rarely stale.
+        .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .context("building the channels' HTTP client")?;
     let preference: Vec<Channel> = p.channels.iter().filter_map(|c| Channel::parse(c)).collect();

@@ -40,6 +40,23 @@ fn transport(e: reqwest::Error) -> ChannelError {
     ChannelError::Transport(e.to_string())
 }
 
+/// Sends a request built by `build`, once more if the first attempt failed before an answer
+/// for any reason but a timeout: a pooled keep-alive connection that the other side had just
+/// closed fails that way. Every call to a channel is idempotent (`out_trade_no`,
+/// `out_refund_no`), and each attempt is built, and signed, afresh.
+async fn send_retrying_once(
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ChannelError> {
+    match build().send().await {
+        Ok(response) => Ok(response),
+        Err(e) if e.is_timeout() => Err(transport(e)),
+        Err(first) => {
+            tracing::debug!(error = %first, "channel request failed before an answer; sending it again");
+            build().send().await.map_err(transport)
+        }
+    }
+}
+
 /// How the buyer's page will pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayMethod {
@@ -180,20 +197,18 @@ impl WechatClient {
         body: Option<&Value>,
     ) -> Result<(u16, String), ChannelError> {
         let body_text = body.map(Value::to_string).unwrap_or_default();
-        let (timestamp, nonce) = (self.now_secs(), nonce(32));
-        let signer = RequestSigner { mchid: &self.mchid, serial_no: &self.serial_no, key: &self.key };
-        let authorization = signer.authorization(method, path_and_query, timestamp, &nonce, &body_text);
-        let url = format!("{}{path_and_query}", self.base_url);
-        let request = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url).header("Content-Type", "application/json").body(body_text),
-        };
-        let response = request
-            .header("Authorization", authorization)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(transport)?;
+        let response = send_retrying_once(|| {
+            let (timestamp, nonce) = (self.now_secs(), nonce(32));
+            let signer = RequestSigner { mchid: &self.mchid, serial_no: &self.serial_no, key: &self.key };
+            let authorization = signer.authorization(method, path_and_query, timestamp, &nonce, &body_text);
+            let url = format!("{}{path_and_query}", self.base_url);
+            let request = match method {
+                "GET" => self.http.get(url),
+                _ => self.http.post(url).header("Content-Type", "application/json").body(body_text.clone()),
+            };
+            request.header("Authorization", authorization).header("Accept", "application/json")
+        })
+        .await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(transport)?;
@@ -437,14 +452,13 @@ impl AlipayClient {
     async fn call(&self, method: &str, biz_content: Value, notify: bool) -> Result<Value, ChannelError> {
         let params = self.params(method, &biz_content, notify);
         let body = serde_urlencoded::to_string(&params).map_err(|e| ChannelError::Protocol(e.to_string()))?;
-        let response = self
-            .http
-            .post(&self.gateway_url)
-            .header("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let response = send_retrying_once(|| {
+            self.http
+                .post(&self.gateway_url)
+                .header("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
+                .body(body.clone())
+        })
+        .await?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(transport)?;
         if !(200..300).contains(&status) {
