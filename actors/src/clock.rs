@@ -5,10 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use engine::Timestamp;
 
-/// A source of the current time.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Timestamp;
-}
+/// The port is declared in the engine, so that crates without actors (the channel clients)
+/// take the same clocks.
+pub use engine::time::Clock;
 
 /// Wall-clock time.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,4 +1,5 @@
-//! Time as a value: unix milliseconds, always passed in by the caller.
+//! Time as a value (unix milliseconds, always passed in by the caller) and the port through
+//! which the shell reads it.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,4 +21,11 @@ impl Timestamp {
     pub const fn plus_millis(self, millis: i64) -> Self {
         Self(self.0.saturating_add(millis))
     }
+}
+
+/// A source of the current time: the port through which the shell (actors, channel clients)
+/// reads it. Declared here so that every crate names the same trait; the engine itself never
+/// calls it, its functions take `now` as an argument.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
 }
