@@ -16,14 +16,14 @@ use anyhow::Context as _;
 use engine::ledger::Channel;
 use engine::settlement::WithdrawalPolicy;
 use persistence::{DatabaseConnection, WriterSettings, repo};
+use providers::crypto::{self, ChannelKeys, KeyPems};
+use providers::payments::wechat::protocol::PlatformKeys;
+use providers::payments::{AlipayClient, Channels, WechatClient};
 use rand::Rng as _;
 use tokio::task::JoinHandle;
 
 use crate::admission::Admission;
 use crate::auth::{Tokens, hash_password};
-use crate::channels::adapter::{AlipayClient, Channels, WechatClient};
-use crate::channels::keys::{self, ChannelKeys, KeyPems};
-use crate::channels::wechat::PlatformKeys;
 use crate::config::Settings;
 use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::{demo, payments, routes, telemetry};
@@ -79,7 +79,7 @@ async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
         }
     };
     let pems: KeyPems = serde_json::from_str(&stored).context("stored sandbox keys")?;
-    ChannelKeys::from_pems(&pems)
+    Ok(ChannelKeys::from_pems(&pems)?)
 }
 
 /// The operator's password hash: from configuration, or generated on first start (returned
@@ -150,9 +150,9 @@ fn channel_clients(
         } else {
             (
                 w.base_url.trim_end_matches('/').to_owned(),
-                keys::parse_private(&w.merchant_private_key, "payments.wechat.merchant_private_key")?,
-                keys::parse_public(&w.platform_public_key, "payments.wechat.platform_public_key")?,
-                keys::parse_api_v3_key(&w.api_v3_key)?,
+                crypto::parse_private(&w.merchant_private_key, "payments.wechat.merchant_private_key")?,
+                crypto::parse_public(&w.platform_public_key, "payments.wechat.platform_public_key")?,
+                crypto::parse_api_v3_key(&w.api_v3_key)?,
             )
         };
         let mut platform = PlatformKeys::default();
@@ -185,8 +185,8 @@ fn channel_clients(
         } else {
             (
                 a.gateway_url.clone(),
-                keys::parse_private(&a.app_private_key, "payments.alipay.app_private_key")?,
-                keys::parse_public(&a.alipay_public_key, "payments.alipay.alipay_public_key")?,
+                crypto::parse_private(&a.app_private_key, "payments.alipay.app_private_key")?,
+                crypto::parse_public(&a.alipay_public_key, "payments.alipay.alipay_public_key")?,
             )
         };
         Some(AlipayClient {

@@ -8,7 +8,6 @@
 pub mod admission;
 pub mod app;
 pub mod auth;
-pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -18,10 +18,10 @@ use engine::ledger::Channel;
 use engine::{Fen, MerchantId, OrderId, OrderState, Timestamp};
 use persistence::entities::payment;
 use persistence::{DbErr, money as repo, repo as core_repo};
+use providers::payments::{TradeStatus, VerifiedPayment};
 use thiserror::Error;
 
 use crate::AppState;
-use crate::channels::adapter::{TradeStatus, VerifiedPayment};
 
 /// Why a verified payment report was not applied.
 #[derive(Debug, Error)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use engine::Fen;
 use engine::ledger::Channel;
-use gateway::channels::keys::ChannelKeys;
 use gateway::sandbox::{Notification, Sandbox};
+use providers::crypto::ChannelKeys;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;

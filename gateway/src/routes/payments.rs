@@ -16,14 +16,14 @@ use actors::money::PaymentState;
 use engine::ledger::Channel;
 use engine::{OrderId, OrderState};
 use persistence::money::{self as repo, NewPayment};
+use providers::payments::alipay::protocol as alipay;
+use providers::payments::wechat::protocol::SignedHeaders;
+use providers::payments::{ChannelError, CreateRequest, PayMethod};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{BuyerAuth, Caller};
-use crate::channels::adapter::{ChannelError, CreateRequest, PayMethod};
-use crate::channels::alipay;
-use crate::channels::wechat::SignedHeaders;
 use crate::error::ApiError;
 use crate::payments::{self, ReportError};
 use crate::routes::orders::visible_order;
@@ -98,6 +98,8 @@ pub async fn create(
             method,
             payer_openid: body.openid.clone(),
             payer_ip: payer_ip.clone(),
+            sub_merchant: None,
+            split: None,
         };
         match state.channels.create(channel, &create).await {
             Ok(offer) => {

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::wechat::{PayQuery, html_escape};
 use super::{Notification, Sandbox, Trade, TradeState};
-use crate::channels::adapter::alipay_time;
-use crate::channels::alipay::{self as protocol, format_yuan, parse_yuan};
-use crate::channels::wechat::rsa_sign;
+use providers::crypto::rsa_sign;
+use providers::payments::alipay::protocol::{self as protocol, alipay_time};
+use providers::payments::yuan::{format_yuan, parse_yuan};
 
 impl Sandbox {
     /// A `trade_status_sync` notification about `trade` saying `amount`, signed by Alipay.

@@ -23,8 +23,8 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::channels::adapter::alipay_time;
-use crate::channels::keys::ChannelKeys;
+use providers::crypto::ChannelKeys;
+use providers::payments::alipay::protocol::{self as alipay_protocol, alipay_time};
 
 /// WeChat Pay's notification retry schedule: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h.
 pub const WECHAT_RETRY_SECS: [u64; 15] =
@@ -307,7 +307,7 @@ impl Sandbox {
             // WeChat: HTTP 200 or 204 is success.
             Channel::Wechat => ok,
             // Alipay: the body must be exactly `success`.
-            Channel::Alipay => ok && text.trim() == crate::channels::alipay::ACK,
+            Channel::Alipay => ok && text.trim() == alipay_protocol::ACK,
         }
     }
 

@@ -7,16 +7,12 @@ use engine::ledger::Channel;
 use serde_json::{Value, json};
 
 use super::{Notification, Sandbox, Trade, TradeState};
-use crate::channels::adapter::wechat_time;
-use crate::channels::alipay::format_yuan;
-use crate::channels::wechat::{self as protocol, SignedHeaders, Transaction, TransactionAmount};
-
-fn nonce(len: usize) -> String {
-    use rand::Rng as _;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::rng();
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
-}
+use providers::crypto::nonce;
+use providers::payments::alipay::protocol::alipay_time;
+use providers::payments::wechat::protocol::{
+    self as protocol, SignedHeaders, Transaction, TransactionAmount, wechat_time,
+};
+use providers::payments::yuan::format_yuan;
 
 impl Sandbox {
     fn sign_headers(&self, body: &str, timestamp: i64) -> SignedHeaders {
@@ -305,7 +301,7 @@ async fn download(
         };
         csv.push_str(&format!(
             "`{},`{},`{},`{},`{},`{state},`{settled},`{refund_id},`{},`{refund}\n",
-            crate::channels::adapter::alipay_time(*at),
+            alipay_time(*at),
             sandbox.settings.wechat_appid,
             sandbox.settings.wechat_mchid,
             trade.transaction_id,

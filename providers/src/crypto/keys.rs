@@ -6,8 +6,9 @@
 //! elsewhere (the crash test's) hands its keys over as PEM.
 
 use rand::Rng as _;
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use rsa::RsaPrivateKey;
+
+use super::{KeyError, parse_private, private_pem, public_pem};
 
 /// Every key of both sides of both channels.
 #[derive(Clone)]
@@ -39,26 +40,9 @@ pub struct KeyPems {
     pub alipay_platform: String,
 }
 
-pub fn private_pem(key: &RsaPrivateKey) -> String {
-    key.to_pkcs8_pem(LineEnding::LF).expect("PKCS#8 encoding of an RSA key").to_string()
-}
-
-pub fn public_pem(key: &RsaPublicKey) -> String {
-    key.to_public_key_pem(LineEnding::LF).expect("SPKI encoding of an RSA key")
-}
-
-pub fn parse_private(pem: &str, what: &str) -> anyhow::Result<RsaPrivateKey> {
-    RsaPrivateKey::from_pkcs8_pem(pem.trim())
-        .map_err(|e| anyhow::anyhow!("{what}: not a PKCS#8 RSA private key PEM: {e}"))
-}
-
-pub fn parse_public(pem: &str, what: &str) -> anyhow::Result<RsaPublicKey> {
-    RsaPublicKey::from_public_key_pem(pem.trim())
-        .map_err(|e| anyhow::anyhow!("{what}: not an RSA public key PEM: {e}"))
-}
-
-pub fn parse_api_v3_key(raw: &str) -> anyhow::Result<[u8; 32]> {
-    raw.as_bytes().try_into().map_err(|_| anyhow::anyhow!("the WeChat Pay APIv3 key must be 32 characters"))
+/// The WeChat Pay APIv3 key (AES-256-GCM), 32 characters as the merchant platform shows it.
+pub fn parse_api_v3_key(raw: &str) -> Result<[u8; 32], KeyError> {
+    raw.as_bytes().try_into().map_err(|_| KeyError("the WeChat Pay APIv3 key must be 32 characters".into()))
 }
 
 impl ChannelKeys {
@@ -90,7 +74,7 @@ impl ChannelKeys {
         }
     }
 
-    pub fn from_pems(pems: &KeyPems) -> anyhow::Result<Self> {
+    pub fn from_pems(pems: &KeyPems) -> Result<Self, KeyError> {
         Ok(Self {
             wechat_merchant: parse_private(&pems.wechat_merchant, "wechat merchant key")?,
             wechat_platform: parse_private(&pems.wechat_platform, "wechat platform key")?,

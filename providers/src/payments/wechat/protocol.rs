@@ -12,7 +12,7 @@
 //! - A notification's `resource` is AES-256-GCM with the APIv3 key, the 12-character `nonce`
 //!   and `associated_data` as AAD; `ciphertext` is base64 of ciphertext plus the 16-byte tag.
 //!
-//! Both directions are here: the adapter signs requests and verifies what comes back; the
+//! Both directions are here: the client signs requests and verifies what comes back; the
 //! bundled sandbox verifies requests and signs what it sends.
 
 use std::collections::HashMap;
@@ -21,12 +21,14 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use chrono::TimeZone as _;
+use engine::Timestamp;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::crypto::{rsa_sign, rsa_verify};
+use crate::payments::beijing;
 
 pub const SCHEMA: &str = "WECHATPAY2-SHA256-RSA2048";
 /// Largest accepted distance between a signed timestamp and now.
@@ -49,16 +51,9 @@ pub enum VerifyError {
     Decrypt,
 }
 
-/// SHA256withRSA (PKCS#1 v1.5), base64.
-pub fn rsa_sign(key: &RsaPrivateKey, message: &[u8]) -> String {
-    let signature = SigningKey::<Sha256>::new(key.clone()).sign(message);
-    BASE64.encode(signature.to_bytes())
-}
-
-pub fn rsa_verify(key: &RsaPublicKey, message: &[u8], signature_b64: &str) -> bool {
-    let Ok(bytes) = BASE64.decode(signature_b64.trim()) else { return false };
-    let Ok(signature) = Signature::try_from(bytes.as_slice()) else { return false };
-    VerifyingKey::<Sha256>::new(key.clone()).verify(message, &signature).is_ok()
+/// RFC 3339 in Beijing time, as WeChat Pay writes times.
+pub fn wechat_time(at: Timestamp) -> String {
+    beijing().timestamp_millis_opt(at.as_millis()).single().map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
 /// The string a request signature covers.
@@ -344,7 +339,7 @@ pub fn open_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::test_keys as keys;
+    use crate::crypto::test_keys as keys;
 
     const API_V3_KEY: &[u8; 32] = b"0123456789abcdef0123456789ABCDEF";
     const NOW: i64 = 1_795_000_000;

@@ -1,19 +1,23 @@
-//! Alipay (open platform, RSA2), the wire protocol: signing request parameters and verifying
-//! asynchronous notifications.
+//! Alipay (open platform, RSA2), the wire protocol: signing request parameters, verifying
+//! asynchronous notifications, and times as Alipay writes them.
 //!
 //! The signed content is every parameter except `sign` (and, for notifications, `sign_type`),
 //! with empty values left out, sorted by key, joined as `k=v` with `&`, values as received
 //! (URL-decoded, not re-encoded). The signature is SHA256withRSA, base64. Amounts travel as
-//! yuan strings with up to two decimals (`"19.80"`) and are parsed into fen exactly. A
+//! yuan strings with up to two decimals (`"19.80"`), parsed into fen exactly by
+//! [`crate::payments::yuan`]. A
 //! notification is acknowledged with the plain body `success`.
 
 use std::collections::BTreeMap;
 
-use engine::Fen;
+use chrono::TimeZone as _;
+use engine::{Fen, Timestamp};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use thiserror::Error;
 
-use super::wechat::{rsa_sign, rsa_verify};
+use crate::crypto::{rsa_sign, rsa_verify};
+use crate::payments::beijing;
+use crate::payments::yuan::parse_yuan;
 
 pub const SIGN_TYPE: &str = "RSA2";
 /// The body that tells Alipay a notification was handled; anything else makes it retry.
@@ -106,28 +110,19 @@ pub fn open_notification(
     })
 }
 
-/// `"19.8"` → 1,980 fen. No sign, no exponent, at most two decimals.
-pub fn parse_yuan(raw: &str) -> Option<Fen> {
-    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || (raw.contains('.') && !digits(fraction)) || fraction.len() > 2 || whole.len() > 12 {
-        return None;
-    }
-    let yuan: i64 = whole.parse().ok()?;
-    let fen: i64 = format!("{fraction:0<2}").parse().ok()?;
-    yuan.checked_mul(100)?.checked_add(fen).map(Fen)
-}
-
-/// 1,980 fen → `"19.80"`.
-pub fn format_yuan(amount: Fen) -> String {
-    assert!(amount.as_i64() >= 0);
-    format!("{}.{:02}", amount.as_i64() / 100, amount.as_i64() % 100)
+/// `yyyy-MM-dd HH:mm:ss` in Beijing time, as Alipay writes times.
+pub fn alipay_time(at: Timestamp) -> String {
+    beijing()
+        .timestamp_millis_opt(at.as_millis())
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::test_keys as keys;
+    use crate::crypto::test_keys as keys;
 
     fn notification() -> BTreeMap<String, String> {
         [
@@ -180,18 +175,5 @@ mod tests {
         let mut rsa1 = params.clone();
         rsa1.insert("sign_type".into(), "RSA".into());
         assert_eq!(open_notification(&alipay, &rsa1), Err(VerifyError::SignType));
-    }
-
-    #[test]
-    fn yuan_amounts_parse_exactly() {
-        assert_eq!(parse_yuan("19.80"), Some(Fen(1_980)));
-        assert_eq!(parse_yuan("19.8"), Some(Fen(1_980)));
-        assert_eq!(parse_yuan("0.01"), Some(Fen(1)));
-        assert_eq!(parse_yuan("600000"), Some(Fen(60_000_000)));
-        for bad in ["", ".5", "1.", "1.234", "-1.00", "1e3", "1,00", " 1.00", "0x10"] {
-            assert_eq!(parse_yuan(bad), None, "{bad:?}");
-        }
-        assert_eq!(format_yuan(Fen(1_980)), "19.80");
-        assert_eq!(format_yuan(Fen(5)), "0.05");
     }
 }
