@@ -20,12 +20,12 @@ use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
 use rand::Rng as _;
+use sandbox::{Sandbox, SandboxSettings};
 use tokio::task::JoinHandle;
 
 use crate::admission::Admission;
 use crate::auth::{Tokens, hash_password};
 use crate::config::Settings;
-use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::{demo, payments, routes, telemetry};
 
 /// Shared by every handler.
@@ -339,9 +339,8 @@ impl Application {
                 .configure(routes::ops)
                 .service(web::scope("/api/v1").wrap(from_fn(crate::admission::admit)).configure(routes::api));
             if let Some(sandbox) = &sandbox_data {
-                app = app.service(
-                    web::scope("/sandbox").app_data(sandbox.clone()).configure(crate::sandbox::configure),
-                );
+                app = app
+                    .service(web::scope("/sandbox").app_data(sandbox.clone()).configure(sandbox::configure));
             }
             app.default_service(web::to(routes::not_found))
         })

@@ -15,7 +15,6 @@ pub mod error;
 pub mod payments;
 pub mod reconciliation;
 pub mod routes;
-pub mod sandbox;
 pub mod telemetry;
 pub mod time;
 

@@ -464,7 +464,7 @@ impl Api {
     }
 
     /// Posts a sandbox notification to wherever it is addressed; the status and body.
-    pub async fn deliver(&self, notification: &gateway::sandbox::Notification) -> (StatusCode, String) {
+    pub async fn deliver(&self, notification: &sandbox::Notification) -> (StatusCode, String) {
         let mut request = self
             .client
             .post(&notification.url)

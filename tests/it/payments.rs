@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use engine::Fen;
 use engine::ledger::Channel;
-use gateway::sandbox::{Notification, Sandbox};
 use providers::crypto::ChannelKeys;
 use reqwest::StatusCode;
+use sandbox::{Notification, Sandbox};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
@@ -583,7 +583,7 @@ async fn kill_9_between_payment_and_credit_credits_each_payment_exactly_once() {
     let defaults = gateway::Settings::default().payments;
     let sandbox = Arc::new(Sandbox::new(
         keys.clone(),
-        gateway::sandbox::SandboxSettings {
+        sandbox::SandboxSettings {
             wechat_mchid: defaults.wechat.mchid,
             wechat_appid: defaults.wechat.appid,
             wechat_merchant_serial: defaults.wechat.merchant_serial_no,
@@ -595,7 +595,7 @@ async fn kill_9_between_payment_and_credit_credits_each_payment_exactly_once() {
             retry_scale: 0.001,
         },
     ));
-    let sandbox_server = gateway::sandbox::serve(listener, sandbox.clone()).unwrap();
+    let sandbox_server = sandbox::serve(listener, sandbox.clone()).unwrap();
     let sandbox_handle = sandbox_server.handle();
     tokio::spawn(sandbox_server);
 

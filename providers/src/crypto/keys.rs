@@ -1,5 +1,5 @@
-//! The key material of both channels, for the bundled sandboxes and the adapters that talk to
-//! them: four RSA-2048 key pairs and the WeChat Pay APIv3 key.
+//! The key material of both payment channels, for the bundled sandboxes and the clients that talk
+//! to them: four RSA-2048 key pairs and the WeChat Pay APIv3 key.
 //!
 //! With the bundled sandboxes the keys are generated on first start and kept in the database
 //! (`settings`), so that restarts and the sandboxes' own records agree. A sandbox hosted

@@ -4,15 +4,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use engine::Fen;
 use engine::ledger::Channel;
-use serde_json::{Value, json};
-
-use super::{Notification, Sandbox, Trade, TradeState};
 use providers::crypto::nonce;
 use providers::payments::alipay::protocol::alipay_time;
 use providers::payments::wechat::protocol::{
     self as protocol, SignedHeaders, Transaction, TransactionAmount, wechat_time,
 };
 use providers::payments::yuan::format_yuan;
+use serde_json::{Value, json};
+
+use super::{Notification, Sandbox, Trade, TradeState};
 
 impl Sandbox {
     fn sign_headers(&self, body: &str, timestamp: i64) -> SignedHeaders {

@@ -6,6 +6,11 @@
 //! own by [`serve`] (the crash test runs it in the test process, so it outlives the platform).
 //! `POST /sandbox/{channel}/pay {"out_trade_no": …}` acts as the buyer paying;
 //! `POST /sandbox/{channel}/outage {"down": true}` makes a channel fail (failover drills).
+//!
+//! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
+//! the demo and the tests run the real signing and verification end to end; they know nothing
+//! of the platform's actors or database. The SMS, courier and live-platform sandboxes go here
+//! too, one module per provider.
 
 mod alipay;
 mod wechat;
@@ -13,18 +18,17 @@ mod wechat;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
-use actors::{Clock, SystemClock};
 use engine::ledger::Channel;
+use engine::time::Clock;
 use engine::{Fen, Timestamp};
 use parking_lot::Mutex;
-use serde::Deserialize;
-use serde_json::json;
-
 use providers::crypto::ChannelKeys;
 use providers::payments::alipay::protocol::{self as alipay_protocol, alipay_time};
+use serde::Deserialize;
+use serde_json::json;
 
 /// WeChat Pay's notification retry schedule: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h.
 pub const WECHAT_RETRY_SECS: [u64; 15] =
@@ -84,6 +88,16 @@ impl Trade {
     }
 }
 
+/// The wall clock: a channel keeps its own time, whatever the platform's clock says.
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp::from_millis(since_epoch.as_millis() as i64)
+    }
+}
+
 /// Both sandboxes' state.
 pub struct Sandbox {
     pub keys: Arc<ChannelKeys>,
@@ -118,7 +132,7 @@ impl Sandbox {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("an HTTP client without TLS builds"),
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(WallClock),
         }
     }
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use engine::Fen;
 use engine::ledger::Channel;
+use providers::crypto::rsa_sign;
+use providers::payments::alipay::protocol::{self as protocol, alipay_time};
+use providers::payments::yuan::{format_yuan, parse_yuan};
 use serde_json::{Value, json};
 
 use super::wechat::{PayQuery, html_escape};
 use super::{Notification, Sandbox, Trade, TradeState};
-use providers::crypto::rsa_sign;
-use providers::payments::alipay::protocol::{self as protocol, alipay_time};
-use providers::payments::yuan::{format_yuan, parse_yuan};
 
 impl Sandbox {
     /// A `trade_status_sync` notification about `trade` saying `amount`, signed by Alipay.
