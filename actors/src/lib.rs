@@ -13,7 +13,6 @@ pub mod clock;
 pub mod gauge;
 pub mod ids;
 pub mod journal;
-pub mod money;
 pub mod registry;
 pub mod settlement;
 pub mod stock;
@@ -24,7 +23,7 @@ pub use ids::OrderIds;
 pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StockRegistry};
 pub use settlement::{
-    Balances, Books, PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle,
-    SettlementRegistry, SettlementSettings, Unavailable,
+    PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle, SettlementRegistry,
+    SettlementSettings, Unavailable,
 };
 pub use stock::{CancelFailure, ConfirmFailure, Confirmed, PlaceError, PlaceRequest, Placed};

@@ -15,19 +15,19 @@ use std::sync::Arc;
 
 use actix::{Arbiter, ArbiterHandle};
 use dashmap::DashMap;
-use engine::ledger::{Account, Channel, Ledger, OpId, Posted, Posting};
+use engine::books::{Balances, Books, Entry, EntryKind, MoneyEvent, Withdrawal, WithdrawalState};
+use engine::ledger::{Channel, Ledger, Posted, Posting};
+use engine::op::Op;
+use engine::payment::{Capture, PaymentState, Review};
 use engine::settlement::{
     self, PaymentSettlement, SplitRule, WithdrawalError, WithdrawalPolicy, withdrawal_paid,
     withdrawal_rejected, withdrawal_requested,
 };
-use engine::{ConfirmError, Fen, MerchantId, OrderId, Timestamp};
+use engine::{BeijingDay, ConfirmError, Fen, MerchantId, OrderId, PaymentId, WithdrawalId};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::journal::{AppendError, Journal, JournalEvent, Seq};
-use crate::money::{
-    Capture, Entry, EntryKind, MoneyEvent, PaymentId, PaymentState, Review, Withdrawal, WithdrawalState,
-};
 use crate::registry::MailboxFull;
 use crate::stock::ConfirmFailure;
 use crate::{Clock, OrderIds, SaleHandle};
@@ -48,16 +48,6 @@ impl SettlementSettings {
             Channel::Alipay => self.fee_bps_alipay,
         }
     }
-}
-
-/// A merchant's books as stored, to start its actor from.
-#[derive(Debug, Clone, Default)]
-pub struct Books {
-    pub postings: Vec<Posting>,
-    pub captures: Vec<Capture>,
-    pub withdrawals: Vec<Withdrawal>,
-    pub kyc_verified: bool,
-    pub split: SplitRule,
 }
 
 /// A channel's verified word that a payment succeeded.
@@ -121,14 +111,6 @@ pub enum SettleError {
     Withdrawal(#[from] WithdrawalError),
 }
 
-/// A merchant's balances as the actor holds them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Balances {
-    pub available: Fen,
-    pub pending: Fen,
-    pub withdrawing: Fen,
-}
-
 enum Command {
     Payment(PaymentReport, oneshot::Sender<Result<PaymentOutcome, SettleError>>),
     RefundPaid {
@@ -148,7 +130,7 @@ enum Command {
         reply: oneshot::Sender<Result<(Withdrawal, Seq), SettleError>>,
     },
     DecideWithdrawal {
-        id: i64,
+        id: WithdrawalId,
         pay: bool,
         reason: String,
         reply: oneshot::Sender<Result<(Withdrawal, Seq), SettleError>>,
@@ -162,7 +144,7 @@ struct SettlementActor {
     merchant_id: MerchantId,
     ledger: Ledger,
     captures: HashMap<OrderId, Capture>,
-    withdrawals: HashMap<i64, Withdrawal>,
+    withdrawals: HashMap<WithdrawalId, Withdrawal>,
     kyc_verified: bool,
     split: SplitRule,
     journal: Journal,
@@ -171,26 +153,9 @@ struct SettlementActor {
     settings: Arc<SettlementSettings>,
 }
 
-/// Beijing calendar day of a timestamp: the day withdrawal limits count in.
-fn beijing_day(at: Timestamp) -> i64 {
-    (at.as_millis() + 8 * 3_600_000).div_euclid(86_400_000)
-}
-
-fn pay_op(channel: Channel, transaction_id: &str) -> OpId {
-    OpId(format!("pay:{}:{transaction_id}", channel.as_str()))
-}
-
-fn unmatched_op(channel: Channel, transaction_id: &str) -> OpId {
-    OpId(format!("unmatched:{}:{transaction_id}", channel.as_str()))
-}
-
 impl SettlementActor {
     fn balances(&self) -> Balances {
-        Balances {
-            available: self.ledger.owed(Account::MerchantAvailable(self.merchant_id)),
-            pending: self.ledger.owed(Account::MerchantPending(self.merchant_id)),
-            withdrawing: self.ledger.owed(Account::MerchantWithdrawing(self.merchant_id)),
-        }
+        Balances::in_ledger(&self.ledger, self.merchant_id)
     }
 
     fn entry(&self, posting: Posting, order_id: Option<OrderId>, kind: EntryKind) -> Entry {
@@ -217,10 +182,9 @@ impl SettlementActor {
 
     async fn payment(&mut self, report: PaymentReport) -> Result<PaymentOutcome, SettleError> {
         let (channel, txn) = (report.channel, report.transaction_id.as_str());
-        if self.ledger.contains(&pay_op(channel, txn)) {
-            return Ok(PaymentOutcome::Duplicate { seq: self.journal.last_appended() });
-        }
-        if self.ledger.contains(&unmatched_op(channel, txn)) {
+        let pay = Op::Payment { channel, transaction_id: txn.to_owned() }.id();
+        let unmatched = Op::Unmatched { channel, transaction_id: txn.to_owned() }.id();
+        if self.ledger.contains(&pay) || self.ledger.contains(&unmatched) {
             return Ok(PaymentOutcome::Duplicate { seq: self.journal.last_appended() });
         }
         if self.captures.contains_key(&report.order_id) {
@@ -234,7 +198,7 @@ impl SettlementActor {
             self.settings.fee_bps(channel),
             &self.split,
         );
-        let posting = settlement.capture(pay_op(channel, txn), now);
+        let posting = settlement.capture(pay, now);
         let held = settlement.held;
         let capture = Capture {
             order_id: report.order_id,
@@ -275,12 +239,8 @@ impl SettlementActor {
         reason: RefundReason,
     ) -> Result<PaymentOutcome, SettleError> {
         let now = self.clock.now();
-        let posting = settlement::payment_unmatched(
-            unmatched_op(report.channel, &report.transaction_id),
-            report.channel,
-            report.amount_fen,
-            now,
-        );
+        let op = Op::Unmatched { channel: report.channel, transaction_id: report.transaction_id.clone() };
+        let posting = settlement::payment_unmatched(op.id(), report.channel, report.amount_fen, now);
         let events = vec![
             MoneyEvent::Posted(self.entry(posting, Some(report.order_id), EntryKind::Unmatched)),
             MoneyEvent::Payment {
@@ -302,7 +262,7 @@ impl SettlementActor {
         amount: Fen,
         order_refunded: Option<OrderId>,
     ) -> Result<Seq, SettleError> {
-        let op = OpId(format!("refund:{}:{payment_id}", channel.as_str()));
+        let op = Op::Refund { channel, payment_id }.id();
         if self.ledger.contains(&op) {
             return Ok(self.journal.last_appended());
         }
@@ -328,14 +288,13 @@ impl SettlementActor {
         let now = self.clock.now();
         let mut events = Vec::new();
         let review = if approve {
-            let op = OpId(format!("release:{}", order_id.0));
+            let op = Op::Release(order_id).id();
             let posting =
                 capture.settlement.release(op, Fen::ZERO, now).expect("a held capture releases in full");
             events.push(MoneyEvent::Posted(self.entry(posting, Some(order_id), EntryKind::Release)));
             Review::Approved
         } else {
-            let op = OpId(format!("reject:{}", order_id.0));
-            let posting = capture.settlement.reject_held(op, now);
+            let posting = capture.settlement.reject_held(Op::Rejection(order_id).id(), now);
             events.push(MoneyEvent::Posted(self.entry(posting, Some(order_id), EntryKind::Rejection)));
             events.push(MoneyEvent::Payment {
                 payment_id: capture.payment_id,
@@ -353,11 +312,11 @@ impl SettlementActor {
 
     fn withdraw(&mut self, amount: Fen) -> Result<(Withdrawal, Seq), SettleError> {
         let now = self.clock.now();
-        let today = beijing_day(now);
+        let today = BeijingDay::of(now);
         let withdrawn_today: i64 = self
             .withdrawals
             .values()
-            .filter(|w| w.state != WithdrawalState::Rejected && beijing_day(w.created_at) == today)
+            .filter(|w| w.state != WithdrawalState::Rejected && BeijingDay::of(w.created_at) == today)
             .map(|w| w.amount_fen.as_i64())
             .sum();
         self.settings.withdrawals.check(
@@ -366,7 +325,7 @@ impl SettlementActor {
             Fen(withdrawn_today),
             amount,
         )?;
-        let id = self.ids.next().0;
+        let id = WithdrawalId(self.ids.next().0);
         let withdrawal = Withdrawal {
             id,
             merchant_id: self.merchant_id,
@@ -376,7 +335,7 @@ impl SettlementActor {
             created_at: now,
             updated_at: now,
         };
-        let posting = withdrawal_requested(OpId(format!("withdraw:{id}")), self.merchant_id, amount, now);
+        let posting = withdrawal_requested(Op::Withdrawal(id).id(), self.merchant_id, amount, now);
         let seq = self.commit(vec![
             MoneyEvent::Posted(self.entry(posting, None, EntryKind::Withdrawal)),
             MoneyEvent::Withdrawal(withdrawal.clone()),
@@ -387,7 +346,7 @@ impl SettlementActor {
 
     fn decide_withdrawal(
         &mut self,
-        id: i64,
+        id: WithdrawalId,
         pay: bool,
         reason: String,
     ) -> Result<(Withdrawal, Seq), SettleError> {
@@ -400,11 +359,11 @@ impl SettlementActor {
         let now = self.clock.now();
         let (posting, kind) = if pay {
             withdrawal.state = WithdrawalState::Paid;
-            let op = OpId(format!("withdraw-paid:{id}"));
+            let op = Op::WithdrawalPaid(id).id();
             (withdrawal_paid(op, self.merchant_id, withdrawal.amount_fen, now), EntryKind::WithdrawalPaid)
         } else {
             withdrawal.state = WithdrawalState::Rejected;
-            let op = OpId(format!("withdraw-rejected:{id}"));
+            let op = Op::WithdrawalRejected(id).id();
             (
                 withdrawal_rejected(op, self.merchant_id, withdrawal.amount_fen, now),
                 EntryKind::WithdrawalRejected,
@@ -510,7 +469,7 @@ impl SettlementHandle {
 
     pub async fn decide_withdrawal(
         &self,
-        id: i64,
+        id: WithdrawalId,
         pay: bool,
         reason: String,
     ) -> Result<Result<(Withdrawal, Seq), SettleError>, Unavailable> {

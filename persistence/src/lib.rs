@@ -14,6 +14,7 @@ pub mod entities;
 pub mod journal;
 pub mod migration;
 pub mod money;
+pub mod payments;
 pub mod repo;
 
 pub use db::{Backend, connect};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use engine::ledger::PartnerId;
-use engine::{BuyerId, FlashSaleId, IdempotencyKey, OrderState, ProductId, Quantity, SaleTerms};
+use engine::{BuyerId, FlashSaleId, IdempotencyKey, OrderState, ProductId, Quantity, SaleTerms, Timestamp};
 
 use super::*;
 use crate::clock::ManualClock;
@@ -78,7 +78,7 @@ impl World {
 
     fn report(&self, order_id: OrderId, channel: Channel, txn: &str, amount: i64) -> PaymentReport {
         PaymentReport {
-            payment_id: order_id.0 * 10 + channel as i64,
+            payment_id: PaymentId(order_id.0 * 10 + channel as i64),
             order_id,
             channel,
             transaction_id: txn.into(),
@@ -155,7 +155,8 @@ async fn a_second_payment_or_a_late_one_is_owed_back_never_credited() {
     // 500 at 0.2% = 1 fen fee; net 499; MCN 49; merchant 450. Nothing of the other two.
     assert_eq!(w.balances().await.available, Fen(450));
 
-    let paid = w.merchant.refund_paid(order.0 * 10 + 1, Channel::Alipay, Fen(500), None).await.unwrap();
+    let paid =
+        w.merchant.refund_paid(PaymentId(order.0 * 10 + 1), Channel::Alipay, Fen(500), None).await.unwrap();
     assert!(paid.is_ok());
     w.drain();
     let stored: Vec<_> = w.drain();

@@ -5,7 +5,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use actors::SettleError;
-use actors::money::Withdrawal;
+use engine::books::Withdrawal;
 use engine::ledger::Account;
 use engine::settlement::WithdrawalError;
 use engine::{Fen, Timestamp};

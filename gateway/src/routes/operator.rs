@@ -2,11 +2,11 @@
 //! the active query and refunds on demand, the ledger check and the daily reconciliation.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use actors::money::WithdrawalState;
 use chrono::NaiveDate;
+use engine::books::WithdrawalState;
 use engine::ledger::PartnerId;
 use engine::settlement::SplitRule;
-use engine::{MerchantId, OrderId, Timestamp};
+use engine::{MerchantId, OrderId, WithdrawalId};
 use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
@@ -47,14 +47,14 @@ pub async fn reviews(state: web::Data<AppState>, _: OperatorAuth) -> Result<Http
         .map(|c| {
             json!({
                 "order_id": c.order_id,
-                "merchant_id": c.merchant_id,
+                "merchant_id": c.settlement.merchant_id,
                 "payment_id": c.payment_id,
-                "channel": c.channel,
+                "channel": c.settlement.channel.as_str(),
                 "transaction_id": c.transaction_id,
-                "gross_fen": c.gross_fen,
-                "fee_fen": c.fee_fen,
-                "merchant_fen": c.merchant_fen,
-                "captured_at": rfc3339(Timestamp(c.created_at)),
+                "gross_fen": c.settlement.gross_fen,
+                "fee_fen": c.settlement.fee_fen,
+                "merchant_fen": c.settlement.merchant_fen,
+                "captured_at": rfc3339(c.at),
             })
         })
         .collect();
@@ -66,7 +66,7 @@ async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Resul
     let capture = repo::capture_of_order(&state.db, OrderId(order_id))
         .await?
         .ok_or_else(|| ApiError::not_found("review_not_found", "no payment of this order awaits review"))?;
-    let books = payments::settlement_of(state, MerchantId(capture.merchant_id))
+    let books = payments::settlement_of(state, capture.settlement.merchant_id)
         .await
         .map_err(|e| report_error(e, retry))?;
     let seq = books
@@ -139,13 +139,13 @@ async fn decide_withdrawal(
     reason: String,
 ) -> Result<HttpResponse, ApiError> {
     let retry = state.admission.retry_after_secs();
-    let withdrawal = repo::withdrawal_by_id(&state.db, id)
+    let withdrawal = repo::withdrawal_by_id(&state.db, WithdrawalId(id))
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
     let books =
         payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
     let (decided, seq) = books
-        .decide_withdrawal(id, pay, reason)
+        .decide_withdrawal(WithdrawalId(id), pay, reason)
         .await
         .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
         .map_err(|e| settle_error(e, retry))?;
