@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::{PaymentOutcome, PaymentReport, SettleError, SettlementHandle, Unavailable};
+use actors::{PaymentOutcome, PaymentReport, SettlementHandle, StartError};
 use engine::payment::{PaymentState, Review};
 use engine::{MerchantId, OrderState, PaymentId, Timestamp};
 use persistence::payments::{self as payment_repo, PaymentRecord};
@@ -42,15 +42,11 @@ pub async fn settlement_of(
     state: &AppState,
     merchant_id: MerchantId,
 ) -> Result<SettlementHandle, ReportError> {
-    if let Some(running) = state.settlements.get(merchant_id) {
-        return Ok(running);
-    }
-    let _starting = state.settlements.starting.lock().await;
-    if let Some(running) = state.settlements.get(merchant_id) {
-        return Ok(running);
-    }
-    let books = repo::books(&state.db, merchant_id).await?;
-    state.settlements.start(merchant_id, books).map_err(|e| ReportError::Db(DbErr::Custom(e)))
+    let load_books = || repo::books(&state.db, merchant_id);
+    state.settlements.get_or_start(merchant_id, load_books).await.map_err(|e| match e {
+        StartError::Load(e) => ReportError::Db(e),
+        other => ReportError::Db(DbErr::Custom(other.to_string())),
+    })
 }
 
 fn busy(e: impl std::fmt::Display) -> ReportError {
@@ -92,7 +88,7 @@ pub async fn report(state: &AppState, paid: VerifiedPayment) -> Result<PaymentOu
         amount_fen: paid.amount,
         sale,
     };
-    let outcome = settlement.payment(report).await.map_err(busy)?.map_err(busy)?;
+    let outcome = settlement.payment(report).await.map_err(busy)?;
     wait_durable(state, outcome.seq()).await?;
     let label = match outcome {
         PaymentOutcome::Credited { held: false, .. } => "credited",
@@ -240,11 +236,7 @@ async fn refund_one(state: &AppState, payment: &PaymentRecord) -> anyhow::Result
     let order_refunded =
         capture.filter(|c| c.payment_id == payment.id && c.review == Review::Rejected).map(|c| c.order_id);
     let settlement = settlement_of(state, payment.merchant_id).await?;
-    let seq = settlement
-        .refund_paid(payment.id, channel, amount, order_refunded)
-        .await
-        .map_err(|e: Unavailable| anyhow::anyhow!(e))?
-        .map_err(|e: SettleError| anyhow::anyhow!(e))?;
+    let seq = settlement.refund_paid(payment.id, channel, amount, order_refunded).await?;
     wait_durable(state, seq).await?;
     metrics::counter!("flashsale_refunds_total", "channel" => channel.as_str()).increment(1);
     Ok(true)

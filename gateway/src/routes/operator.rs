@@ -69,11 +69,7 @@ async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Resul
     let books = payments::settlement_of(state, capture.settlement.merchant_id)
         .await
         .map_err(|e| report_error(e, retry))?;
-    let seq = books
-        .review(OrderId(order_id), approved)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
-        .map_err(|e| settle_error(e, retry))?;
+    let seq = books.review(OrderId(order_id), approved).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
     if !approved {
         state.refunds_due.notify_one();
@@ -144,11 +140,8 @@ async fn decide_withdrawal(
         .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
     let books =
         payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
-    let (decided, seq) = books
-        .decide_withdrawal(WithdrawalId(id), pay, reason)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
-        .map_err(|e| settle_error(e, retry))?;
+    let (decided, seq) =
+        books.decide_withdrawal(WithdrawalId(id), pay, reason).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(render_withdrawal(&decided)))
 }
@@ -193,10 +186,7 @@ pub async fn set_kyc(
     }
     // Stored first: an actor started from now on reads it; a running one is told.
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books
-        .set_kyc(body.verified)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
 }
 
@@ -249,7 +239,7 @@ pub async fn set_split(
         .map_err(|e| ApiError::invalid("invalid_split", e.to_string()))?;
     repo::set_split_rule(&state.db, merchant_id, &rule).await?;
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books.set_split(rule).await.map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({
         "merchant_id": merchant_id,
         "partners": body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect::<Vec<_>>(),
