@@ -1,6 +1,6 @@
 //! A merchant's books: the records its settlement actor decides and the journal persists
-//! ([`MoneyEvent`]: postings with what they are about, payment states, reviews, withdrawals),
-//! what the actor starts from ([`Books`]) and the balances they fold
+//! ([`MoneyEvent`]: postings with what they are about, payment states, reviews, withdrawals,
+//! KYC and split decisions), what the actor starts from ([`Books`]) and the balances they fold
 //! to ([`Balances`]).
 
 use crate::ledger::{Account, Ledger, OpId, Posting};
@@ -108,6 +108,18 @@ pub enum MoneyEvent {
         at: Timestamp,
     },
     Withdrawal(Withdrawal),
+    /// An operator decided whether the merchant's identity is verified (KYC).
+    KycDecided {
+        merchant_id: MerchantId,
+        verified: bool,
+        at: Timestamp,
+    },
+    /// Who shares the merchant's net from now on; replaces the rule before.
+    SplitRuleSet {
+        merchant_id: MerchantId,
+        rule: SplitRule,
+        at: Timestamp,
+    },
 }
 
 impl MoneyEvent {
@@ -117,7 +129,9 @@ impl MoneyEvent {
             MoneyEvent::Posted(entry) => entry.posting.at,
             MoneyEvent::Payment { at, .. }
             | MoneyEvent::Reviewed { at, .. }
-            | MoneyEvent::OrderRefunded { at, .. } => *at,
+            | MoneyEvent::OrderRefunded { at, .. }
+            | MoneyEvent::KycDecided { at, .. }
+            | MoneyEvent::SplitRuleSet { at, .. } => *at,
             MoneyEvent::Withdrawal(w) => w.updated_at,
         }
     }

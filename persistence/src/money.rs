@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use crate::entities::{
@@ -136,7 +136,40 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
                 .await?;
             Ok(())
         }
+        MoneyEvent::KycDecided { merchant_id, verified, at: _ } => {
+            merchant::Entity::update_many()
+                .col_expr(merchant::Column::KycVerified, Expr::value(*verified))
+                .filter(merchant::Column::Id.eq(merchant_id.0))
+                .exec(db)
+                .await?;
+            Ok(())
+        }
+        MoneyEvent::SplitRuleSet { merchant_id, rule, at: _ } => {
+            replace_split_rule(db, *merchant_id, rule).await
+        }
     }
+}
+
+/// Replaces a merchant's split rule (inside the writer's transaction, so a retry repeats it).
+async fn replace_split_rule(
+    db: &impl ConnectionTrait,
+    merchant_id: MerchantId,
+    rule: &SplitRule,
+) -> Result<(), DbErr> {
+    split_rule::Entity::delete_many()
+        .filter(split_rule::Column::MerchantId.eq(merchant_id.0))
+        .exec(db)
+        .await?;
+    if !rule.partners().is_empty() {
+        split_rule::Entity::insert_many(rule.partners().iter().map(|(p, bps)| split_rule::ActiveModel {
+            merchant_id: Set(merchant_id.0),
+            partner_id: Set(p.0),
+            bps: Set(*bps as i32),
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
 }
 
 // ---- a merchant's books ----------------------------------------------------------------------
@@ -239,29 +272,6 @@ pub async fn split_rule(db: &DatabaseConnection, merchant_id: MerchantId) -> Res
         .map_err(|e| bad(format!("split rule of merchant {merchant_id}: {e}")))
 }
 
-/// Replaces a merchant's split rule.
-pub async fn set_split_rule(
-    db: &DatabaseConnection,
-    merchant_id: MerchantId,
-    rule: &SplitRule,
-) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    split_rule::Entity::delete_many()
-        .filter(split_rule::Column::MerchantId.eq(merchant_id.0))
-        .exec(&txn)
-        .await?;
-    if !rule.partners().is_empty() {
-        split_rule::Entity::insert_many(rule.partners().iter().map(|(p, bps)| split_rule::ActiveModel {
-            merchant_id: Set(merchant_id.0),
-            partner_id: Set(p.0),
-            bps: Set(*bps as i32),
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-    }
-    txn.commit().await
-}
-
 pub async fn insert_partner(db: &DatabaseConnection, name: &str, now: Timestamp) -> Result<PartnerId, DbErr> {
     let row =
         partner::ActiveModel { id: NotSet, name: Set(name.to_owned()), created_at: Set(now.as_millis()) };
@@ -270,20 +280,6 @@ pub async fn insert_partner(db: &DatabaseConnection, name: &str, now: Timestamp)
 
 pub async fn partner_exists(db: &DatabaseConnection, id: PartnerId) -> Result<bool, DbErr> {
     Ok(partner::Entity::find_by_id(id.0).one(db).await?.is_some())
-}
-
-/// Records an operator's KYC decision; false if there is no such merchant.
-pub async fn set_kyc(
-    db: &DatabaseConnection,
-    merchant_id: MerchantId,
-    verified: bool,
-) -> Result<bool, DbErr> {
-    let updated = merchant::Entity::update_many()
-        .col_expr(merchant::Column::KycVerified, Expr::value(verified))
-        .filter(merchant::Column::Id.eq(merchant_id.0))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected == 1)
 }
 
 pub async fn merchant_exists(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<bool, DbErr> {

@@ -79,20 +79,20 @@ pub struct DecideWithdrawal {
     pub reply: oneshot::Sender<Result<(Withdrawal, Seq), SettleError>>,
 }
 
-/// An operator decided whether the merchant's identity is verified (KYC); already stored.
+/// An operator decides whether the merchant's identity is verified (KYC).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SetKyc {
     pub verified: bool,
-    pub reply: oneshot::Sender<()>,
+    pub reply: oneshot::Sender<Result<Seq, SettleError>>,
 }
 
-/// An operator set who shares the merchant's net from now on; already stored.
+/// An operator sets who shares the merchant's net from now on.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SetSplit {
     pub rule: SplitRule,
-    pub reply: oneshot::Sender<()>,
+    pub reply: oneshot::Sender<Result<Seq, SettleError>>,
 }
 
 /// The balances and the fold check of the ledger (tests and operators).
@@ -389,6 +389,22 @@ impl SettlementActor {
         self.withdrawals.insert(id, withdrawal.clone());
         Ok((withdrawal, seq))
     }
+
+    fn set_kyc(&mut self, verified: bool) -> Result<Seq, SettleError> {
+        let at = self.clock.now();
+        let seq =
+            self.commit(vec![MoneyEvent::KycDecided { merchant_id: self.merchant_id, verified, at }])?;
+        self.kyc_verified = verified;
+        Ok(seq)
+    }
+
+    fn set_split(&mut self, rule: SplitRule) -> Result<Seq, SettleError> {
+        let at = self.clock.now();
+        let event = MoneyEvent::SplitRuleSet { merchant_id: self.merchant_id, rule: rule.clone(), at };
+        let seq = self.commit(vec![event])?;
+        self.split = rule;
+        Ok(seq)
+    }
 }
 
 impl Actor for SettlementActor {
@@ -455,8 +471,7 @@ impl Handler<SetKyc> for SettlementActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetKyc, _: &mut Self::Context) {
-        self.kyc_verified = msg.verified;
-        let _ = msg.reply.send(());
+        let _ = msg.reply.send(self.set_kyc(msg.verified));
     }
 }
 
@@ -464,8 +479,7 @@ impl Handler<SetSplit> for SettlementActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetSplit, _: &mut Self::Context) {
-        self.split = msg.rule;
-        let _ = msg.reply.send(());
+        let _ = msg.reply.send(self.set_split(msg.rule));
     }
 }
 

@@ -75,14 +75,14 @@ impl SettlementHandle {
         self.ask(|reply| DecideWithdrawal { id, pay, reason, reply }).await?
     }
 
-    /// Tells the actor an operator's KYC decision (already stored).
-    pub async fn set_kyc(&self, verified: bool) -> Result<(), SettleError> {
-        Ok(self.ask(|reply| SetKyc { verified, reply }).await?)
+    /// Records an operator's KYC decision; the answer is the journal position to wait for.
+    pub async fn set_kyc(&self, verified: bool) -> Result<Seq, SettleError> {
+        self.ask(|reply| SetKyc { verified, reply }).await?
     }
 
-    /// Tells the actor the merchant's new split rule (already stored).
-    pub async fn set_split(&self, rule: SplitRule) -> Result<(), SettleError> {
-        Ok(self.ask(|reply| SetSplit { rule, reply }).await?)
+    /// Replaces the split rule; the answer is the journal position to wait for.
+    pub async fn set_split(&self, rule: SplitRule) -> Result<Seq, SettleError> {
+        self.ask(|reply| SetSplit { rule, reply }).await?
     }
 
     /// The actor's balances and the fold check of its ledger.

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use engine::books::{Balances, Books};
+use engine::books::{Balances, Books, MoneyEvent};
 use engine::ledger::PartnerId;
 use engine::settlement::{SplitRule, WithdrawalError, WithdrawalPolicy};
 use engine::{
@@ -210,6 +210,29 @@ async fn withdrawals_need_kyc_and_hold_funds_in_flight() {
     assert_eq!(again.unwrap_err(), SettleError::NoSuchWithdrawal);
     let b = w.balances().await;
     assert_eq!((b.available, b.withdrawing), (Fen(3_982), Fen(0)));
+    w.stop();
+}
+
+#[actix::test]
+async fn kyc_and_split_decisions_are_journaled_and_then_apply() {
+    let mut w = world(10_000).await;
+    let order = w.order(1).await;
+    w.drain();
+    let seq = w.merchant.set_kyc(true).await.unwrap();
+    let rule = SplitRule::new(vec![(MCN, 2_000)]).unwrap();
+    let later = w.merchant.set_split(rule.clone()).await.unwrap();
+    assert!(later > seq);
+    let events = w.drain();
+    let [JournalEvent::Money(kyc), JournalEvent::Money(split)] = &events[..] else { panic!("{events:?}") };
+    assert!(matches!(kyc[..], [MoneyEvent::KycDecided { merchant_id: M, verified: true, .. }]), "{kyc:?}");
+    assert!(
+        matches!(&split[..], [MoneyEvent::SplitRuleSet { merchant_id: M, rule: r, .. }] if *r == rule),
+        "{split:?}"
+    );
+    // fee 20; net 9,980; MCN 1,996 at the new rule; merchant 7,984. KYC lets it withdraw.
+    w.pay(w.report(order, Channel::Wechat, "T1", 10_000)).await;
+    assert_eq!(w.balances().await.available, Fen(7_984));
+    w.merchant.withdraw(Fen(1_000)).await.unwrap();
     w.stop();
 }
 

@@ -181,12 +181,14 @@ pub async fn set_kyc(
 ) -> Result<HttpResponse, ApiError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
-    if !repo::set_kyc(&state.db, merchant_id, body.verified).await? {
+    if !repo::merchant_exists(&state.db, merchant_id).await? {
         return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
     }
-    // Stored first: an actor started from now on reads it; a running one is told.
+    // The merchant's settlement actor is the only writer of its KYC flag: it journals the
+    // decision and applies it, and the answer waits until it is durable.
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
+    let seq = books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
 }
 
@@ -237,9 +239,10 @@ pub async fn set_split(
     }
     let rule = SplitRule::new(body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect())
         .map_err(|e| ApiError::invalid("invalid_split", e.to_string()))?;
-    repo::set_split_rule(&state.db, merchant_id, &rule).await?;
+    // Journaled and applied by the merchant's settlement actor, its only writer.
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
+    let seq = books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({
         "merchant_id": merchant_id,
         "partners": body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect::<Vec<_>>(),
