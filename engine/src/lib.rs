@@ -21,7 +21,7 @@ pub use calendar::BeijingDay;
 pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, WithdrawalId};
 pub use input::{IdempotencyKey, InputError, Phone, Quantity};
 pub use money::Fen;
-pub use order::{Order, OrderState, Receipt, StateChange};
+pub use order::{NotPayable, Order, OrderState, Receipt, StateChange};
 pub use sale::{
     CancelError, ConfirmError, FlashSale, Reservation, ReserveError, ReserveRequest, RestoreError, SaleTerms,
     StockCounts, TermsError,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use actors::{PaymentOutcome, PaymentReport, SettlementHandle, StartError};
 use engine::payment::{PaymentState, Review};
-use engine::{MerchantId, OrderState, PaymentId, Timestamp};
+use engine::{MerchantId, PaymentId, Timestamp};
 use persistence::payments::{self as payment_repo, PaymentRecord};
 use persistence::{DbErr, money as repo, repo as core_repo};
 use thiserror::Error;
@@ -181,7 +181,7 @@ async fn query_one(state: &AppState, payment: &PaymentRecord, now: Timestamp) ->
             // Unpaid and its order can no longer be paid: close it at the channel, so that a
             // buyer who still scans the code cannot pay into nothing.
             let order = core_repo::order(&state.db, payment.order_id).await?;
-            let payable = order.is_some_and(|o| o.state == OrderState::PendingPayment && now < o.expires_at);
+            let payable = order.is_some_and(|o| o.payable(now).is_ok());
             if payable {
                 return Ok(Swept::Waiting);
             }

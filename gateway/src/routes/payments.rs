@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use engine::OrderId;
 use engine::ledger::Channel;
 use engine::payment::PaymentState;
-use engine::{OrderId, OrderState};
 use persistence::payments::{self as repo, NewPayment};
 use serde::Deserialize;
 use serde_json::json;
@@ -63,11 +63,7 @@ pub async fn create(
     }
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
     let now = state.clock.now();
-    if order.state != OrderState::PendingPayment || now >= order.expires_at {
-        let state_name =
-            if order.state == OrderState::PendingPayment { "expired" } else { order.state.as_str() };
-        return Err(ApiError::conflict("not_payable", format!("the order is {state_name}")));
-    }
+    order.payable(now).map_err(|e| ApiError::conflict("not_payable", e.to_string()))?;
     let title = state
         .registry
         .get(order.flash_sale_id)
