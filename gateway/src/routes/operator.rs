@@ -2,11 +2,11 @@
 //! the active query and refunds on demand, the ledger check and the daily reconciliation.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use engine::books::WithdrawalState;
 use engine::ledger::PartnerId;
 use engine::settlement::SplitRule;
-use engine::{MerchantId, OrderId, WithdrawalId};
+use engine::{BeijingDay, MerchantId, OrderId, WithdrawalId};
 use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
@@ -288,10 +288,12 @@ pub async fn reconcile(
     _: OperatorAuth,
     query: web::Query<ReconcileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let date = match &query.date {
+    let day = match &query.date {
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
-        None => reconciliation::beijing_day(state.clock.now()),
+            .ok()
+            .and_then(|d| BeijingDay::from_ymd(d.year(), d.month(), d.day()))
+            .ok_or_else(|| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
+        None => BeijingDay::of(state.clock.now()),
     };
-    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, date).await?))
+    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, day).await?))
 }
