@@ -16,11 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use engine::books::MoneyEvent;
+use engine::payment::PaidOrder;
 use engine::{Order, StateChange, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
-
-use crate::money::{MoneyEvent, PaidOrder};
 
 /// Position of an event in the journal; 0 means "nothing yet".
 pub type Seq = u64;
@@ -45,13 +45,7 @@ impl JournalEvent {
             JournalEvent::OrdersPlaced(orders) => orders.first().map(|o| o.created_at),
             JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
             JournalEvent::OrderPaid(paid) => Some(paid.change.at),
-            JournalEvent::Money(events) => events.first().map(|e| match e {
-                MoneyEvent::Posted(entry) => entry.posting.at,
-                MoneyEvent::Payment { at, .. }
-                | MoneyEvent::Reviewed { at, .. }
-                | MoneyEvent::OrderRefunded { at, .. } => *at,
-                MoneyEvent::Withdrawal(w) => w.updated_at,
-            }),
+            JournalEvent::Money(events) => events.first().map(MoneyEvent::at),
         }
     }
 }

@@ -4,8 +4,9 @@
 //!   [`engine::FlashSale`], so every reservation is decided by one thread, in mailbox order.
 //! - [`registry::StockRegistry`]: finds or starts the actor of a sale and hands out
 //!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, replays).
-//! - [`settlement::SettlementRegistry`]: one settlement actor per merchant, the only writer of
-//!   that merchant's ledger, captures and withdrawals.
+//! - [`settlement`]: one settlement actor per merchant, the only writer of that merchant's
+//!   ledger, captures, withdrawals, KYC flag and split rule; its [`settlement::SettlementRegistry`]
+//!   starts it from the stored books on first use.
 //! - [`journal`]: the port through which actors persist what they decided. The actors only
 //!   append; the persistence crate drains it and reports what is durable.
 
@@ -13,7 +14,6 @@ pub mod clock;
 pub mod gauge;
 pub mod ids;
 pub mod journal;
-pub mod money;
 pub mod registry;
 pub mod settlement;
 pub mod stock;
@@ -24,7 +24,7 @@ pub use ids::OrderIds;
 pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StockRegistry};
 pub use settlement::{
-    Balances, Books, PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle,
-    SettlementRegistry, SettlementSettings, Unavailable,
+    PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle, SettlementRegistry,
+    SettlementSettings, StartError, Unavailable,
 };
 pub use stock::{CancelFailure, ConfirmFailure, Confirmed, PlaceError, PlaceRequest, Placed};

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use engine::books::Entry;
+use engine::payment::Capture;
 use engine::{
     BuyerId, FlashSale, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, Receipt, ReserveError,
     RestoreError, SaleTerms,
@@ -16,7 +18,6 @@ use engine::{
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::money::{Capture, Entry};
 use crate::stock::{
     CancelOrder, Cancelled, ConfirmPayment, Confirmed, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest,
     Placed, ReplayIndex, StockActor, StockActorSettings,

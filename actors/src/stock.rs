@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use engine::books::Entry;
+use engine::payment::{Capture, PaidOrder};
 use engine::{
     BuyerId, CancelError, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity, Receipt,
     Reservation, ReserveError, ReserveRequest, StateChange, StockCounts, Timestamp,
@@ -19,7 +21,6 @@ use engine::{
 use tokio::sync::oneshot;
 
 use crate::journal::{AppendError, Journal, JournalEvent, Seq, Slot};
-use crate::money::{Capture, Entry, PaidOrder};
 use crate::{Clock, OrderIds, SaleGauge};
 
 /// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which

@@ -40,3 +40,11 @@ id_type!(
     /// (and can be acknowledged) before its row is written.
     OrderId
 );
+id_type!(
+    /// A payment attempt: one per order and channel, numbered by the `payments` table.
+    PaymentId
+);
+id_type!(
+    /// A merchant's withdrawal to its bank account. Minted in memory, like order ids.
+    WithdrawalId
+);

@@ -4,19 +4,24 @@
 //! [`Timestamp`]. The actors own instances of these types and the gateway parses raw input into
 //! them once, at the edge.
 
+pub mod books;
+pub mod calendar;
 pub mod ids;
 pub mod input;
 pub mod ledger;
 pub mod money;
+pub mod op;
 pub mod order;
+pub mod payment;
 pub mod sale;
 pub mod settlement;
 pub mod time;
 
-pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, ProductId};
+pub use calendar::BeijingDay;
+pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, WithdrawalId};
 pub use input::{IdempotencyKey, InputError, Phone, Quantity};
 pub use money::Fen;
-pub use order::{Order, OrderState, Receipt, StateChange};
+pub use order::{NotPayable, Order, OrderState, Receipt, StateChange};
 pub use sale::{
     CancelError, ConfirmError, FlashSale, Reservation, ReserveError, ReserveRequest, RestoreError, SaleTerms,
     StockCounts, TermsError,

@@ -11,6 +11,7 @@
 //! `expired` and `cancelled` give them back to *available*.
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::{BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, Timestamp};
 
@@ -107,6 +108,29 @@ impl Order {
     }
 }
 
+/// Why an order cannot be paid (any more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum NotPayable {
+    /// Its hold ran out: the deadline passed, whether or not the expiry was processed yet.
+    #[error("the order is expired")]
+    Expired,
+    /// It left `pending_payment` (paid, cancelled, expired, …).
+    #[error("the order is {}", .0.as_str())]
+    State(OrderState),
+}
+
+impl Order {
+    /// Whether the order can still be paid at `now`: it awaits payment and its hold has not
+    /// run out. The one payability rule, for the stock actor and the gateway alike.
+    pub fn payable(&self, now: Timestamp) -> Result<(), NotPayable> {
+        match self.state {
+            OrderState::PendingPayment if now < self.expires_at => Ok(()),
+            OrderState::PendingPayment => Err(NotPayable::Expired),
+            state => Err(NotPayable::State(state)),
+        }
+    }
+}
+
 /// The facts of a freshly placed order that the `201 Created` answer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
@@ -158,6 +182,29 @@ mod tests {
                 (Completed, Refunded),
             ]
         );
+    }
+
+    #[test]
+    fn only_a_pending_order_within_its_hold_is_payable() {
+        let mut order = Order {
+            id: OrderId(1),
+            flash_sale_id: FlashSaleId(1),
+            merchant_id: MerchantId(1),
+            buyer_id: BuyerId(1),
+            quantity: 1,
+            amount_fen: Fen(100),
+            state: OrderState::PendingPayment,
+            idempotency_key: IdempotencyKey::parse("k").unwrap(),
+            created_at: Timestamp(0),
+            expires_at: Timestamp(1_000),
+            updated_at: Timestamp(0),
+        };
+        assert_eq!(order.payable(Timestamp(999)), Ok(()));
+        assert_eq!(order.payable(Timestamp(1_000)), Err(NotPayable::Expired));
+        assert_eq!(NotPayable::Expired.to_string(), "the order is expired");
+        order.state = OrderState::Paid;
+        assert_eq!(order.payable(Timestamp(0)), Err(NotPayable::State(OrderState::Paid)));
+        assert_eq!(NotPayable::State(OrderState::Cancelled).to_string(), "the order is cancelled");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use thiserror::Error;
 
+use crate::order::NotPayable;
 use crate::{
     BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, ProductId, Quantity,
     Receipt, StateChange, Timestamp,
@@ -440,11 +441,11 @@ impl FlashSale {
         now: Timestamp,
     ) -> Result<StateChange, ConfirmError> {
         let order = self.orders.get(&order_id).ok_or(ConfirmError::UnknownOrder)?;
-        match order.state {
-            OrderState::PendingPayment if now >= order.expires_at => {
+        match order.payable(now) {
+            Err(NotPayable::Expired) => {
                 Err(ConfirmError::HoldExpired(self.release(order_id, OrderState::Expired, now)))
             }
-            OrderState::PendingPayment => {
+            Ok(()) => {
                 let order = self.orders.get_mut(&order_id).expect("looked up above");
                 let change = StateChange { order_id, from: order.state, to: OrderState::Paid, at: now };
                 order.state = OrderState::Paid;
@@ -458,8 +459,8 @@ impl FlashSale {
                 self.assert_balanced();
                 Ok(change)
             }
-            state if state.sold_units() => Err(ConfirmError::AlreadyPaid),
-            state => Err(ConfirmError::NotPending(state)),
+            Err(NotPayable::State(state)) if state.sold_units() => Err(ConfirmError::AlreadyPaid),
+            Err(NotPayable::State(state)) => Err(ConfirmError::NotPending(state)),
         }
     }
 

@@ -12,11 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::money::{PaymentState, Review};
-use actors::{PaymentOutcome, PaymentReport, SettleError, SettlementHandle, Unavailable};
-use engine::ledger::Channel;
-use engine::{Fen, MerchantId, OrderId, OrderState, Timestamp};
-use persistence::entities::payment;
+use actors::{PaymentOutcome, PaymentReport, SettlementHandle, StartError};
+use engine::payment::{PaymentState, Review};
+use engine::{MerchantId, PaymentId, Timestamp};
+use persistence::payments::{self as payment_repo, PaymentRecord};
 use persistence::{DbErr, money as repo, repo as core_repo};
 use providers::payments::{TradeStatus, VerifiedPayment};
 use thiserror::Error;
@@ -43,15 +42,11 @@ pub async fn settlement_of(
     state: &AppState,
     merchant_id: MerchantId,
 ) -> Result<SettlementHandle, ReportError> {
-    if let Some(running) = state.settlements.get(merchant_id) {
-        return Ok(running);
-    }
-    let _starting = state.settlements.starting.lock().await;
-    if let Some(running) = state.settlements.get(merchant_id) {
-        return Ok(running);
-    }
-    let books = repo::books(&state.db, merchant_id).await?;
-    state.settlements.start(merchant_id, books).map_err(|e| ReportError::Db(DbErr::Custom(e)))
+    let load_books = || repo::books(&state.db, merchant_id);
+    state.settlements.get_or_start(merchant_id, load_books).await.map_err(|e| match e {
+        StartError::Load(e) => ReportError::Db(e),
+        other => ReportError::Db(DbErr::Custom(other.to_string())),
+    })
 }
 
 fn busy(e: impl std::fmt::Display) -> ReportError {
@@ -61,27 +56,30 @@ fn busy(e: impl std::fmt::Display) -> ReportError {
 /// Applies a verified payment: credited once, or recorded as owed back to the buyer. Returns
 /// once what was decided is durable.
 pub async fn report(state: &AppState, paid: VerifiedPayment) -> Result<PaymentOutcome, ReportError> {
-    let payment = repo::payment_by_out_trade_no(&state.db, &paid.out_trade_no)
+    let payment = payment_repo::payment_by_out_trade_no(&state.db, &paid.out_trade_no)
         .await?
         .ok_or_else(|| ReportError::UnknownTrade(paid.out_trade_no.clone()))?;
-    if payment.channel != paid.channel.as_str() {
-        return Err(ReportError::WrongChannel { reported: paid.channel.as_str(), expected: payment.channel });
+    if payment.channel != paid.channel {
+        return Err(ReportError::WrongChannel {
+            reported: paid.channel.as_str(),
+            expected: payment.channel.as_str().to_owned(),
+        });
     }
-    if paid.amount.as_i64() != payment.amount_fen {
+    if paid.amount != payment.amount_fen {
         metrics::counter!("flashsale_payment_reports_refused_total", "reason" => "amount").increment(1);
         return Err(ReportError::AmountMismatch {
             reported: paid.amount.as_i64(),
-            expected: payment.amount_fen,
+            expected: payment.amount_fen.as_i64(),
         });
     }
-    let order = core_repo::order(&state.db, OrderId(payment.order_id))
+    let order = core_repo::order(&state.db, payment.order_id)
         .await?
         .ok_or_else(|| ReportError::Db(DbErr::RecordNotFound(format!("order {}", payment.order_id))))?;
     let sale = state
         .registry
         .get(order.flash_sale_id)
         .ok_or_else(|| busy(format!("no stock actor for flash sale {}", order.flash_sale_id)))?;
-    let settlement = settlement_of(state, MerchantId(payment.merchant_id)).await?;
+    let settlement = settlement_of(state, payment.merchant_id).await?;
     let report = PaymentReport {
         payment_id: payment.id,
         order_id: order.id,
@@ -90,7 +88,7 @@ pub async fn report(state: &AppState, paid: VerifiedPayment) -> Result<PaymentOu
         amount_fen: paid.amount,
         sale,
     };
-    let outcome = settlement.payment(report).await.map_err(busy)?.map_err(busy)?;
+    let outcome = settlement.payment(report).await.map_err(busy)?;
     wait_durable(state, outcome.seq()).await?;
     let label = match outcome {
         PaymentOutcome::Credited { held: false, .. } => "credited",
@@ -127,9 +125,10 @@ pub async fn query_sweep(state: &AppState) -> Result<QuerySweep, DbErr> {
     let now = state.clock.now();
     let before = Timestamp(now.as_millis() - state.settings.payments.query_after_ms as i64);
     let mut sweep = QuerySweep::default();
-    let mut after_id = 0;
+    let mut after_id = PaymentId(0);
     loop {
-        let page = repo::payments_in_state(&state.db, PaymentState::Created, before, after_id, 500).await?;
+        let page =
+            payment_repo::payments_in_state(&state.db, PaymentState::Created, before, after_id, 500).await?;
         let Some(last) = page.last() else { break };
         after_id = last.id;
         let full = page.len() == 500;
@@ -141,7 +140,7 @@ pub async fn query_sweep(state: &AppState) -> Result<QuerySweep, DbErr> {
                 Ok(Swept::Waiting) => {}
                 Err(error) => {
                     sweep.failed += 1;
-                    tracing::warn!(payment_id = payment.id, %error, "active query failed");
+                    tracing::warn!(payment_id = payment.id.0, %error, "active query failed");
                 }
             }
         }
@@ -161,9 +160,8 @@ enum Swept {
     Waiting,
 }
 
-async fn query_one(state: &AppState, payment: &payment::Model, now: Timestamp) -> anyhow::Result<Swept> {
-    let channel =
-        Channel::parse(&payment.channel).ok_or_else(|| anyhow::anyhow!("channel {}", payment.channel))?;
+async fn query_one(state: &AppState, payment: &PaymentRecord, now: Timestamp) -> anyhow::Result<Swept> {
+    let channel = payment.channel;
     match state.channels.query(channel, &payment.out_trade_no).await? {
         TradeStatus::Paid { transaction_id, amount } => {
             let paid = VerifiedPayment {
@@ -176,14 +174,14 @@ async fn query_one(state: &AppState, payment: &payment::Model, now: Timestamp) -
             Ok(Swept::Paid)
         }
         TradeStatus::Closed => {
-            repo::close_payment(&state.db, payment.id, now).await?;
+            payment_repo::close_payment(&state.db, payment.id, now).await?;
             Ok(Swept::Closed)
         }
         TradeStatus::NotPaid => {
             // Unpaid and its order can no longer be paid: close it at the channel, so that a
             // buyer who still scans the code cannot pay into nothing.
-            let order = core_repo::order(&state.db, OrderId(payment.order_id)).await?;
-            let payable = order.is_some_and(|o| o.state == OrderState::PendingPayment && now < o.expires_at);
+            let order = core_repo::order(&state.db, payment.order_id).await?;
+            let payable = order.is_some_and(|o| o.payable(now).is_ok());
             if payable {
                 return Ok(Swept::Waiting);
             }
@@ -192,7 +190,7 @@ async fn query_one(state: &AppState, payment: &payment::Model, now: Timestamp) -
             match state.channels.query(channel, &payment.out_trade_no).await? {
                 TradeStatus::Paid { .. } => Ok(Swept::Waiting),
                 _ => {
-                    repo::close_payment(&state.db, payment.id, now).await?;
+                    payment_repo::close_payment(&state.db, payment.id, now).await?;
                     Ok(Swept::Closed)
                 }
             }
@@ -202,9 +200,9 @@ async fn query_one(state: &AppState, payment: &payment::Model, now: Timestamp) -
 
 /// One pass of the refund worker; how many refunds were confirmed.
 pub async fn refund_sweep(state: &AppState) -> Result<u32, DbErr> {
-    let (mut done, mut after_id) = (0, 0);
+    let (mut done, mut after_id) = (0, PaymentId(0));
     loop {
-        let owed = repo::payments_in_state(
+        let owed = payment_repo::payments_in_state(
             &state.db,
             PaymentState::RefundPending,
             Timestamp(i64::MAX),
@@ -219,7 +217,7 @@ pub async fn refund_sweep(state: &AppState) -> Result<u32, DbErr> {
                 Ok(true) => done += 1,
                 Ok(false) => {}
                 Err(error) => {
-                    tracing::warn!(payment_id = payment.id, %error, "refund not confirmed yet; will retry")
+                    tracing::warn!(payment_id = payment.id.0, %error, "refund not confirmed yet; will retry")
                 }
             }
         }
@@ -227,25 +225,18 @@ pub async fn refund_sweep(state: &AppState) -> Result<u32, DbErr> {
     Ok(done)
 }
 
-async fn refund_one(state: &AppState, payment: &payment::Model) -> anyhow::Result<bool> {
-    let channel =
-        Channel::parse(&payment.channel).ok_or_else(|| anyhow::anyhow!("channel {}", payment.channel))?;
-    let amount = Fen(payment.amount_fen);
+async fn refund_one(state: &AppState, payment: &PaymentRecord) -> anyhow::Result<bool> {
+    let (channel, amount) = (payment.channel, payment.amount_fen);
     let out_refund_no = format!("R{}", payment.id);
     if !state.channels.refund(channel, &payment.out_trade_no, &out_refund_no, amount).await? {
         return Ok(false); // still processing at the channel
     }
     // A payment rejected in review refunds its order; a late or double one leaves the order be.
-    let capture = repo::capture_of_order(&state.db, OrderId(payment.order_id)).await?;
-    let order_refunded = capture
-        .filter(|c| c.payment_id == payment.id && c.review == Review::Rejected.as_str())
-        .map(|c| OrderId(c.order_id));
-    let settlement = settlement_of(state, MerchantId(payment.merchant_id)).await?;
-    let seq = settlement
-        .refund_paid(payment.id, channel, amount, order_refunded)
-        .await
-        .map_err(|e: Unavailable| anyhow::anyhow!(e))?
-        .map_err(|e: SettleError| anyhow::anyhow!(e))?;
+    let capture = repo::capture_of_order(&state.db, payment.order_id).await?;
+    let order_refunded =
+        capture.filter(|c| c.payment_id == payment.id && c.review == Review::Rejected).map(|c| c.order_id);
+    let settlement = settlement_of(state, payment.merchant_id).await?;
+    let seq = settlement.refund_paid(payment.id, channel, amount, order_refunded).await?;
     wait_durable(state, seq).await?;
     metrics::counter!("flashsale_refunds_total", "channel" => channel.as_str()).increment(1);
     Ok(true)

@@ -8,33 +8,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveDate, TimeZone};
-use engine::Timestamp;
 use engine::ledger::Channel;
+use engine::{BeijingDay, Timestamp};
 use persistence::DbErr;
 use persistence::money as repo;
 use serde_json::{Value, json};
 
 use crate::AppState;
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3_600).expect("UTC+8")
-}
-
-/// The Beijing calendar day of an instant.
-pub fn beijing_day(at: Timestamp) -> NaiveDate {
-    beijing().timestamp_millis_opt(at.as_millis()).single().expect("a valid time").date_naive()
-}
+/// The nightly run starts at 03:00 Beijing time.
+const NIGHTLY_AT_MS: i64 = 3 * 3_600_000;
 
 /// The report of one day.
-pub async fn reconcile(state: &AppState, date: NaiveDate) -> Result<Value, DbErr> {
-    let beijing = beijing();
-    let start = beijing
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("fixed offsets have no gaps");
-    let (from, to) = (Timestamp(start.timestamp_millis()), Timestamp(start.timestamp_millis() + 86_400_000));
-    let bill_date = date.format("%Y-%m-%d").to_string();
+pub async fn reconcile(state: &AppState, day: BeijingDay) -> Result<Value, DbErr> {
+    let (from, to) = (day.start(), day.end());
+    let bill_date = day.to_string();
     let mut channels = Vec::new();
     let mut differences_total = 0usize;
     for channel in [Channel::Wechat, Channel::Alipay].into_iter().filter(|c| state.channels.offered(*c)) {
@@ -96,26 +84,19 @@ pub async fn reconcile(state: &AppState, date: NaiveDate) -> Result<Value, DbErr
 
 /// How long until the next 03:00 in Beijing, from `now`.
 fn until_next_run(now: Timestamp) -> Duration {
-    let day = beijing_day(now);
-    let at = |d: NaiveDate| {
-        beijing()
-            .from_local_datetime(&d.and_hms_opt(3, 0, 0).expect("03:00"))
-            .single()
-            .expect("no gaps")
-            .timestamp_millis()
-    };
-    let mut next = at(day);
-    if next <= now.as_millis() {
-        next = at(day.succ_opt().expect("a next day"));
+    let day = BeijingDay::of(now);
+    let mut next = day.start().plus_millis(NIGHTLY_AT_MS);
+    if next <= now {
+        next = day.next().start().plus_millis(NIGHTLY_AT_MS);
     }
-    Duration::from_millis((next - now.as_millis()) as u64)
+    Duration::from_millis((next.as_millis() - now.as_millis()) as u64)
 }
 
 /// Every night at 03:00 Beijing time, reconciles the day before.
 pub async fn run_nightly(state: Arc<AppState>) {
     loop {
         tokio::time::sleep(until_next_run(state.clock.now())).await;
-        let yesterday = beijing_day(state.clock.now()).pred_opt().expect("a previous day");
+        let yesterday = BeijingDay::of(state.clock.now()).previous();
         match reconcile(&state, yesterday).await {
             Ok(report) => {
                 let differences: usize = report["channels"]
@@ -148,6 +129,7 @@ mod tests {
         // 03:00 exactly: the next one is a day later.
         let three_am = Timestamp(two_am.as_millis() + 3_600_000);
         assert_eq!(until_next_run(three_am), Duration::from_secs(86_400));
-        assert_eq!(beijing_day(two_am), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert_eq!(BeijingDay::of(two_am), BeijingDay::from_ymd(2026, 11, 25).unwrap());
+        assert_eq!(BeijingDay::of(two_am).to_string(), "2026-11-25");
     }
 }

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use actors::money::{MoneyEvent, PaymentState};
 use actors::{JournalEvent, JournalReceiver, Seq};
+use engine::books::MoneyEvent;
+use engine::payment::PaymentState;
 use engine::{Order, StateChange};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{

@@ -2,6 +2,9 @@
 //! default) and Postgres through the same code, repositories, and the write-behind journal
 //! writer that turns the actors' events into group-committed transactions.
 //!
+//! Repositories answer in domain types (engine types or plain records such as
+//! [`repo::ProductRecord`]); the sea-orm entities stay inside this crate's queries and tests.
+//!
 //! The database is the system of record. Actor state is never stored as such: it is rebuilt
 //! from the orders table at start ([`repo::orders_of_sale`] feeding
 //! [`engine::FlashSale::restore`]).
@@ -11,6 +14,7 @@ pub mod entities;
 pub mod journal;
 pub mod migration;
 pub mod money;
+pub mod payments;
 pub mod repo;
 
 pub use db::{Backend, connect};

@@ -1,18 +1,18 @@
 //! Money in the database: what the journal writer does with settlement events, and every
-//! query of payments, the ledger, captures and withdrawals.
+//! query of the ledger, a merchant's books, captures and withdrawals. Payment attempts are in
+//! [`crate::payments`].
 
-use actors::Books;
-use actors::money::{
-    Capture, Entry, MoneyEvent, PaymentId, PaymentState, Review, Withdrawal, WithdrawalState,
-};
+use engine::books::{Balances, Books, Entry, MoneyEvent, Withdrawal, WithdrawalState};
 use engine::ledger::{Account, Channel, Line, OpId, PartnerId, Posting};
+use engine::op::Op;
+use engine::payment::{Capture, Review};
 use engine::settlement::{PaymentSettlement, SplitRule};
-use engine::{Fen, MerchantId, OrderId, OrderState, Timestamp};
+use engine::{Fen, MerchantId, OrderId, OrderState, PaymentId, Timestamp, WithdrawalId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use crate::entities::{
@@ -25,7 +25,7 @@ pub(crate) async fn insert_capture(db: &impl ConnectionTrait, c: &Capture) -> Re
     let s = &c.settlement;
     let row = capture::ActiveModel {
         order_id: Set(c.order_id.0),
-        payment_id: Set(c.payment_id),
+        payment_id: Set(c.payment_id.0),
         merchant_id: Set(s.merchant_id.0),
         channel: Set(s.channel.as_str().to_owned()),
         transaction_id: Set(c.transaction_id.clone()),
@@ -86,7 +86,7 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
             let mut update = payment::Entity::update_many()
                 .col_expr(payment::Column::State, Expr::value(state.as_str()))
                 .col_expr(payment::Column::UpdatedAt, Expr::value(at.as_millis()))
-                .filter(payment::Column::Id.eq(*payment_id));
+                .filter(payment::Column::Id.eq(payment_id.0));
             if let Some(txn) = transaction_id {
                 update = update.col_expr(payment::Column::TransactionId, Expr::value(txn.clone()));
             }
@@ -114,7 +114,7 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
         }
         MoneyEvent::Withdrawal(w) => {
             let row = withdrawal::ActiveModel {
-                id: Set(w.id),
+                id: Set(w.id.0),
                 merchant_id: Set(w.merchant_id.0),
                 amount_fen: Set(w.amount_fen.as_i64()),
                 state: Set(w.state.as_str().to_owned()),
@@ -136,16 +136,49 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
                 .await?;
             Ok(())
         }
+        MoneyEvent::KycDecided { merchant_id, verified, at: _ } => {
+            merchant::Entity::update_many()
+                .col_expr(merchant::Column::KycVerified, Expr::value(*verified))
+                .filter(merchant::Column::Id.eq(merchant_id.0))
+                .exec(db)
+                .await?;
+            Ok(())
+        }
+        MoneyEvent::SplitRuleSet { merchant_id, rule, at: _ } => {
+            replace_split_rule(db, *merchant_id, rule).await
+        }
     }
+}
+
+/// Replaces a merchant's split rule (inside the writer's transaction, so a retry repeats it).
+async fn replace_split_rule(
+    db: &impl ConnectionTrait,
+    merchant_id: MerchantId,
+    rule: &SplitRule,
+) -> Result<(), DbErr> {
+    split_rule::Entity::delete_many()
+        .filter(split_rule::Column::MerchantId.eq(merchant_id.0))
+        .exec(db)
+        .await?;
+    if !rule.partners().is_empty() {
+        split_rule::Entity::insert_many(rule.partners().iter().map(|(p, bps)| split_rule::ActiveModel {
+            merchant_id: Set(merchant_id.0),
+            partner_id: Set(p.0),
+            bps: Set(*bps as i32),
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
 }
 
 // ---- a merchant's books ----------------------------------------------------------------------
 
-fn bad(what: String) -> DbErr {
+pub(crate) fn bad(what: String) -> DbErr {
     DbErr::Custom(what)
 }
 
-fn channel_of(raw: &str) -> Result<Channel, DbErr> {
+pub(crate) fn channel_of(raw: &str) -> Result<Channel, DbErr> {
     Channel::parse(raw).ok_or_else(|| bad(format!("unknown channel {raw:?}")))
 }
 
@@ -200,7 +233,7 @@ fn capture_of(row: capture::Model) -> Result<Capture, DbErr> {
         .ok_or_else(|| bad(format!("capture of order {}: partners {:?}", row.order_id, row.partners)))?;
     Ok(Capture {
         order_id: OrderId(row.order_id),
-        payment_id: row.payment_id,
+        payment_id: PaymentId(row.payment_id),
         transaction_id: row.transaction_id,
         settlement: PaymentSettlement {
             merchant_id: MerchantId(row.merchant_id),
@@ -216,9 +249,9 @@ fn capture_of(row: capture::Model) -> Result<Capture, DbErr> {
     })
 }
 
-pub fn withdrawal_of(row: withdrawal::Model) -> Result<Withdrawal, DbErr> {
+fn withdrawal_of(row: withdrawal::Model) -> Result<Withdrawal, DbErr> {
     Ok(Withdrawal {
-        id: row.id,
+        id: WithdrawalId(row.id),
         merchant_id: MerchantId(row.merchant_id),
         amount_fen: Fen(row.amount_fen),
         state: WithdrawalState::parse(&row.state)
@@ -239,29 +272,6 @@ pub async fn split_rule(db: &DatabaseConnection, merchant_id: MerchantId) -> Res
         .map_err(|e| bad(format!("split rule of merchant {merchant_id}: {e}")))
 }
 
-/// Replaces a merchant's split rule.
-pub async fn set_split_rule(
-    db: &DatabaseConnection,
-    merchant_id: MerchantId,
-    rule: &SplitRule,
-) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    split_rule::Entity::delete_many()
-        .filter(split_rule::Column::MerchantId.eq(merchant_id.0))
-        .exec(&txn)
-        .await?;
-    if !rule.partners().is_empty() {
-        split_rule::Entity::insert_many(rule.partners().iter().map(|(p, bps)| split_rule::ActiveModel {
-            merchant_id: Set(merchant_id.0),
-            partner_id: Set(p.0),
-            bps: Set(*bps as i32),
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-    }
-    txn.commit().await
-}
-
 pub async fn insert_partner(db: &DatabaseConnection, name: &str, now: Timestamp) -> Result<PartnerId, DbErr> {
     let row =
         partner::ActiveModel { id: NotSet, name: Set(name.to_owned()), created_at: Set(now.as_millis()) };
@@ -270,20 +280,6 @@ pub async fn insert_partner(db: &DatabaseConnection, name: &str, now: Timestamp)
 
 pub async fn partner_exists(db: &DatabaseConnection, id: PartnerId) -> Result<bool, DbErr> {
     Ok(partner::Entity::find_by_id(id.0).one(db).await?.is_some())
-}
-
-/// Records an operator's KYC decision; false if there is no such merchant.
-pub async fn set_kyc(
-    db: &DatabaseConnection,
-    merchant_id: MerchantId,
-    verified: bool,
-) -> Result<bool, DbErr> {
-    let updated = merchant::Entity::update_many()
-        .col_expr(merchant::Column::KycVerified, Expr::value(verified))
-        .filter(merchant::Column::Id.eq(merchant_id.0))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected == 1)
 }
 
 pub async fn merchant_exists(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<bool, DbErr> {
@@ -300,98 +296,6 @@ pub async fn largest_withdrawal_id(db: &DatabaseConnection) -> Result<Option<Ord
     Ok(max.flatten().map(OrderId))
 }
 
-// ---- payments --------------------------------------------------------------------------------
-
-/// A payment attempt about to be offered to a channel.
-#[derive(Debug, Clone)]
-pub struct NewPayment {
-    pub order_id: OrderId,
-    pub merchant_id: MerchantId,
-    pub buyer_id: i64,
-    pub channel: Channel,
-    pub method: String,
-    pub out_trade_no: String,
-    pub amount_fen: Fen,
-}
-
-/// The order's payment through this channel, created on first call.
-pub async fn payment_for(
-    db: &DatabaseConnection,
-    new: NewPayment,
-    now: Timestamp,
-) -> Result<payment::Model, DbErr> {
-    let row = payment::ActiveModel {
-        id: NotSet,
-        order_id: Set(new.order_id.0),
-        merchant_id: Set(new.merchant_id.0),
-        buyer_id: Set(new.buyer_id),
-        channel: Set(new.channel.as_str().to_owned()),
-        method: Set(new.method),
-        out_trade_no: Set(new.out_trade_no.clone()),
-        amount_fen: Set(new.amount_fen.as_i64()),
-        state: Set(PaymentState::Created.as_str().to_owned()),
-        transaction_id: Set(None),
-        created_at: Set(now.as_millis()),
-        updated_at: Set(now.as_millis()),
-    };
-    payment::Entity::insert(row)
-        .on_conflict(OnConflict::column(payment::Column::OutTradeNo).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
-    payment_by_out_trade_no(db, &new.out_trade_no)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("payment".into()))
-}
-
-pub async fn payment_by_out_trade_no(
-    db: &DatabaseConnection,
-    out_trade_no: &str,
-) -> Result<Option<payment::Model>, DbErr> {
-    payment::Entity::find().filter(payment::Column::OutTradeNo.eq(out_trade_no)).one(db).await
-}
-
-pub async fn payments_of_order(
-    db: &DatabaseConnection,
-    order_id: OrderId,
-) -> Result<Vec<payment::Model>, DbErr> {
-    payment::Entity::find()
-        .filter(payment::Column::OrderId.eq(order_id.0))
-        .order_by_asc(payment::Column::Id)
-        .all(db)
-        .await
-}
-
-/// Payments in `state` created before `before`, with ids above `after_id`, by id: a page of a
-/// scan that moves on even when the rows it saw stay in `state`.
-pub async fn payments_in_state(
-    db: &DatabaseConnection,
-    state: PaymentState,
-    before: Timestamp,
-    after_id: PaymentId,
-    limit: u64,
-) -> Result<Vec<payment::Model>, DbErr> {
-    payment::Entity::find()
-        .filter(payment::Column::State.eq(state.as_str()))
-        .filter(payment::Column::CreatedAt.lte(before.as_millis()))
-        .filter(payment::Column::Id.gt(after_id))
-        .order_by_asc(payment::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
-}
-
-/// `created` → `closed`: the attempt was never paid and can no longer be.
-pub async fn close_payment(db: &DatabaseConnection, id: PaymentId, now: Timestamp) -> Result<(), DbErr> {
-    payment::Entity::update_many()
-        .col_expr(payment::Column::State, Expr::value(PaymentState::Closed.as_str()))
-        .col_expr(payment::Column::UpdatedAt, Expr::value(now.as_millis()))
-        .filter(payment::Column::Id.eq(id))
-        .filter(payment::Column::State.eq(PaymentState::Created.as_str()))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 // ---- the ledger, read ------------------------------------------------------------------------
 
 /// `SUM(amount_fen)` as a BIGINT: Postgres widens a sum of BIGINTs to NUMERIC.
@@ -400,12 +304,8 @@ fn sum_of_amounts() -> Expr {
 }
 
 /// What the database says a merchant has: the fold of its accounts' lines.
-pub async fn balances(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<actors::Balances, DbErr> {
-    let accounts = [
-        Account::MerchantAvailable(merchant_id),
-        Account::MerchantPending(merchant_id),
-        Account::MerchantWithdrawing(merchant_id),
-    ];
+pub async fn balances(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<Balances, DbErr> {
+    let accounts = Balances::accounts(merchant_id);
     let sums: Vec<(String, Option<i64>)> = posting_line::Entity::find()
         .select_only()
         .column(posting_line::Column::Account)
@@ -419,11 +319,7 @@ pub async fn balances(db: &DatabaseConnection, merchant_id: MerchantId) -> Resul
     let owed = |account: Account| {
         Fen(-sums.iter().find(|(a, _)| *a == account.to_string()).and_then(|(_, s)| *s).unwrap_or(0))
     };
-    Ok(actors::Balances {
-        available: owed(accounts[0]),
-        pending: owed(accounts[1]),
-        withdrawing: owed(accounts[2]),
-    })
+    Ok(Balances { available: owed(accounts[0]), pending: owed(accounts[1]), withdrawing: owed(accounts[2]) })
 }
 
 /// One line of a merchant's statement.
@@ -458,14 +354,7 @@ pub async fn statement(
 ) -> Result<(Vec<StatementLine>, u64), DbErr> {
     let accounts: Vec<String> = match filter.account {
         Some(account) => vec![account.to_string()],
-        None => [
-            Account::MerchantAvailable(merchant_id),
-            Account::MerchantPending(merchant_id),
-            Account::MerchantWithdrawing(merchant_id),
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect(),
+        None => Balances::accounts(merchant_id).iter().map(ToString::to_string).collect(),
     };
     let mut query = posting_line::Entity::find().filter(posting_line::Column::Account.is_in(accounts));
     if let Some(from) = filter.from {
@@ -534,19 +423,19 @@ pub async fn ledger_check(db: &DatabaseConnection) -> Result<(i64, Vec<String>, 
 }
 
 /// Captures waiting for an operator's review (AML), oldest first.
-pub async fn captures_under_review(db: &DatabaseConnection) -> Result<Vec<capture::Model>, DbErr> {
+pub async fn captures_under_review(db: &DatabaseConnection) -> Result<Vec<Capture>, DbErr> {
     capture::Entity::find()
         .filter(capture::Column::Review.eq(Review::Pending.as_str()))
         .order_by_asc(capture::Column::CreatedAt)
         .all(db)
-        .await
+        .await?
+        .into_iter()
+        .map(capture_of)
+        .collect()
 }
 
-pub async fn capture_of_order(
-    db: &DatabaseConnection,
-    order_id: OrderId,
-) -> Result<Option<capture::Model>, DbErr> {
-    capture::Entity::find_by_id(order_id.0).one(db).await
+pub async fn capture_of_order(db: &DatabaseConnection, order_id: OrderId) -> Result<Option<Capture>, DbErr> {
+    capture::Entity::find_by_id(order_id.0).one(db).await?.map(capture_of).transpose()
 }
 
 pub async fn withdrawals(
@@ -564,8 +453,11 @@ pub async fn withdrawals(
     query.order_by_desc(withdrawal::Column::CreatedAt).all(db).await?.into_iter().map(withdrawal_of).collect()
 }
 
-pub async fn withdrawal_by_id(db: &DatabaseConnection, id: i64) -> Result<Option<Withdrawal>, DbErr> {
-    withdrawal::Entity::find_by_id(id).one(db).await?.map(withdrawal_of).transpose()
+pub async fn withdrawal_by_id(
+    db: &DatabaseConnection,
+    id: WithdrawalId,
+) -> Result<Option<Withdrawal>, DbErr> {
+    withdrawal::Entity::find_by_id(id.0).one(db).await?.map(withdrawal_of).transpose()
 }
 
 /// One money movement through a channel as the ledger records it.
@@ -594,15 +486,12 @@ pub async fn channel_movements(
         .await?;
     let mut movements = Vec::with_capacity(lines.len());
     for line in lines {
-        let mut parts = line.op_id.splitn(3, ':');
-        let (kind, _channel, key) = (parts.next(), parts.next(), parts.next().unwrap_or_default());
-        let movement = match kind {
-            Some("pay" | "unmatched") => {
-                ChannelMovement { transaction_id: key.to_owned(), kind: "PAY", amount_fen: line.amount_fen }
+        let movement = match Op::parse(&OpId(line.op_id.clone())) {
+            Some(Op::Payment { transaction_id, .. } | Op::Unmatched { transaction_id, .. }) => {
+                ChannelMovement { transaction_id, kind: "PAY", amount_fen: line.amount_fen }
             }
-            Some("refund") => {
-                let payment_id: i64 = key.parse().map_err(|_| bad(format!("refund op {}", line.op_id)))?;
-                let txn = payment::Entity::find_by_id(payment_id)
+            Some(Op::Refund { payment_id, .. }) => {
+                let txn = payment::Entity::find_by_id(payment_id.0)
                     .one(db)
                     .await?
                     .and_then(|p| p.transaction_id)

@@ -1,4 +1,5 @@
-//! Repositories: every query the rest of the system makes, as plain async functions.
+//! Repositories: every query the rest of the system makes, as plain async functions that take
+//! and return domain types (engine types, or the plain records below), never sea-orm models.
 
 use engine::{
     BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, Phone, ProductId,
@@ -32,6 +33,19 @@ fn classify(err: DbErr) -> InsertError {
 
 // ---- merchants ------------------------------------------------------------------------------
 
+/// A merchant's account, as its sign-in reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantAccount {
+    pub id: MerchantId,
+    pub phone: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub display_name: String,
+    /// Identity verified by an operator (KYC): required to withdraw.
+    pub kyc_verified: bool,
+    pub created_at: Timestamp,
+}
+
 pub async fn insert_merchant(
     db: &DatabaseConnection,
     phone: &Phone,
@@ -54,8 +68,16 @@ pub async fn insert_merchant(
 pub async fn merchant_by_phone(
     db: &DatabaseConnection,
     phone: &Phone,
-) -> Result<Option<merchant::Model>, DbErr> {
-    merchant::Entity::find().filter(merchant::Column::Phone.eq(phone.as_str())).one(db).await
+) -> Result<Option<MerchantAccount>, DbErr> {
+    let row = merchant::Entity::find().filter(merchant::Column::Phone.eq(phone.as_str())).one(db).await?;
+    Ok(row.map(|m| MerchantAccount {
+        id: MerchantId(m.id),
+        phone: m.phone,
+        password_hash: m.password_hash,
+        display_name: m.display_name,
+        kyc_verified: m.kyc_verified,
+        created_at: Timestamp(m.created_at),
+    }))
 }
 
 pub async fn merchant_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
@@ -73,6 +95,35 @@ pub struct NewProduct {
     pub image_url: String,
     pub price_fen: Fen,
     pub stock: i64,
+}
+
+/// A product as stored: what is left of its stock to allocate to flash sales.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRecord {
+    pub id: ProductId,
+    pub merchant_id: MerchantId,
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price_fen: Fen,
+    pub stock: i64,
+    /// `listed` or `delisted`.
+    pub status: String,
+    pub created_at: Timestamp,
+}
+
+fn product_of(row: product::Model) -> ProductRecord {
+    ProductRecord {
+        id: ProductId(row.id),
+        merchant_id: MerchantId(row.merchant_id),
+        title: row.title,
+        description: row.description,
+        image_url: row.image_url,
+        price_fen: Fen(row.price_fen),
+        stock: row.stock,
+        status: row.status,
+        created_at: Timestamp(row.created_at),
+    }
 }
 
 pub async fn insert_product(
@@ -95,19 +146,20 @@ pub async fn insert_product(
     Ok(ProductId(product::Entity::insert(row).exec(db).await?.last_insert_id))
 }
 
-pub async fn product(db: &DatabaseConnection, id: ProductId) -> Result<Option<product::Model>, DbErr> {
-    product::Entity::find_by_id(id.0).one(db).await
+pub async fn product(db: &DatabaseConnection, id: ProductId) -> Result<Option<ProductRecord>, DbErr> {
+    Ok(product::Entity::find_by_id(id.0).one(db).await?.map(product_of))
 }
 
 pub async fn products_of_merchant(
     db: &DatabaseConnection,
     merchant_id: MerchantId,
-) -> Result<Vec<product::Model>, DbErr> {
-    product::Entity::find()
+) -> Result<Vec<ProductRecord>, DbErr> {
+    let rows = product::Entity::find()
         .filter(product::Column::MerchantId.eq(merchant_id.0))
         .order_by_asc(product::Column::Id)
         .all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(product_of).collect())
 }
 
 // ---- flash sales ----------------------------------------------------------------------------

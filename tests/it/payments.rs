@@ -78,6 +78,10 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
                 )
                 .await;
             assert_eq!(split.status, 200, "{}", split.body);
+            // Answered once durable: the settlement actor journaled it.
+            let stored = persistence::money::split_rule(&app.state.db, engine::MerchantId(merchant_id));
+            let stored = stored.await.unwrap();
+            assert_eq!(stored.partners(), [(engine::ledger::PartnerId(mcn), 1_000)]);
         }
         merchants.push((token, sale, price, bps));
     }
@@ -431,6 +435,8 @@ async fn withdrawals_need_kyc_hold_funds_and_the_statement_exports() {
         .put_json(&format!("/api/v1/operator/merchants/{id}/kyc"), &operator, json!({"verified": true}))
         .await;
     assert_eq!(kyc.status, 200, "{}", kyc.body);
+    let stored = persistence::money::books(&app.state.db, engine::MerchantId(id)).await.unwrap();
+    assert!(stored.kyc_verified, "answered once the settlement actor's decision is durable");
     for (amount, status, code) in
         [(0, 422, "invalid_amount"), (50, 422, "below_minimum"), (3 * share + 1, 409, "insufficient_funds")]
     {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{ConfirmError, Fen, FlashSaleId, MerchantId, OrderState, ProductId, SaleTerms, Timestamp};
+use engine::{
+    ConfirmError, Fen, FlashSaleId, MerchantId, OrderState, PaymentId, ProductId, SaleTerms, Timestamp,
+};
 
 use super::*;
 use crate::clock::ManualClock;
@@ -29,23 +31,26 @@ fn terms(quantity: u32, per_buyer_limit: u32) -> SaleTerms {
 
 /// A capture as a settlement actor would prepare it.
 fn capture(order_id: OrderId) -> Box<(Capture, Entry)> {
-    use engine::ledger::{Channel, OpId};
+    use engine::books::EntryKind;
+    use engine::ledger::Channel;
+    use engine::op::Op;
+    use engine::payment::Review;
     use engine::settlement::{PaymentSettlement, SplitRule};
     let settlement =
         PaymentSettlement::compute(MerchantId(1), Channel::Wechat, Fen(200), 20, &SplitRule::merchant_only());
-    let op = OpId(format!("pay:wechat:{}", order_id.0));
+    let op = Op::Payment { channel: Channel::Wechat, transaction_id: order_id.0.to_string() }.id();
     let entry = Entry {
         posting: settlement.capture(op, Timestamp(START)),
         merchant_id: MerchantId(1),
         order_id: Some(order_id),
-        kind: crate::money::EntryKind::Payment,
+        kind: EntryKind::Payment,
     };
     let capture = Capture {
         order_id,
-        payment_id: 1,
+        payment_id: PaymentId(1),
         transaction_id: format!("t{}", order_id.0),
         settlement,
-        review: crate::money::Review::None,
+        review: Review::None,
         at: Timestamp(START),
     };
     Box::new((capture, entry))

@@ -1,7 +1,7 @@
 //! Flash sales: a merchant opens one on a product; anyone reads its live stock.
 
 use actix_web::{HttpResponse, get, post, web};
-use engine::{Fen, FlashSaleId, MerchantId, ProductId, SaleTerms, TermsError};
+use engine::{Fen, FlashSaleId, ProductId, SaleTerms, TermsError};
 use persistence::repo::{self, CreateSaleError};
 use serde::Deserialize;
 use serde_json::json;
@@ -53,12 +53,12 @@ pub async fn create(
     let now = state.clock.now();
     let product = repo::product(&state.db, ProductId(body.product_id))
         .await?
-        .filter(|p| MerchantId(p.merchant_id) == merchant.0)
+        .filter(|p| p.merchant_id == merchant.0)
         .ok_or_else(|| ApiError::not_found("product_not_found", "no such product in your catalogue"))?;
     let terms = SaleTerms {
         id: FlashSaleId(0),
         merchant_id: merchant.0,
-        product_id: ProductId(product.id),
+        product_id: product.id,
         title: product.title.clone(),
         price_fen: Fen(body.price_fen),
         quantity: whole(body.quantity, "quantity")?,

@@ -64,7 +64,7 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
         web::block(move || verify_password(&password, &stored)).await.map_err(ApiError::internal)?;
     let Some(merchant) = merchant.filter(|_| matches) else { return Err(refused()) };
     let ttl = state.settings.auth.merchant_token_ttl_secs;
-    let (token, expires_at) = state.tokens.issue(Role::Merchant, merchant.id, state.clock.now(), ttl);
+    let (token, expires_at) = state.tokens.issue(Role::Merchant, merchant.id.0, state.clock.now(), ttl);
     Ok(HttpResponse::Ok().json(json!({
         "token": token,
         "expires_at": rfc3339(expires_at),

@@ -5,7 +5,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use actors::SettleError;
-use actors::money::Withdrawal;
+use engine::books::Withdrawal;
 use engine::ledger::Account;
 use engine::settlement::WithdrawalError;
 use engine::{Fen, Timestamp};
@@ -178,9 +178,10 @@ pub(crate) fn settle_error(error: SettleError, retry_after: u32) -> ApiError {
         }
         SettleError::NotUnderReview => ApiError::conflict("not_under_review", message),
         SettleError::NoSuchWithdrawal => ApiError::conflict("not_pending", message),
-        SettleError::Journal(_) | SettleError::SaleBusy | SettleError::SaleGone => {
-            ApiError::unavailable("overloaded", message, retry_after)
-        }
+        SettleError::Unavailable(_)
+        | SettleError::Journal(_)
+        | SettleError::SaleBusy
+        | SettleError::SaleGone => ApiError::unavailable("overloaded", message, retry_after),
     }
 }
 
@@ -207,10 +208,7 @@ pub async fn withdraw(
         return Err(ApiError::invalid("invalid_amount", "amount_fen must be a positive integer"));
     }
     let books = payments::settlement_of(&state, merchant.0).await.map_err(|e| report_error(e, retry))?;
-    let asked = books.withdraw(Fen(body.amount_fen)).await;
-    let (withdrawal, seq) = asked
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
-        .map_err(|e| settle_error(e, retry))?;
+    let (withdrawal, seq) = books.withdraw(Fen(body.amount_fen)).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Created().json(render_withdrawal(&withdrawal)))
 }

@@ -2,11 +2,11 @@
 //! the active query and refunds on demand, the ledger check and the daily reconciliation.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use actors::money::WithdrawalState;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+use engine::books::WithdrawalState;
 use engine::ledger::PartnerId;
 use engine::settlement::SplitRule;
-use engine::{MerchantId, OrderId, Timestamp};
+use engine::{BeijingDay, MerchantId, OrderId, WithdrawalId};
 use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
@@ -47,14 +47,14 @@ pub async fn reviews(state: web::Data<AppState>, _: OperatorAuth) -> Result<Http
         .map(|c| {
             json!({
                 "order_id": c.order_id,
-                "merchant_id": c.merchant_id,
+                "merchant_id": c.settlement.merchant_id,
                 "payment_id": c.payment_id,
-                "channel": c.channel,
+                "channel": c.settlement.channel.as_str(),
                 "transaction_id": c.transaction_id,
-                "gross_fen": c.gross_fen,
-                "fee_fen": c.fee_fen,
-                "merchant_fen": c.merchant_fen,
-                "captured_at": rfc3339(Timestamp(c.created_at)),
+                "gross_fen": c.settlement.gross_fen,
+                "fee_fen": c.settlement.fee_fen,
+                "merchant_fen": c.settlement.merchant_fen,
+                "captured_at": rfc3339(c.at),
             })
         })
         .collect();
@@ -66,14 +66,10 @@ async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Resul
     let capture = repo::capture_of_order(&state.db, OrderId(order_id))
         .await?
         .ok_or_else(|| ApiError::not_found("review_not_found", "no payment of this order awaits review"))?;
-    let books = payments::settlement_of(state, MerchantId(capture.merchant_id))
+    let books = payments::settlement_of(state, capture.settlement.merchant_id)
         .await
         .map_err(|e| report_error(e, retry))?;
-    let seq = books
-        .review(OrderId(order_id), approved)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
-        .map_err(|e| settle_error(e, retry))?;
+    let seq = books.review(OrderId(order_id), approved).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
     if !approved {
         state.refunds_due.notify_one();
@@ -139,16 +135,13 @@ async fn decide_withdrawal(
     reason: String,
 ) -> Result<HttpResponse, ApiError> {
     let retry = state.admission.retry_after_secs();
-    let withdrawal = repo::withdrawal_by_id(&state.db, id)
+    let withdrawal = repo::withdrawal_by_id(&state.db, WithdrawalId(id))
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
     let books =
         payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
-    let (decided, seq) = books
-        .decide_withdrawal(id, pay, reason)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?
-        .map_err(|e| settle_error(e, retry))?;
+    let (decided, seq) =
+        books.decide_withdrawal(WithdrawalId(id), pay, reason).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(render_withdrawal(&decided)))
 }
@@ -188,15 +181,14 @@ pub async fn set_kyc(
 ) -> Result<HttpResponse, ApiError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
-    if !repo::set_kyc(&state.db, merchant_id, body.verified).await? {
+    if !repo::merchant_exists(&state.db, merchant_id).await? {
         return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
     }
-    // Stored first: an actor started from now on reads it; a running one is told.
+    // The merchant's settlement actor is the only writer of its KYC flag: it journals the
+    // decision and applies it, and the answer waits until it is durable.
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books
-        .set_kyc(body.verified)
-        .await
-        .map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    let seq = books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
 }
 
@@ -247,9 +239,10 @@ pub async fn set_split(
     }
     let rule = SplitRule::new(body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect())
         .map_err(|e| ApiError::invalid("invalid_split", e.to_string()))?;
-    repo::set_split_rule(&state.db, merchant_id, &rule).await?;
+    // Journaled and applied by the merchant's settlement actor, its only writer.
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    books.set_split(rule).await.map_err(|e| ApiError::unavailable("overloaded", e.to_string(), retry))?;
+    let seq = books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
+    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
     Ok(HttpResponse::Ok().json(json!({
         "merchant_id": merchant_id,
         "partners": body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect::<Vec<_>>(),
@@ -295,10 +288,12 @@ pub async fn reconcile(
     _: OperatorAuth,
     query: web::Query<ReconcileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let date = match &query.date {
+    let day = match &query.date {
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
-        None => reconciliation::beijing_day(state.clock.now()),
+            .ok()
+            .and_then(|d| BeijingDay::from_ymd(d.year(), d.month(), d.day()))
+            .ok_or_else(|| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
+        None => BeijingDay::of(state.clock.now()),
     };
-    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, date).await?))
+    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, day).await?))
 }

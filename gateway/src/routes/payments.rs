@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use actors::money::PaymentState;
+use engine::OrderId;
 use engine::ledger::Channel;
-use engine::{OrderId, OrderState};
-use persistence::money::{self as repo, NewPayment};
+use engine::payment::PaymentState;
+use persistence::payments::{self as repo, NewPayment};
 use providers::payments::alipay::protocol as alipay;
 use providers::payments::wechat::protocol::SignedHeaders;
 use providers::payments::{ChannelError, CreateRequest, PayMethod};
@@ -63,11 +63,7 @@ pub async fn create(
     }
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
     let now = state.clock.now();
-    if order.state != OrderState::PendingPayment || now >= order.expires_at {
-        let state_name =
-            if order.state == OrderState::PendingPayment { "expired" } else { order.state.as_str() };
-        return Err(ApiError::conflict("not_payable", format!("the order is {state_name}")));
-    }
+    order.payable(now).map_err(|e| ApiError::conflict("not_payable", e.to_string()))?;
     let title = state
         .registry
         .get(order.flash_sale_id)
@@ -80,14 +76,14 @@ pub async fn create(
         let new = NewPayment {
             order_id: order.id,
             merchant_id: order.merchant_id,
-            buyer_id: buyer.0.0,
+            buyer_id: buyer.0,
             channel,
             method: method.as_str().to_owned(),
             out_trade_no: out_trade_no(order.id, channel),
             amount_fen: order.amount_fen,
         };
         let payment = repo::payment_for(&state.db, new, now).await?;
-        if payment.state != PaymentState::Created.as_str() {
+        if payment.state != PaymentState::Created {
             continue;
         }
         let create = CreateRequest {
@@ -161,14 +157,14 @@ pub async fn list(
         .map(|p| {
             json!({
                 "payment_id": p.id,
-                "channel": p.channel,
+                "channel": p.channel.as_str(),
                 "method": p.method,
                 "out_trade_no": p.out_trade_no,
                 "amount_fen": p.amount_fen,
-                "state": p.state,
+                "state": p.state.as_str(),
                 "transaction_id": p.transaction_id,
-                "created_at": rfc3339(engine::Timestamp(p.created_at)),
-                "updated_at": rfc3339(engine::Timestamp(p.updated_at)),
+                "created_at": rfc3339(p.created_at),
+                "updated_at": rfc3339(p.updated_at),
             })
         })
         .collect();

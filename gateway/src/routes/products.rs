@@ -2,8 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use engine::{Fen, ProductId, SaleTerms};
-use persistence::entities::product;
-use persistence::repo::{self, NewProduct};
+use persistence::repo::{self, NewProduct, ProductRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,7 +56,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(json!({ "product_id": id })))
 }
 
-fn render(p: &product::Model) -> Value {
+fn render(p: &ProductRecord) -> Value {
     json!({
         "id": p.id,
         "merchant_id": p.merchant_id,
