@@ -91,7 +91,7 @@ async fn through_journal(db: &DatabaseConnection, orders: Vec<engine::Order>, ba
     let writer = tokio::spawn(persistence::run_writer(
         db.clone(),
         receiver,
-        WriterSettings { batch_max, linger: Duration::ZERO },
+        WriterSettings { batch_max, linger: Duration::ZERO, status: Default::default() },
     ));
     journal.wait_durable(last).await.unwrap();
     let elapsed = started.elapsed();

@@ -7,6 +7,8 @@
 //! the database is back. Inserts and updates are idempotent, so a retry after an ambiguous
 //! commit failure is harmless.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actors::{JournalEvent, JournalReceiver, Seq};
@@ -29,6 +31,69 @@ pub struct WriterSettings {
     pub batch_max: usize,
     /// Extra time to wait for more events when a batch is not full; 0 = commit at once.
     pub linger: Duration,
+    /// Where the writer reports what it last did.
+    pub status: Arc<WriterStatus>,
+}
+
+/// What the writer last did, kept in atomics so that health checks read it without a query.
+#[derive(Debug)]
+pub struct WriterStatus {
+    epoch: Instant,
+    running: AtomicBool,
+    /// Milliseconds after `epoch` of the last commit, plus one (0 = none yet).
+    last_commit: AtomicU64,
+    failures_in_a_row: AtomicU32,
+}
+
+impl Default for WriterStatus {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            running: AtomicBool::new(false),
+            last_commit: AtomicU64::new(0),
+            failures_in_a_row: AtomicU32::new(0),
+        }
+    }
+}
+
+impl WriterStatus {
+    /// Whether the writer task is running (false before it starts and after it stopped,
+    /// drained or panicked).
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// How long ago the last batch was committed; `None` before the first.
+    pub fn last_commit_age(&self) -> Option<Duration> {
+        let stamp = self.last_commit.load(Ordering::Relaxed);
+        let at = self.epoch + Duration::from_millis(stamp.checked_sub(1)?);
+        Some(at.elapsed())
+    }
+
+    /// Commits failed since the last one that succeeded: more than 0 means the database is
+    /// refusing or unreachable, and the writer is retrying.
+    pub fn failures_in_a_row(&self) -> u32 {
+        self.failures_in_a_row.load(Ordering::Relaxed)
+    }
+
+    fn committed(&self) {
+        let stamp = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.last_commit.store(stamp, Ordering::Relaxed);
+        self.failures_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    fn failed(&self) {
+        self.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Marks the writer stopped however it ends, a panic included.
+struct Running<'a>(&'a WriterStatus);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Rows per INSERT statement: far below SQLite's and Postgres' bind-parameter limits.
@@ -37,6 +102,9 @@ const INSERT_CHUNK: usize = 500;
 /// Runs until the journal is closed and everything appended before is committed.
 pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, settings: WriterSettings) {
     assert!(settings.batch_max > 0);
+    let status = settings.status.clone();
+    status.running.store(true, Ordering::Relaxed);
+    let _running = Running(&status);
     let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
     while journal.next_batch(&mut batch, settings.batch_max).await {
         if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
@@ -58,10 +126,12 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
                     metrics::histogram!("flashsale_journal_batch_size").record(batch.len() as f64);
                     metrics::counter!("flashsale_journal_events_total").increment(batch.len() as u64);
                     journal.mark_durable(last);
+                    status.committed();
                     break;
                 }
                 Err(error) => {
                     attempt += 1;
+                    status.failed();
                     metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
                     let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
                     tracing::error!(%error, attempt, events = batch.len(), ?backoff, "journal commit failed, retrying");

@@ -9,6 +9,7 @@
 //! from the orders table at start ([`repo::orders_of_sale`] feeding
 //! [`engine::FlashSale::restore`]).
 
+pub mod access;
 pub mod db;
 pub mod entities;
 pub mod journal;
@@ -18,5 +19,5 @@ pub mod payments;
 pub mod repo;
 
 pub use db::{Backend, connect};
-pub use journal::{WriterSettings, run_writer};
+pub use journal::{WriterSettings, WriterStatus, run_writer};
 pub use sea_orm::{DatabaseConnection, DbErr};

@@ -24,7 +24,7 @@ pub enum InsertError {
     Db(#[from] DbErr),
 }
 
-fn classify(err: DbErr) -> InsertError {
+pub(crate) fn classify(err: DbErr) -> InsertError {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => InsertError::Duplicate,
         _ => InsertError::Db(err),

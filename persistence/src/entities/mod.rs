@@ -1,9 +1,12 @@
 //! sea-orm entities, one per table. Times are unix milliseconds (`BIGINT`), money is fen.
 
+pub mod audit_entry;
 pub mod buyer;
 pub mod capture;
 pub mod flash_sale;
 pub mod merchant;
+pub mod merchant_token_version;
+pub mod operator;
 pub mod order;
 pub mod partner;
 pub mod payment;
