@@ -2,7 +2,7 @@
 //! the database before the first request), the HTTP server, and an orderly shutdown that
 //! stops taking requests, stops the actors and drains the journal to disk.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use actors::{
 use anyhow::Context as _;
 use engine::ledger::Channel;
 use engine::settlement::WithdrawalPolicy;
-use persistence::{DatabaseConnection, WriterSettings, repo};
+use persistence::{DatabaseConnection, WriterSettings, WriterStatus, repo};
 use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
@@ -24,9 +24,12 @@ use sandbox::{Sandbox, SandboxSettings};
 use tokio::task::JoinHandle;
 
 use crate::admission::Admission;
-use crate::auth::{Tokens, hash_password};
-use crate::config::Settings;
-use crate::{demo, payments, routes, telemetry};
+use crate::auth::Tokens;
+use crate::config::{Mode, Settings};
+use crate::health::{self, Health};
+use crate::login::{LoginThrottle, PasswordWork};
+use crate::versions::TokenVersions;
+use crate::{demo, payments, production, routes, telemetry};
 
 /// Shared by every handler.
 pub struct AppState {
@@ -44,7 +47,11 @@ pub struct AppState {
     pub sandbox: Option<Arc<Sandbox>>,
     /// Woken when a refund becomes owed, so the refund worker sends it at once.
     pub refunds_due: tokio::sync::Notify,
-    pub operator_password_hash: String,
+    /// Every password hash goes through it (bounded memory and CPU).
+    pub passwords: PasswordWork,
+    pub logins: LoginThrottle,
+    pub token_versions: TokenVersions,
+    pub health: Health,
 }
 
 impl AppState {
@@ -64,7 +71,10 @@ pub struct Application {
     state: web::Data<AppState>,
     writer: JoinHandle<()>,
     demo: Option<demo::Demo>,
-    operator_password: Option<String>,
+    operator: Option<demo::SeededOperator>,
+    /// The separate `/metrics` listener (`server.metrics_bind`).
+    metrics_server: Option<(Server, SocketAddr)>,
+    local_addr: SocketAddr,
 }
 
 /// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
@@ -82,38 +92,9 @@ async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
     Ok(ChannelKeys::from_pems(&pems)?)
 }
 
-/// The operator's password hash: from configuration, or generated on first start (returned
-/// in the clear once, to be printed).
-async fn operator_password(
-    db: &DatabaseConnection,
-    settings: &Settings,
-) -> anyhow::Result<(String, Option<String>)> {
-    if !settings.operator.password.is_empty() {
-        let password = settings.operator.password.clone();
-        anyhow::ensure!(password.chars().count() >= 8, "operator.password must be at least 8 characters");
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await?
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok((hash, None));
-    }
-    if let Some(hash) = repo::setting(db, "operator_password_hash").await? {
-        return Ok((hash, None));
-    }
-    let fresh: String = {
-        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-        let mut rng = rand::rng();
-        (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
-    };
-    let password = fresh.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let kept = repo::setting_or_insert(db, "operator_password_hash", hash.clone()).await?;
-    Ok((kept.clone(), (kept == hash).then_some(fresh)))
-}
-
-/// The channel adapters: the bundled sandbox's keys and URLs when a channel's URL is empty,
-/// else the configured service and keys.
+/// The channel adapters: the bundled sandbox's keys and URLs when a channel's URL is empty
+/// and this is demo mode with the sandbox on, else the configured service and keys. There is
+/// no `sandbox_keys` in production, so a channel can never fall back to the sandbox there.
 fn channel_clients(
     settings: &Settings,
     base_url: &str,
@@ -214,6 +195,9 @@ fn channel_clients(
 impl Application {
     /// Everything up to the first request. Must run inside an actix `System`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let problems = production::startup_problems(&settings);
+        anyhow::ensure!(problems.is_empty(), "{}", production::refusal(&problems));
+        let demo_mode = settings.mode == Mode::Demo;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let metrics = telemetry::metrics();
 
@@ -223,7 +207,9 @@ impl Application {
             settings.database.sqlite_synchronous_full,
         )
         .await?;
-        let secret = if settings.auth.token_secret.is_empty() {
+        // Production refused to start without a configured secret: the settings table is only
+        // ever read or written for secrets in demo mode.
+        let secret = if settings.auth.token_secret.is_empty() && demo_mode {
             let fresh: [u8; 32] = rand::rng().random();
             let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
             repo::setting_or_insert(&db, "token_secret", hex).await?
@@ -234,12 +220,14 @@ impl Application {
 
         let (journal, receiver) =
             actors::journal::journal(settings.journal.capacity, settings.journal.durable_ack);
+        let writer_status = Arc::new(WriterStatus::default());
         let writer = tokio::spawn(persistence::run_writer(
             db.clone(),
             receiver,
             WriterSettings {
                 batch_max: settings.journal.batch_max,
                 linger: Duration::from_millis(settings.journal.linger_ms),
+                status: writer_status.clone(),
             },
         ));
         let ids = Arc::new(OrderIds::new(clock.now(), repo::largest_order_id(&db).await?));
@@ -258,14 +246,21 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match settings.server.metrics_bind.as_str() {
+            "" => None,
+            bind => Some(TcpListener::bind(bind).with_context(|| format!("binding {bind} (metrics)"))?),
+        };
         let base_url = if settings.server.public_url.is_empty() {
             format!("http://{addr}")
         } else {
             settings.server.public_url.trim_end_matches('/').to_owned()
         };
 
-        let sandbox_keys =
-            if settings.sandbox.enabled { Some(Arc::new(sandbox_keys(&db).await?)) } else { None };
+        let sandbox_keys = if demo_mode && settings.sandbox.enabled {
+            Some(Arc::new(sandbox_keys(&db).await?))
+        } else {
+            None
+        };
         let channels = channel_clients(&settings, &base_url, sandbox_keys.as_deref(), &clock)?;
         let sandbox = sandbox_keys.map(|keys| {
             Arc::new(Sandbox::new(
@@ -282,7 +277,6 @@ impl Application {
                 },
             ))
         });
-        let (operator_password_hash, operator_password) = operator_password(&db, &settings).await?;
         let withdrawal_ids =
             Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
         let settlements = Arc::new(SettlementRegistry::new(
@@ -313,8 +307,15 @@ impl Application {
             channels,
             sandbox,
             refunds_due: tokio::sync::Notify::new(),
-            operator_password_hash,
+            passwords: PasswordWork::new(&settings.auth, settings.admission.retry_after_secs),
+            logins: LoginThrottle::new(&settings.auth),
+            token_versions: TokenVersions::new(
+                settings.auth.token_version_cache_entries,
+                Duration::from_secs(settings.auth.token_version_cache_secs),
+            ),
+            health: Health::new(writer_status),
         });
+        state.health.probe(&state.db).await;
 
         // Recovery: every sale's actor is rebuilt from the orders before traffic is taken.
         let sales = repo::all_flash_sales(&state.db).await?;
@@ -324,7 +325,9 @@ impl Application {
         }
         tracing::info!(flash_sales = recovered, "stock actors recovered from the database");
 
-        let demo = if settings.demo.seed { demo::seed_if_empty(&state).await? } else { None };
+        let demo = if demo_mode && settings.demo.seed { demo::seed_if_empty(&state).await? } else { None };
+        // Production has operators only from `flashsale operator add`.
+        let operator = if demo_mode { demo::seed_operator(&state).await? } else { None };
 
         let max_body = settings.server.max_body_bytes;
         let server_state = state.clone();
@@ -351,13 +354,42 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.listen(listener)?.run();
+        let metrics_server = match metrics_listener {
+            None => None,
+            Some(listener) => {
+                let bound = listener.local_addr()?;
+                let data = (state.clone(), web::Data::new(metrics.clone()));
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.0.clone())
+                        .app_data(data.1.clone())
+                        .route("/metrics", web::get().to(routes::ops::metrics_private))
+                        .default_service(web::to(routes::not_found))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+                Some((server, bound))
+            }
+        };
 
-        Ok(Self { server, state, writer, demo, operator_password })
+        Ok(Self { server, state, writer, demo, operator, metrics_server, local_addr: addr })
     }
 
-    /// The operator password generated on this (first) start, to be shown once.
-    pub fn operator_password(&self) -> Option<&str> {
-        self.operator_password.as_deref()
+    /// The admin account seeded on this start (demo mode, no operator yet).
+    pub fn seeded_operator(&self) -> Option<&demo::SeededOperator> {
+        self.operator.as_ref()
+    }
+
+    /// The address the API listens on (the public URL may differ, behind a proxy).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where `/metrics` is served without a token, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The bundled sandboxes, when served.
@@ -385,7 +417,11 @@ impl Application {
     /// `stop_on_signals`, SIGINT/SIGTERM), then drains: actors stop, the journal is closed
     /// and everything appended is committed before this returns.
     pub async fn run(self, stop_on_signals: bool) -> anyhow::Result<()> {
-        let Self { server, state, writer, .. } = self;
+        let Self { server, state, writer, metrics_server, .. } = self;
+        let metrics_server = metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         if stop_on_signals {
             let handle = server.handle();
             tokio::spawn(async move {
@@ -397,16 +433,22 @@ impl Application {
         let housekeeping = tokio::spawn({
             let state = state.clone();
             async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(10));
+                let mut tick = tokio::time::interval(health::PROBE_EVERY);
                 loop {
                     tick.tick().await;
                     state.admission.forget_idle();
+                    state.logins.forget_idle(std::time::Instant::now());
                     telemetry::metrics().run_upkeep();
+                    state.health.probe(&state.db).await;
                 }
             }
         });
         let background = payments::spawn_background(state.clone().into_inner());
         let served = server.await;
+        if let Some((task, handle)) = metrics_server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         housekeeping.abort();
         for task in background {
             task.abort();

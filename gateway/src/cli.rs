@@ -1,11 +1,17 @@
-//! Command line: `flashsale [--config PATH] [serve|migrate]`.
+//! Command line: `flashsale [--config PATH] [serve|migrate|operator …]`.
 
+use std::io::BufRead as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use persistence::access;
+use persistence::repo::InsertError;
+use serde_json::json;
 
-use crate::{Application, Settings, demo, telemetry};
+use crate::access::OperatorRole;
+use crate::routes::operators::generate_password;
+use crate::{Application, Settings, production, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "flashsale", version, about = "Flash-sale engine for livestream commerce")]
@@ -23,6 +29,32 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit
     Migrate,
+    /// Manage operator accounts (the only way to create the first one in production)
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create an operator account. The password is read from the first line of stdin with
+    /// --password-stdin, else generated and printed once.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: OperatorRole,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List operator accounts
+    List,
+    /// Revoke every token of an operator; with --disable the account can no longer log in
+    Revoke {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -41,31 +73,49 @@ pub fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+            Command::Operator(command) => operator(settings, command).await,
         }
     })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Every problem at once, before anything is opened or bound.
+    let problems = production::startup_problems(&settings);
+    if !problems.is_empty() {
+        anyhow::bail!("{}", production::refusal(&problems));
+    }
     let app = Application::build(settings).await.context("starting flashsale")?;
+    let local = format!("http://{}", app.local_addr());
     let base = app.base_url().to_owned();
     // Plain lines on stdout, for people and for scripts that wait for the address.
-    println!("flashsale listening on {base}");
+    println!("flashsale listening on {local}");
+    if base != local {
+        println!("  public:  {base}");
+    }
     println!("  health:  {base}/healthz");
-    println!("  metrics: {base}/metrics");
+    if let Some(addr) = app.metrics_addr() {
+        println!("  metrics: http://{addr}/metrics");
+    }
     if let Some(seeded) = app.demo() {
         println!("demo data seeded:");
         println!("  flash sale: {base}/api/v1/flash-sales/{}", seeded.flash_sale_id);
         println!("  product:    {base}/api/v1/products/{}", seeded.product_id);
         println!(
-            "  merchant:   phone {} password {} (POST {base}/api/v1/sessions)",
-            demo::DEMO_PHONE,
-            demo::DEMO_PASSWORD
+            "  merchant:   phone {} password {} (shown once; POST {base}/api/v1/sessions)",
+            crate::demo::DEMO_PHONE,
+            seeded.merchant_password
         );
     }
-    if let Some(password) = app.operator_password() {
-        println!(
-            "operator console: username operator, password {password} (shown once; POST {base}/api/v1/operator/sessions)"
-        );
+    if let Some(seeded) = app.seeded_operator() {
+        match &seeded.generated_password {
+            Some(password) => println!(
+                "operator console: admin {} password {password} (shown once; POST {base}/api/v1/operator/sessions)",
+                seeded.username
+            ),
+            None => {
+                println!("operator console: admin {} with the password in operator.password", seeded.username)
+            }
+        }
     }
     if app.sandbox().is_some() {
         println!(
@@ -73,4 +123,72 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     app.run(true).await
+}
+
+async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Result<()> {
+    let db =
+        persistence::connect(&settings.database.url, 1, settings.database.sqlite_synchronous_full).await?;
+    let now = engine::Timestamp(chrono::Utc::now().timestamp_millis());
+    match command {
+        OperatorCommand::Add { username, role, password_stdin } => {
+            let username =
+                crate::access::username(&username).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+                let password = line.trim_end_matches(['\r', '\n']).to_owned();
+                anyhow::ensure!(
+                    (8..=128).contains(&password.chars().count()),
+                    "the password must be 8 to 128 characters"
+                );
+                (password, false)
+            } else {
+                (generate_password(), true)
+            };
+            let secret = password.clone();
+            let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&secret))
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = match access::insert_operator(&db, &username, &hash, role.as_str(), now).await {
+                Ok(id) => id,
+                Err(InsertError::Duplicate) => anyhow::bail!("an operator named {username} already exists"),
+                Err(InsertError::Db(e)) => return Err(e.into()),
+            };
+            let details = json!({ "username": username, "role": role.as_str() });
+            let entry = crate::access::entry(None, "operator.create", format!("operator:{id}"), details, now);
+            access::insert_audit(&db, &entry).await?;
+            println!("operator {username} created: id {id}, role {}", role.as_str());
+            if generated {
+                println!("password: {password}  (shown once)");
+            }
+        }
+        OperatorCommand::List => {
+            for account in access::operators(&db).await? {
+                let state = if account.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{state}", account.id, account.username, account.role);
+            }
+        }
+        OperatorCommand::Revoke { username, disable } => {
+            let account = access::operator_by_username(&db, &username)
+                .await?
+                .with_context(|| format!("no operator named {username}"))?;
+            let version = access::revoke_operator(&db, account.id, disable.then_some(now))
+                .await?
+                .context("the operator vanished")?;
+            let details = json!({ "token_version": version, "disabled": disable });
+            let entry = crate::access::entry(
+                None,
+                "operator.revoke",
+                format!("operator:{}", account.id),
+                details,
+                now,
+            );
+            access::insert_audit(&db, &entry).await?;
+            println!(
+                "operator {username}: tokens revoked{} (running servers notice within auth.token_version_cache_secs)",
+                if disable { ", account disabled" } else { "" }
+            );
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// `demo` (the default) or `production`: see [`crate::production`].
+    pub mode: Mode,
     pub server: Server,
     pub database: Database,
     pub journal: JournalSettings,
@@ -22,6 +24,23 @@ pub struct Settings {
     pub operator: Operator,
     pub demo: Demo,
     pub log: Log,
+    /// Secret keys that the configuration file itself holds (production refuses them).
+    #[serde(skip)]
+    pub secrets_in_file: Vec<&'static str>,
+    /// `*_file` settings that could not be read, one message each.
+    #[serde(skip)]
+    pub secret_file_problems: Vec<String>,
+}
+
+/// What the server is run as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Bundled sandboxes, demo data, generated secrets kept in the database.
+    #[default]
+    Demo,
+    /// No sandbox, no demo data, every secret from the environment or a file.
+    Production,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -33,6 +52,12 @@ pub struct Server {
     pub max_body_bytes: usize,
     pub public_url: String,
     pub shutdown_timeout_secs: u64,
+    /// A second listener serving only `/metrics`, without a token; empty = none.
+    pub metrics_bind: String,
+    /// Bearer token `/metrics` on the main listener requires; empty = public in demo mode,
+    /// not served there in production.
+    pub metrics_token: String,
+    pub metrics_token_file: String,
 }
 
 impl Default for Server {
@@ -44,6 +69,9 @@ impl Default for Server {
             max_body_bytes: 16 * 1024,
             public_url: String::new(),
             shutdown_timeout_secs: 10,
+            metrics_bind: String::new(),
+            metrics_token: String::new(),
+            metrics_token_file: String::new(),
         }
     }
 }
@@ -121,13 +149,42 @@ impl Default for Admission {
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
     pub token_secret: String,
+    pub token_secret_file: String,
     pub merchant_token_ttl_secs: u64,
     pub buyer_token_ttl_secs: u64,
+    /// Password hashes computed at once; 0 = one per CPU core.
+    pub hash_concurrency: usize,
+    /// Requests that may wait for a hashing slot; beyond it 503 busy at once.
+    pub hash_queue: usize,
+    /// Longest wait for a hashing slot before 503 busy.
+    pub hash_wait_ms: u64,
+    /// Failed log-ins of one account before it is throttled.
+    pub login_failures_allowed: u32,
+    /// The longest an account is throttled after repeated failures.
+    pub login_backoff_max_secs: u64,
+    /// Accounts whose failures are remembered at once.
+    pub login_tracked_accounts: usize,
+    /// How long a merchant's or operator's token version is trusted from memory.
+    pub token_version_cache_secs: u64,
+    pub token_version_cache_entries: usize,
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Self { token_secret: String::new(), merchant_token_ttl_secs: 86_400, buyer_token_ttl_secs: 604_800 }
+        Self {
+            token_secret: String::new(),
+            token_secret_file: String::new(),
+            merchant_token_ttl_secs: 86_400,
+            buyer_token_ttl_secs: 604_800,
+            hash_concurrency: 0,
+            hash_queue: 32,
+            hash_wait_ms: 500,
+            login_failures_allowed: 5,
+            login_backoff_max_secs: 900,
+            login_tracked_accounts: 10_000,
+            token_version_cache_secs: 30,
+            token_version_cache_entries: 10_000,
+        }
     }
 }
 
@@ -187,11 +244,14 @@ pub struct Wechat {
     /// PEM (PKCS#8) of the merchant API key. Empty with the bundled sandbox: generated once and
     /// kept in the database.
     pub merchant_private_key: String,
+    pub merchant_private_key_file: String,
     /// WeChat Pay public key id and PEM (public-key verification mode).
     pub platform_serial: String,
     pub platform_public_key: String,
+    pub platform_public_key_file: String,
     /// The 32-byte APIv3 key that encrypts notification resources.
     pub api_v3_key: String,
+    pub api_v3_key_file: String,
 }
 
 impl Default for Wechat {
@@ -202,9 +262,12 @@ impl Default for Wechat {
             mchid: "1900000109".into(),
             merchant_serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
             merchant_private_key: String::new(),
+            merchant_private_key_file: String::new(),
             platform_serial: "PUB_KEY_ID_0119000001092025010100000000001".into(),
             platform_public_key: String::new(),
+            platform_public_key_file: String::new(),
             api_v3_key: String::new(),
+            api_v3_key_file: String::new(),
         }
     }
 }
@@ -217,8 +280,10 @@ pub struct Alipay {
     pub app_id: String,
     /// PEM (PKCS#8) of the application's private key; empty with the bundled sandbox.
     pub app_private_key: String,
+    pub app_private_key_file: String,
     /// PEM of Alipay's public key.
     pub alipay_public_key: String,
+    pub alipay_public_key_file: String,
 }
 
 impl Default for Alipay {
@@ -227,7 +292,9 @@ impl Default for Alipay {
             gateway_url: String::new(),
             app_id: "2021000000000001".into(),
             app_private_key: String::new(),
+            app_private_key_file: String::new(),
             alipay_public_key: String::new(),
+            alipay_public_key_file: String::new(),
         }
     }
 }
@@ -252,8 +319,9 @@ impl Default for Sandbox {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Operator {
+    /// Demo mode: the admin account created when there is no operator yet.
     pub username: String,
-    /// Empty = generate one on first start, print it once, keep its hash in the database.
+    /// Demo mode: that admin's password; empty = generated and printed once.
     pub password: String,
     pub token_ttl_secs: u64,
 }
@@ -313,11 +381,13 @@ impl Settings {
                 .try_parsing(true)
                 .source(env),
         );
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .context("reading configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
+        settings.secrets_in_file = crate::production::secrets_in_file(path)?;
+        settings.secret_file_problems = crate::production::read_secret_files(&mut settings);
         settings.check()?;
         Ok(settings)
     }
@@ -335,6 +405,15 @@ impl Settings {
         for (key, value) in positive {
             anyhow::ensure!(value > 0, "{key} must be greater than 0");
         }
+        anyhow::ensure!(self.auth.hash_queue > 0, "auth.hash_queue must be greater than 0");
+        anyhow::ensure!(
+            self.auth.token_version_cache_entries > 0,
+            "auth.token_version_cache_entries must be greater than 0"
+        );
+        anyhow::ensure!(
+            self.auth.login_tracked_accounts > 0,
+            "auth.login_tracked_accounts must be greater than 0"
+        );
         anyhow::ensure!(self.actors.expiry_tick_ms > 0, "actors.expiry_tick_ms must be greater than 0");
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
         let p = &self.payments;

@@ -1,14 +1,18 @@
-//! The demo seed: on an empty database, a merchant, a product and a flash sale that is live
-//! now, so that a newcomer can order within a minute of the first start.
+//! Demo mode's seeds: on an empty database, a merchant, a product and a flash sale that is
+//! live now, so that a newcomer can order within a minute of the first start; and, while no
+//! operator account exists, an admin. Passwords are generated (or, for the admin, taken from
+//! `operator.password`) and printed once: nothing guessable is ever seeded.
 
 use engine::{Fen, FlashSaleId, MerchantId, Phone, ProductId, SaleTerms};
-use persistence::repo::{self, NewProduct};
+use persistence::access;
+use persistence::repo::{self, InsertError, NewProduct};
 
 use crate::AppState;
+use crate::access::OperatorRole;
 use crate::auth::hash_password;
+use crate::routes::operators::generate_password;
 
 pub const DEMO_PHONE: &str = "13800138000";
-pub const DEMO_PASSWORD: &str = "flashsale-demo";
 
 /// What was seeded.
 #[derive(Debug, Clone)]
@@ -16,6 +20,42 @@ pub struct Demo {
     pub merchant_id: MerchantId,
     pub product_id: ProductId,
     pub flash_sale_id: FlashSaleId,
+    /// The merchant's generated password, shown once.
+    pub merchant_password: String,
+}
+
+/// The admin account seeded in demo mode.
+#[derive(Debug, Clone)]
+pub struct SeededOperator {
+    pub username: String,
+    /// Generated on this start, to be shown once; `None` when `operator.password` was used.
+    pub generated_password: Option<String>,
+}
+
+/// In demo mode with no operator account yet: an admin named `operator.username`.
+pub async fn seed_operator(state: &AppState) -> anyhow::Result<Option<SeededOperator>> {
+    if access::operator_count(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let configured = state.settings.operator.password.clone();
+    anyhow::ensure!(
+        configured.is_empty() || configured.chars().count() >= 8,
+        "operator.password must be at least 8 characters"
+    );
+    let generated = configured.is_empty().then(generate_password);
+    let password = generated.clone().unwrap_or(configured);
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let username = crate::access::username(&state.settings.operator.username)
+        .map_err(|e| anyhow::anyhow!("operator.username: {}", e.message))?;
+    let now = state.clock.now();
+    match access::insert_operator(&state.db, &username, &hash, OperatorRole::Admin.as_str(), now).await {
+        Ok(_) => Ok(Some(SeededOperator { username, generated_password: generated })),
+        // Two first starts at once: the other one seeded it.
+        Err(InsertError::Duplicate) => Ok(None),
+        Err(InsertError::Db(e)) => Err(e.into()),
+    }
 }
 
 pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
@@ -24,7 +64,11 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
     }
     let now = state.clock.now();
     let phone = Phone::parse(DEMO_PHONE).expect("demo phone is valid");
-    let hash = hash_password(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let merchant_password = generate_password();
+    let password = merchant_password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let merchant_id = repo::insert_merchant(&state.db, &phone, &hash, "演示小店 Demo Shop", now).await?;
     let product = NewProduct {
         title: "网红口红 Lipstick #520".into(),
@@ -48,5 +92,5 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
     };
     let flash_sale_id = repo::create_flash_sale(&state.db, &terms, now).await?;
     state.start_sale(SaleTerms { id: flash_sale_id, ..terms }).await?;
-    Ok(Some(Demo { merchant_id, product_id, flash_sale_id }))
+    Ok(Some(Demo { merchant_id, product_id, flash_sale_id, merchant_password }))
 }

@@ -5,6 +5,7 @@
 //! Handlers are thin: parse into engine types, check the caller, ask a stock actor or a
 //! repository, render. The hot path is `routes::orders::place_order`.
 
+pub mod access;
 pub mod admission;
 pub mod app;
 pub mod auth;
@@ -12,11 +13,15 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod health;
+pub mod login;
 pub mod payments;
+pub mod production;
 pub mod reconciliation;
 pub mod routes;
 pub mod telemetry;
 pub mod time;
+pub mod versions;
 
 pub use app::{AppState, Application};
 pub use config::Settings;

@@ -6,6 +6,7 @@ pub mod flash_sales;
 pub mod merchants;
 pub mod money;
 pub mod operator;
+pub mod operators;
 pub mod ops;
 pub mod orders;
 pub mod payments;
@@ -22,6 +23,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(flash_sales::get)
         .service(merchants::sign_up)
         .service(merchants::log_in)
+        .service(merchants::revoke)
         .service(products::create)
         .service(products::list_mine)
         .service(products::get)
@@ -38,7 +40,11 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(money::entries_csv)
         .service(money::withdraw)
         .service(money::withdrawals)
-        .service(operator::log_in)
+        .service(operators::log_in)
+        .service(operators::list)
+        .service(operators::create)
+        .service(operators::revoke)
+        .service(operators::audit)
         .service(operator::reviews)
         .service(operator::approve)
         .service(operator::reject)

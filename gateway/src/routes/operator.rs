@@ -1,5 +1,7 @@
 //! The operator console's API: AML review, withdrawal review, KYC, profit-sharing rules,
 //! the active query and refunds on demand, the ledger check and the daily reconciliation.
+//! Each route names the role duty it needs; each state-changing one writes an audit row once
+//! the change is durable.
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{Datelike, NaiveDate};
@@ -12,35 +14,18 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{OperatorAuth, Role, verify_password};
+use crate::access::{self, AmlReview, Finance, OperatorAuth, Partners};
 use crate::error::ApiError;
 use crate::routes::money::{render_withdrawal, report_error, settle_error};
 use crate::routes::text_field;
 use crate::time::rfc3339;
 use crate::{payments, reconciliation};
 
-#[derive(Deserialize)]
-pub struct LogIn {
-    username: String,
-    password: String,
-}
-
-#[post("/operator/sessions")]
-pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Result<HttpResponse, ApiError> {
-    let stored = state.operator_password_hash.clone();
-    let password = body.password.clone();
-    let matches =
-        web::block(move || verify_password(&password, &stored)).await.map_err(ApiError::internal)?;
-    if !matches || body.username != state.settings.operator.username {
-        return Err(ApiError::unauthorized("invalid_credentials", "username or password is wrong"));
-    }
-    let ttl = state.settings.operator.token_ttl_secs;
-    let (token, expires_at) = state.tokens.issue(Role::Operator, 0, state.clock.now(), ttl);
-    Ok(HttpResponse::Ok().json(json!({ "token": token, "expires_at": rfc3339(expires_at) })))
-}
-
 #[get("/operator/reviews")]
-pub async fn reviews(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+pub async fn reviews(
+    state: web::Data<AppState>,
+    _: OperatorAuth<AmlReview>,
+) -> Result<HttpResponse, ApiError> {
     let held = repo::captures_under_review(&state.db).await?;
     let rendered: Vec<_> = held
         .iter()
@@ -61,7 +46,12 @@ pub async fn reviews(state: web::Data<AppState>, _: OperatorAuth) -> Result<Http
     Ok(HttpResponse::Ok().json(json!({ "reviews": rendered })))
 }
 
-async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Result<HttpResponse, ApiError> {
+async fn decide_review(
+    state: &AppState,
+    operator: &OperatorAuth<AmlReview>,
+    order_id: i64,
+    approved: bool,
+) -> Result<HttpResponse, ApiError> {
     let retry = state.admission.retry_after_secs();
     let capture = repo::capture_of_order(&state.db, OrderId(order_id))
         .await?
@@ -74,6 +64,12 @@ async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Resul
     if !approved {
         state.refunds_due.notify_one();
     }
+    let action = if approved { "review.approve" } else { "review.reject" };
+    let details = json!({
+        "merchant_id": capture.settlement.merchant_id,
+        "gross_fen": capture.settlement.gross_fen.as_i64(),
+    });
+    operator.audit(state, action, format!("order:{order_id}"), details).await?;
     Ok(HttpResponse::Ok().json(json!({
         "order_id": order_id,
         "review": if approved { "approved" } else { "rejected" },
@@ -83,19 +79,19 @@ async fn decide_review(state: &AppState, order_id: i64, approved: bool) -> Resul
 #[post("/operator/reviews/{order_id}/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<AmlReview>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    decide_review(&state, id.into_inner(), true).await
+    decide_review(&state, &operator, id.into_inner(), true).await
 }
 
 #[post("/operator/reviews/{order_id}/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<AmlReview>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    decide_review(&state, id.into_inner(), false).await
+    decide_review(&state, &operator, id.into_inner(), false).await
 }
 
 #[derive(Deserialize)]
@@ -106,7 +102,7 @@ pub struct WithdrawalsQuery {
 #[get("/operator/withdrawals")]
 pub async fn withdrawals(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    _: OperatorAuth<Finance>,
     query: web::Query<WithdrawalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let wanted = query
@@ -130,6 +126,7 @@ pub struct Reason {
 
 async fn decide_withdrawal(
     state: &AppState,
+    operator: &OperatorAuth<Finance>,
     id: i64,
     pay: bool,
     reason: String,
@@ -140,9 +137,18 @@ async fn decide_withdrawal(
         .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
     let books =
         payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
-    let (decided, seq) =
-        books.decide_withdrawal(WithdrawalId(id), pay, reason).await.map_err(|e| settle_error(e, retry))?;
+    let (decided, seq) = books
+        .decide_withdrawal(WithdrawalId(id), pay, reason.clone())
+        .await
+        .map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
+    let action = if pay { "withdrawal.pay" } else { "withdrawal.reject" };
+    let details = json!({
+        "merchant_id": withdrawal.merchant_id,
+        "amount_fen": withdrawal.amount_fen,
+        "reason": reason,
+    });
+    operator.audit(state, action, format!("withdrawal:{id}"), details).await?;
     Ok(HttpResponse::Ok().json(render_withdrawal(&decided)))
 }
 
@@ -150,21 +156,21 @@ async fn decide_withdrawal(
 #[post("/operator/withdrawals/{id}/pay")]
 pub async fn pay_withdrawal(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<Finance>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    decide_withdrawal(&state, id.into_inner(), true, String::new()).await
+    decide_withdrawal(&state, &operator, id.into_inner(), true, String::new()).await
 }
 
 #[post("/operator/withdrawals/{id}/reject")]
 pub async fn reject_withdrawal(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<Finance>,
     id: web::Path<i64>,
     body: Option<web::Json<Reason>>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
-    decide_withdrawal(&state, id.into_inner(), false, reason).await
+    decide_withdrawal(&state, &operator, id.into_inner(), false, reason).await
 }
 
 #[derive(Deserialize)]
@@ -175,7 +181,7 @@ pub struct Kyc {
 #[put("/operator/merchants/{id}/kyc")]
 pub async fn set_kyc(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<access::Kyc>,
     id: web::Path<i64>,
     body: web::Json<Kyc>,
 ) -> Result<HttpResponse, ApiError> {
@@ -189,6 +195,8 @@ pub async fn set_kyc(
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
     let seq = books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
+    let details = json!({ "verified": body.verified });
+    operator.audit(&state, "merchant.kyc", format!("merchant:{merchant_id}"), details).await?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
 }
 
@@ -200,11 +208,12 @@ pub struct NewPartner {
 #[post("/operator/partners")]
 pub async fn create_partner(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<Partners>,
     body: web::Json<NewPartner>,
 ) -> Result<HttpResponse, ApiError> {
     let name = text_field(&body.name, "name", 64)?;
     let id = repo::insert_partner(&state.db, &name, state.clock.now()).await?;
+    operator.audit(&state, "partner.create", format!("partner:{}", id.0), json!({ "name": name })).await?;
     Ok(HttpResponse::Created().json(json!({ "partner_id": id, "name": name })))
 }
 
@@ -223,7 +232,7 @@ pub struct Split {
 #[put("/operator/merchants/{id}/split")]
 pub async fn set_split(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    operator: OperatorAuth<Partners>,
     id: web::Path<i64>,
     body: web::Json<Split>,
 ) -> Result<HttpResponse, ApiError> {
@@ -243,29 +252,42 @@ pub async fn set_split(
     let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
     let seq = books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
     payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "merchant_id": merchant_id,
-        "partners": body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect::<Vec<_>>(),
-    })))
+    let partners: Vec<_> =
+        body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect();
+    let details = json!({ "partners": partners });
+    operator.audit(&state, "merchant.split", format!("merchant:{merchant_id}"), details).await?;
+    Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "partners": partners })))
 }
 
 /// Runs the active query now (it also runs on its own every `payments.query_interval_ms`).
 #[post("/operator/payments/query")]
-pub async fn run_query(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+pub async fn run_query(
+    state: web::Data<AppState>,
+    operator: OperatorAuth<Finance>,
+) -> Result<HttpResponse, ApiError> {
     let sweep = payments::query_sweep(&state).await?;
+    let details = serde_json::to_value(&sweep).map_err(ApiError::internal)?;
+    operator.audit(&state, "payments.query", "payments", details).await?;
     Ok(HttpResponse::Ok().json(sweep))
 }
 
 /// Sends owed refunds now.
 #[post("/operator/refunds/run")]
-pub async fn run_refunds(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+pub async fn run_refunds(
+    state: web::Data<AppState>,
+    operator: OperatorAuth<Finance>,
+) -> Result<HttpResponse, ApiError> {
     let refunded = payments::refund_sweep(&state).await?;
+    operator.audit(&state, "refunds.run", "refunds", json!({ "refunded": refunded })).await?;
     Ok(HttpResponse::Ok().json(json!({ "refunded": refunded })))
 }
 
 /// The ledger's invariants from the database alone.
 #[get("/operator/ledger/check")]
-pub async fn ledger_check(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+pub async fn ledger_check(
+    state: web::Data<AppState>,
+    _: OperatorAuth<Finance>,
+) -> Result<HttpResponse, ApiError> {
     let (sum, unbalanced, postings) = repo::ledger_check(&state.db).await?;
     Ok(HttpResponse::Ok().json(json!({
         "postings": postings,
@@ -285,7 +307,7 @@ pub struct ReconcileQuery {
 #[get("/operator/reconciliation")]
 pub async fn reconcile(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    _: OperatorAuth<Finance>,
     query: web::Query<ReconcileQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let day = match &query.date {

@@ -1,10 +1,13 @@
 //! Operations: liveness/readiness and Prometheus metrics.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 use crate::AppState;
+use crate::config::Mode;
+use crate::error::ApiError;
+use crate::routes::not_found;
 
 /// Liveness: the process answers HTTP. Does no work at all, which also makes it the bare
 /// baseline that load comparisons measure the order endpoint against.
@@ -13,30 +16,67 @@ pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// 200 when the database answers and the journal writer keeps up; 503 otherwise.
+/// 200 when the journal writer runs and commits and the last database ping answered; 503
+/// otherwise. Answered from memory ([`crate::health`]): no query per probe.
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let database = persistence::repo::ping(&state.db).await.is_ok();
     let journal = &state.journal;
-    let body = json!({
-        "status": if database { "ok" } else { "degraded" },
-        "database": if database { "ok" } else { "unreachable" },
-        "flash_sales": state.registry.len(),
-        "journal": {
-            "depth": journal.depth(),
-            "capacity": journal.capacity(),
-            "last_appended": journal.last_appended(),
-            "durable": journal.durable(),
-        },
-        "in_flight": state.admission.in_flight(),
+    let (healthy, mut body) = state.health.report();
+    body["flash_sales"] = json!(state.registry.len());
+    body["journal"] = json!({
+        "depth": journal.depth(),
+        "capacity": journal.capacity(),
+        "last_appended": journal.last_appended(),
+        "durable": journal.durable(),
     });
-    if database { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    body["in_flight"] = json!(state.admission.in_flight());
+    if healthy { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Prometheus text format. Gauges that are cheap to compute are computed here rather than
 /// kept up to date on the hot path.
+/// On the main listener: with `server.metrics_token` set, only for `Authorization: Bearer
+/// <token>`; without it, public in demo mode and absent in production (serve it on
+/// `server.metrics_bind` instead).
 #[get("/metrics")]
-pub async fn metrics_text(state: web::Data<AppState>, handle: web::Data<PrometheusHandle>) -> HttpResponse {
+pub async fn metrics_text(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    handle: web::Data<PrometheusHandle>,
+) -> HttpResponse {
+    let token = &state.settings.server.metrics_token;
+    if token.is_empty() && state.settings.mode == Mode::Production {
+        return not_found().await;
+    }
+    if !token.is_empty() && !bearer_matches(&req, token) {
+        let refused =
+            ApiError::unauthorized("unauthorized", "metrics need Authorization: Bearer <metrics token>");
+        return actix_web::ResponseError::error_response(&refused);
+    }
+    render_metrics(&state, &handle)
+}
+
+/// `/metrics` on the separate metrics listener: no token, it is meant for a private network.
+pub async fn metrics_private(
+    state: web::Data<AppState>,
+    handle: web::Data<PrometheusHandle>,
+) -> HttpResponse {
+    render_metrics(&state, &handle)
+}
+
+/// Compared in constant time, so that timing does not reveal the token byte by byte.
+fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let given = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    bool::from(given.as_bytes().ct_eq(token.as_bytes()))
+}
+
+fn render_metrics(state: &AppState, handle: &PrometheusHandle) -> HttpResponse {
     metrics::gauge!("flashsale_stock_mailbox_depth").set(state.registry.mailbox_depth() as f64);
     metrics::gauge!("flashsale_journal_depth").set(state.journal.depth() as f64);
     metrics::gauge!("flashsale_journal_lag_events")

@@ -1,0 +1,224 @@
+//! What production mode refuses, and where secrets come from.
+//!
+//! Secrets are read from the environment (`FLASHSALE__AUTH__TOKEN_SECRET`, …) or from a file
+//! named by the matching `*_file` setting (`auth.token_secret_file`, …), which is how container
+//! platforms hand them over. In production a secret written into the configuration file itself
+//! is refused: config files are copied, committed and attached to tickets, and a secret there
+//! is a secret everywhere. Nothing secret is ever read from or written to the database there.
+//!
+//! [`startup_problems`] lists every reason not to start, all at once, so that an operator fixes
+//! a deployment in one round instead of one error per restart.
+
+use std::path::Path;
+
+use providers::crypto;
+
+use crate::config::{Mode, Settings};
+
+/// Settings that hold secrets: never inline in the configuration file in production.
+pub const SECRETS: [&str; 5] = [
+    "auth.token_secret",
+    "server.metrics_token",
+    "payments.wechat.merchant_private_key",
+    "payments.wechat.api_v3_key",
+    "payments.alipay.app_private_key",
+];
+
+/// The environment variable that overrides `key` (`auth.token_secret` →
+/// `FLASHSALE__AUTH__TOKEN_SECRET`).
+pub fn env_name(key: &str) -> String {
+    format!("FLASHSALE__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Which of [`SECRETS`] the configuration file itself sets (not the environment).
+pub fn secrets_in_file(path: Option<&Path>) -> anyhow::Result<Vec<&'static str>> {
+    let file = match path {
+        Some(path) => config::File::from(path).required(true),
+        None => config::File::with_name("config.toml").required(false),
+    };
+    let only_the_file = config::Config::builder().add_source(file).build()?;
+    Ok(SECRETS
+        .into_iter()
+        .filter(|key| only_the_file.get_string(key).is_ok_and(|value| !value.trim().is_empty()))
+        .collect())
+}
+
+/// Fills each setting that has a `*_file` twin from that file; one message per problem
+/// (both set, unreadable, empty). Trailing newlines are not part of a secret.
+pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
+    let w = &mut settings.payments.wechat;
+    let a = &mut settings.payments.alipay;
+    let slots: [(&str, &mut String, &str); 7] = [
+        ("auth.token_secret", &mut settings.auth.token_secret, &settings.auth.token_secret_file),
+        ("server.metrics_token", &mut settings.server.metrics_token, &settings.server.metrics_token_file),
+        ("payments.wechat.merchant_private_key", &mut w.merchant_private_key, &w.merchant_private_key_file),
+        ("payments.wechat.platform_public_key", &mut w.platform_public_key, &w.platform_public_key_file),
+        ("payments.wechat.api_v3_key", &mut w.api_v3_key, &w.api_v3_key_file),
+        ("payments.alipay.app_private_key", &mut a.app_private_key, &a.app_private_key_file),
+        ("payments.alipay.alipay_public_key", &mut a.alipay_public_key, &a.alipay_public_key_file),
+    ];
+    let mut problems = Vec::new();
+    for (key, value, file) in slots {
+        if file.is_empty() {
+            continue;
+        }
+        if !value.is_empty() {
+            problems.push(format!("{key} and {key}_file are both set: keep one"));
+            continue;
+        }
+        match std::fs::read_to_string(file) {
+            Ok(text) if text.trim().is_empty() => problems.push(format!("{key}_file: {file} is empty")),
+            Ok(text) => *value = text.trim_end().to_owned(),
+            Err(error) => problems.push(format!("{key}_file: cannot read {file}: {error}")),
+        }
+    }
+    problems
+}
+
+/// Every reason the server must not start with these settings. Empty = start.
+pub fn startup_problems(settings: &Settings) -> Vec<String> {
+    let mut problems = settings.secret_file_problems.clone();
+    if settings.mode == Mode::Production {
+        production_problems(settings, &mut problems);
+    }
+    problems
+}
+
+/// The message naming every problem, for the log and the exit.
+pub fn refusal(problems: &[String]) -> String {
+    let mut message = format!("refusing to start ({} problems):", problems.len());
+    for problem in problems {
+        message.push_str("\n  - ");
+        message.push_str(problem);
+    }
+    message
+}
+
+fn production_problems(s: &Settings, problems: &mut Vec<String>) {
+    let mut refuse = |message: String| problems.push(message);
+    if s.sandbox.enabled {
+        refuse("sandbox.enabled is true: the bundled payment sandboxes exist in demo mode only".into());
+    }
+    if s.demo.seed {
+        refuse("demo.seed is true: production does not seed a demo merchant".into());
+    }
+    if !s.operator.password.is_empty() {
+        refuse(
+            "operator.password is set: it only seeds demo mode's admin; add operators with \
+             `flashsale operator add`"
+                .into(),
+        );
+    }
+    if !s.server.public_url.starts_with("https://") {
+        refuse(format!(
+            "server.public_url is {:?}: production needs the https:// address buyers and channels reach",
+            s.server.public_url
+        ));
+    }
+    let missing = |key: &str| format!("{key} is not set: supply it from {} or {key}_file", env_name(key));
+    if s.auth.token_secret.is_empty() {
+        refuse(missing("auth.token_secret"));
+    } else if s.auth.token_secret.chars().count() < 32 {
+        refuse("auth.token_secret is shorter than 32 characters".into());
+    }
+    for key in &s.secrets_in_file {
+        refuse(format!(
+            "{key} is written in the configuration file: secrets come from {} or {key}_file",
+            env_name(key)
+        ));
+    }
+    let p = &s.payments;
+    if p.channels.is_empty() {
+        refuse("payments.channels is empty: buyers could not pay".into());
+    }
+    let offered = |name: &str| p.channels.iter().any(|c| c == name);
+    let mut check_key = |key: &str, value: &str, parse: fn(&str, &str) -> anyhow::Result<()>| {
+        if value.is_empty() {
+            refuse(missing(key));
+        } else if let Err(error) = parse(value, key) {
+            refuse(format!("{error:#}"));
+        }
+    };
+    let private: fn(&str, &str) -> anyhow::Result<()> =
+        |pem, key| Ok(crypto::parse_private(pem, key).map(drop)?);
+    let public: fn(&str, &str) -> anyhow::Result<()> =
+        |pem, key| Ok(crypto::parse_public(pem, key).map(drop)?);
+    let api_v3: fn(&str, &str) -> anyhow::Result<()> =
+        |raw, key| crypto::parse_api_v3_key(raw).map(drop).map_err(|e| anyhow::anyhow!("{key}: {e}"));
+    if offered("wechat") {
+        let w = &p.wechat;
+        check_key("payments.wechat.base_url", &w.base_url, |_, _| Ok(()));
+        check_key("payments.wechat.merchant_private_key", &w.merchant_private_key, private);
+        check_key("payments.wechat.platform_public_key", &w.platform_public_key, public);
+        check_key("payments.wechat.api_v3_key", &w.api_v3_key, api_v3);
+    }
+    if offered("alipay") {
+        let a = &p.alipay;
+        check_key("payments.alipay.gateway_url", &a.gateway_url, |_, _| Ok(()));
+        check_key("payments.alipay.app_private_key", &a.app_private_key, private);
+        check_key("payments.alipay.alipay_public_key", &a.alipay_public_key, public);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_defaults_start_and_production_defaults_name_each_problem() {
+        assert!(startup_problems(&Settings::default()).is_empty());
+        let production = Settings { mode: Mode::Production, ..Settings::default() };
+        let problems = startup_problems(&production);
+        for key in [
+            "sandbox.enabled",
+            "demo.seed",
+            "server.public_url",
+            "auth.token_secret",
+            "payments.wechat.base_url",
+            "payments.wechat.merchant_private_key",
+            "payments.wechat.platform_public_key",
+            "payments.wechat.api_v3_key",
+            "payments.alipay.gateway_url",
+            "payments.alipay.app_private_key",
+            "payments.alipay.alipay_public_key",
+        ] {
+            assert_eq!(
+                problems.iter().filter(|p| p.starts_with(key)).count(),
+                1,
+                "{key} named once in {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), 11, "{problems:#?}");
+    }
+
+    #[test]
+    fn secret_files_fill_their_setting_and_say_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("flashsale-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("token_secret");
+        std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+
+        let mut settings = Settings::default();
+        settings.auth.token_secret_file = secret.display().to_string();
+        settings.server.metrics_token = "inline".into();
+        settings.server.metrics_token_file = secret.display().to_string();
+        settings.payments.wechat.api_v3_key_file = empty.display().to_string();
+        settings.payments.alipay.app_private_key_file = dir.join("missing").display().to_string();
+        let problems = read_secret_files(&mut settings);
+        assert_eq!(settings.auth.token_secret, "0123456789abcdef0123456789abcdef");
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with("server.metrics_token and server.metrics_token_file are both set"));
+        assert!(
+            problems[1].starts_with("payments.wechat.api_v3_key_file: ") && problems[1].ends_with("is empty")
+        );
+        assert!(problems[2].starts_with("payments.alipay.app_private_key_file: cannot read"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn env_names() {
+        assert_eq!(env_name("payments.wechat.api_v3_key"), "FLASHSALE__PAYMENTS__WECHAT__API_V3_KEY");
+    }
+}

@@ -1,0 +1,201 @@
+//! Operator accounts: log-in, the admin's management of accounts (create, list, revoke) and
+//! the audit log. Accounts are also created on the server's command line
+//! (`flashsale operator add`), the only way in production before the first admin exists.
+
+use std::time::Instant;
+
+use actix_web::{HttpResponse, get, post, web};
+use persistence::access::{self, AuditEntry, AuditFilter, OperatorAccount};
+use persistence::repo::InsertError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::access::{Admin, OperatorAuth, OperatorRole, username};
+use crate::auth::{Staff, hash_password, verify_password};
+use crate::error::ApiError;
+use crate::login;
+use crate::time::rfc3339;
+use crate::versions::{Current, Holder};
+
+#[derive(Deserialize)]
+pub struct LogIn {
+    username: String,
+    password: String,
+}
+
+#[post("/operator/sessions")]
+pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Result<HttpResponse, ApiError> {
+    let refused = || ApiError::unauthorized("invalid_credentials", "username or password is wrong");
+    let name = body.username.trim().to_lowercase();
+    let throttle_key = format!("operator:{name}");
+    state.logins.admit(&throttle_key, Instant::now())?;
+    let account = access::operator_by_username(&state.db, &name).await?.filter(|a| a.disabled_at.is_none());
+    // An unknown or closed account costs the same hash as a wrong password.
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let password = body.password.clone();
+    let matches = state
+        .passwords
+        .run(move || verify_password(&password, stored.as_deref().unwrap_or_else(|| login::dummy_hash())))
+        .await?;
+    let Some(account) = account.filter(|_| matches) else {
+        state.logins.failed(&throttle_key, Instant::now());
+        return Err(refused());
+    };
+    state.logins.succeeded(&throttle_key);
+    let role =
+        OperatorRole::parse(&account.role).ok_or_else(|| ApiError::internal("stored operator role"))?;
+    let staff = Staff { id: account.id, username: account.username.clone(), role };
+    let ttl = state.settings.operator.token_ttl_secs;
+    let (token, expires_at) =
+        state.tokens.issue_operator(staff.clone(), account.token_version, state.clock.now(), ttl);
+    crate::access::record(
+        &state,
+        Some(&staff),
+        "session.create",
+        format!("operator:{}", account.id),
+        json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "token": token,
+        "expires_at": rfc3339(expires_at),
+        "operator_id": account.id,
+        "role": role.as_str(),
+    })))
+}
+
+fn render(account: &OperatorAccount) -> serde_json::Value {
+    json!({
+        "operator_id": account.id,
+        "username": account.username,
+        "role": account.role,
+        "disabled": account.disabled_at.is_some(),
+        "created_at": rfc3339(account.created_at),
+    })
+}
+
+#[get("/operator/operators")]
+pub async fn list(state: web::Data<AppState>, _: OperatorAuth<Admin>) -> Result<HttpResponse, ApiError> {
+    let accounts = access::operators(&state.db).await?;
+    Ok(HttpResponse::Ok().json(json!({ "operators": accounts.iter().map(render).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize)]
+pub struct NewOperator {
+    username: String,
+    role: String,
+    /// Absent: one is generated and returned once.
+    password: Option<String>,
+}
+
+/// A new operator account; the password, when generated, is in this answer only.
+#[post("/operator/operators")]
+pub async fn create(
+    state: web::Data<AppState>,
+    operator: OperatorAuth<Admin>,
+    body: web::Json<NewOperator>,
+) -> Result<HttpResponse, ApiError> {
+    let name = username(&body.username)?;
+    let role = OperatorRole::parse(&body.role)
+        .ok_or_else(|| ApiError::invalid("invalid_role", "role must be reviewer, finance or admin"))?;
+    let (password, generated) = match &body.password {
+        Some(given) => (crate::routes::merchants::password_field(given)?.to_owned(), false),
+        None => (generate_password(), true),
+    };
+    let secret = password.clone();
+    let hash = state.passwords.run(move || hash_password(&secret)).await??;
+    let id = match access::insert_operator(&state.db, &name, &hash, role.as_str(), state.clock.now()).await {
+        Ok(id) => id,
+        Err(InsertError::Duplicate) => {
+            return Err(ApiError::conflict("username_taken", "an operator with this username exists"));
+        }
+        Err(InsertError::Db(e)) => return Err(e.into()),
+    };
+    let details = json!({ "username": name, "role": role.as_str() });
+    operator.audit(&state, "operator.create", format!("operator:{id}"), details).await?;
+    let mut answer = json!({ "operator_id": id, "username": name, "role": role.as_str() });
+    if generated {
+        answer["password"] = json!(password);
+    }
+    Ok(HttpResponse::Created().json(answer))
+}
+
+#[derive(Deserialize, Default)]
+pub struct Revoke {
+    /// Also close the account: it can no longer log in.
+    #[serde(default)]
+    disable: bool,
+}
+
+/// Every token of the operator stops working at once (on this node; on others within
+/// `auth.token_version_cache_secs`).
+#[post("/operator/operators/{id}/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    operator: OperatorAuth<Admin>,
+    id: web::Path<i64>,
+    body: Option<web::Json<Revoke>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let disable = body.is_some_and(|b| b.disable);
+    let now = state.clock.now();
+    let version = access::revoke_operator(&state.db, id, disable.then_some(now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("operator_not_found", "no such operator"))?;
+    let current = if disable { Current::Closed } else { Current::Version(version) };
+    state.token_versions.remember(Holder::Operator(id), current, Instant::now());
+    let details = json!({ "token_version": version, "disabled": disable });
+    operator.audit(&state, "operator.revoke", format!("operator:{id}"), details).await?;
+    Ok(HttpResponse::Ok().json(json!({ "operator_id": id, "token_version": version, "disabled": disable })))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    operator_id: Option<i64>,
+    action: Option<String>,
+    before_id: Option<i64>,
+    limit: Option<u64>,
+}
+
+/// The audit log, newest first; page with `before_id` = the last `id` seen.
+#[get("/operator/audit")]
+pub async fn audit(
+    state: web::Data<AppState>,
+    _: OperatorAuth<Admin>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("invalid_query", "limit must be 1 to 500"));
+    }
+    let filter = AuditFilter {
+        operator_id: query.operator_id,
+        action: query.action.clone(),
+        before_id: query.before_id,
+        limit,
+    };
+    let entries = access::audit_entries(&state.db, &filter).await?;
+    Ok(HttpResponse::Ok().json(json!({ "entries": entries.iter().map(render_entry).collect::<Vec<_>>() })))
+}
+
+fn render_entry(entry: &AuditEntry) -> serde_json::Value {
+    json!({
+        "id": entry.id,
+        "operator_id": entry.operator_id,
+        "username": entry.username,
+        "role": entry.role,
+        "action": entry.action,
+        "target": entry.target,
+        "details": serde_json::from_str::<serde_json::Value>(&entry.details).unwrap_or_default(),
+        "at": rfc3339(entry.created_at),
+    })
+}
+
+/// A password for a generated account: 16 characters without look-alikes (~80 bits).
+pub fn generate_password() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
