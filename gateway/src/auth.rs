@@ -8,8 +8,6 @@ use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use engine::{BuyerId, MerchantId, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -19,6 +17,7 @@ use persistence::access;
 use crate::AppState;
 use crate::access::OperatorRole;
 use crate::error::ApiError;
+pub use crate::passwords::{hash_password, verify_password};
 use crate::versions::{Current, Holder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,22 +261,6 @@ pub(crate) fn operator(req: &HttpRequest) -> Checked<Staff> {
     })
 }
 
-/// Argon2id hash of a password, as a PHC string. CPU-heavy: call from a blocking thread.
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(ApiError::internal)
-}
-
-/// Whether `password` matches the stored hash. CPU-heavy: call from a blocking thread.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,14 +284,5 @@ mod tests {
         let (token, _) = tokens.issue_operator(staff.clone(), 3, Timestamp(i64::MAX / 2_000), 60);
         let claims = tokens.verify(&token).unwrap();
         assert_eq!((claims.role, claims.sub, claims.ver, claims.staff), (Role::Operator, 7, 3, Some(staff)));
-    }
-
-    #[test]
-    fn passwords() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
     }
 }

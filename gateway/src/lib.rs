@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod login;
+pub mod passwords;
 pub mod payments;
 pub mod production;
 pub mod reconciliation;

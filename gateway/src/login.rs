@@ -2,8 +2,11 @@
 //!
 //! - [`PasswordWork`]: argon2id takes ~19 MiB and tens of milliseconds per hash. Unbounded, a
 //!   burst of log-ins would hold gigabytes (one hash per blocking thread) and starve the rest.
-//!   Hashes run under a semaphore sized to the cores; a few requests may wait a short while
-//!   for a slot, the rest are answered 503 `busy` at once.
+//!   Hashes run under a semaphore sized to the cores, on as many threads of their own: the
+//!   allocator keeps a freed 19 MiB block in the arena of the thread that used it, so hashing
+//!   on a few long-lived threads, not on whichever blocking thread is free, is what bounds the
+//!   memory. A few requests may wait a short while for a slot, the rest are answered 503
+//!   `busy` at once.
 //! - [`LoginThrottle`]: per account (merchant phone, operator username), repeated failures
 //!   block further attempts for a time that doubles with each failure, up to a cap. A blocked
 //!   attempt is refused before any hash is computed. Memory is bounded by a number of tracked
@@ -21,9 +24,13 @@ use tokio::sync::Semaphore;
 use crate::config;
 use crate::error::ApiError;
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The gate every password hash and verification goes through.
 pub struct PasswordWork {
     permits: Arc<Semaphore>,
+    /// To the `slots` hashing threads; never holds more jobs than there are permits.
+    jobs: std::sync::mpsc::Sender<Job>,
     slots: usize,
     waiting: AtomicUsize,
     queue: usize,
@@ -46,8 +53,24 @@ impl PasswordWork {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..slots {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name("password-work".into())
+                .spawn(move || {
+                    // Ends when the gate is dropped (the sender with it).
+                    while let Ok(job) = queue.lock().recv() {
+                        // A panic is the job's failure (its caller sees it), not the thread's.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })
+                .expect("starting a password-work thread");
+        }
         Self {
             permits: Arc::new(Semaphore::new(slots)),
+            jobs,
             slots,
             waiting: AtomicUsize::new(0),
             queue: settings.hash_queue,
@@ -67,8 +90,8 @@ impl PasswordWork {
             .retry_after(self.retry_after_secs)
     }
 
-    /// Runs `work` (a hash or a verification) on a blocking thread once a slot is free.
-    /// The slot is held until `work` returns, even if the request is dropped meanwhile, so the
+    /// Runs `work` (a hash or a verification) on a hashing thread once a slot is free. The
+    /// slot is held until `work` returns, even if the request is dropped meanwhile, so the
     /// memory bound holds exactly.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -88,13 +111,14 @@ impl PasswordWork {
                 }
             }
         };
-        tokio::task::spawn_blocking(move || {
-            let done = work();
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let result = work();
             drop(permit);
-            done
-        })
-        .await
-        .map_err(ApiError::internal)
+            let _ = reply.send(result);
+        });
+        self.jobs.send(job).map_err(|_| ApiError::internal("the password-work threads stopped"))?;
+        done.await.map_err(|_| ApiError::internal("password work failed"))
     }
 }
 

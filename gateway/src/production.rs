@@ -86,7 +86,8 @@ pub fn startup_problems(settings: &Settings) -> Vec<String> {
 
 /// The message naming every problem, for the log and the exit.
 pub fn refusal(problems: &[String]) -> String {
-    let mut message = format!("refusing to start ({} problems):", problems.len());
+    let plural = if problems.len() == 1 { "" } else { "s" };
+    let mut message = format!("refusing to start, {} problem{plural}:", problems.len());
     for problem in problems {
         message.push_str("\n  - ");
         message.push_str(problem);
