@@ -170,14 +170,13 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `flashsale serve` in `cwd` with the given environment, and waits for the
     /// "listening on" line.
-    pub fn start(cwd: &Path, env: &[(&str, String)]) -> ChildServer {
-        let binary = PathBuf::from(env!("CARGO_BIN_EXE_flashsale-under-test"));
-        let mut command = Command::new(binary);
+    pub fn start<K: AsRef<str>>(cwd: &Path, env: &[(K, String)]) -> ChildServer {
+        let mut command = Command::new(binary());
         command.arg("serve").current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::null());
         for (k, v) in env {
-            command.env(k, v);
+            command.env(k.as_ref(), v);
         }
-        if !env.iter().any(|(k, _)| *k == "FLASHSALE__SERVER__BIND") {
+        if !env.iter().any(|(k, _)| k.as_ref() == "FLASHSALE__SERVER__BIND") {
             command.env("FLASHSALE__SERVER__BIND", "127.0.0.1:0");
         }
         let mut child = command.spawn().expect("starting the flashsale binary");
@@ -196,6 +195,11 @@ impl ChildServer {
         });
         let base = rx.recv_timeout(Duration::from_secs(120)).expect("the server printed its address");
         ChildServer { base, child, lines }
+    }
+
+    /// The process id, to read its memory from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no drain, no flush.
@@ -225,6 +229,71 @@ impl ChildServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_flashsale-under-test"))
+}
+
+/// How a run of the binary ended.
+#[derive(Debug)]
+pub struct Exited {
+    /// `None`: it was still running after a minute and was killed.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `flashsale ARGS` in `cwd` with `env` and `stdin` to its end (killed after a minute:
+/// a command that should have exited but serves instead).
+pub fn run_to_exit<K: AsRef<str>>(cwd: &Path, args: &[&str], env: &[(K, String)], stdin: &str) -> Exited {
+    use std::io::{Read, Write};
+    let mut command = Command::new(binary());
+    command.args(args).current_dir(cwd).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k.as_ref(), v);
+    }
+    if !env.iter().any(|(k, _)| k.as_ref() == "FLASHSALE__SERVER__BIND") {
+        command.env("FLASHSALE__SERVER__BIND", "127.0.0.1:0");
+    }
+    let mut child = command.spawn().expect("starting the flashsale binary");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Exited { code, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`, …).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 impl Drop for ChildServer {
@@ -434,16 +503,33 @@ impl Api {
         reply(response).await
     }
 
+    /// A token of the admin that demo mode seeds from `operator.password`.
     pub async fn operator(&self) -> String {
+        self.operator_as("operator", OPERATOR_PASSWORD).await
+    }
+
+    /// A token of the operator `username`.
+    pub async fn operator_as(&self, username: &str, password: &str) -> String {
         let session = self
-            .post(
-                "/api/v1/operator/sessions",
-                None,
-                json!({"username": "operator", "password": OPERATOR_PASSWORD}),
-            )
+            .post("/api/v1/operator/sessions", None, json!({"username": username, "password": password}))
             .await;
         assert_eq!(session.status, 200, "{}", session.body);
         session.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// An operator account with `role`, created by the seeded admin; its token.
+    pub async fn operator_with_role(&self, username: &str, role: &str) -> String {
+        let admin = self.operator().await;
+        let password = format!("{username}-password-1");
+        let created = self
+            .post(
+                "/api/v1/operator/operators",
+                Some(&admin),
+                json!({"username": username, "role": role, "password": password}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        self.operator_as(username, &password).await
     }
 
     /// Creates the payment of an order through `channel`; the 201 body.

@@ -1,0 +1,375 @@
+//! Production mode, with the real binary: every unsafe setting is refused and named (alone, and
+//! all together); a production start with every real setting supplied from files serves, has no
+//! sandbox, keeps no secret in the database, and the free-order attack (paying an order at the
+//! bundled sandbox) fails there while it still pays in demo mode.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use engine::ledger::Channel;
+use providers::crypto::{ChannelKeys, public_pem};
+use sandbox::{Sandbox, SandboxSettings};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::json;
+
+use crate::helpers::{Api, ChildServer, TestDb, client, run_to_exit, spawn_app, test_settings};
+
+const PUBLIC_URL: &str = "https://shop.example.test";
+const METRICS_TOKEN: &str = "metrics-token-for-the-scraper-0001";
+
+/// One environment variable of a production deployment.
+type Env = Vec<(String, String)>;
+
+/// A complete, valid production environment: the channels at `sandbox_base` with `keys`, every
+/// key and the token secret in files under `dir`.
+fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &str) -> Env {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    let pems = keys.to_pems();
+    let file = |name: &str, content: &str| {
+        let path = secrets.join(name);
+        std::fs::write(&path, format!("{content}\n")).unwrap();
+        path.display().to_string()
+    };
+    let token_secret: String = (0..48).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+    [
+        ("MODE", "production".to_owned()),
+        ("DATABASE__URL", db.url.clone()),
+        ("SERVER__PUBLIC_URL", PUBLIC_URL.into()),
+        ("SERVER__METRICS_TOKEN", METRICS_TOKEN.into()),
+        ("SANDBOX__ENABLED", "false".into()),
+        ("DEMO__SEED", "false".into()),
+        ("AUTH__TOKEN_SECRET_FILE", file("token_secret", &token_secret)),
+        ("PAYMENTS__WECHAT__BASE_URL", format!("{sandbox_base}/sandbox/wechat")),
+        ("PAYMENTS__WECHAT__MERCHANT_PRIVATE_KEY_FILE", file("wechat_merchant.pem", &pems.wechat_merchant)),
+        (
+            "PAYMENTS__WECHAT__PLATFORM_PUBLIC_KEY_FILE",
+            file("wechat_platform.pub.pem", &public_pem(&keys.wechat_platform.to_public_key())),
+        ),
+        ("PAYMENTS__WECHAT__API_V3_KEY_FILE", file("wechat_api_v3_key", &pems.wechat_api_v3_key)),
+        ("PAYMENTS__ALIPAY__GATEWAY_URL", format!("{sandbox_base}/sandbox/alipay/gateway.do")),
+        ("PAYMENTS__ALIPAY__APP_PRIVATE_KEY_FILE", file("alipay_app.pem", &pems.alipay_app)),
+        (
+            "PAYMENTS__ALIPAY__ALIPAY_PUBLIC_KEY_FILE",
+            file("alipay.pub.pem", &public_pem(&keys.alipay_platform.to_public_key())),
+        ),
+        ("ADMISSION__PER_IP_PER_SEC", "0".into()),
+        // The active query (run on demand here) looks at every payment, however young.
+        ("PAYMENTS__QUERY_AFTER_MS", "0".into()),
+        ("SERVER__WORKERS", "2".into()),
+        ("LOG__LEVEL", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("FLASHSALE__{k}"), v))
+    .collect()
+}
+
+/// What a row does to the valid environment.
+enum Change {
+    Set(&'static str, String),
+    Unset(&'static str),
+    /// A `config.toml` in the working directory.
+    ConfigFile(String),
+}
+
+fn apply(base: &Env, changes: &[Change], dir: &Path) -> Env {
+    let mut env = base.clone();
+    let _ = std::fs::remove_file(dir.join("config.toml"));
+    for change in changes {
+        match change {
+            Change::Set(key, value) => {
+                let key = format!("FLASHSALE__{key}");
+                env.retain(|(k, _)| *k != key);
+                env.push((key, value.clone()));
+            }
+            Change::Unset(key) => {
+                let key = format!("FLASHSALE__{key}");
+                assert!(env.iter().any(|(k, _)| *k == key), "{key} is in the valid environment");
+                env.retain(|(k, _)| *k != key);
+            }
+            Change::ConfigFile(text) => std::fs::write(dir.join("config.toml"), text).unwrap(),
+        }
+    }
+    env
+}
+
+/// The refusal's problem lines.
+fn problems(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter_map(|l| l.strip_prefix("  - ")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_every_unsafe_setting_and_names_it() {
+    use Change::*;
+    let db = TestDb::new().await;
+    let dir = db.dir().to_owned();
+    let keys = tokio::task::spawn_blocking(ChannelKeys::generate).await.unwrap();
+    let base = production_env(&db, &dir, &keys, "http://127.0.0.1:9");
+    let inline_key = keys.to_pems().wechat_merchant;
+    let rows: Vec<(&str, Vec<Change>, &str)> = vec![
+        ("a sandbox is on", vec![Set("SANDBOX__ENABLED", "true".into())], "sandbox.enabled is true"),
+        ("the demo seed is on", vec![Set("DEMO__SEED", "true".into())], "demo.seed is true"),
+        (
+            "wechat without its URL",
+            vec![Unset("PAYMENTS__WECHAT__BASE_URL")],
+            "payments.wechat.base_url is not set",
+        ),
+        (
+            "wechat without its merchant key",
+            vec![Unset("PAYMENTS__WECHAT__MERCHANT_PRIVATE_KEY_FILE")],
+            "payments.wechat.merchant_private_key is not set",
+        ),
+        (
+            "wechat without its platform key",
+            vec![Unset("PAYMENTS__WECHAT__PLATFORM_PUBLIC_KEY_FILE")],
+            "payments.wechat.platform_public_key is not set",
+        ),
+        (
+            "wechat without its APIv3 key",
+            vec![Unset("PAYMENTS__WECHAT__API_V3_KEY_FILE")],
+            "payments.wechat.api_v3_key is not set",
+        ),
+        (
+            "alipay without its URL",
+            vec![Unset("PAYMENTS__ALIPAY__GATEWAY_URL")],
+            "payments.alipay.gateway_url is not set",
+        ),
+        (
+            "alipay without its app key",
+            vec![Unset("PAYMENTS__ALIPAY__APP_PRIVATE_KEY_FILE")],
+            "payments.alipay.app_private_key is not set",
+        ),
+        (
+            "alipay without its public key",
+            vec![Unset("PAYMENTS__ALIPAY__ALIPAY_PUBLIC_KEY_FILE")],
+            "payments.alipay.alipay_public_key is not set",
+        ),
+        ("no token secret", vec![Unset("AUTH__TOKEN_SECRET_FILE")], "auth.token_secret is not set"),
+        (
+            "the token secret inline in the config file",
+            vec![
+                Unset("AUTH__TOKEN_SECRET_FILE"),
+                ConfigFile("[auth]\ntoken_secret = \"an-inline-secret-that-is-long-enough-0001\"\n".into()),
+            ],
+            "auth.token_secret is written in the configuration file",
+        ),
+        (
+            "a private key inline in the config file",
+            vec![
+                Unset("PAYMENTS__WECHAT__MERCHANT_PRIVATE_KEY_FILE"),
+                ConfigFile(format!("[payments.wechat]\nmerchant_private_key = '''\n{inline_key}'''\n")),
+            ],
+            "payments.wechat.merchant_private_key is written in the configuration file",
+        ),
+        (
+            "a public URL that is not https",
+            vec![Set("SERVER__PUBLIC_URL", "http://shop.example.test".into())],
+            "server.public_url is \"http://shop.example.test\"",
+        ),
+        ("no public URL", vec![Unset("SERVER__PUBLIC_URL")], "server.public_url is \"\""),
+        (
+            "a seeded operator password",
+            vec![Set("OPERATOR__PASSWORD", "operator-password-1".into())],
+            "operator.password is set",
+        ),
+    ];
+    for (name, changes, named) in &rows {
+        let env = apply(&base, changes, &dir);
+        let run = tokio::task::block_in_place(|| run_to_exit(&dir, &["serve"], &env, ""));
+        assert!(matches!(run.code, Some(code) if code != 0), "{name}: must exit non-zero, got {run:?}");
+        assert!(!run.stdout.contains("listening on"), "{name}: it served: {}", run.stdout);
+        let listed = problems(&run.stderr);
+        assert_eq!(listed.len(), 1, "{name}: exactly its own problem: {}", run.stderr);
+        assert!(listed[0].starts_with(named), "{name}: expected {named:?}, got {}", run.stderr);
+        assert!(run.stderr.contains("refusing to start, 1 problem:"), "{name}: {}", run.stderr);
+    }
+
+    // Several at once: every one is named in the one refusal.
+    let several = [
+        (Set("SANDBOX__ENABLED", "true".into()), "sandbox.enabled is true"),
+        (Set("DEMO__SEED", "true".into()), "demo.seed is true"),
+        (Set("SERVER__PUBLIC_URL", "http://shop.example.test".into()), "server.public_url is"),
+        (Unset("AUTH__TOKEN_SECRET_FILE"), "auth.token_secret is not set"),
+        (Unset("PAYMENTS__ALIPAY__GATEWAY_URL"), "payments.alipay.gateway_url is not set"),
+    ];
+    let (changes, named): (Vec<Change>, Vec<&str>) = several.into_iter().unzip();
+    let env = apply(&base, &changes, &dir);
+    let run = tokio::task::block_in_place(|| run_to_exit(&dir, &["serve"], &env, ""));
+    assert!(matches!(run.code, Some(code) if code != 0), "{run:?}");
+    let listed = problems(&run.stderr);
+    assert_eq!(listed.len(), named.len(), "{}", run.stderr);
+    for expected in named {
+        assert_eq!(
+            listed.iter().filter(|l| l.starts_with(expected)).count(),
+            1,
+            "{expected}: {}",
+            run.stderr
+        );
+    }
+    assert!(run.stderr.contains("refusing to start, 5 problems:"), "{}", run.stderr);
+}
+
+/// The payment channels hosted apart from the platform, as the real ones are, with `keys`.
+fn outside_channels(keys: ChannelKeys) -> (Arc<Sandbox>, String, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let defaults = gateway::Settings::default().payments;
+    let sandbox = Arc::new(Sandbox::new(
+        Arc::new(keys),
+        SandboxSettings {
+            wechat_mchid: defaults.wechat.mchid,
+            wechat_appid: defaults.wechat.appid,
+            wechat_merchant_serial: defaults.wechat.merchant_serial_no,
+            wechat_platform_serial: defaults.wechat.platform_serial,
+            alipay_app_id: defaults.alipay.app_id,
+            public_url: base.clone(),
+            // The platform's public URL is not reachable from here; the active query finds
+            // payments instead.
+            notify: false,
+            retry_scale: 0.001,
+        },
+    ));
+    let server = sandbox::serve(listener, sandbox.clone()).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (sandbox, base, handle)
+}
+
+/// A merchant's sale and one buyer's order of one unit, with its payment created through
+/// `channel`: `(merchant token, order id, out_trade_no)`.
+async fn an_order_with_a_payment(api: &Api, channel: &str) -> (String, i64, String) {
+    let (merchant, _, sale) = api.merchant_sale("13500000077", 1_000, 10, 900).await;
+    let buyer = api.buyer("13900000077").await;
+    let order = api.order(sale, &buyer, "attack-1", 1).await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_id = order.body["order_id"].as_i64().unwrap();
+    let payment = api.create_payment(order_id, &buyer, channel).await;
+    (merchant, order_id, payment["out_trade_no"].as_str().unwrap().to_owned())
+}
+
+async fn order_state(api: &Api, merchant: &str, order_id: i64) -> String {
+    let order = api.get(&format!("/api/v1/orders/{order_id}"), Some(merchant)).await;
+    assert_eq!(order.status, 200, "{}", order.body);
+    order.body["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_free_orders() {
+    let db = TestDb::new().await;
+    let dir = db.dir().to_owned();
+    let keys = tokio::task::spawn_blocking(ChannelKeys::generate).await.unwrap();
+    let (channels, channels_base, channels_handle) = outside_channels(keys.clone());
+    let mut env = production_env(&db, &dir, &keys, &channels_base);
+    env.push(("FLASHSALE__SERVER__METRICS_BIND".into(), "127.0.0.1:0".into()));
+
+    // Operators exist only through the command line: one with a password from stdin, one
+    // generated and printed once.
+    let boss = tokio::task::block_in_place(|| {
+        run_to_exit(
+            &dir,
+            &["operator", "add", "--username", "boss", "--role", "admin", "--password-stdin"],
+            &env,
+            "boss-password-1\n",
+        )
+    });
+    assert_eq!(boss.code, Some(0), "{boss:?}");
+    let fin = tokio::task::block_in_place(|| {
+        run_to_exit(&dir, &["operator", "add", "--username", "fin", "--role", "finance"], &env, "")
+    });
+    assert_eq!(fin.code, Some(0), "{fin:?}");
+    let fin_password = fin
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the generated password is printed")
+        .to_owned();
+
+    let server = ChildServer::start(&dir, &env);
+    let api = Api { base: server.base.clone(), client: client() };
+    assert!(server.wait_for_line("public:").await.contains(PUBLIC_URL));
+
+    // No sandbox route exists.
+    for (method, path) in [
+        ("POST", "/sandbox/wechat/pay"),
+        ("POST", "/sandbox/alipay/pay"),
+        ("POST", "/sandbox/alipay/outage"),
+        ("POST", "/sandbox/wechat/outage"),
+        ("GET", "/sandbox/alipay/trades/FS1A"),
+    ] {
+        let request = if method == "POST" {
+            api.client.post(api.url(path)).json(&json!({"out_trade_no": "FS1A", "down": true}))
+        } else {
+            api.client.get(api.url(path))
+        };
+        assert_eq!(request.send().await.unwrap().status(), 404, "{method} {path}");
+    }
+    assert_eq!(api.get("/healthz", None).await.status, 200);
+    // /metrics: the token on the main listener, or the private listener.
+    assert_eq!(api.get("/metrics", None).await.status, 401);
+    let metrics = api.client.get(api.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let private = server.wait_for_line("metrics: ").await;
+    let scraped = client().get(private.trim()).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("flashsale_"));
+
+    // The accounts from the command line log in; there is no shared "operator" identity.
+    let refused = api
+        .post(
+            "/api/v1/operator/sessions",
+            None,
+            json!({"username": "operator", "password": "operator-password-1"}),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    let boss = api.operator_as("boss", "boss-password-1").await;
+    let fin = api.operator_as("fin", &fin_password).await;
+    let audit = api.get("/api/v1/operator/audit?action=operator.create", Some(&boss)).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let created: Vec<_> =
+        audit.body["entries"].as_array().unwrap().iter().map(|e| e["username"].clone()).collect();
+    assert_eq!(created, [json!("cli"), json!("cli")], "the command line's actions are audited");
+
+    // The free-order attack: pay an order at the bundled sandbox's route.
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, "alipay").await;
+    for channel in ["alipay", "wechat"] {
+        let attack = api.post(&format!("/sandbox/{channel}/pay"), None, json!({"out_trade_no": trade})).await;
+        assert_eq!(attack.status, 404, "{}", attack.body);
+    }
+    // The platform asks the channel itself: not paid.
+    let query = api.post("/api/v1/operator/payments/query", Some(&fin), json!({})).await;
+    assert_eq!((query.body["queried"].as_u64(), query.body["found_paid"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(order_state(&api, &merchant, order_id).await, "pending_payment");
+    assert_eq!(api.balance(&merchant).await, (0, 0, 0));
+
+    // The real channel (here hosted apart, with its own keys) is what pays.
+    channels.pay(Channel::Alipay, &trade).unwrap();
+    let query = api.post("/api/v1/operator/payments/query", Some(&fin), json!({})).await;
+    assert_eq!(query.body["found_paid"].as_u64(), Some(1), "{}", query.body);
+    assert_eq!(order_state(&api, &merchant, order_id).await, "paid");
+    assert_eq!(api.balance(&merchant).await, (998, 0, 0));
+
+    // Nothing secret, nothing at all, was kept in the settings table.
+    let connection = db.connect().await;
+    let stored = persistence::entities::setting::Entity::find().count(&connection).await.unwrap();
+    assert_eq!(stored, 0);
+    drop(server);
+    channels_handle.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_demo_mode_the_bundled_sandbox_still_pays() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, "alipay").await;
+    let paid = api.post("/sandbox/alipay/pay", None, json!({"out_trade_no": trade})).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    let operator = api.operator().await;
+    let query = api.post("/api/v1/operator/payments/query", Some(&operator), json!({})).await;
+    assert_eq!(query.status, 200, "{}", query.body);
+    assert_eq!(order_state(&api, &merchant, order_id).await, "paid");
+    assert_eq!(api.balance(&merchant).await, (998, 0, 0));
+    app.stop().await;
+}
