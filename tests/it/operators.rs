@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Api, Reply, TestDb, reply, spawn_app, test_settings};
 
+/// `(who, their token, method, path, body, expected status)`.
+type Row<'a> = (&'a str, &'a str, Method, &'a str, Option<Value>, u16);
+
 async fn call(api: &Api, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
     let mut request = api.client.request(method, api.url(path)).bearer_auth(token);
     if let Some(body) = body {
@@ -54,7 +57,7 @@ async fn roles_are_enforced_every_action_is_audited_and_revocation_is_immediate(
     let split = format!("/api/v1/operator/merchants/{merchant_id}/split");
     let revoke_fei = format!("/api/v1/operator/operators/{fei}/revoke");
     let buyer_token = buyer.clone();
-    let rows: Vec<(&str, &str, Method, &str, Option<Value>, u16)> = vec![
+    let rows: Vec<Row> = vec![
         ("reviewer", &reviewer, Method::POST, &pay, None, 403),
         ("reviewer", &reviewer, Method::GET, "/api/v1/operator/withdrawals", None, 403),
         ("reviewer", &reviewer, Method::GET, "/api/v1/operator/ledger/check", None, 403),

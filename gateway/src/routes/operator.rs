@@ -266,7 +266,7 @@ pub async fn run_query(
     operator: OperatorAuth<Finance>,
 ) -> Result<HttpResponse, ApiError> {
     let sweep = payments::query_sweep(&state).await?;
-    let details = serde_json::to_value(&sweep).map_err(ApiError::internal)?;
+    let details = serde_json::to_value(sweep).map_err(ApiError::internal)?;
     operator.audit(&state, "payments.query", "payments", details).await?;
     Ok(HttpResponse::Ok().json(sweep))
 }
