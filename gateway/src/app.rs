@@ -328,6 +328,9 @@ impl Application {
         let demo = if demo_mode && settings.demo.seed { demo::seed_if_empty(&state).await? } else { None };
         // Production has operators only from `flashsale operator add`.
         let operator = if demo_mode { demo::seed_operator(&state).await? } else { None };
+        if !demo_mode && persistence::access::operator_count(&state.db).await? == 0 {
+            tracing::warn!("no operator account yet: create one with `flashsale operator add`");
+        }
 
         let max_body = settings.server.max_body_bytes;
         let server_state = state.clone();

@@ -158,10 +158,15 @@ fn claims(req: &HttpRequest, state: &AppState) -> Result<Claims, ApiError> {
 
 /// The holder's current token version: remembered, or read once and remembered.
 pub async fn current_version(state: &AppState, holder: Holder) -> Result<Current, ApiError> {
-    let now = std::time::Instant::now();
-    if let Some(current) = state.token_versions.get(holder, now) {
-        return Ok(current);
+    match state.token_versions.get(holder, std::time::Instant::now()) {
+        Some(current) => Ok(current),
+        None => stored_version(state, holder).await,
     }
+}
+
+/// The holder's token version as stored (then remembered).
+pub async fn stored_version(state: &AppState, holder: Holder) -> Result<Current, ApiError> {
+    let now = std::time::Instant::now();
     let read = match holder {
         Holder::Merchant(id) => {
             Current::Version(access::merchant_token_version(&state.db, MerchantId(id)).await?)
@@ -186,7 +191,13 @@ async fn verified(state: &AppState, claims: Claims) -> Result<Verified, ApiError
             return Err(ApiError::unauthorized("invalid_token", "token is invalid or expired"));
         }
     };
-    match current_version(state, holder).await? {
+    let current = match current_version(state, holder).await? {
+        // A token newer than what this node remembers was issued after a bump made elsewhere:
+        // what is remembered is stale, not the token.
+        Current::Version(version) if claims.ver > version => stored_version(state, holder).await?,
+        current => current,
+    };
+    match current {
         Current::Version(version) if version == claims.ver => Ok(verified),
         _ => Err(ApiError::unauthorized("token_revoked", "this token was revoked; log in again")),
     }

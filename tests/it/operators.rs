@@ -179,5 +179,17 @@ async fn roles_are_enforced_every_action_is_audited_and_revocation_is_immediate(
         api.post("/api/v1/sessions", None, json!({"phone": "13500000088", "password": "password-123"})).await;
     let third = third.body["token"].as_str().unwrap().to_owned();
     assert_eq!(api.balance(&third).await, (4_980, 0, 0));
+
+    // A revocation made on another node (here: straight in the database) while this node
+    // remembers the older version: a token issued after it works at once, and once seen it
+    // retires the older tokens here too.
+    let connection = db.connect().await;
+    persistence::access::revoke_merchant(&connection, engine::MerchantId(merchant_id)).await.unwrap();
+    let fourth =
+        api.post("/api/v1/sessions", None, json!({"phone": "13500000088", "password": "password-123"})).await;
+    let fourth = fourth.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/api/v1/merchants/me/balance", Some(&fourth)).await.status, 200);
+    let stale = api.get("/api/v1/merchants/me/balance", Some(&third)).await;
+    assert_eq!((stale.status.as_u16(), stale.code()), (401, "token_revoked"));
     app.stop().await;
 }

@@ -75,7 +75,9 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
     };
     state.logins.succeeded(&throttle_key);
     let merchant_id = merchant.id;
-    let Current::Version(version) = auth::current_version(&state, Holder::Merchant(merchant.id.0)).await?
+    // Read, not remembered: a token must carry the version as stored now, or a bump made on
+    // another node would revoke it as soon as this node learns of it.
+    let Current::Version(version) = auth::stored_version(&state, Holder::Merchant(merchant.id.0)).await?
     else {
         return Err(ApiError::internal("a merchant's tokens are never closed"));
     };

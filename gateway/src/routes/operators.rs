@@ -43,6 +43,10 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
         return Err(refused());
     };
     state.logins.succeeded(&throttle_key);
+    // The version just read is the one the token carries; remember it, in case this node
+    // still remembers an older one.
+    let holder = Holder::Operator(account.id);
+    state.token_versions.remember(holder, Current::Version(account.token_version), Instant::now());
     let role =
         OperatorRole::parse(&account.role).ok_or_else(|| ApiError::internal("stored operator role"))?;
     let staff = Staff { id: account.id, username: account.username.clone(), role };
