@@ -9,6 +9,7 @@
 //! from the orders table at start ([`repo::orders_of_sale`] feeding
 //! [`engine::FlashSale::restore`]).
 
+pub mod buyer_codes;
 pub mod db;
 pub mod entities;
 pub mod journal;

@@ -4,12 +4,18 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+mod m0003_buyer_codes;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration), Box::new(m0002_money::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_money::Migration),
+            Box::new(m0003_buyer_codes::Migration),
+        ]
     }
 }
 

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. Times are unix milliseconds (`BIGINT`), money is fen.
 
 pub mod buyer;
+pub mod buyer_code;
 pub mod capture;
 pub mod flash_sale;
 pub mod merchant;
