@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod app;
 pub mod auth;
+pub mod buyer_codes;
 pub mod cli;
 pub mod config;
 pub mod demo;
