@@ -55,8 +55,14 @@ pub fn network_of(ip: Option<IpAddr>) -> String {
 }
 
 impl LoginCodes {
-    pub fn new(settings: &config::BuyerCodes, token_secret: &str, sms: Arc<dyn SmsSender>, template_id: String) -> Self {
-        let mut derive = HmacSha256::new_from_slice(token_secret.as_bytes()).expect("HMAC takes keys of any length");
+    pub fn new(
+        settings: &config::BuyerCodes,
+        token_secret: &str,
+        sms: Arc<dyn SmsSender>,
+        template_id: String,
+    ) -> Self {
+        let mut derive =
+            HmacSha256::new_from_slice(token_secret.as_bytes()).expect("HMAC takes keys of any length");
         derive.update(b"flashsale buyer login codes v1");
         let secs = |s: u64| i64::try_from(s.saturating_mul(1_000)).unwrap_or(i64::MAX);
         Self {
@@ -129,7 +135,10 @@ impl LoginCodes {
             return Err(ApiError::unavailable("sms_unavailable", "the code could not be sent, try again", 5));
         }
         metrics::counter!("flashsale_login_codes_total", "outcome" => "sent").increment(1);
-        Ok(CodeSent { expires_at: state.expires_at, resend_after_secs: (self.rules.resend_after_ms / 1_000) as u64 })
+        Ok(CodeSent {
+            expires_at: state.expires_at,
+            resend_after_secs: (self.rules.resend_after_ms / 1_000) as u64,
+        })
     }
 
     /// Opens a session for `phone` if `code` is its pending code; the buyer it is for.

@@ -456,7 +456,10 @@ impl Settings {
             "sandbox.retry_scale must be a number ≥ 0"
         );
         anyhow::ensure!(self.sms.timeout_ms > 0, "sms.timeout_ms must be greater than 0");
-        anyhow::ensure!(self.sms.sandbox_inbox_capacity > 0, "sms.sandbox_inbox_capacity must be greater than 0");
+        anyhow::ensure!(
+            self.sms.sandbox_inbox_capacity > 0,
+            "sms.sandbox_inbox_capacity must be greater than 0"
+        );
         anyhow::ensure!(
             self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,
             "buyer_codes.code_ttl_secs and buyer_codes.max_wrong_attempts must be greater than 0"

@@ -108,7 +108,13 @@ impl SmsSandbox {
     pub fn messages(&self, phone: Option<&str>, limit: usize) -> Vec<SmsMessage> {
         let wanted = phone.map(|p| if p.starts_with('+') { p.to_owned() } else { format!("+86{p}") });
         let inbox = self.inbox.lock();
-        inbox.iter().rev().filter(|m| wanted.as_ref().is_none_or(|w| &m.phone == w)).take(limit).cloned().collect()
+        inbox
+            .iter()
+            .rev()
+            .filter(|m| wanted.as_ref().is_none_or(|w| &m.phone == w))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     fn request_id(&self) -> String {
@@ -126,7 +132,11 @@ impl SmsSandbox {
         }
     }
 
-    fn send(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> Result<Vec<SendStatus>, ApiError> {
+    fn send(
+        &self,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Result<Vec<SendStatus>, ApiError> {
         let now = self.clock.now();
         let received = Received { method: "POST", query: "", header, payload: body };
         protocol::verify(&received, protocol::SERVICE, now.as_millis().div_euclid(1_000), |id| {
@@ -142,12 +152,18 @@ impl SmsSandbox {
         }
         let region = header("x-tc-region").unwrap_or_default();
         if !REGIONS.contains(&region.as_str()) {
-            return Err(ApiError::new("UnsupportedRegion", format!("the region {region:?} is not supported")));
+            return Err(ApiError::new(
+                "UnsupportedRegion",
+                format!("the region {region:?} is not supported"),
+            ));
         }
         let request: SendSmsRequest = serde_json::from_slice(body)
             .map_err(|e| ApiError::new("InvalidParameter", format!("the request body is invalid: {e}")))?;
         if request.sms_sdk_app_id != self.settings.sdk_app_id {
-            return Err(ApiError::new("InvalidParameterValue.SdkAppIdNotExist", "the SmsSdkAppId does not exist"));
+            return Err(ApiError::new(
+                "InvalidParameterValue.SdkAppIdNotExist",
+                "the SmsSdkAppId does not exist",
+            ));
         }
         let template = self.templates.get(&request.template_id).ok_or_else(|| {
             ApiError::new("FailedOperation.TemplateIncorrectOrUnapproved", "the template is not approved")
@@ -243,7 +259,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Serves the SMS sandbox alone on `listener` (a provider hosted apart from the platform).
-pub fn serve(listener: std::net::TcpListener, sandbox: Arc<SmsSandbox>) -> std::io::Result<actix_web::dev::Server> {
+pub fn serve(
+    listener: std::net::TcpListener,
+    sandbox: Arc<SmsSandbox>,
+) -> std::io::Result<actix_web::dev::Server> {
     let data = web::Data::from(sandbox);
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new().app_data(data.clone()).service(web::scope("/sandbox").configure(configure))

@@ -519,6 +519,14 @@ impl Api {
     }
 }
 
+/// The bundled SMS sandbox's SecretId and SecretKey, as the server stored them.
+pub async fn sms_sandbox_keys(app: &TestApp) -> (String, String) {
+    let stored =
+        persistence::repo::setting(&app.state.db, "sms_sandbox_keys").await.unwrap().expect("stored keys");
+    let keys: Value = serde_json::from_str(&stored).unwrap();
+    (keys["secret_id"].as_str().unwrap().to_owned(), keys["secret_key"].as_str().unwrap().to_owned())
+}
+
 /// The first run of exactly six digits in a message: the login code.
 pub fn code_in(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();

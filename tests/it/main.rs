@@ -4,9 +4,11 @@
 //! (each test creates and drops its own database).
 
 mod bad_input;
+mod buyer_codes;
 mod crash;
 mod expiry;
 mod helpers;
 mod newcomer;
 mod payments;
+mod sms_conformance;
 mod storm;

@@ -88,11 +88,7 @@ impl TencentSms {
             session_context: None,
         };
         let body = serde_json::to_vec(&request).expect("a SendSms request serializes");
-        let signed: [(&str, &str); 3] = [
-            ("content-type", protocol::CONTENT_TYPE),
-            ("host", &self.host),
-            ("x-tc-action", protocol::SEND_SMS),
-        ];
+        let signed: [(&str, &str); 2] = [("content-type", protocol::CONTENT_TYPE), ("host", &self.host)];
         let authorization = protocol::authorization(
             &self.config.secret_id,
             &self.config.secret_key,
@@ -199,16 +195,41 @@ mod tests {
             protocol::Received { method: "POST", query: "", header: &header, payload: &prepared.body };
         let key = |id: &str| (id == "AKIDtest").then(|| "test-secret-key".to_owned());
         assert_eq!(protocol::verify(&received, "sms", 1_700_000_000, key).unwrap(), "AKIDtest");
-        // The action is signed too: the same signature for another action is refused.
-        let renamed = |name: &str| {
-            if name == "x-tc-action" { Some("SendStatusStatistics".into()) } else { header(name) }
+    }
+
+    /// Tencent's shell demo also signs `x-tc-action` (its value lowercased): a verifier takes
+    /// whatever `SignedHeaders` lists beyond the two required ones, and the action is then bound.
+    #[test]
+    fn extra_signed_headers_are_verified_too() {
+        let body = br#"{"PhoneNumberSet":["+8613800000000"]}"#;
+        let signed = [("content-type", protocol::CONTENT_TYPE), ("host", "h:1"), ("x-tc-action", "SendSms")];
+        let request = Signable {
+            method: "POST",
+            query: "",
+            headers: &signed,
+            payload: body,
+            timestamp_secs: 100,
+            service: "sms",
         };
-        let received =
-            protocol::Received { method: "POST", query: "", header: &renamed, payload: &prepared.body };
-        assert_eq!(
-            protocol::verify(&received, "sms", 1_700_000_000, key).unwrap_err().code,
-            "AuthFailure.SignatureFailure"
-        );
+        let auth = protocol::authorization("AKIDtest", "test-secret-key", &request);
+        assert!(auth.contains("SignedHeaders=content-type;host;x-tc-action,"));
+        let key = |id: &str| (id == "AKIDtest").then(|| "test-secret-key".to_owned());
+        let outcomes = [
+            ("SendSms", Ok("AKIDtest".to_owned())),
+            ("SendStatusStatistics", Err("AuthFailure.SignatureFailure".to_owned())),
+        ];
+        for (action, expected) in outcomes {
+            let header = |name: &str| match name {
+                "authorization" => Some(auth.clone()),
+                "x-tc-timestamp" => Some("100".into()),
+                "x-tc-action" => Some(action.into()),
+                "content-type" => Some(protocol::CONTENT_TYPE.into()),
+                "host" => Some("h:1".into()),
+                _ => None,
+            };
+            let received = protocol::Received { method: "POST", query: "", header: &header, payload: body };
+            assert_eq!(protocol::verify(&received, "sms", 100, key).map_err(|e| e.code), expected);
+        }
     }
 
     #[test]
