@@ -263,7 +263,6 @@ async fn sms(
         .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .context("building the sms HTTP client")?;
-    let now = clock.clone();
     let client = TencentSms::new(
         TencentSmsConfig {
             url,
@@ -274,7 +273,7 @@ async fn sms(
             sign_name: s.sign_name.clone(),
         },
         http,
-        Arc::new(move || now.now().as_millis().div_euclid(1_000)),
+        clock.clone(),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((client, sandbox))

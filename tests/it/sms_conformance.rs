@@ -51,7 +51,7 @@ async fn the_sdks_signer_makes_our_clients_signature() {
             sign_name: "直播秒杀".into(),
         },
         reqwest::Client::new(),
-        Arc::new(|| 0),
+        Arc::new(actors::SystemClock),
     )
     .unwrap();
     let phone = Phone::parse("13800138000").unwrap();

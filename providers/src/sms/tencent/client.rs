@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use engine::Phone;
+use engine::time::Clock;
 use reqwest::Url;
 
 use super::protocol::{self, Answer, SendSmsRequest, SendStatus, Signable};
@@ -34,23 +35,20 @@ pub struct PreparedRequest {
     pub body: Vec<u8>,
 }
 
-/// Unix seconds now, from the platform's clock.
-pub type UnixSeconds = Arc<dyn Fn() -> i64 + Send + Sync>;
-
 pub struct TencentSms {
     http: reqwest::Client,
     url: Url,
     /// The `Host` header: sent and signed as the same string.
     host: String,
     config: TencentSmsConfig,
-    now_secs: UnixSeconds,
+    clock: Arc<dyn Clock>,
 }
 
 impl TencentSms {
     pub fn new(
         config: TencentSmsConfig,
         http: reqwest::Client,
-        now_secs: UnixSeconds,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
         let url = Url::parse(&config.url).map_err(|e| format!("sms url {:?}: {e}", config.url))?;
         let host = match (url.host_str(), url.port()) {
@@ -68,7 +66,7 @@ impl TencentSms {
                 return Err(format!("sms.{name} is empty"));
             }
         }
-        Ok(Self { http, url, host, config, now_secs })
+        Ok(Self { http, url, host, config, clock })
     }
 
     /// The signed request that sends `template_id` with `params` to `phone` at `timestamp_secs`.
@@ -117,7 +115,8 @@ impl TencentSms {
     }
 
     async fn send_now(&self, phone: &Phone, template_id: &str, params: &[String]) -> Result<Sent, SmsError> {
-        let prepared = self.prepare(phone, template_id, params, (self.now_secs)());
+        let now_secs = self.clock.now().as_millis().div_euclid(1_000);
+        let prepared = self.prepare(phone, template_id, params, now_secs);
         let mut request = self.http.post(&prepared.url).body(prepared.body);
         for (name, value) in &prepared.headers {
             request = request.header(*name, value.as_str());
@@ -158,7 +157,17 @@ impl SmsSender for TencentSms {
 
 #[cfg(test)]
 mod tests {
+    use engine::Timestamp;
+
     use super::*;
+
+    struct Stopped;
+
+    impl Clock for Stopped {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_millis(1_700_000_000_000)
+        }
+    }
 
     fn client(url: &str) -> TencentSms {
         TencentSms::new(
@@ -171,7 +180,7 @@ mod tests {
                 sign_name: "直播秒杀".into(),
             },
             reqwest::Client::new(),
-            Arc::new(|| 1_700_000_000),
+            Arc::new(Stopped),
         )
         .unwrap()
     }
