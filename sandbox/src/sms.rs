@@ -234,7 +234,12 @@ impl SmsSandbox {
 
 /// `POST /sandbox/sms`: `SendSms`. Always 200 with `Content-Type: application/json`, as
 /// API 3.0 answers (the Python SDK reads errors only from exactly that content type).
-async fn send_sms(sandbox: web::Data<SmsSandbox>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn send_sms(
+    sandbox: Option<web::Data<SmsSandbox>>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return sms_sandbox_off() };
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let answer = sandbox.handle(&header, &body);
     HttpResponse::Ok().content_type("application/json").json(answer.to_json())
@@ -246,12 +251,22 @@ struct InboxQuery {
 }
 
 /// `GET /sandbox/sms/messages?phone=…`: what the sandbox delivered, newest first.
-async fn messages(sandbox: web::Data<SmsSandbox>, query: web::Query<InboxQuery>) -> HttpResponse {
+async fn messages(sandbox: Option<web::Data<SmsSandbox>>, query: web::Query<InboxQuery>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return sms_sandbox_off() };
     let messages = sandbox.messages(query.phone.as_deref(), READ_LIMIT);
     HttpResponse::Ok().json(serde_json::json!({ "messages": messages }))
 }
 
-/// Mounts the SMS sandbox; call inside `web::scope("/sandbox")` with `web::Data<SmsSandbox>`.
+/// The payment sandboxes are served but SMS goes to a configured provider (`sms.provider_url`):
+/// the routes are mounted with no `web::Data<SmsSandbox>`, and answer 404 rather than 500.
+fn sms_sandbox_off() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": {"code": "not_found", "message": "the sms sandbox is not served here"}
+    }))
+}
+
+/// Mounts the SMS sandbox; call inside `web::scope("/sandbox")` with `web::Data<SmsSandbox>`
+/// (without it the routes answer 404).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sms", web::post().to(send_sms))
         .route("/sms/", web::post().to(send_sms))

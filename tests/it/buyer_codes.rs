@@ -353,6 +353,36 @@ async fn the_sms_sandbox_checks_signatures_and_keeps_a_bounded_inbox() {
     app.stop().await;
 }
 
+/// SMS configured to go to a provider that does not answer, the payment sandboxes still
+/// served: asking for a code is a clean 503 that issues nothing (the next ask is not told to
+/// wait for a resend), and the SMS sandbox's routes, mounted with the others but without their
+/// sandbox, answer 404 instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_sms_provider_issues_no_code() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.sms.provider_url = format!("http://{closed}");
+    settings.sms.secret_id = "AKIDunreachable".into();
+    settings.sms.secret_key = "unreachable-secret-key".into();
+    let app = crate::helpers::spawn_app(settings).await;
+    assert!(app.state.sms_sandbox.is_none() && app.state.sandbox.is_some());
+    let api = app.api();
+    for _ in 0..2 {
+        let refused = ask_code(&api, "13966660000").await;
+        assert_eq!((refused.status.as_u16(), refused.code()), (503, "sms_unavailable"), "{}", refused.body);
+        assert_no_token(&refused);
+    }
+    let inbox = api.get("/sandbox/sms/messages?phone=13966660000", None).await;
+    assert_eq!((inbox.status.as_u16(), inbox.code()), (404, "not_found"));
+    let send = api.post("/sandbox/sms", None, json!({})).await;
+    assert_eq!((send.status.as_u16(), send.code()), (404, "not_found"));
+    app.stop().await;
+}
+
 async fn api_inbox(api: &Api, phone: &str) -> Vec<String> {
     let inbox = api.get(&format!("/sandbox/sms/messages?phone={phone}"), None).await;
     assert_eq!(inbox.status, 200);
