@@ -1,4 +1,4 @@
-// Shared pieces of the k6 scripts: configuration from the environment, a fan's guest session,
+// Shared pieces of the k6 scripts: configuration from the environment, a fan's verified session,
 // placing an order, classifying answers, and the stock invariant checked at the end.
 import http from 'k6/http';
 import { check } from 'k6';
@@ -21,7 +21,7 @@ export const unitsCreated = new Counter('units_created');
 export const refusals = new Counter('order_refusals');
 export const unexpected = new Rate('unexpected_answers');
 
-// One fan = one virtual user: a guest session made on first use.
+// One fan = one virtual user: a verified session made on first use.
 let token = null;
 
 export function fanPhone() {
@@ -29,15 +29,32 @@ export function fanPhone() {
   return String(13000000000 + __VU);
 }
 
-export function session() {
-  if (token) return token;
-  const res = http.post(`${BASE}/api/v1/buyers/sessions`, JSON.stringify({ phone: fanPhone() }), {
+// A verified buyer session for `phone`, as a fan's phone gets it: ask for a code, read it
+// from the bundled SMS sandbox's inbox (the fan's phone in demo mode), trade it for a token.
+// Returns the token, or null (counted as unexpected).
+export function verifiedSession(phone) {
+  const asked = http.post(`${BASE}/api/v1/buyers/codes`, JSON.stringify({ phone }), {
     headers: JSON_HEADERS,
-    tags: { kind: 'session' },
+    tags: { kind: 'code' },
   });
-  const ok = check(res, { 'session 200': (r) => r.status === 200 });
+  const inbox = asked.status === 202
+    ? http.get(`${BASE}/sandbox/sms/messages?phone=${phone}`, { tags: { kind: 'inbox' } })
+    : null;
+  const text = inbox && inbox.status === 200 ? inbox.json('messages.0.text') : null;
+  const code = text ? (text.match(/\d{6}/) || [])[0] : null;
+  const res = code
+    ? http.post(`${BASE}/api/v1/buyers/sessions`, JSON.stringify({ phone, code }), {
+      headers: JSON_HEADERS,
+      tags: { kind: 'session' },
+    })
+    : null;
+  const ok = check(res, { 'session 200': (r) => r !== null && r.status === 200 });
   unexpected.add(!ok);
-  if (ok) token = res.json('token');
+  return ok ? res.json('token') : null;
+}
+
+export function session() {
+  if (!token) token = verifiedSession(fanPhone());
   return token;
 }
 

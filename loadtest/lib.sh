@@ -12,8 +12,8 @@ build_release() {
     cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p gateway
 }
 
-# start_server [ENV=VALUE …]: a fresh embedded database in $work, a free port, per-IP limit off
-# (every virtual fan comes from 127.0.0.1). Sets $base and $pid.
+# start_server [ENV=VALUE …]: a fresh embedded database in $work, a free port, per-IP limit and
+# the per-network login-code caps off (every virtual fan comes from 127.0.0.1). Sets $base and $pid.
 start_server() {
     echo "== starting flashsale on a fresh database in $work"
     (
@@ -22,6 +22,8 @@ start_server() {
         export FLASHSALE__DATABASE__URL="sqlite://$work/flashsale.db"
         export FLASHSALE__DEMO__SEED=false
         export FLASHSALE__ADMISSION__PER_IP_PER_SEC=0
+        export FLASHSALE__BUYER_CODES__NETWORK_DAILY_LIMIT=0
+        export FLASHSALE__BUYER_CODES__NETWORK_SESSIONS_PER_HOUR=0
         export FLASHSALE__LOG__LEVEL=warn
         for assignment in "$@"; do export "${assignment?}"; done
         exec "$root/target/release/flashsale" serve
@@ -72,16 +74,22 @@ seed_sale() {
     post /api/v1/flash-sales "{\"product_id\":$product,\"price_fen\":990,\"quantity\":$quantity,\"per_buyer_limit\":$limit,\"starts_at\":\"$starts\",\"ends_at\":\"$ends\",\"payment_window_secs\":$window}" "$merchant_token" | json '["flash_sale_id"]'
 }
 
-# buyer_tokens COUNT FILE: guest sessions for COUNT fans, one token per line.
+# buyer_tokens COUNT FILE: verified sessions for COUNT fans (code asked for, read from the SMS
+# sandbox's inbox, traded for a token), one token per line.
 buyer_tokens() {
     python3 - "$base" "$1" "$2" <<'PY'
-import json, sys, urllib.request
+import json, re, sys, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 base, count, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def post(path, payload):
+    req = urllib.request.Request(f"{base}{path}", json.dumps(payload).encode(), {"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
 def session(i):
-    body = json.dumps({"phone": str(13500000000 + i)}).encode()
-    req = urllib.request.Request(f"{base}/api/v1/buyers/sessions", body, {"content-type": "application/json"})
-    return json.load(urllib.request.urlopen(req))["token"]
+    phone = str(13500000000 + i)
+    post("/api/v1/buyers/codes", {"phone": phone})
+    inbox = json.load(urllib.request.urlopen(f"{base}/sandbox/sms/messages?phone={phone}"))
+    code = re.search(r"\d{6}", inbox["messages"][0]["text"]).group(0)
+    return post("/api/v1/buyers/sessions", {"phone": phone, "code": code})["token"]
 with ThreadPoolExecutor(16) as pool:
     tokens = list(pool.map(session, range(count)))
 open(path, "w").write("\n".join(tokens) + "\n")

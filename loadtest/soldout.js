@@ -3,7 +3,7 @@
 import { sleep } from 'k6';
 import http from 'k6/http';
 import { check } from 'k6';
-import { BASE, SALE_ID, placeOrder, checkInvariant, thinkTime } from './lib.js';
+import { BASE, SALE_ID, placeOrder, checkInvariant, thinkTime, verifiedSession } from './lib.js';
 
 const PEAK = parseInt(__ENV.PEAK_VUS || '1000', 10);
 
@@ -33,10 +33,7 @@ export function setup() {
   let left = sale.available;
   for (let fan = 0; left > 0; fan += 1) {
     const phone = String(13900000000 + fan);
-    const session = http.post(`${BASE}/api/v1/buyers/sessions`, JSON.stringify({ phone }), {
-      headers: { 'Content-Type': 'application/json' },
-    });
-    const token = session.json('token');
+    const token = verifiedSession(phone);
     const want = Math.min(left, sale.per_buyer_limit);
     const res = http.post(`${BASE}/api/v1/flash-sales/${SALE_ID}/orders`, JSON.stringify({ quantity: want }), {
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'Idempotency-Key': 'early' },

@@ -1,5 +1,5 @@
 // Live-room spike: the streamer says "3, 2, 1, go" and thousands of fans arrive within seconds.
-// Each virtual user is one fan with its own guest session; each tap is a new Idempotency-Key,
+// Each virtual user is one fan with its own verified session; each tap is a new Idempotency-Key,
 // and some apps retry a tap with the same key.
 import { sleep } from 'k6';
 import { placeOrder, viewSale, checkInvariant, thinkTime } from './lib.js';

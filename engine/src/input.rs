@@ -15,6 +15,8 @@ pub enum InputError {
     IdempotencyKey,
     #[error("quantity must be a whole number from 1 to {max}", max = Quantity::MAX)]
     Quantity,
+    #[error("code must be the 6 digits sent by SMS")]
+    LoginCode,
 }
 
 /// A mainland China mobile number, e.g. `13800138000`.

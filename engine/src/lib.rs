@@ -5,6 +5,7 @@
 //! them once, at the edge.
 
 pub mod books;
+pub mod buyer_code;
 pub mod calendar;
 pub mod ids;
 pub mod input;

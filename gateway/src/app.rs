@@ -19,12 +19,15 @@ use persistence::{DatabaseConnection, WriterSettings, WriterStatus, repo};
 use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
+use providers::sms::tencent::{TencentSms, TencentSmsConfig};
 use rand::Rng as _;
+use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
 use sandbox::{Sandbox, SandboxSettings};
 use tokio::task::JoinHandle;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
+use crate::buyer_codes::LoginCodes;
 use crate::config::{Mode, Settings};
 use crate::health::{self, Health};
 use crate::login::{LoginThrottle, PasswordWork};
@@ -52,6 +55,10 @@ pub struct AppState {
     pub logins: LoginThrottle,
     pub token_versions: TokenVersions,
     pub health: Health,
+    /// Login codes for buyers and the SMS port they go out through.
+    pub login_codes: LoginCodes,
+    /// The bundled SMS sandbox, when this server serves it.
+    pub sms_sandbox: Option<Arc<SmsSandbox>>,
 }
 
 impl AppState {
@@ -192,13 +199,78 @@ fn channel_clients(
     Ok(channels)
 }
 
+/// The SMS adapter and, with an empty `sms.provider_url`, the bundled sandbox it talks to
+/// (its keys generated once and kept in the database, like the payment sandboxes').
+async fn sms(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    base_url: &str,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<(TencentSms, Option<Arc<SmsSandbox>>)> {
+    let s = &settings.sms;
+    let (url, secret_id, secret_key, sandbox) = if s.provider_url.is_empty() {
+        anyhow::ensure!(
+            settings.sandbox.enabled,
+            "sms.provider_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+        );
+        let stored = match repo::setting(db, "sms_sandbox_keys").await? {
+            Some(stored) => stored,
+            None => {
+                let (id, key) = sandbox::sms::generate_keys();
+                let fresh = serde_json::json!({ "secret_id": id, "secret_key": key }).to_string();
+                repo::setting_or_insert(db, "sms_sandbox_keys", fresh).await?
+            }
+        };
+        let keys: serde_json::Value = serde_json::from_str(&stored).context("stored sms sandbox keys")?;
+        let field = |name: &str| keys[name].as_str().map(str::to_owned).context("stored sms sandbox keys");
+        let (secret_id, secret_key) = (field("secret_id")?, field("secret_key")?);
+        let sandbox = SmsSandbox::new(
+            SmsSandboxSettings {
+                secret_id: secret_id.clone(),
+                secret_key: secret_key.clone(),
+                sdk_app_id: s.sdk_app_id.clone(),
+                sign_name: s.sign_name.clone(),
+                templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
+                inbox_capacity: s.sandbox_inbox_capacity,
+            },
+            clock.clone(),
+        );
+        (format!("{base_url}/sandbox/sms"), secret_id, secret_key, Some(Arc::new(sandbox)))
+    } else {
+        (s.provider_url.clone(), s.secret_id.clone(), s.secret_key()?, None)
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(s.timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the sms HTTP client")?;
+    let client = TencentSms::new(
+        TencentSmsConfig {
+            url,
+            region: s.region.clone(),
+            secret_id,
+            secret_key,
+            sdk_app_id: s.sdk_app_id.clone(),
+            sign_name: s.sign_name.clone(),
+        },
+        http,
+        clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((client, sandbox))
+}
+
 impl Application {
     /// Everything up to the first request. Must run inside an actix `System`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] on another clock (tests move a manual one).
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let problems = production::startup_problems(&settings);
         anyhow::ensure!(problems.is_empty(), "{}", production::refusal(&problems));
         let demo_mode = settings.mode == Mode::Demo;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let metrics = telemetry::metrics();
 
         let db = persistence::connect(
@@ -277,6 +349,13 @@ impl Application {
                 },
             ))
         });
+        let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
+        let login_codes = LoginCodes::new(
+            &settings.buyer_codes,
+            &secret,
+            Arc::new(sms_client),
+            settings.sms.template_id_login.clone(),
+        );
         let withdrawal_ids =
             Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
         let settlements = Arc::new(SettlementRegistry::new(
@@ -314,6 +393,8 @@ impl Application {
                 Duration::from_secs(settings.auth.token_version_cache_secs),
             ),
             health: Health::new(writer_status),
+            login_codes,
+            sms_sandbox,
         });
         state.health.probe(&state.db).await;
 
@@ -335,6 +416,7 @@ impl Application {
         let max_body = settings.server.max_body_bytes;
         let server_state = state.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
+        let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -345,8 +427,11 @@ impl Application {
                 .configure(routes::ops)
                 .service(web::scope("/api/v1").wrap(from_fn(crate::admission::admit)).configure(routes::api));
             if let Some(sandbox) = &sandbox_data {
-                app = app
-                    .service(web::scope("/sandbox").app_data(sandbox.clone()).configure(sandbox::configure));
+                let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
+                if let Some(sms) = &sms_sandbox_data {
+                    scope = scope.app_data(sms.clone());
+                }
+                app = app.service(scope.configure(sandbox::configure));
             }
             app.default_service(web::to(routes::not_found))
         })

@@ -21,6 +21,8 @@ pub struct Settings {
     pub auth: Auth,
     pub payments: Payments,
     pub sandbox: Sandbox,
+    pub sms: Sms,
+    pub buyer_codes: BuyerCodes,
     pub operator: Operator,
     pub demo: Demo,
     pub log: Log,
@@ -316,6 +318,99 @@ impl Default for Sandbox {
     }
 }
 
+/// Text messages through Tencent Cloud SMS (API 3.0 `SendSms`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sms {
+    /// `SendSms` endpoint, e.g. https://sms.tencentcloudapi.com; empty = the bundled sandbox on
+    /// this server, with keys generated on first start and kept in the database.
+    pub provider_url: String,
+    pub region: String,
+    pub secret_id: String,
+    pub secret_key: String,
+    /// A file holding the SecretKey (read at start when `secret_key` is empty).
+    pub secret_key_file: String,
+    pub sdk_app_id: String,
+    /// The approved signature, shown as 【sign_name】 in front of every message.
+    pub sign_name: String,
+    /// Template of the login code; parameters: the code, its validity in minutes.
+    pub template_id_login: String,
+    pub timeout_ms: u64,
+    /// Messages the bundled sandbox keeps (oldest dropped first).
+    pub sandbox_inbox_capacity: usize,
+    /// The bundled sandbox's approved templates.
+    pub sandbox_templates: Vec<SmsTemplate>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTemplate {
+    pub id: String,
+    pub text: String,
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Self {
+            provider_url: String::new(),
+            region: "ap-guangzhou".into(),
+            secret_id: String::new(),
+            secret_key: String::new(),
+            secret_key_file: String::new(),
+            sdk_app_id: "1400000001".into(),
+            sign_name: "直播秒杀".into(),
+            template_id_login: "2000001".into(),
+            timeout_ms: 5_000,
+            sandbox_inbox_capacity: 10_000,
+            sandbox_templates: vec![SmsTemplate {
+                id: "2000001".into(),
+                text: "您的验证码为{1}，{2}分钟内有效。如非本人操作，请忽略本短信。".into(),
+            }],
+        }
+    }
+}
+
+impl Sms {
+    /// The SecretKey: the setting, else the content of `secret_key_file`.
+    pub fn secret_key(&self) -> anyhow::Result<String> {
+        if !self.secret_key.is_empty() || self.secret_key_file.is_empty() {
+            return Ok(self.secret_key.clone());
+        }
+        let key = std::fs::read_to_string(&self.secret_key_file)
+            .with_context(|| format!("reading sms.secret_key_file {}", self.secret_key_file))?;
+        Ok(key.trim().to_owned())
+    }
+}
+
+/// One-time login codes for buyers. Every cap is off at `0`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuyerCodes {
+    pub code_ttl_secs: u64,
+    /// Wrong tries a code takes; the next try finds it locked.
+    pub max_wrong_attempts: u32,
+    pub resend_after_secs: u64,
+    /// Codes per phone in any 24 hours.
+    pub phone_daily_limit: u64,
+    /// Codes asked for from one network (an IPv4 address, an IPv6 /64) in any 24 hours.
+    pub network_daily_limit: u64,
+    /// New buyer sessions opened from one network in any hour.
+    pub network_sessions_per_hour: u64,
+}
+
+impl Default for BuyerCodes {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 300,
+            max_wrong_attempts: 5,
+            resend_after_secs: 60,
+            phone_daily_limit: 10,
+            network_daily_limit: 200,
+            network_sessions_per_hour: 120,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Operator {
@@ -438,6 +533,15 @@ impl Settings {
         anyhow::ensure!(
             self.sandbox.retry_scale.is_finite() && self.sandbox.retry_scale >= 0.0,
             "sandbox.retry_scale must be a number ≥ 0"
+        );
+        anyhow::ensure!(self.sms.timeout_ms > 0, "sms.timeout_ms must be greater than 0");
+        anyhow::ensure!(
+            self.sms.sandbox_inbox_capacity > 0,
+            "sms.sandbox_inbox_capacity must be greater than 0"
+        );
+        anyhow::ensure!(
+            self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,
+            "buyer_codes.code_ttl_secs and buyer_codes.max_wrong_attempts must be greater than 0"
         );
         persistence::Backend::of(&self.database.url)?;
         Ok(())

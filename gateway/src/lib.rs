@@ -9,6 +9,7 @@ pub mod access;
 pub mod admission;
 pub mod app;
 pub mod auth;
+pub mod buyer_codes;
 pub mod cli;
 pub mod config;
 pub mod demo;

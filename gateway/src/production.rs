@@ -16,8 +16,9 @@ use providers::crypto;
 use crate::config::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
-pub const SECRETS: [&str; 5] = [
+pub const SECRETS: [&str; 6] = [
     "auth.token_secret",
+    "sms.secret_key",
     "server.metrics_token",
     "payments.wechat.merchant_private_key",
     "payments.wechat.api_v3_key",
@@ -48,8 +49,10 @@ pub fn secrets_in_file(path: Option<&Path>) -> anyhow::Result<Vec<&'static str>>
 pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
     let w = &mut settings.payments.wechat;
     let a = &mut settings.payments.alipay;
-    let slots: [(&str, &mut String, &str); 7] = [
+    let sms = &mut settings.sms;
+    let slots: [(&str, &mut String, &str); 8] = [
         ("auth.token_secret", &mut settings.auth.token_secret, &settings.auth.token_secret_file),
+        ("sms.secret_key", &mut sms.secret_key, &sms.secret_key_file),
         ("server.metrics_token", &mut settings.server.metrics_token, &settings.server.metrics_token_file),
         ("payments.wechat.merchant_private_key", &mut w.merchant_private_key, &w.merchant_private_key_file),
         ("payments.wechat.platform_public_key", &mut w.platform_public_key, &w.platform_public_key_file),
@@ -159,6 +162,11 @@ fn production_problems(s: &Settings, problems: &mut Vec<String>) {
         check_key("payments.alipay.app_private_key", &a.app_private_key, private);
         check_key("payments.alipay.alipay_public_key", &a.alipay_public_key, public);
     }
+    // Buyers log in with an SMS code: without a provider nobody could buy.
+    let sms = &s.sms;
+    check_key("sms.provider_url", &sms.provider_url, |_, _| Ok(()));
+    check_key("sms.secret_id", &sms.secret_id, |_, _| Ok(()));
+    check_key("sms.secret_key", &sms.secret_key, |_, _| Ok(()));
 }
 
 #[cfg(test)]
@@ -182,6 +190,9 @@ mod tests {
             "payments.alipay.gateway_url",
             "payments.alipay.app_private_key",
             "payments.alipay.alipay_public_key",
+            "sms.provider_url",
+            "sms.secret_id",
+            "sms.secret_key",
         ] {
             assert_eq!(
                 problems.iter().filter(|p| p.starts_with(key)).count(),
@@ -189,7 +200,7 @@ mod tests {
                 "{key} named once in {problems:#?}"
             );
         }
-        assert_eq!(problems.len(), 11, "{problems:#?}");
+        assert_eq!(problems.len(), 14, "{problems:#?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! [`engine::FlashSale::restore`]).
 
 pub mod access;
+pub mod buyer_codes;
 pub mod db;
 pub mod entities;
 pub mod journal;

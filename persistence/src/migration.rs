@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 mod m0003_access;
+mod m0004_buyer_codes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_money::Migration),
             Box::new(m0003_access::Migration),
+            Box::new(m0004_buyer_codes::Migration),
         ]
     }
 }

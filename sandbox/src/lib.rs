@@ -7,12 +7,17 @@
 //! `POST /sandbox/{channel}/pay {"out_trade_no": …}` acts as the buyer paying;
 //! `POST /sandbox/{channel}/outage {"down": true}` makes a channel fail (failover drills).
 //!
+//! [`sms`] is Tencent Cloud SMS (`POST /sandbox/sms`, its inbox at `/sandbox/sms/messages`),
+//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`.
+//!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
-//! of the platform's actors or database. The SMS, courier and live-platform sandboxes go here
-//! too, one module per provider.
+//! of the platform's actors or database (the platform generates their keys, keeps them and
+//! passes them in). The courier and live-platform sandboxes go here too, one module per
+//! provider.
 
 mod alipay;
+pub mod sms;
 mod wechat;
 
 use std::collections::BTreeMap;
@@ -411,10 +416,12 @@ async fn show_trade(sandbox: web::Data<Sandbox>, path: web::Path<(String, String
     }
 }
 
-/// Mounts both sandboxes; call inside `web::scope("/sandbox")` with `web::Data<Sandbox>`.
+/// Mounts every sandbox; call inside `web::scope("/sandbox")` with `web::Data<Sandbox>` and,
+/// for the SMS routes, `web::Data<sms::SmsSandbox>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(wechat::configure)
         .configure(alipay::configure)
+        .configure(sms::configure)
         .route("/{channel}/pay", web::post().to(pay))
         .route("/{channel}/outage", web::post().to(outage))
         .route("/{channel}/trades/{out_trade_no}", web::get().to(show_trade));

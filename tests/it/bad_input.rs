@@ -217,7 +217,7 @@ async fn the_in_flight_cap_answers_503_and_frees_up_again() {
     let (first_half, second_half) = (r#"{"phone":"#, r#""13500000009"}"#);
     let length = first_half.len() + second_half.len();
     let head = format!(
-        "POST /api/v1/buyers/sessions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{first_half}"
+        "POST /api/v1/buyers/codes HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{first_half}"
     );
     slow.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -240,7 +240,7 @@ async fn the_in_flight_cap_answers_503_and_frees_up_again() {
     .await
     .expect("the completed request is answered")
     .unwrap();
-    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 202"));
     drop(slow);
     let again = api.get("/api/v1/flash-sales/1", None).await;
     assert_eq!((again.status.as_u16(), again.code()), (404, "flash_sale_not_found"));

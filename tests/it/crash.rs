@@ -6,21 +6,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::helpers::{Api, ChildServer, Rng, TestDb, client, stored_orders};
+use crate::helpers::{Api, ChildServer, Rng, TestDb, client, code_caps_off_env, stored_orders};
 
 const QUANTITY: i64 = 600;
 const BUYERS: u64 = 2_000;
 const LIMIT: i64 = 2;
 
 fn env(db: &TestDb) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = vec![
         ("FLASHSALE__DATABASE__URL", db.url.clone()),
         ("FLASHSALE__DEMO__SEED", "false".into()),
         ("FLASHSALE__ADMISSION__PER_IP_PER_SEC", "0".into()),
         ("FLASHSALE__ADMISSION__PER_BUYER_PER_SEC", "0".into()),
         ("FLASHSALE__SERVER__WORKERS", "2".into()),
         ("FLASHSALE__LOG__LEVEL", "warn".into()),
-    ]
+    ];
+    env.extend(code_caps_off_env());
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -104,7 +104,21 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.payments.refund_interval_ms = 3_600_000;
     // A loaded CI machine can be slow to answer; only a real outage should fail over.
     s.payments.channel_timeout_ms = 30_000;
+    // Thousands of buyers come from 127.0.0.1 here: the per-network and daily code caps are
+    // for people, and the tests that test them set their own.
+    s.buyer_codes.phone_daily_limit = 0;
+    s.buyer_codes.network_daily_limit = 0;
+    s.buyer_codes.network_sessions_per_hour = 0;
     s
+}
+
+/// The same caps lifted for a server started as a child process.
+pub fn code_caps_off_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("FLASHSALE__BUYER_CODES__PHONE_DAILY_LIMIT", "0".into()),
+        ("FLASHSALE__BUYER_CODES__NETWORK_DAILY_LIMIT", "0".into()),
+        ("FLASHSALE__BUYER_CODES__NETWORK_SESSIONS_PER_HOUR", "0".into()),
+    ]
 }
 
 pub const OPERATOR_PASSWORD: &str = "operator-password-1";
@@ -119,12 +133,17 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(settings: Settings) -> TestApp {
+    spawn_app_with_clock(settings, std::sync::Arc::new(actors::SystemClock)).await
+}
+
+/// [`spawn_app`] on the given clock (a `ManualClock` moves time for the whole platform).
+pub async fn spawn_app_with_clock(settings: Settings, clock: std::sync::Arc<dyn actors::Clock>) -> TestApp {
     let _ = rlimit::increase_nofile_limit(65_536);
     gateway::telemetry::init_logs(&settings.log.level);
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let app = Application::build(settings).await.expect("server starts");
+            let app = Application::build_with_clock(settings, clock).await.expect("server starts");
             tx.send((app.base_url().to_owned(), app.handle(), app.state())).unwrap();
             app.run(false).await.expect("server runs");
         })
@@ -463,13 +482,26 @@ impl Api {
         SaleSetup { merchant_token, product_id, flash_sale_id: sale.body["flash_sale_id"].as_i64().unwrap() }
     }
 
+    /// A verified buyer's token: a code is requested, read from the SMS sandbox's inbox, and
+    /// traded for a session, as a fan's phone would.
     pub async fn buyer(&self, phone: &str) -> String {
-        let session = self.post("/api/v1/buyers/sessions", None, json!({"phone": phone})).await;
+        let sent = self.post("/api/v1/buyers/codes", None, json!({"phone": phone})).await;
+        assert_eq!(sent.status, 202, "{}", sent.body);
+        let code = self.sms_code(phone).await;
+        let session = self.post("/api/v1/buyers/sessions", None, json!({"phone": phone, "code": code})).await;
         assert_eq!(session.status, 200, "{}", session.body);
         session.body["token"].as_str().unwrap().to_owned()
     }
 
-    /// Guest sessions for `count` buyers with phones from `first`, `concurrency` at a time.
+    /// The code in the newest message the SMS sandbox delivered to `phone`.
+    pub async fn sms_code(&self, phone: &str) -> String {
+        let inbox = self.get(&format!("/sandbox/sms/messages?phone={phone}"), None).await;
+        assert_eq!(inbox.status, 200, "{}", inbox.body);
+        let text = inbox.body["messages"][0]["text"].as_str().unwrap_or_else(|| panic!("no SMS to {phone}"));
+        code_in(text).unwrap_or_else(|| panic!("no code in {text:?}"))
+    }
+
+    /// Verified sessions for `count` buyers with phones from `first`, `concurrency` at a time.
     pub async fn buyers(&self, first: u64, count: u64, concurrency: usize) -> Vec<String> {
         let mut tokens = HashMap::new();
         let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
@@ -571,6 +603,28 @@ impl Api {
         let n = |k: &str| got.body[k].as_i64().unwrap();
         (n("available"), n("reserved"), n("sold"), n("quantity"))
     }
+}
+
+/// The bundled SMS sandbox's SecretId and SecretKey, as the server stored them.
+pub async fn sms_sandbox_keys(app: &TestApp) -> (String, String) {
+    let stored =
+        persistence::repo::setting(&app.state.db, "sms_sandbox_keys").await.unwrap().expect("stored keys");
+    let keys: Value = serde_json::from_str(&stored).unwrap();
+    (keys["secret_id"].as_str().unwrap().to_owned(), keys["secret_key"].as_str().unwrap().to_owned())
+}
+
+/// The first run of exactly six digits in a message: the login code.
+pub fn code_in(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run == 6 {
+            return Some(chars[i..i + 6].iter().collect());
+        }
+        i += run.max(1);
+    }
+    None
 }
 
 /// `(state, Σquantity, count)` of a sale's orders, straight from the database.

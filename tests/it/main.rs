@@ -4,6 +4,7 @@
 //! (each test creates and drops its own database).
 
 mod bad_input;
+mod buyer_codes;
 mod crash;
 mod expiry;
 mod helpers;
@@ -12,4 +13,5 @@ mod newcomer;
 mod operators;
 mod payments;
 mod production;
+mod sms_conformance;
 mod storm;

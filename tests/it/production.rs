@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use engine::ledger::Channel;
 use providers::crypto::{ChannelKeys, public_pem};
+use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
 use sandbox::{Sandbox, SandboxSettings};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
@@ -20,9 +21,17 @@ const METRICS_TOKEN: &str = "metrics-token-for-the-scraper-0001";
 /// One environment variable of a production deployment.
 type Env = Vec<(String, String)>;
 
-/// A complete, valid production environment: the channels at `sandbox_base` with `keys`, every
-/// key and the token secret in files under `dir`.
-fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &str) -> Env {
+/// The SMS provider a production deployment sends codes through: its address and the keys it
+/// gave us.
+struct SmsProvider {
+    base: String,
+    secret_id: String,
+    secret_key: String,
+}
+
+/// A complete, valid production environment: the channels at `sandbox_base` with `keys`, SMS
+/// through `sms`, every key and the token secret in files under `dir`.
+fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &str, sms: &SmsProvider) -> Env {
     let secrets = dir.join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     let pems = keys.to_pems();
@@ -53,6 +62,9 @@ fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &st
             "PAYMENTS__ALIPAY__ALIPAY_PUBLIC_KEY_FILE",
             file("alipay.pub.pem", &public_pem(&keys.alipay_platform.to_public_key())),
         ),
+        ("SMS__PROVIDER_URL", format!("{}/sandbox/sms", sms.base)),
+        ("SMS__SECRET_ID", sms.secret_id.clone()),
+        ("SMS__SECRET_KEY_FILE", file("sms_secret_key", &sms.secret_key)),
         ("ADMISSION__PER_IP_PER_SEC", "0".into()),
         // The active query (run on demand here) looks at every payment, however young.
         ("PAYMENTS__QUERY_AFTER_MS", "0".into()),
@@ -104,7 +116,9 @@ async fn production_refuses_every_unsafe_setting_and_names_it() {
     let db = TestDb::new().await;
     let dir = db.dir().to_owned();
     let keys = tokio::task::spawn_blocking(ChannelKeys::generate).await.unwrap();
-    let base = production_env(&db, &dir, &keys, "http://127.0.0.1:9");
+    let (secret_id, secret_key) = sandbox::sms::generate_keys();
+    let sms = SmsProvider { base: "http://127.0.0.1:9".into(), secret_id, secret_key };
+    let base = production_env(&db, &dir, &keys, "http://127.0.0.1:9", &sms);
     let inline_key = keys.to_pems().wechat_merchant;
     let rows: Vec<(&str, Vec<Change>, &str)> = vec![
         ("a sandbox is on", vec![Set("SANDBOX__ENABLED", "true".into())], "sandbox.enabled is true"),
@@ -167,6 +181,16 @@ async fn production_refuses_every_unsafe_setting_and_names_it() {
             "server.public_url is \"http://shop.example.test\"",
         ),
         ("no public URL", vec![Unset("SERVER__PUBLIC_URL")], "server.public_url is \"\""),
+        ("no SMS provider", vec![Unset("SMS__PROVIDER_URL")], "sms.provider_url is not set"),
+        ("no SMS secret key", vec![Unset("SMS__SECRET_KEY_FILE")], "sms.secret_key is not set"),
+        (
+            "the SMS secret key inline in the config file",
+            vec![
+                Unset("SMS__SECRET_KEY_FILE"),
+                ConfigFile("[sms]\nsecret_key = \"an-inline-sms-secret-key-0000001\"\n".into()),
+            ],
+            "sms.secret_key is written in the configuration file",
+        ),
         (
             "a seeded operator password",
             vec![Set("OPERATOR__PASSWORD", "operator-password-1".into())],
@@ -235,11 +259,41 @@ fn outside_channels(keys: ChannelKeys) -> (Arc<Sandbox>, String, actix_web::dev:
     (sandbox, base, handle)
 }
 
+/// The SMS provider hosted apart from the platform, with keys of its own.
+fn outside_sms() -> (SmsProvider, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let defaults = gateway::Settings::default().sms;
+    let (secret_id, secret_key) = sandbox::sms::generate_keys();
+    let provider = Arc::new(SmsSandbox::new(
+        SmsSandboxSettings {
+            secret_id: secret_id.clone(),
+            secret_key: secret_key.clone(),
+            sdk_app_id: defaults.sdk_app_id,
+            sign_name: defaults.sign_name,
+            templates: defaults.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
+            inbox_capacity: 64,
+        },
+        Arc::new(actors::SystemClock),
+    ));
+    let server = sandbox::sms::serve(listener, provider).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (SmsProvider { base, secret_id, secret_key }, handle)
+}
+
 /// A merchant's sale and one buyer's order of one unit, with its payment created through
-/// `channel`: `(merchant token, order id, out_trade_no)`.
-async fn an_order_with_a_payment(api: &Api, channel: &str) -> (String, i64, String) {
+/// `channel`: `(merchant token, order id, out_trade_no)`. The buyer's login code is read from
+/// the inbox of the SMS provider at `sms_base`.
+async fn an_order_with_a_payment(api: &Api, sms_base: &str, channel: &str) -> (String, i64, String) {
     let (merchant, _, sale) = api.merchant_sale("13500000077", 1_000, 10, 900).await;
-    let buyer = api.buyer("13900000077").await;
+    let phone = "13900000077";
+    let sent = api.post("/api/v1/buyers/codes", None, json!({"phone": phone})).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let code = Api { base: sms_base.to_owned(), client: api.client.clone() }.sms_code(phone).await;
+    let session = api.post("/api/v1/buyers/sessions", None, json!({"phone": phone, "code": code})).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    let buyer = session.body["token"].as_str().unwrap().to_owned();
     let order = api.order(sale, &buyer, "attack-1", 1).await;
     assert_eq!(order.status, 201, "{}", order.body);
     let order_id = order.body["order_id"].as_i64().unwrap();
@@ -259,7 +313,8 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     let dir = db.dir().to_owned();
     let keys = tokio::task::spawn_blocking(ChannelKeys::generate).await.unwrap();
     let (channels, channels_base, channels_handle) = outside_channels(keys.clone());
-    let mut env = production_env(&db, &dir, &keys, &channels_base);
+    let (sms, sms_handle) = outside_sms();
+    let mut env = production_env(&db, &dir, &keys, &channels_base, &sms);
     env.push(("FLASHSALE__SERVER__METRICS_BIND".into(), "127.0.0.1:0".into()));
 
     // Operators exist only through the command line: one with a password from stdin, one
@@ -296,6 +351,8 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
         ("POST", "/sandbox/alipay/outage"),
         ("POST", "/sandbox/wechat/outage"),
         ("GET", "/sandbox/alipay/trades/FS1A"),
+        ("GET", "/sandbox/sms/messages?phone=13900000077"),
+        ("POST", "/sandbox/sms"),
     ] {
         let request = if method == "POST" {
             api.client.post(api.url(path)).json(&json!({"out_trade_no": "FS1A", "down": true}))
@@ -332,7 +389,7 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     assert_eq!(created, [json!("cli"), json!("cli")], "the command line's actions are audited");
 
     // The free-order attack: pay an order at the bundled sandbox's route.
-    let (merchant, order_id, trade) = an_order_with_a_payment(&api, "alipay").await;
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &sms.base, "alipay").await;
     for channel in ["alipay", "wechat"] {
         let attack = api.post(&format!("/sandbox/{channel}/pay"), None, json!({"out_trade_no": trade})).await;
         assert_eq!(attack.status, 404, "{}", attack.body);
@@ -356,6 +413,7 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     assert_eq!(stored, 0);
     drop(server);
     channels_handle.stop(false).await;
+    sms_handle.stop(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -363,7 +421,7 @@ async fn in_demo_mode_the_bundled_sandbox_still_pays() {
     let db = TestDb::new().await;
     let app = spawn_app(test_settings(&db)).await;
     let api = app.api();
-    let (merchant, order_id, trade) = an_order_with_a_payment(&api, "alipay").await;
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &api.base, "alipay").await;
     let paid = api.post("/sandbox/alipay/pay", None, json!({"out_trade_no": trade})).await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     let operator = api.operator().await;

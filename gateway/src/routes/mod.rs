@@ -28,6 +28,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(products::list_mine)
         .service(products::get)
         .service(flash_sales::create)
+        .service(buyers::request_code)
         .service(buyers::session)
         .service(orders::get)
         .service(orders::cancel)

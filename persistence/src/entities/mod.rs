@@ -2,6 +2,7 @@
 
 pub mod audit_entry;
 pub mod buyer;
+pub mod buyer_code;
 pub mod capture;
 pub mod flash_sale;
 pub mod merchant;
