@@ -4,6 +4,7 @@
 //! (each test creates and drops its own database).
 
 mod bad_input;
+mod conformance;
 mod crash;
 mod expiry;
 mod helpers;
