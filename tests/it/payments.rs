@@ -335,6 +335,13 @@ async fn late_and_double_payments_are_refunded_and_the_stock_stays_whole() {
     assert_eq!(sandbox.trade(Channel::Wechat, &late_no).unwrap().refunded(), Fen(1_000));
     assert_eq!(sandbox.trade(Channel::Wechat, &w).unwrap().refunded(), Fen(1_000));
     assert_eq!(sandbox.trade(Channel::Alipay, &a).unwrap().refunded(), Fen(0));
+    // WeChat Pay answered each refund PROCESSING first; the worker came back for the result
+    // instead of asking again, so each payment has exactly one refund, settled.
+    for no in [&late_no, &w] {
+        let refunds = sandbox.trade(Channel::Wechat, no).unwrap().refunds;
+        assert_eq!(refunds.len(), 1, "{refunds:?}");
+        assert_eq!(refunds[0].status, sandbox::RefundStatus::Success);
+    }
     assert_eq!(payment_states(&api, late, &buyer).await["wechat"], "refunded");
     assert_eq!(payment_states(&api, double, &buyer).await["wechat"], "refunded");
     assert_eq!(api.balance(&merchant).await, (merchant_share, 0, 0));
