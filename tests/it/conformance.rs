@@ -25,6 +25,13 @@ async fn payment(api: &Api, sale: i64, buyer: &str, key: &str, channel: &str) ->
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_i64().unwrap();
     let created = api.create_payment(order_id, buyer, channel).await;
+    // Our own client against our own sandbox: a failover here means the sandbox refused what
+    // the client sent (a time_expire with milliseconds, say).
+    assert_eq!(
+        (created["channel"].as_str(), &created["failover"]),
+        (Some(channel), &json!(false)),
+        "{created}"
+    );
     (order_id, json!({"out_trade_no": created["out_trade_no"], "amount_fen": created["amount_fen"]}))
 }
 
