@@ -62,12 +62,25 @@ pub enum TradeState {
     Closed,
 }
 
+/// Where a refund is. WeChat Pay accepts a refund as `PROCESSING` and settles it later; the
+/// sandbox settles it the next time anyone looks (a query, or the same refund asked again), so
+/// that a client must come back for the result, as it must with the real service. Alipay
+/// refunds at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    Processing,
+    Success,
+}
+
 #[derive(Debug, Clone)]
 pub struct SandboxRefund {
     pub out_refund_no: String,
     pub refund_id: String,
     pub amount: Fen,
+    /// When it was asked for; the money leaves the merchant then.
     pub at: Timestamp,
+    pub status: RefundStatus,
+    pub succeeded_at: Option<Timestamp>,
 }
 
 /// A trade as the channel keeps it.
@@ -78,6 +91,8 @@ pub struct Trade {
     pub amount: Fen,
     pub description: String,
     pub notify_url: String,
+    /// How it was created: WeChat `NATIVE`, `JSAPI`, `MWEB` (H5); Alipay's method.
+    pub trade_type: String,
     pub state: TradeState,
     pub transaction_id: String,
     pub paid_at: Option<Timestamp>,
@@ -111,9 +126,15 @@ pub struct Sandbox {
     wechat_down: AtomicBool,
     alipay_down: AtomicBool,
     counter: AtomicU64,
+    /// Bill files handed out by download token, newest last, at most [`KEPT_BILLS`].
+    bills: Mutex<std::collections::VecDeque<(String, Vec<u8>)>>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
 }
+
+/// How many bill files the sandbox keeps for download; older tokens expire, as the real
+/// download URLs do.
+const KEPT_BILLS: usize = 64;
 
 /// A notification ready to post: headers and body.
 #[derive(Debug, Clone)]
@@ -133,6 +154,7 @@ impl Sandbox {
             wechat_down: AtomicBool::new(false),
             alipay_down: AtomicBool::new(false),
             counter: AtomicU64::new(1),
+            bills: Mutex::new(std::collections::VecDeque::with_capacity(KEPT_BILLS)),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -184,6 +206,7 @@ impl Sandbox {
         amount: Fen,
         description: &str,
         notify_url: &str,
+        trade_type: &str,
     ) -> Result<Trade, &'static str> {
         let mut trades = self.trades.lock();
         let key = (channel, out_trade_no.to_owned());
@@ -199,6 +222,7 @@ impl Sandbox {
             amount,
             description: description.to_owned(),
             notify_url: notify_url.to_owned(),
+            trade_type: trade_type.to_owned(),
             state: TradeState::NotPay,
             transaction_id: String::new(),
             paid_at: None,
@@ -245,7 +269,8 @@ impl Sandbox {
         }
     }
 
-    /// Refunds part or all of a paid trade; the same `out_refund_no` again is the same refund.
+    /// Refunds part or all of a paid trade; the same `out_refund_no` again is the same refund
+    /// (looked at again: a processing one is settled now).
     fn refund(
         &self,
         channel: Channel,
@@ -253,10 +278,13 @@ impl Sandbox {
         out_refund_no: &str,
         amount: Fen,
     ) -> Result<(Trade, SandboxRefund), &'static str> {
+        let now = self.now();
         let mut trades = self.trades.lock();
         let trade = trades.get_mut(&(channel, out_trade_no.to_owned())).ok_or("no such trade")?;
-        if let Some(existing) = trade.refunds.iter().find(|r| r.out_refund_no == out_refund_no) {
-            return Ok((trade.clone(), existing.clone()));
+        if let Some(existing) = trade.refunds.iter_mut().find(|r| r.out_refund_no == out_refund_no) {
+            settle(existing, now);
+            let existing = existing.clone();
+            return Ok((trade.clone(), existing));
         }
         if trade.state != TradeState::Success {
             return Err("the trade is not paid");
@@ -268,10 +296,39 @@ impl Sandbox {
             out_refund_no: out_refund_no.to_owned(),
             refund_id: self.mint(if channel == Channel::Wechat { "5030000" } else { "R" }),
             amount,
-            at: self.now(),
+            at: now,
+            status: if channel == Channel::Wechat { RefundStatus::Processing } else { RefundStatus::Success },
+            succeeded_at: (channel == Channel::Alipay).then_some(now),
         };
         trade.refunds.push(refund.clone());
         Ok((trade.clone(), refund))
+    }
+
+    /// A refund by its `out_refund_no`, looked at (a processing one is settled now).
+    fn refund_by_no(&self, channel: Channel, out_refund_no: &str) -> Option<(Trade, SandboxRefund)> {
+        let now = self.now();
+        let mut trades = self.trades.lock();
+        trades.values_mut().filter(|t| t.channel == channel).find_map(|trade| {
+            let refund = trade.refunds.iter_mut().find(|r| r.out_refund_no == out_refund_no)?;
+            settle(refund, now);
+            let refund = refund.clone();
+            Some((trade.clone(), refund))
+        })
+    }
+
+    /// Keeps a bill file for download under a fresh token.
+    fn keep_bill(&self, file: Vec<u8>) -> String {
+        let token = self.mint("BILL");
+        let mut bills = self.bills.lock();
+        if bills.len() == KEPT_BILLS {
+            bills.pop_front();
+        }
+        bills.push_back((token.clone(), file));
+        token
+    }
+
+    fn bill_file(&self, token: &str) -> Option<Vec<u8>> {
+        self.bills.lock().iter().find(|(kept, _)| kept == token).map(|(_, file)| file.clone())
     }
 
     /// The notification of a paid trade as it would be sent now.
@@ -440,4 +497,11 @@ pub fn serve(
     .disable_signals()
     .listen(listener)?
     .run())
+}
+
+fn settle(refund: &mut SandboxRefund, now: Timestamp) {
+    if refund.status == RefundStatus::Processing {
+        refund.status = RefundStatus::Success;
+        refund.succeeded_at = Some(now);
+    }
 }

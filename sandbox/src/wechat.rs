@@ -1,18 +1,32 @@
 //! The WeChat Pay API v3 sandbox: verifies the merchant's request signatures, signs its
 //! answers with the platform key, encrypts notification resources with the APIv3 key.
+//!
+//! As the real service: every answer and notification carries `Request-ID` and
+//! `Wechatpay-Signature-Type`, every 2xx is signed (the `204` of a close too), times are whole
+//! seconds, an unpaid trade's query leaves out what is not decided yet, refunds are
+//! `PROCESSING` before `SUCCESS`, and bills come gzipped on `tar_type=GZIP` with the SHA1 of
+//! the original file. A `time_expire` not in the documented format is refused, so a client
+//! cannot drift from it unnoticed.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use engine::Fen;
 use engine::ledger::Channel;
 use providers::crypto::nonce;
 use providers::payments::alipay::protocol::alipay_time;
+use providers::payments::wechat::bill::{bill_hash, gzip_bill};
 use providers::payments::wechat::protocol::{
-    self as protocol, SignedHeaders, Transaction, TransactionAmount, wechat_time,
+    self as protocol, SignedHeaders, Transaction, TransactionAmount, is_wechat_time, wechat_time,
 };
 use providers::payments::yuan::format_yuan;
 use serde_json::{Value, json};
 
-use super::{Notification, Sandbox, Trade, TradeState};
+use super::{Notification, RefundStatus, Sandbox, SandboxRefund, Trade, TradeState};
+
+/// A `Request-ID` as WeChat Pay writes them: 32 hex digits in UUID groups.
+fn request_id() -> String {
+    let hex = nonce(32).to_ascii_lowercase();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
 
 impl Sandbox {
     fn sign_headers(&self, body: &str, timestamp: i64) -> SignedHeaders {
@@ -28,36 +42,50 @@ impl Sandbox {
     /// A signed answer, as WeChat Pay sends them.
     fn answer(&self, status: actix_web::http::StatusCode, body: Value) -> HttpResponse {
         let text = body.to_string();
+        self.signed(status, &text).content_type("application/json").body(text)
+    }
+
+    /// A signed answer without a body (`204 No Content`): the signature covers the empty body.
+    fn answer_empty(&self, status: actix_web::http::StatusCode) -> HttpResponse {
+        self.signed(status, "").finish()
+    }
+
+    fn signed(&self, status: actix_web::http::StatusCode, body: &str) -> actix_web::HttpResponseBuilder {
         let mut response = HttpResponse::build(status);
-        for (name, value) in self.sign_headers(&text, self.now().as_millis() / 1_000).pairs() {
+        response.insert_header((protocol::REQUEST_ID, request_id()));
+        for (name, value) in self.sign_headers(body, self.now().as_millis() / 1_000).pairs() {
             response.insert_header((name, value.to_owned()));
         }
-        response.content_type("application/json").body(text)
+        response
     }
 
     fn error(&self, status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-        HttpResponse::build(status).json(json!({ "code": code, "message": message }))
+        HttpResponse::build(status)
+            .insert_header((protocol::REQUEST_ID, request_id()))
+            .json(json!({ "code": code, "message": message }))
     }
 
     pub(crate) fn wechat_transaction(&self, trade: &Trade, amount: Fen) -> Transaction {
-        let state = match (trade.state, trade.refunds.is_empty()) {
-            (TradeState::Success, true) => "SUCCESS",
-            (TradeState::Success, false) => "REFUND",
-            (TradeState::Closed, _) => "CLOSED",
-            (TradeState::NotPay, _) => "NOTPAY",
+        let (state, description) = match (trade.state, trade.refunds.is_empty()) {
+            (TradeState::Success, true) => ("SUCCESS", "支付成功"),
+            (TradeState::Success, false) => ("REFUND", "转入退款"),
+            (TradeState::Closed, _) => ("CLOSED", "已关闭"),
+            (TradeState::NotPay, _) => ("NOTPAY", "订单未支付"),
         };
+        let paid = trade.state == TradeState::Success;
         Transaction {
             mchid: self.settings.wechat_mchid.clone(),
             appid: self.settings.wechat_appid.clone(),
             out_trade_no: trade.out_trade_no.clone(),
+            // Empty until paid: left out of the answer, as WeChat Pay does.
             transaction_id: trade.transaction_id.clone(),
-            trade_type: "NATIVE".into(),
+            trade_type: trade.trade_type.clone(),
             trade_state: state.into(),
-            trade_state_desc: state.into(),
+            trade_state_desc: description.into(),
             success_time: trade.paid_at.map(wechat_time).unwrap_or_default(),
             amount: TransactionAmount {
                 total: amount.as_i64(),
-                payer_total: amount.as_i64(),
+                payer_total: if paid { amount.as_i64() } else { 0 },
                 currency: "CNY".into(),
             },
         }
@@ -86,9 +114,12 @@ impl Sandbox {
         };
         let body = serde_json::to_string(&notification).expect("a notification serialises");
         let headers = self.sign_headers(&body, timestamp);
+        let request_id = (protocol::REQUEST_ID.to_owned(), request_id());
         Notification {
             url: trade.notify_url.clone(),
-            headers: headers.pairs().iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            headers: std::iter::once(request_id)
+                .chain(headers.pairs().iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+                .collect(),
             content_type: "application/json",
             body,
         }
@@ -165,12 +196,27 @@ async fn create(
             "out_trade_no, amount.total, notify_url",
         );
     }
+    let time_expire = text("time_expire");
+    if !time_expire.is_empty() && !is_wechat_time(&time_expire) {
+        return sandbox.error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            &format!("time_expire {time_expire:?} is not yyyy-MM-DDTHH:mm:ss+TIMEZONE"),
+        );
+    }
+    let trade_type = match kind.as_str() {
+        "native" => "NATIVE",
+        "jsapi" => "JSAPI",
+        "h5" => "MWEB",
+        _ => return sandbox.error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such API"),
+    };
     let trade = match sandbox.open_trade(
         Channel::Wechat,
         &out_trade_no,
         Fen(total),
         &text("description"),
         &text("notify_url"),
+        trade_type,
     ) {
         Ok(trade) => trade,
         Err(message) => return sandbox.error(StatusCode::BAD_REQUEST, "OUT_TRADE_NO_USED", message),
@@ -213,7 +259,8 @@ async fn close(
         return refused;
     }
     match sandbox.close(Channel::Wechat, &no) {
-        Ok(()) => HttpResponse::NoContent().finish(),
+        // Signed like every 2xx: a client must refuse an unsigned one as forged.
+        Ok(()) => sandbox.answer_empty(StatusCode::NO_CONTENT),
         Err(message) => sandbox.error(StatusCode::BAD_REQUEST, "ORDERPAID", message),
     }
 }
@@ -230,27 +277,52 @@ async fn refund(sandbox: web::Data<Sandbox>, req: HttpRequest, body: String) -> 
     let out_refund_no = request["out_refund_no"].as_str().unwrap_or_default();
     let amount = Fen(request["amount"]["refund"].as_i64().unwrap_or(0));
     match sandbox.refund(Channel::Wechat, out_trade_no, out_refund_no, amount) {
-        Ok((trade, refund)) => sandbox.answer(
-            StatusCode::OK,
-            json!({
-                "refund_id": refund.refund_id,
-                "out_refund_no": refund.out_refund_no,
-                "transaction_id": trade.transaction_id,
-                "out_trade_no": trade.out_trade_no,
-                "channel": "ORIGINAL",
-                "status": "SUCCESS",
-                "success_time": wechat_time(refund.at),
-                "create_time": wechat_time(refund.at),
-                "amount": {"total": trade.amount.as_i64(), "refund": refund.amount.as_i64(), "currency": "CNY"},
-            }),
-        ),
+        Ok((trade, refund)) => sandbox.answer(StatusCode::OK, refund_json(&trade, &refund)),
         Err(message) => sandbox.error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message),
+    }
+}
+
+/// A refund as WeChat Pay describes it; `success_time` only once it succeeded.
+fn refund_json(trade: &Trade, refund: &SandboxRefund) -> Value {
+    let mut answer = json!({
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "transaction_id": trade.transaction_id,
+        "out_trade_no": trade.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "status": match refund.status { RefundStatus::Processing => "PROCESSING", RefundStatus::Success => "SUCCESS" },
+        "create_time": wechat_time(refund.at),
+        "amount": {
+            "total": trade.amount.as_i64(),
+            "refund": refund.amount.as_i64(),
+            "payer_total": trade.amount.as_i64(),
+            "payer_refund": refund.amount.as_i64(),
+            "currency": "CNY",
+        },
+    });
+    if let Some(at) = refund.succeeded_at {
+        answer["success_time"] = json!(wechat_time(at));
+    }
+    answer
+}
+
+/// `GET /v3/refund/domestic/refunds/{out_refund_no}`: how a refund is doing.
+async fn query_refund(sandbox: web::Data<Sandbox>, no: web::Path<String>, req: HttpRequest) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(refused) = sandbox.gate(&req, "") {
+        return refused;
+    }
+    match sandbox.refund_by_no(Channel::Wechat, &no) {
+        Some((trade, refund)) => sandbox.answer(StatusCode::OK, refund_json(&trade, &refund)),
+        None => sandbox.error(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "退款单不存在"),
     }
 }
 
 #[derive(serde::Deserialize)]
 struct BillQuery {
     bill_date: String,
+    tar_type: Option<String>,
 }
 
 async fn tradebill(
@@ -262,11 +334,21 @@ async fn tradebill(
     if let Some(refused) = sandbox.gate(&req, "") {
         return refused;
     }
-    let url = format!(
-        "{}/sandbox/wechat/v3/billdownload/file?token={}",
-        sandbox.settings.public_url, query.bill_date
-    );
-    sandbox.answer(StatusCode::OK, json!({ "download_url": url, "hash_type": "SHA1", "hash_value": "" }))
+    let gzip = match query.tar_type.as_deref() {
+        None => false,
+        Some("GZIP") => true,
+        Some(other) => {
+            return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("tar_type {other:?}"));
+        }
+    };
+    // The file is fixed now, as the real one is: its hash and what is downloaded agree.
+    let plain = sandbox.wechat_bill(&query.bill_date);
+    let hash_value = bill_hash(plain.as_bytes());
+    let file = if gzip { gzip_bill(plain.as_bytes()) } else { plain.into_bytes() };
+    let token = sandbox.keep_bill(file);
+    let url = format!("{}/sandbox/wechat/v3/billdownload/file?token={token}", sandbox.settings.public_url);
+    sandbox
+        .answer(StatusCode::OK, json!({ "download_url": url, "hash_type": "SHA1", "hash_value": hash_value }))
 }
 
 #[derive(serde::Deserialize)]
@@ -274,44 +356,67 @@ struct DownloadQuery {
     token: String,
 }
 
-/// The bill as WeChat Pay lays it out: backtick-prefixed fields, then a summary.
+/// `GET /v3/billdownload/file?token=…`: the file, as it was when its URL was handed out;
+/// not signed (WeChat Pay's SDKs skip verification here), integrity is the SHA1 of the answer
+/// that gave the URL.
 async fn download(
     sandbox: web::Data<Sandbox>,
     query: web::Query<DownloadQuery>,
     req: HttpRequest,
 ) -> HttpResponse {
+    use actix_web::http::StatusCode;
     if let Err(message) = sandbox.verify_request(&req, "") {
         return sandbox.sign_error(message);
     }
-    let mut csv = String::from(
-        "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额,微信退款单号,商户退款单号,退款金额\n",
-    );
-    let lines = sandbox.statement(Channel::Wechat, &query.token);
-    let (mut paid, mut refunded) = (0i64, 0i64);
-    for (trade, kind, amount, at, refund_id) in &lines {
-        let (state, settled, refund) = match *kind {
-            "PAY" => {
-                paid += amount.as_i64();
-                ("SUCCESS", format_yuan(*amount), "0.00".to_owned())
-            }
-            _ => {
-                refunded += amount.as_i64();
-                ("REFUND", "0.00".to_owned(), format_yuan(*amount))
-            }
-        };
-        csv.push_str(&format!(
-            "`{},`{},`{},`{},`{},`{state},`{settled},`{refund_id},`{},`{refund}\n",
-            alipay_time(*at),
-            sandbox.settings.wechat_appid,
-            sandbox.settings.wechat_mchid,
-            trade.transaction_id,
-            trade.out_trade_no,
-            if refund_id.is_empty() { String::new() } else { format!("R{}", trade.out_trade_no) },
-        ));
+    match sandbox.bill_file(&query.token) {
+        Some(file) if file.starts_with(&[0x1f, 0x8b]) => {
+            HttpResponse::Ok().content_type("application/octet-stream").body(file)
+        }
+        Some(file) => HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(file),
+        None => sandbox.error(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "账单不存在或已过期"),
     }
-    csv.push_str("总交易单数,应结订单总金额,退款总金额\n");
-    csv.push_str(&format!("`{},`{},`{}\n", lines.len(), format_yuan(Fen(paid)), format_yuan(Fen(refunded))));
-    HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(csv)
+}
+
+impl Sandbox {
+    /// The trade bill of a Beijing calendar day as WeChat Pay lays it out: backtick-prefixed
+    /// fields, then a summary.
+    fn wechat_bill(&self, bill_date: &str) -> String {
+        let sandbox = self;
+        let mut csv = String::from(
+            "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额,微信退款单号,商户退款单号,退款金额\n",
+        );
+        let lines = sandbox.statement(Channel::Wechat, bill_date);
+        let (mut paid, mut refunded) = (0i64, 0i64);
+        for (trade, kind, amount, at, refund_id) in &lines {
+            let (state, settled, refund) = match *kind {
+                "PAY" => {
+                    paid += amount.as_i64();
+                    ("SUCCESS", format_yuan(*amount), "0.00".to_owned())
+                }
+                _ => {
+                    refunded += amount.as_i64();
+                    ("REFUND", "0.00".to_owned(), format_yuan(*amount))
+                }
+            };
+            csv.push_str(&format!(
+                "`{},`{},`{},`{},`{},`{state},`{settled},`{refund_id},`{},`{refund}\n",
+                alipay_time(*at),
+                sandbox.settings.wechat_appid,
+                sandbox.settings.wechat_mchid,
+                trade.transaction_id,
+                trade.out_trade_no,
+                if refund_id.is_empty() { String::new() } else { format!("R{}", trade.out_trade_no) },
+            ));
+        }
+        csv.push_str("总交易单数,应结订单总金额,退款总金额\n");
+        csv.push_str(&format!(
+            "`{},`{},`{}\n",
+            lines.len(),
+            format_yuan(Fen(paid)),
+            format_yuan(Fen(refunded))
+        ));
+        csv
+    }
 }
 
 async fn cashier(sandbox: web::Data<Sandbox>, query: web::Query<PayQuery>) -> HttpResponse {
@@ -354,6 +459,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/wechat/v3/pay/transactions/out-trade-no/{no}/close", web::post().to(close))
         .route("/wechat/v3/pay/transactions/{kind}", web::post().to(create))
         .route("/wechat/v3/refund/domestic/refunds", web::post().to(refund))
+        .route("/wechat/v3/refund/domestic/refunds/{out_refund_no}", web::get().to(query_refund))
         .route("/wechat/v3/bill/tradebill", web::get().to(tradebill))
         .route("/wechat/v3/billdownload/file", web::get().to(download))
         .route("/wechat/cashier", web::get().to(cashier))

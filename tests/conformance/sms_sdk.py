@@ -1,7 +1,7 @@
 """Conformance of our Tencent Cloud SMS code with Tencent's own Python SDK.
 
 Driven by tests/it/sms_conformance.rs when CONFORMANCE_PYTHON names a Python that has
-tests/conformance/requirements-sms.txt installed. Two commands, each printing one JSON object:
+tests/conformance/requirements.txt installed. Two commands, each printing one JSON object:
 
   sign   The SDK's TC3-HMAC-SHA256 signer over a request our Rust client prepared (same body
          bytes, host, content type, timestamp): the Rust test compares the signatures.

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod buyer_codes;
+mod conformance;
 mod crash;
 mod expiry;
 mod helpers;

@@ -335,6 +335,13 @@ async fn late_and_double_payments_are_refunded_and_the_stock_stays_whole() {
     assert_eq!(sandbox.trade(Channel::Wechat, &late_no).unwrap().refunded(), Fen(1_000));
     assert_eq!(sandbox.trade(Channel::Wechat, &w).unwrap().refunded(), Fen(1_000));
     assert_eq!(sandbox.trade(Channel::Alipay, &a).unwrap().refunded(), Fen(0));
+    // WeChat Pay answered each refund PROCESSING first; the worker came back for the result
+    // instead of asking again, so each payment has exactly one refund, settled.
+    for no in [&late_no, &w] {
+        let refunds = sandbox.trade(Channel::Wechat, no).unwrap().refunds;
+        assert_eq!(refunds.len(), 1, "{refunds:?}");
+        assert_eq!(refunds[0].status, sandbox::RefundStatus::Success);
+    }
     assert_eq!(payment_states(&api, late, &buyer).await["wechat"], "refunded");
     assert_eq!(payment_states(&api, double, &buyer).await["wechat"], "refunded");
     assert_eq!(api.balance(&merchant).await, (merchant_share, 0, 0));
@@ -687,4 +694,39 @@ async fn kill_9_between_payment_and_credit_credits_each_payment_exactly_once() {
     assert_eq!(reconciliation.body["reconciled"], true, "{}", reconciliation.body);
     drop(server);
     sandbox_handle.stop(false).await;
+}
+
+/// The active query closes, at the channel, the payment of an order that can no longer be
+/// paid. WeChat answers a close with a signed 204 and no body; before the sandbox signed it,
+/// our client (rightly) refused the answer, so the trade was closed at the channel but stayed
+/// `created` here and every sweep asked about it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_cancelled_orders_wechat_payment_marks_it_closed_and_the_next_sweep_asks_nothing() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let operator = api.operator().await;
+    let (_, sale, buyer) = shop(&api, "13500000031", 1_000, 2, 600).await;
+    let order_id = order(&api, sale, &buyer, "cancelled").await;
+    let payment = api.create_payment(order_id, &buyer, "wechat").await;
+    let out_trade_no = payment["out_trade_no"].as_str().unwrap().to_owned();
+    let cancelled = api.post(&format!("/api/v1/orders/{order_id}/cancel"), Some(&buyer), json!({})).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+
+    let sweep = api.post("/api/v1/operator/payments/query", Some(&operator), json!({})).await;
+    assert_eq!(sweep.status, 200, "{}", sweep.body);
+    assert_eq!(
+        (&sweep.body["queried"], &sweep.body["closed"], &sweep.body["failed"]),
+        (&json!(1), &json!(1), &json!(0)),
+        "{}",
+        sweep.body
+    );
+    assert_eq!(payment_states(&api, order_id, &buyer).await["wechat"], "closed");
+    let at_channel = api.get(&format!("/sandbox/wechat/trades/{out_trade_no}"), None).await;
+    assert_eq!(at_channel.body["state"], "CLOSED", "{}", at_channel.body);
+
+    let second = api.post("/api/v1/operator/payments/query", Some(&operator), json!({})).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["queried"], 0, "nothing left to ask: {}", second.body);
+    app.stop().await;
 }

@@ -2,7 +2,7 @@
 //! implementation we did not write: the SDK's signer must produce our client's signature for
 //! the same request, and the SDK's client must be accepted by our sandbox (and refused with
 //! Tencent's codes when wrong). Runs `$CONFORMANCE_PYTHON tests/conformance/sms_sdk.py`; without
-//! that variable it prints a skip line. See tests/conformance/requirements-sms.txt.
+//! that variable it prints a skip line. See tests/conformance/requirements.txt.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ fn python() -> Option<String> {
     let python = std::env::var("CONFORMANCE_PYTHON").ok().filter(|p| !p.is_empty());
     if python.is_none() {
         eprintln!(
-            "sms conformance: skipped, set CONFORMANCE_PYTHON to a Python with tests/conformance/requirements-sms.txt"
+            "sms conformance: skipped, set CONFORMANCE_PYTHON to a Python with tests/conformance/requirements.txt"
         );
     }
     python

@@ -13,7 +13,7 @@ use super::bill::parse_bill;
 use super::protocol::{self, alipay_time};
 use crate::crypto::rsa_verify;
 use crate::payments::http::{send_retrying_once, transport};
-use crate::payments::yuan::{format_yuan, parse_yuan};
+use crate::payments::yuan::{format_yuan, yuan_field};
 use crate::payments::{
     ChannelError, ChannelFuture, CreateRequest, PayMethod, PaymentChannel, RefundRequest, StatementLine,
     TradeStatus, VerifiedPayment,
@@ -52,12 +52,21 @@ impl AlipayClient {
     }
 
     /// One signed call; the `…_response` node's signature is verified before it is believed.
-    async fn call(&self, method: &str, biz_content: Value, notify: bool) -> Result<Value, ChannelError> {
+    /// Sent as Alipay's Java SDK sends it: the system parameters in the query string,
+    /// `biz_content` in the form body. The node, and its text (amounts are read from the text,
+    /// exactly).
+    async fn call(
+        &self,
+        method: &str,
+        biz_content: Value,
+        notify: bool,
+    ) -> Result<(Value, String), ChannelError> {
         let params = self.params(method, &biz_content, notify);
-        let body = serde_urlencoded::to_string(&params).map_err(|e| ChannelError::Protocol(e.to_string()))?;
+        let (query, body) = protocol::split_for_post(&params);
+        let url = format!("{}?{query}", self.gateway_url);
         let response = send_retrying_once(|| {
             self.http
-                .post(&self.gateway_url)
+                .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
                 .body(body.clone())
         })
@@ -79,15 +88,16 @@ impl AlipayClient {
         if !rsa_verify(&self.alipay_public, node.get().as_bytes(), &sign) {
             return Err(ChannelError::Signature("answer signature does not verify".into()));
         }
+        let node_text = node.get().to_owned();
         let node: Value =
-            serde_json::from_str(node.get()).map_err(|e| ChannelError::Protocol(e.to_string()))?;
+            serde_json::from_str(&node_text).map_err(|e| ChannelError::Protocol(e.to_string()))?;
         if node["code"].as_str() != Some("10000") {
             return Err(ChannelError::Refused {
                 code: node["sub_code"].as_str().or(node["code"].as_str()).unwrap_or("?").to_owned(),
                 message: node["sub_msg"].as_str().or(node["msg"].as_str()).unwrap_or("").to_owned(),
             });
         }
-        Ok(node)
+        Ok((node, node_text))
     }
 
     pub async fn create(&self, request: &CreateRequest) -> Result<Value, ChannelError> {
@@ -111,27 +121,25 @@ impl AlipayClient {
                 serde_urlencoded::to_string(&params).map_err(|e| ChannelError::Protocol(e.to_string()))?;
             return Ok(json!({ "pay_url": format!("{}?{query}", self.gateway_url) }));
         }
-        let node = self.call("alipay.trade.precreate", biz, true).await?;
+        let (node, _) = self.call("alipay.trade.precreate", biz, true).await?;
         let qr = node["qr_code"].as_str().ok_or_else(|| ChannelError::Protocol("no qr_code".into()))?;
         Ok(json!({ "qr_code": qr }))
     }
 
     pub async fn query(&self, out_trade_no: &str) -> Result<TradeStatus, ChannelError> {
-        let node = match self.call("alipay.trade.query", json!({ "out_trade_no": out_trade_no }), false).await
-        {
-            Err(ChannelError::Refused { code, .. }) if code == "ACQ.TRADE_NOT_EXIST" => {
-                return Ok(TradeStatus::NotPaid);
-            }
-            other => other?,
-        };
+        let (node, text) =
+            match self.call("alipay.trade.query", json!({ "out_trade_no": out_trade_no }), false).await {
+                Err(ChannelError::Refused { code, .. }) if code == "ACQ.TRADE_NOT_EXIST" => {
+                    return Ok(TradeStatus::NotPaid);
+                }
+                other => other?,
+            };
         if node["out_trade_no"].as_str() != Some(out_trade_no) {
             return Err(ChannelError::Protocol("query answered about another trade".into()));
         }
         Ok(match node["trade_status"].as_str() {
             Some("TRADE_SUCCESS" | "TRADE_FINISHED") => {
-                let amount = node["total_amount"]
-                    .as_str()
-                    .and_then(parse_yuan)
+                let amount = yuan_field(&text, "total_amount")
                     .ok_or_else(|| ChannelError::Protocol("total_amount".into()))?;
                 let transaction_id = node["trade_no"].as_str().unwrap_or_default().to_owned();
                 TradeStatus::Paid { transaction_id, amount }
@@ -156,13 +164,15 @@ impl AlipayClient {
             "out_request_no": request.out_refund_no,
             "refund_reason": "flash-sale payment refunded",
         });
-        let node = self.call("alipay.trade.refund", biz, false).await?;
+        let (node, _) = self.call("alipay.trade.refund", biz, false).await?;
+        // Alipay refunds at once: `fund_change` Y, or N when this out_request_no was refunded
+        // before (a repeat); either way the refund is done.
         Ok(node["fund_change"].as_str() == Some("Y") || node["refund_fee"].as_str().is_some())
     }
 
     pub async fn statement(&self, bill_date: &str) -> Result<Vec<StatementLine>, ChannelError> {
         let biz = json!({ "bill_type": "trade", "bill_date": bill_date });
-        let node = self.call("alipay.data.dataservice.bill.downloadurl.query", biz, false).await?;
+        let (node, _) = self.call("alipay.data.dataservice.bill.downloadurl.query", biz, false).await?;
         let url = node["bill_download_url"]
             .as_str()
             .ok_or_else(|| ChannelError::Protocol("no bill_download_url".into()))?;

@@ -5,8 +5,14 @@
 //! with empty values left out, sorted by key, joined as `k=v` with `&`, values as received
 //! (URL-decoded, not re-encoded). The signature is SHA256withRSA, base64. Amounts travel as
 //! yuan strings with up to two decimals (`"19.80"`), parsed into fen exactly by
-//! [`crate::payments::yuan`]. A
-//! notification is acknowledged with the plain body `success`.
+//! [`crate::payments::yuan`] (clients may also send them as JSON numbers). A notification is
+//! acknowledged with the plain body `success`.
+//!
+//! The gateway (`gateway.do`) takes its parameters from the query string and from a form
+//! body alike: python-alipay-sdk GETs with everything in the query string, Alipay's Java SDK
+//! POSTs the system parameters in the query string and `biz_content` in the body. Every answer
+//! carries a `code` and its fixed English `msg` ([`gateway_msg`]), and for a failure a
+//! `sub_code` and a Chinese `sub_msg`.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +116,38 @@ pub fn open_notification(
     })
 }
 
+/// Every parameter of a gateway request: the query string's, then the form body's (a name in
+/// both is the body's). `None` when either is not URL-encoded pairs.
+pub fn gateway_params(query: &str, form_body: &str) -> Option<BTreeMap<String, String>> {
+    let mut params: BTreeMap<String, String> = serde_urlencoded::from_str(query).ok()?;
+    params.extend(serde_urlencoded::from_str::<BTreeMap<String, String>>(form_body).ok()?);
+    Some(params)
+}
+
+/// The system parameters of a request, for the query string, and its `biz_content`, for the
+/// form body: the split Alipay's Java SDK makes. Each part URL-encoded.
+pub fn split_for_post(params: &BTreeMap<String, String>) -> (String, String) {
+    let encode = |pairs: Vec<(&String, &String)>| {
+        serde_urlencoded::to_string(pairs).expect("string pairs always URL-encode")
+    };
+    let (biz, system): (Vec<_>, Vec<_>) = params.iter().partition(|(k, _)| k.as_str() == "biz_content");
+    (encode(system), encode(biz))
+}
+
+/// The gateway's `msg` for a `code`, as Alipay writes it on the wire.
+pub fn gateway_msg(code: &str) -> &'static str {
+    match code {
+        "10000" => "Success",
+        "20000" => "Service Currently Unavailable",
+        "20001" => "Insufficient Token Permissions",
+        "40001" => "Missing Required Arguments",
+        "40002" => "Invalid Arguments",
+        "40004" => "Business Failed",
+        "40006" => "Insufficient Permissions",
+        _ => "Unknown Error",
+    }
+}
+
 /// `yyyy-MM-dd HH:mm:ss` in Beijing time, as Alipay writes times.
 pub fn alipay_time(at: Timestamp) -> String {
     beijing()
@@ -175,5 +213,18 @@ mod tests {
         let mut rsa1 = params.clone();
         rsa1.insert("sign_type".into(), "RSA".into());
         assert_eq!(open_notification(&alipay, &rsa1), Err(VerifyError::SignType));
+    }
+
+    #[test]
+    fn gateway_parameters_come_from_the_query_string_and_the_body() {
+        let params =
+            gateway_params("app_id=2021&method=alipay.trade.query&sign=a%2Bb", "biz_content=%7B%7D").unwrap();
+        assert_eq!(params["sign"], "a+b");
+        assert_eq!(params["biz_content"], "{}");
+        assert_eq!(gateway_params("method=x", "method=y").unwrap()["method"], "y");
+        let (query, body) = split_for_post(&params);
+        assert_eq!(gateway_params(&query, &body).unwrap(), params);
+        assert!(!query.contains("biz_content") && body.starts_with("biz_content="));
+        assert_eq!(gateway_msg("40002"), "Invalid Arguments");
     }
 }

@@ -1,7 +1,59 @@
-//! WeChat Pay's daily trade bill (`/v3/bill/tradebill`), read into statement lines.
+//! WeChat Pay's daily trade bill (`/v3/bill/tradebill`): the file as it travels (gzipped
+//! when asked with `tar_type=GZIP`, its integrity given as `hash_type` `SHA1` and
+//! `hash_value`, the digest of the original, uncompressed file) and read into statement lines.
+
+use std::io::{Read as _, Write as _};
+
+use sha1::{Digest as _, Sha1};
 
 use crate::payments::yuan::parse_yuan;
 use crate::payments::{ChannelError, StatementLine};
+
+/// The largest bill we unpack: far above a day of one merchant's trades, and a bound on what
+/// a corrupt or hostile file can make us allocate.
+const MAX_BILL_BYTES: u64 = 256 * 1024 * 1024;
+
+/// `hash_value` of a bill: SHA1 of the original file, lowercase hex.
+pub fn bill_hash(plain: &[u8]) -> String {
+    Sha1::digest(plain).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A bill as sent for `tar_type=GZIP`.
+pub fn gzip_bill(plain: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(plain).expect("writing into memory does not fail");
+    encoder.finish().expect("writing into memory does not fail")
+}
+
+/// The bill file as downloaded (gzip, or plain when the channel did not compress it), checked
+/// against the `hash_type`/`hash_value` of the signed answer that gave its URL.
+pub fn unpack_bill(
+    downloaded: &[u8],
+    hash_type: Option<&str>,
+    hash_value: Option<&str>,
+) -> Result<String, ChannelError> {
+    let plain = if downloaded.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(downloaded)
+            .take(MAX_BILL_BYTES)
+            .read_to_end(&mut plain)
+            .map_err(|e| ChannelError::Protocol(format!("bill is not valid gzip: {e}")))?;
+        plain
+    } else {
+        downloaded.to_vec()
+    };
+    match (hash_type, hash_value) {
+        (Some("SHA1"), Some(expected)) if expected.eq_ignore_ascii_case(&bill_hash(&plain)) => {}
+        (Some("SHA1"), Some(expected)) => {
+            return Err(ChannelError::Protocol(format!(
+                "bill SHA1 is {}, the answer said {expected}",
+                bill_hash(&plain)
+            )));
+        }
+        (hash_type, _) => return Err(ChannelError::Protocol(format!("bill hash_type {hash_type:?}"))),
+    }
+    String::from_utf8(plain).map_err(|_| ChannelError::Protocol("bill is not UTF-8".into()))
+}
 
 /// WeChat Pay's trade bill: a header row, then rows whose fields start with a backtick.
 pub fn parse_bill(csv_text: &str) -> Result<Vec<StatementLine>, ChannelError> {
@@ -67,5 +119,21 @@ mod tests {
             ("FS2W", "REFUND", 990)
         );
         assert!(parse_bill("交易时间,微信订单号\n`x,`y\n").is_err(), "a bill without its columns");
+    }
+
+    #[test]
+    fn a_gzipped_bill_unpacks_only_with_the_sha1_of_the_original() {
+        let plain = "交易时间,微信订单号\n`2026-11-25 10:00:00,`4200001\n";
+        let hash = bill_hash(plain.as_bytes());
+        assert_eq!(hash.len(), 40);
+        let packed = gzip_bill(plain.as_bytes());
+        assert_eq!(unpack_bill(&packed, Some("SHA1"), Some(&hash)).unwrap(), plain);
+        assert_eq!(unpack_bill(plain.as_bytes(), Some("SHA1"), Some(&hash)).unwrap(), plain);
+        assert!(unpack_bill(&packed, Some("SHA1"), Some(&bill_hash(b"other"))).is_err());
+        assert!(unpack_bill(&packed, Some("SHA1"), Some("")).is_err(), "an empty hash_value proves nothing");
+        assert!(unpack_bill(&packed, Some("MD5"), Some(&hash)).is_err());
+        assert!(unpack_bill(&packed[..10], Some("SHA1"), Some(&hash)).is_err(), "a cut gzip");
+        // The digest WeChat Pay documents is plain SHA1: the digest of "abc".
+        assert_eq!(bill_hash(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
     }
 }

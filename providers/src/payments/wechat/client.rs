@@ -9,7 +9,7 @@ use engine::time::Clock;
 use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
 
-use super::bill::parse_bill;
+use super::bill::{parse_bill, unpack_bill};
 use super::protocol::{self, PlatformKeys, RequestSigner, SignedHeaders, Transaction, wechat_time};
 use crate::crypto::{nonce, rsa_sign};
 use crate::payments::http::{send_retrying_once, transport};
@@ -60,14 +60,15 @@ impl WechatClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(transport)?;
+        // WeChat Pay's support finds a call by its Request-ID: every failure names it.
+        let request_id = headers.get(protocol::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("none");
         if !(200..300).contains(&status) {
-            return Err(ChannelError::Status(status, text));
+            return Err(ChannelError::Status(status, format!("{text} (Request-ID {request_id})")));
         }
-        let signed = SignedHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
-            .map_err(|e| ChannelError::Signature(e.to_string()))?;
-        self.platform
-            .verify(&signed, &text, self.now_secs())
-            .map_err(|e| ChannelError::Signature(e.to_string()))?;
+        // Every 2xx is signed, a 204 without a body included; an unsigned one is forged.
+        SignedHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+            .and_then(|signed| self.platform.verify(&signed, &text, self.now_secs()))
+            .map_err(|e| ChannelError::Signature(format!("{e} (Request-ID {request_id})")))?;
         Ok((status, text))
     }
 
@@ -158,25 +159,53 @@ impl WechatClient {
         self.call("POST", &path, Some(&json!({ "mchid": self.mchid }))).await.map(|_| ())
     }
 
-    /// Asks for a refund; the same `out_refund_no` twice is one refund.
+    /// Asks for a refund, or how the refund asked for earlier is doing; whether the money went
+    /// back. WeChat Pay accepts a refund as `PROCESSING` and settles it later, so the refund
+    /// worker asks again until it is `SUCCESS`: first by querying `out_refund_no` (never a
+    /// second refund), then, if WeChat Pay has never heard of it, by asking for it.
     pub async fn refund(&self, request: &RefundRequest) -> Result<bool, ChannelError> {
-        let body = json!({
-            "out_trade_no": request.out_trade_no,
-            "out_refund_no": request.out_refund_no,
-            "reason": "flash-sale payment refunded",
-            "amount": {"refund": request.refund.as_i64(), "total": request.total.as_i64(), "currency": "CNY"},
-        });
-        let (_, text) = self.call("POST", "/v3/refund/domestic/refunds", Some(&body)).await?;
+        let path = format!("/v3/refund/domestic/refunds/{}", request.out_refund_no);
+        let text = match self.call("GET", &path, None).await {
+            Ok((_, text)) => text,
+            Err(ChannelError::Status(404, _)) => {
+                let body = json!({
+                    "out_trade_no": request.out_trade_no,
+                    "out_refund_no": request.out_refund_no,
+                    "reason": "flash-sale payment refunded",
+                    "amount": {"refund": request.refund.as_i64(), "total": request.total.as_i64(), "currency": "CNY"},
+                });
+                self.call("POST", "/v3/refund/domestic/refunds", Some(&body)).await?.1
+            }
+            Err(other) => return Err(other),
+        };
         let answer: Value = Self::parse(&text)?;
-        Ok(answer["status"].as_str() == Some("SUCCESS"))
+        if answer["out_refund_no"].as_str() != Some(request.out_refund_no.as_str()) {
+            return Err(ChannelError::Protocol("refund answered about another refund".into()));
+        }
+        match answer["status"].as_str() {
+            Some("SUCCESS") => Ok(true),
+            // ABNORMAL waits for someone at the merchant platform; both are asked about again.
+            Some("PROCESSING" | "ABNORMAL") => Ok(false),
+            Some("CLOSED") => Err(ChannelError::Refused {
+                code: "REFUND_CLOSED".into(),
+                message: format!("refund {} was closed by WeChat Pay", request.out_refund_no),
+            }),
+            other => Err(ChannelError::Protocol(format!("refund status {other:?}"))),
+        }
     }
 
-    /// The trade bill of a Beijing calendar day (`yyyy-MM-dd`).
+    /// The trade bill of a Beijing calendar day (`yyyy-MM-dd`), fetched gzipped and checked
+    /// against the SHA1 the signed answer gives for it.
     pub async fn statement(&self, bill_date: &str) -> Result<Vec<StatementLine>, ChannelError> {
         let (_, text) = self
-            .call("GET", &format!("/v3/bill/tradebill?bill_date={bill_date}&bill_type=ALL"), None)
+            .call(
+                "GET",
+                &format!("/v3/bill/tradebill?bill_date={bill_date}&bill_type=ALL&tar_type=GZIP"),
+                None,
+            )
             .await?;
         let answer: Value = Self::parse(&text)?;
+        let (hash_type, hash_value) = (answer["hash_type"].as_str(), answer["hash_value"].as_str());
         let url = answer["download_url"]
             .as_str()
             .ok_or_else(|| ChannelError::Protocol("no download_url".into()))?;
@@ -184,16 +213,17 @@ impl WechatClient {
         // The bill itself is not signed; it is fetched with a signed request.
         let (timestamp, nonce) = (self.now_secs(), nonce(32));
         let signer = RequestSigner { mchid: &self.mchid, serial_no: &self.serial_no, key: &self.key };
-        let csv = self
+        let packed = self
             .http
             .get(format!("{}{path}", self.base_url))
             .header("Authorization", signer.authorization("GET", &path, timestamp, &nonce, ""))
             .send()
             .await
             .map_err(transport)?
-            .text()
+            .bytes()
             .await
             .map_err(transport)?;
+        let csv = unpack_bill(&packed, hash_type, hash_value)?;
         parse_bill(&csv)
     }
 

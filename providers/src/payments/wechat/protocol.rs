@@ -8,7 +8,11 @@
 //! - Responses and notifications from WeChat carry `Wechatpay-Timestamp`, `Wechatpay-Nonce`,
 //!   `Wechatpay-Serial` and `Wechatpay-Signature`: SHA256withRSA over
 //!   `TIMESTAMP\nNONCE\nBODY\n` with the platform key named by the serial. A timestamp more
-//!   than five minutes away from now is refused.
+//!   than five minutes away from now is refused. They also carry `Wechatpay-Signature-Type`
+//!   (the algorithm; the `wechatpayv3` SDK refuses an answer without it) and `Request-ID`
+//!   (WeChat's Java validator refuses a 2xx without it); every 2xx is signed, a `204` with
+//!   no body included.
+//! - Times are RFC 3339 in whole seconds with the zone, `yyyy-MM-DDTHH:mm:ss+TIMEZONE`.
 //! - A notification's `resource` is AES-256-GCM with the APIv3 key, the 12-character `nonce`
 //!   and `associated_data` as AAD; `ciphertext` is base64 of ciphertext plus the 16-byte tag.
 //!
@@ -31,6 +35,8 @@ use crate::crypto::{rsa_sign, rsa_verify};
 use crate::payments::beijing;
 
 pub const SCHEMA: &str = "WECHATPAY2-SHA256-RSA2048";
+/// The header naming the answer's request at WeChat Pay, which its support asks for.
+pub const REQUEST_ID: &str = "Request-ID";
 /// Largest accepted distance between a signed timestamp and now.
 pub const MAX_SKEW_SECS: i64 = 300;
 
@@ -51,9 +57,22 @@ pub enum VerifyError {
     Decrypt,
 }
 
-/// RFC 3339 in Beijing time, as WeChat Pay writes times.
+/// RFC 3339 in Beijing time and whole seconds, as WeChat Pay documents its times
+/// (`2018-06-08T10:34:56+08:00`); the milliseconds of `at` are dropped.
 pub fn wechat_time(at: Timestamp) -> String {
-    beijing().timestamp_millis_opt(at.as_millis()).single().map(|t| t.to_rfc3339()).unwrap_or_default()
+    beijing()
+        .timestamp_millis_opt(at.as_millis())
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+/// Whether `raw` is a time as WeChat Pay documents them: RFC 3339, whole seconds, a zone
+/// offset (not `Z`).
+pub fn is_wechat_time(raw: &str) -> bool {
+    raw.len() == "2018-06-08T10:34:56+08:00".len()
+        && matches!(raw.as_bytes()[19], b'+' | b'-')
+        && chrono::DateTime::parse_from_rfc3339(raw).is_ok()
 }
 
 /// The string a request signature covers.
@@ -147,6 +166,8 @@ pub struct SignedHeaders {
     pub nonce: String,
     pub serial: String,
     pub signature: String,
+    /// `Wechatpay-Signature-Type`; [`SCHEMA`] when absent, the only algorithm we verify.
+    pub signature_type: String,
 }
 
 impl SignedHeaders {
@@ -154,6 +175,7 @@ impl SignedHeaders {
     pub const NONCE: &'static str = "Wechatpay-Nonce";
     pub const SERIAL: &'static str = "Wechatpay-Serial";
     pub const SIGNATURE: &'static str = "Wechatpay-Signature";
+    pub const SIGNATURE_TYPE: &'static str = "Wechatpay-Signature-Type";
 
     /// Reads the headers through a lookup function (so any HTTP library's map will do).
     pub fn from_lookup<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, VerifyError> {
@@ -163,15 +185,17 @@ impl SignedHeaders {
             nonce: take(Self::NONCE)?,
             serial: take(Self::SERIAL)?,
             signature: take(Self::SIGNATURE)?,
+            signature_type: get(Self::SIGNATURE_TYPE).unwrap_or(SCHEMA).to_owned(),
         })
     }
 
-    pub fn pairs(&self) -> [(&'static str, &str); 4] {
+    pub fn pairs(&self) -> [(&'static str, &str); 5] {
         [
             (Self::TIMESTAMP, &self.timestamp),
             (Self::NONCE, &self.nonce),
             (Self::SERIAL, &self.serial),
             (Self::SIGNATURE, &self.signature),
+            (Self::SIGNATURE_TYPE, &self.signature_type),
         ]
     }
 }
@@ -190,6 +214,7 @@ pub fn sign_body(
         nonce: nonce.to_owned(),
         serial: serial.to_owned(),
         signature,
+        signature_type: SCHEMA.to_owned(),
     }
 }
 
@@ -206,6 +231,12 @@ impl PlatformKeys {
 
     /// Checks the serial, the timestamp window and the signature of a body.
     pub fn verify(&self, headers: &SignedHeaders, body: &str, now_secs: i64) -> Result<(), VerifyError> {
+        if headers.signature_type != SCHEMA {
+            return Err(VerifyError::Malformed(format!(
+                "Wechatpay-Signature-Type {} (only {SCHEMA} is verified)",
+                headers.signature_type
+            )));
+        }
         let key = self
             .by_serial
             .get(&headers.serial)
@@ -255,15 +286,18 @@ pub struct Transaction {
     pub mchid: String,
     pub appid: String,
     pub out_trade_no: String,
-    #[serde(default)]
+    // What the channel has not decided yet is left out, not sent empty (an unpaid trade has
+    // no transaction_id and no success_time).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub transaction_id: String,
-    #[serde(default)]
+    /// `NATIVE`, `JSAPI`, `MWEB` (H5), `APP`, …: how the trade was created.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub trade_type: String,
     /// `SUCCESS`, `NOTPAY`, `CLOSED`, `REFUND`, …
     pub trade_state: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub trade_state_desc: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub success_time: String,
     pub amount: TransactionAmount,
 }
@@ -272,10 +306,15 @@ pub struct Transaction {
 pub struct TransactionAmount {
     /// Fen.
     pub total: i64,
-    #[serde(default)]
+    /// What the payer paid; absent until paid.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub payer_total: i64,
     #[serde(default = "cny")]
     pub currency: String,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 fn cny() -> String {
@@ -438,5 +477,32 @@ mod tests {
             verify_request(&merchant_key, &auth, "POST", "/v3/pay/transactions/jsapi", body, NOW + 400),
             Err(VerifyError::Stale(NOW))
         );
+    }
+
+    #[test]
+    fn times_are_whole_seconds_in_beijing_time() {
+        // 2026-11-26T04:24:40.289+08:00: the milliseconds are dropped, never rounded up.
+        let at = Timestamp(1_795_638_280_289);
+        assert_eq!(wechat_time(at), "2026-11-26T04:24:40+08:00");
+        assert!(is_wechat_time(&wechat_time(at)));
+        for bad in ["2026-11-26T04:24:40.289+08:00", "2026-11-25T20:24:40Z", "2026-11-26 04:24:40", ""] {
+            assert!(!is_wechat_time(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_signature_type_is_refused_and_an_absent_one_is_the_rsa_schema() {
+        let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+        let body = notification_body();
+        let signed = sign_body(&keys().0, serial, &body, NOW, "n0nce");
+        assert_eq!(signed.pairs()[4], ("Wechatpay-Signature-Type", SCHEMA));
+        let sm2 = SignedHeaders { signature_type: "WECHATPAY2-SM2-WITH-SM3".into(), ..signed.clone() };
+        assert!(matches!(platform().verify(&sm2, &body, NOW), Err(VerifyError::Malformed(_))));
+        let pairs = signed.pairs();
+        let without_type = SignedHeaders::from_lookup(|name| {
+            pairs.iter().take(4).find(|(k, _)| *k == name).map(|(_, v)| *v)
+        })
+        .unwrap();
+        assert_eq!(platform().verify(&without_type, &body, NOW), Ok(()));
     }
 }
