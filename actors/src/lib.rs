@@ -3,7 +3,10 @@
 //! - [`stock::StockActor`]: one per flash sale; the only owner of that sale's
 //!   [`engine::FlashSale`], so every reservation is decided by one thread, in mailbox order.
 //! - [`registry::StockRegistry`]: finds or starts the actor of a sale and hands out
-//!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, replays).
+//!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, replays); a
+//!   settled sale's actor leaves it and stops.
+//! - [`holds::UnpaidHolds`]: unpaid orders per buyer and per network across sales, kept by
+//!   the stock actors.
 //! - [`settlement`]: one settlement actor per merchant, the only writer of that merchant's
 //!   ledger, captures, withdrawals, KYC flag and split rule; its [`settlement::SettlementRegistry`]
 //!   starts it from the stored books on first use.
@@ -12,6 +15,7 @@
 
 pub mod clock;
 pub mod gauge;
+pub mod holds;
 pub mod ids;
 pub mod journal;
 pub mod registry;
@@ -20,6 +24,7 @@ pub mod stock;
 
 pub use clock::{Clock, SystemClock};
 pub use gauge::SaleGauge;
+pub use holds::{CapReached, HoldCaps, UnpaidHolds};
 pub use ids::OrderIds;
 pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StockRegistry};

@@ -2,25 +2,36 @@
 //!
 //! Actors run on a small pool of dedicated arbiters (threads), apart from the HTTP workers, so
 //! that a hot sale's reservations never wait behind request parsing.
+//!
+//! Lifecycle: a sale's actor is started at boot if the sale can still change, when the sale is
+//! created, or on demand. It leaves the registry by itself once the sale is settled (ended,
+//! nothing held) and all it journaled is durable; it then stops when the last
+//! [`SaleHandle`] to it is dropped, after answering whatever was sent through one. So a sale
+//! with no actor in the registry is settled in the database, and a second actor started for it
+//! on demand while the first is draining can only give the same answers (nothing about a
+//! settled sale changes). At most one actor per sale is ever *registered*: a start spawns its
+//! actor under the map's entry lock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
 use engine::books::Entry;
 use engine::payment::Capture;
 use engine::{
-    BuyerId, FlashSale, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, Receipt, ReserveError,
-    RestoreError, SaleTerms,
+    BuyerId, ClientNetwork, FlashSale, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, Receipt,
+    ReserveError, RestoreError, SaleTerms,
 };
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::holds::{HoldCaps, UnpaidHolds};
 use crate::stock::{
     CancelOrder, Cancelled, ConfirmPayment, Confirmed, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest,
-    Placed, ReplayIndex, StockActor, StockActorSettings,
+    Placed, ReplayIndex, Shared, StockActor, StockActorSettings, Tick,
 };
 use crate::{Clock, Journal, OrderIds, SaleGauge};
 
@@ -30,8 +41,33 @@ pub struct ActorSettings {
     /// Dedicated threads the stock actors are spread over.
     pub arbiters: usize,
     pub mailbox_capacity: usize,
-    pub expiry_tick: Duration,
+    /// When holds are due but the journal is full, look again after this long.
+    pub expiry_retry: Duration,
     pub expiry_batch: usize,
+}
+
+/// Live counts of what the stock actors hold on to, for metrics and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Actors alive, registered or draining.
+    pub actors: AtomicUsize,
+    /// Expiry timers armed (at most one per actor).
+    pub timers: AtomicUsize,
+}
+
+type Sales = DashMap<FlashSaleId, Arc<SaleHandle>>;
+
+/// An actor's place in the registry: enough to take itself out, and nobody else.
+pub(crate) struct Membership {
+    sales: Arc<Sales>,
+    generation: u64,
+    pub stats: Arc<Stats>,
+}
+
+impl Membership {
+    pub fn leave(&self, id: FlashSaleId) {
+        self.sales.remove_if(&id, |_, handle| handle.generation == self.generation);
+    }
 }
 
 /// The mailbox is full: the caller must shed load.
@@ -42,6 +78,8 @@ pub struct MailboxFull;
 #[derive(Clone)]
 pub struct SaleHandle {
     addr: Addr<StockActor>,
+    /// Which start of the sale this is: an actor only ever removes its own entry.
+    generation: u64,
     pub terms: Arc<SaleTerms>,
     pub gauge: Arc<SaleGauge>,
     replays: Arc<ReplayIndex>,
@@ -66,10 +104,17 @@ impl SaleHandle {
         buyer_id: BuyerId,
         quantity: Quantity,
         idempotency_key: IdempotencyKey,
+        client_network: Option<ClientNetwork>,
     ) -> Result<oneshot::Receiver<Result<Placed, PlaceError>>, MailboxFull> {
         let (reply, answer) = oneshot::channel();
-        self.try_send(PlaceOrder { buyer_id, quantity, idempotency_key, reply })?;
+        let request = PlaceRequest { buyer_id, quantity, idempotency_key, client_network };
+        self.try_send(PlaceOrder { request, reply })?;
         Ok(answer)
+    }
+
+    /// Asks the actor to look at the clock (expire what is due, leave if settled).
+    pub fn tick(&self) -> Result<(), MailboxFull> {
+        self.try_send(Tick)
     }
 
     /// Asks the actor to reserve for many buyers at once; answers in request order.
@@ -130,32 +175,51 @@ impl SaleHandle {
 /// All running stock actors, by sale.
 pub struct StockRegistry {
     /// Behind an `Arc`: a lookup on the hot path is one reference-count increment.
-    sales: DashMap<FlashSaleId, Arc<SaleHandle>>,
+    sales: Arc<Sales>,
     arbiters: Mutex<Vec<Arbiter>>,
     handles: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
+    generations: AtomicU64,
     journal: Journal,
     clock: Arc<dyn Clock>,
     ids: Arc<OrderIds>,
+    holds: Arc<UnpaidHolds>,
+    stats: Arc<Stats>,
     settings: ActorSettings,
 }
 
 impl StockRegistry {
-    /// Starts the arbiter threads. Must be called inside a running actix `System`.
+    /// Starts the arbiter threads. Must be called inside a running actix `System`. Unpaid
+    /// orders are not capped unless [`Self::with_hold_caps`] says so.
     pub fn new(settings: ActorSettings, journal: Journal, clock: Arc<dyn Clock>, ids: Arc<OrderIds>) -> Self {
         assert!(settings.arbiters > 0 && settings.mailbox_capacity > 0 && settings.expiry_batch > 0);
         let arbiters: Vec<Arbiter> = (0..settings.arbiters).map(|_| Arbiter::new()).collect();
         let handles = arbiters.iter().map(Arbiter::handle).collect();
         Self {
-            sales: DashMap::new(),
+            sales: Arc::new(DashMap::new()),
             arbiters: Mutex::new(arbiters),
             handles,
             next_arbiter: AtomicUsize::new(0),
+            generations: AtomicU64::new(0),
             journal,
             clock,
             ids,
+            holds: Arc::new(UnpaidHolds::default()),
+            stats: Arc::new(Stats::default()),
             settings,
         }
+    }
+
+    /// Caps unpaid orders per buyer and per network across all sales. Before any start.
+    pub fn with_hold_caps(mut self, caps: HoldCaps) -> Self {
+        assert!(self.sales.is_empty(), "hold caps are set before any sale starts");
+        self.holds = Arc::new(UnpaidHolds::new(caps));
+        self
+    }
+
+    /// The count of unpaid orders the actors keep (the gateway reads it to refuse early).
+    pub fn holds(&self) -> &Arc<UnpaidHolds> {
+        &self.holds
     }
 
     /// Starts the actor of a sale from its stored orders; returns the running one if there is.
@@ -164,27 +228,35 @@ impl StockRegistry {
             return Ok(handle);
         }
         let sale = FlashSale::restore(terms.clone(), orders)?;
-        let replays: Arc<ReplayIndex> = Arc::new(
-            sale.orders()
-                .map(|order| ((order.buyer_id, order.idempotency_key.clone()), order.receipt()))
-                .collect(),
-        );
+        let vacant = match self.sales.entry(terms.id) {
+            // Started meanwhile: this restore is dropped, no actor was spawned for it.
+            MapEntry::Occupied(running) => return Ok(running.get().clone()),
+            MapEntry::Vacant(vacant) => vacant,
+        };
+        // From here on the entry's shard is locked: no other start of this sale can spawn, and
+        // the new actor cannot leave before it is registered.
+        for order in sale.pending_orders() {
+            self.holds.restore(order.buyer_id, order.client_network);
+        }
+        let replays: Arc<ReplayIndex> =
+            Arc::new(sale.receipts().map(|(buyer, key, receipt)| ((buyer, key.clone()), receipt)).collect());
         let gauge = Arc::new(SaleGauge::new(sale.counts()));
         let depth = Arc::new(AtomicUsize::new(0));
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.handles[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.handles.len()];
-        let actor = StockActor::new(
-            sale,
-            gauge.clone(),
-            replays.clone(),
-            depth.clone(),
-            self.journal.clone(),
-            self.clock.clone(),
-            self.ids.clone(),
-            StockActorSettings {
-                expiry_tick: self.settings.expiry_tick,
+        let shared = Shared {
+            journal: self.journal.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            holds: self.holds.clone(),
+            settings: StockActorSettings {
+                expiry_retry: self.settings.expiry_retry,
                 expiry_batch: self.settings.expiry_batch,
             },
-        );
+        };
+        let membership = Membership { sales: self.sales.clone(), generation, stats: self.stats.clone() };
+        let actor = StockActor::new(sale, gauge.clone(), replays.clone(), depth.clone(), shared, membership);
+        self.stats.actors.fetch_add(1, Ordering::Relaxed);
         // The mailbox gets its capacity before the address exists: actix's own start would make
         // it 16 until `started` runs, and a storm at the opening second would see it full.
         let (sender, receiver) = actix::dev::channel::channel(self.settings.mailbox_capacity);
@@ -193,22 +265,52 @@ impl StockRegistry {
             actix::spawn(context.into_future(actor));
         });
         let addr = Addr::new(sender);
-        let handle = Arc::new(SaleHandle { addr, terms: Arc::new(terms), gauge, replays, depth });
-        // Two concurrent starts of one sale: the first insert wins, the loser's actor stops
-        // when its address is dropped here.
-        Ok(self.sales.entry(handle.terms.id).or_insert(handle).clone())
+        let handle = Arc::new(SaleHandle { addr, generation, terms: Arc::new(terms), gauge, replays, depth });
+        Ok(vacant.insert(handle).clone())
     }
 
     pub fn get(&self, id: FlashSaleId) -> Option<Arc<SaleHandle>> {
         self.sales.get(&id).map(|h| Arc::clone(&h))
     }
 
+    /// Sales with a registered actor.
     pub fn len(&self) -> usize {
         self.sales.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.sales.is_empty()
+    }
+
+    /// Stock actors alive: registered ones and settled ones still answering their last
+    /// messages.
+    pub fn running_actors(&self) -> usize {
+        self.stats.actors.load(Ordering::Relaxed)
+    }
+
+    /// Expiry timers armed over all actors: at most one per actor with something held.
+    pub fn armed_timers(&self) -> usize {
+        self.stats.timers.load(Ordering::Relaxed)
+    }
+
+    /// Asks every registered sale that has ended to look at the clock: a sale that ended with
+    /// nothing held has no timer to wake it, so this sweep is what lets it leave. Returns how
+    /// many were asked. A full mailbox is skipped: the sale is busy and the next sweep comes.
+    pub fn tick_ended(&self) -> usize {
+        let now = self.clock.now();
+        self.tick_where(|handle| handle.terms.ends_at <= now)
+    }
+
+    /// Asks every registered sale to look at the clock (after a manual clock moved).
+    pub fn tick_all(&self) -> usize {
+        self.tick_where(|_| true)
+    }
+
+    fn tick_where(&self, wanted: impl Fn(&SaleHandle) -> bool) -> usize {
+        // Collected first: a tick may make an actor leave, which takes the map's lock.
+        let due: Vec<Arc<SaleHandle>> =
+            self.sales.iter().filter(|h| wanted(h.value())).map(|h| h.value().clone()).collect();
+        due.iter().filter(|handle| handle.tick().is_ok()).count()
     }
 
     /// Messages waiting in all stock actors' mailboxes.

@@ -5,6 +5,12 @@
 //! decision, journal it, publish the new counters, and reply. Replies travel on a oneshot
 //! channel inside the message, so callers use `try_send` (a full mailbox is an answer) rather
 //! than `send` (which would wait for room).
+//!
+//! Time: one timer at the earliest hold deadline, none while nothing is held; the clock read
+//! is the injected [`Clock`], so a test that moves a manual clock sends [`Tick`] instead of
+//! waiting. A sale that has ended with every hold settled can no longer change: its actor
+//! leaves the registry once all it journaled is durable, and stops when the last handle to it
+//! is dropped (so a message already sent is still answered). See `registry.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,12 +21,14 @@ use dashmap::DashMap;
 use engine::books::Entry;
 use engine::payment::{Capture, PaidOrder};
 use engine::{
-    BuyerId, CancelError, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity, Receipt,
-    Reservation, ReserveError, ReserveRequest, StateChange, StockCounts, Timestamp,
+    BuyerId, CancelError, ClientNetwork, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity,
+    Receipt, Reservation, ReserveError, ReserveRequest, StateChange, StockCounts, Timestamp,
 };
 use tokio::sync::oneshot;
 
+use crate::holds::{CapReached, UnpaidHolds};
 use crate::journal::{AppendError, Journal, JournalEvent, Seq, Slot};
+use crate::registry::Membership;
 use crate::{Clock, OrderIds, SaleGauge};
 
 /// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
@@ -39,6 +47,8 @@ pub struct Placed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaceError {
     Refused(ReserveError),
+    /// The buyer, or its network, already has as many unpaid orders as allowed (all sales).
+    TooManyUnpaid(CapReached),
     Journal(AppendError),
 }
 
@@ -46,21 +56,20 @@ pub enum PlaceError {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct PlaceOrder {
-    pub buyer_id: BuyerId,
-    pub quantity: Quantity,
-    pub idempotency_key: IdempotencyKey,
+    pub request: PlaceRequest,
     pub reply: oneshot::Sender<Result<Placed, PlaceError>>,
 }
 
 /// A cancelled order's state change and the journal position to wait for.
 pub type Cancelled = Result<(StateChange, Seq), CancelFailure>;
 
-/// One buyer's request inside a [`PlaceBatch`].
+/// One buyer's request.
 #[derive(Debug, Clone)]
 pub struct PlaceRequest {
     pub buyer_id: BuyerId,
     pub quantity: Quantity,
     pub idempotency_key: IdempotencyKey,
+    pub client_network: Option<ClientNetwork>,
 }
 
 /// Reserve for many buyers in one message and one journal event: the per-message and
@@ -115,12 +124,32 @@ pub enum ConfirmFailure {
 #[rtype(result = "(StockCounts, Result<(), String>)")]
 pub struct Verify;
 
+/// Look at the clock now: expire the holds that are due, and leave if the sale is settled.
+/// The registry's sweep sends it to ended sales; tests send it after moving a manual clock.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Tick;
+
 /// Tuning of one stock actor (its mailbox capacity is set by the registry, which creates it).
 #[derive(Debug, Clone)]
 pub struct StockActorSettings {
-    pub expiry_tick: Duration,
-    /// At most this many holds are expired per journal event.
+    /// When holds are due but the journal is full, look again after this long.
+    pub expiry_retry: Duration,
+    /// At most this many holds are expired per journal event (and per turn of the actor).
     pub expiry_batch: usize,
+}
+
+/// The longest a timer is set for; a deadline further away is reached in several waits. Far
+/// below the limits of the timer wheel, far above any payment window.
+const LONGEST_WAIT: Duration = Duration::from_secs(7 * 86_400);
+
+/// What a stock actor shares with the others: what it needs from its registry.
+pub(crate) struct Shared {
+    pub journal: Journal,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<OrderIds>,
+    pub holds: Arc<UnpaidHolds>,
+    pub settings: StockActorSettings,
 }
 
 pub struct StockActor {
@@ -131,22 +160,39 @@ pub struct StockActor {
     journal: Journal,
     clock: Arc<dyn Clock>,
     ids: Arc<OrderIds>,
+    holds: Arc<UnpaidHolds>,
     settings: StockActorSettings,
+    membership: Membership,
+    /// The one timer, armed while something is held (at the earliest deadline).
+    timer: Option<SpawnHandle>,
+    /// The sale is settled and the actor is on its way out of the registry.
+    leaving: bool,
 }
 
 impl StockActor {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         sale: FlashSale,
         gauge: Arc<SaleGauge>,
         replays: Arc<ReplayIndex>,
         depth: Arc<AtomicUsize>,
-        journal: Journal,
-        clock: Arc<dyn Clock>,
-        ids: Arc<OrderIds>,
-        settings: StockActorSettings,
+        shared: Shared,
+        membership: Membership,
     ) -> Self {
-        Self { sale, gauge, replays, depth, journal, clock, ids, settings }
+        let Shared { journal, clock, ids, holds, settings } = shared;
+        Self {
+            sale,
+            gauge,
+            replays,
+            depth,
+            journal,
+            clock,
+            ids,
+            holds,
+            settings,
+            membership,
+            timer: None,
+            leaving: false,
+        }
     }
 
     fn publish(&self) {
@@ -157,8 +203,16 @@ impl StockActor {
     fn place_one(&mut self, request: PlaceRequest) -> Result<Placed, PlaceError> {
         let now = self.clock.now();
         let mut slot = None;
-        let (receipt, order) =
-            reserve_one(&mut self.sale, &self.replays, &self.ids, &self.journal, &mut slot, request, now)?;
+        let (receipt, order) = reserve_one(
+            &mut self.sale,
+            &self.replays,
+            &self.ids,
+            &self.holds,
+            &self.journal,
+            &mut slot,
+            request,
+            now,
+        )?;
         let Some(order) = order else {
             return Ok(Placed { receipt, replayed: true, seq: self.journal.last_appended() });
         };
@@ -180,6 +234,7 @@ impl StockActor {
                     &mut self.sale,
                     &self.replays,
                     &self.ids,
+                    &self.holds,
                     &self.journal,
                     &mut slot,
                     request,
@@ -211,7 +266,12 @@ impl StockActor {
 
     fn confirm(&mut self, order_id: OrderId, capture: Box<(Capture, Entry)>) -> Confirmed {
         let slot = self.journal.slot().map_err(ConfirmFailure::Journal)?;
-        match self.sale.confirm_payment(order_id, self.clock.now()) {
+        let holder = self.sale.order(order_id).map(|o| (o.buyer_id, o.client_network));
+        let outcome = self.sale.confirm_payment(order_id, self.clock.now());
+        if let (Ok(_) | Err(ConfirmError::HoldExpired(_)), Some((buyer, network))) = (&outcome, holder) {
+            self.holds.give_back(buyer, network);
+        }
+        match outcome {
             Ok(change) => {
                 self.publish();
                 let (capture, entry) = *capture;
@@ -231,21 +291,95 @@ impl StockActor {
         }
     }
 
-    /// Releases every hold whose deadline has passed, a bounded batch per journal event.
-    fn expire_due(&mut self) {
+    fn cancel(&mut self, order_id: OrderId, buyer_id: BuyerId) -> Cancelled {
+        let slot = self.journal.slot().map_err(CancelFailure::Journal)?;
+        let network = self.sale.order(order_id).and_then(|o| o.client_network);
+        let change =
+            self.sale.cancel(order_id, buyer_id, self.clock.now()).map_err(CancelFailure::Refused)?;
+        self.holds.give_back(buyer_id, network);
+        self.publish();
+        let seq = slot.append(JournalEvent::OrdersChanged(vec![change])).map_err(CancelFailure::Journal)?;
+        Ok((change, seq))
+    }
+
+    /// Releases the holds whose deadline has passed: one bounded batch, one journal event. If
+    /// more are due, the timer is set to run again at once, after the messages waiting.
+    fn expire_due(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
-        while self.sale.next_deadline().is_some_and(|deadline| deadline <= now) {
-            // No room in the journal: leave the holds for the next tick rather than change
-            // state that cannot be persisted.
-            let Ok(slot) = self.journal.slot() else { return };
-            let changes = self.sale.expire_due(now, self.settings.expiry_batch);
-            assert!(!changes.is_empty(), "a due deadline expires something");
-            self.publish();
-            metrics::counter!("flashsale_holds_expired_total").increment(changes.len() as u64);
-            if slot.append(JournalEvent::OrdersChanged(changes)).is_err() {
+        if self.sale.next_deadline().is_some_and(|deadline| deadline <= now) {
+            let Ok(slot) = self.journal.slot() else {
+                // No room in the journal: leave the holds for a little later rather than change
+                // state that cannot be persisted.
+                self.arm(ctx, self.settings.expiry_retry);
                 return;
+            };
+            let released = self.sale.expire_due(now, self.settings.expiry_batch);
+            assert!(!released.is_empty(), "a due deadline expires something");
+            for release in &released {
+                self.holds.give_back(release.buyer_id, release.client_network);
+            }
+            metrics::counter!("flashsale_holds_expired_total").increment(released.len() as u64);
+            let changes = released.into_iter().map(|r| r.change).collect();
+            // Closed means shutting down: nothing more will be persisted anyway.
+            let _ = slot.append(JournalEvent::OrdersChanged(changes));
+        }
+        self.settle(ctx);
+    }
+
+    /// After every change: publish the counters, then either leave (the sale is settled) or
+    /// keep exactly one timer while something is held, at the earliest deadline.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        self.publish();
+        let now = self.clock.now();
+        if self.sale.is_settled(now) {
+            self.disarm(ctx);
+            self.leave(ctx);
+            return;
+        }
+        match self.sale.next_deadline() {
+            None => self.disarm(ctx),
+            Some(_) if self.timer.is_some() => {}
+            Some(deadline) => {
+                let wait = u64::try_from(deadline.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
+                self.arm(ctx, Duration::from_millis(wait).min(LONGEST_WAIT));
             }
         }
+    }
+
+    fn arm(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        self.disarm(ctx);
+        self.membership.stats.timers.fetch_add(1, Ordering::Relaxed);
+        self.timer = Some(ctx.run_later(after, |actor, ctx| {
+            actor.timer = None;
+            actor.membership.stats.timers.fetch_sub(1, Ordering::Relaxed);
+            actor.expire_due(ctx);
+        }));
+    }
+
+    fn disarm(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+            self.membership.stats.timers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The sale can no longer change: leave the registry once everything this actor journaled
+    /// is durable, so that whoever finds no actor may read the sale from the database.
+    fn leave(&mut self, ctx: &mut Context<Self>) {
+        if self.leaving {
+            return;
+        }
+        self.leaving = true;
+        let journal = self.journal.clone();
+        let seq = journal.last_appended();
+        let durable = async move { journal.wait_durable(seq).await };
+        ctx.spawn(durable.into_actor(self).map(|durable, actor, _| {
+            // Not durable means the writer is gone (shutdown): stay, the registry is cleared.
+            if durable.is_ok() {
+                actor.membership.leave(actor.sale.terms().id);
+                tracing::debug!(flash_sale_id = %actor.sale.terms().id, "settled sale left the registry");
+            }
+        }));
     }
 }
 
@@ -253,38 +387,46 @@ impl StockActor {
 /// everything appended so far, which includes its original); otherwise room for the
 /// message's journal event is taken, once, into `slot`, before the reservation changes any
 /// state. Returns the receipt and the new order, if one was placed.
+#[allow(clippy::too_many_arguments)]
 fn reserve_one<'j>(
     sale: &mut FlashSale,
     replays: &ReplayIndex,
     ids: &OrderIds,
+    holds: &UnpaidHolds,
     journal: &'j Journal,
     slot: &mut Option<Slot<'j>>,
     request: PlaceRequest,
     now: Timestamp,
 ) -> Result<(Receipt, Option<Order>), PlaceError> {
-    let replayed = sale.replay(request.buyer_id, &request.idempotency_key, request.quantity);
+    let PlaceRequest { buyer_id, quantity, idempotency_key, client_network } = request;
+    let replayed = sale.replay(buyer_id, &idempotency_key, quantity);
     if let Some(receipt) = replayed.map_err(PlaceError::Refused)? {
         return Ok((receipt, None));
     }
     if slot.is_none() {
         *slot = Some(journal.slot().map_err(PlaceError::Journal)?);
     }
+    // The count is taken before the order exists and given back if none is placed, so that
+    // concurrent orders of one buyer in many sales can never pass the cap together.
+    holds.try_take(buyer_id, client_network).map_err(PlaceError::TooManyUnpaid)?;
     let reservation = sale.reserve(
-        ReserveRequest {
-            order_id: ids.next(),
-            buyer_id: request.buyer_id,
-            quantity: request.quantity,
-            idempotency_key: request.idempotency_key,
-        },
+        ReserveRequest { order_id: ids.next(), buyer_id, quantity, idempotency_key, client_network },
         now,
     );
-    match reservation.map_err(PlaceError::Refused)? {
-        Reservation::Placed(order) => {
+    match reservation {
+        Ok(Reservation::Placed(order)) => {
             let receipt = order.receipt();
             replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
             Ok((receipt, Some(order)))
         }
-        Reservation::Replayed(receipt) => Ok((receipt, None)),
+        Ok(Reservation::Replayed(receipt)) => {
+            holds.give_back(buyer_id, client_network);
+            Ok((receipt, None))
+        }
+        Err(refusal) => {
+            holds.give_back(buyer_id, client_network);
+            Err(PlaceError::Refused(refusal))
+        }
     }
 }
 
@@ -292,23 +434,31 @@ impl Actor for StockActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Holds that ran out while the process was down expire on the first tick.
-        ctx.run_interval(self.settings.expiry_tick, |actor, _| actor.expire_due());
-        self.expire_due();
+        // Holds that ran out while the process was down expire now; a sale that was already
+        // settled (started on demand for a late payment) leaves again.
+        self.expire_due(ctx);
+    }
+}
+
+impl Drop for StockActor {
+    fn drop(&mut self) {
+        let stats = &self.membership.stats;
+        if self.timer.is_some() {
+            stats.timers.fetch_sub(1, Ordering::Relaxed);
+        }
+        stats.actors.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl Handler<PlaceOrder> for StockActor {
     type Result = ();
 
-    fn handle(&mut self, msg: PlaceOrder, _: &mut Self::Context) {
+    fn handle(&mut self, msg: PlaceOrder, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let request = PlaceRequest {
-            buyer_id: msg.buyer_id,
-            quantity: msg.quantity,
-            idempotency_key: msg.idempotency_key,
-        };
-        let outcome = self.place_one(request);
+        let outcome = self.place_one(msg.request);
+        if matches!(outcome, Ok(Placed { replayed: false, .. })) {
+            self.settle(ctx);
+        }
         // The caller may have given up (timeout, disconnect); the order stands either way.
         let _ = msg.reply.send(outcome);
     }
@@ -317,9 +467,10 @@ impl Handler<PlaceOrder> for StockActor {
 impl Handler<PlaceBatch> for StockActor {
     type Result = ();
 
-    fn handle(&mut self, msg: PlaceBatch, _: &mut Self::Context) {
+    fn handle(&mut self, msg: PlaceBatch, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
         let outcomes = self.place_batch(msg.requests);
+        self.settle(ctx);
         let _ = msg.reply.send(outcomes);
     }
 }
@@ -327,19 +478,10 @@ impl Handler<PlaceBatch> for StockActor {
 impl Handler<CancelOrder> for StockActor {
     type Result = ();
 
-    fn handle(&mut self, msg: CancelOrder, _: &mut Self::Context) {
+    fn handle(&mut self, msg: CancelOrder, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcome = (|| {
-            let slot = self.journal.slot().map_err(CancelFailure::Journal)?;
-            let change = self
-                .sale
-                .cancel(msg.order_id, msg.buyer_id, self.clock.now())
-                .map_err(CancelFailure::Refused)?;
-            self.publish();
-            let seq =
-                slot.append(JournalEvent::OrdersChanged(vec![change])).map_err(CancelFailure::Journal)?;
-            Ok((change, seq))
-        })();
+        let outcome = self.cancel(msg.order_id, msg.buyer_id);
+        self.settle(ctx);
         let _ = msg.reply.send(outcome);
     }
 }
@@ -347,10 +489,20 @@ impl Handler<CancelOrder> for StockActor {
 impl Handler<ConfirmPayment> for StockActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ConfirmPayment, _: &mut Self::Context) {
+    fn handle(&mut self, msg: ConfirmPayment, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
         let outcome = self.confirm(msg.order_id, msg.capture);
+        self.settle(ctx);
         let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<Tick> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        self.expire_due(ctx);
     }
 }
 

@@ -33,7 +33,7 @@ fn registry() -> StockRegistry {
     let settings = ActorSettings {
         arbiters: 1,
         mailbox_capacity: 2 * WINDOW,
-        expiry_tick: Duration::from_secs(3_600),
+        expiry_retry: Duration::from_millis(100),
         expiry_batch: 1_024,
     };
     // The sales open at NOW, a fixed instant; the bench clock must be inside their window.
@@ -43,7 +43,12 @@ fn registry() -> StockRegistry {
 
 fn requests(from: u64, count: u64) -> Vec<PlaceRequest> {
     (from..from + count)
-        .map(|n| PlaceRequest { buyer_id: BuyerId(n as i64), quantity: one(), idempotency_key: key(n) })
+        .map(|n| PlaceRequest {
+            buyer_id: BuyerId(n as i64),
+            quantity: one(),
+            idempotency_key: key(n),
+            client_network: None,
+        })
         .collect()
 }
 
@@ -52,7 +57,8 @@ async fn one_by_one(sales: &[Arc<SaleHandle>], requests: Vec<PlaceRequest>) {
     let mut pending = Vec::with_capacity(WINDOW);
     for (i, r) in requests.into_iter().enumerate() {
         let sale = &sales[i % sales.len()];
-        pending.push(sale.try_place(r.buyer_id, r.quantity, r.idempotency_key).expect("mailbox has room"));
+        pending
+            .push(sale.try_place(r.buyer_id, r.quantity, r.idempotency_key, None).expect("mailbox has room"));
         if pending.len() == WINDOW {
             for answer in pending.drain(..) {
                 assert!(answer.await.unwrap().is_ok());

@@ -67,7 +67,8 @@ async fn seed(db: &DatabaseConnection) {
     .unwrap();
     let terms =
         engine::SaleTerms { merchant_id: merchant, product_id: product, ..benches::terms(0, 10_000_000) };
-    let sale = persistence::repo::create_flash_sale(db, &terms, benches::NOW).await.unwrap();
+    let sale =
+        persistence::repo::create_flash_sale(db, &terms, benches::NOW, Default::default()).await.unwrap();
     assert_eq!(sale.0, 1);
 }
 

@@ -33,6 +33,7 @@ fn reserve(c: &mut Criterion) {
                         buyer_id: BuyerId(n as i64),
                         quantity: one(),
                         idempotency_key: key(n),
+                        client_network: None,
                     })
                     .collect();
                 let started = std::time::Instant::now();

@@ -43,6 +43,7 @@ pub fn order(id: i64, sale: i64) -> Order {
         amount_fen: Fen(990),
         state: OrderState::PendingPayment,
         idempotency_key: key(id as u64),
+        client_network: None,
         created_at: NOW,
         expires_at: NOW.plus_millis(900_000),
         updated_at: NOW,

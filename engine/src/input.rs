@@ -2,6 +2,7 @@
 //! holding one means it was checked.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -85,6 +86,58 @@ impl Quantity {
     }
 }
 
+/// The network a request came from: the unit of every per-network limit. One IPv4 address, or
+/// one IPv6 /64 (what a single subscriber line is usually given, so the 2^64 addresses behind
+/// it count as one client). An IPv4-mapped IPv6 address is its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ClientNetwork(IpAddr);
+
+impl ClientNetwork {
+    pub fn of(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(v4) => Self(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => Self(IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX)))),
+            },
+        }
+    }
+
+    /// Reads the text [`fmt::Display`] writes (`203.0.113.7`, `2001:db8:1:2::/64`).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let address = match raw.strip_suffix("/64") {
+            Some(v6) => IpAddr::V6(v6.parse().ok()?),
+            None => IpAddr::V4(raw.parse().ok()?),
+        };
+        let network = Self::of(address);
+        (network.0 == address).then_some(network)
+    }
+}
+
+impl fmt::Display for ClientNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => v4.fmt(f),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
+}
+
+impl From<ClientNetwork> for String {
+    fn from(network: ClientNetwork) -> Self {
+        network.to_string()
+    }
+}
+
+impl TryFrom<String> for ClientNetwork {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or_else(|| format!("not a client network: {raw}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +169,28 @@ mod tests {
         assert_eq!(Quantity::parse(10_000).map(Quantity::get), Ok(10_000));
         for bad in [0, -1, 10_001, i64::MAX, i64::MIN] {
             assert_eq!(Quantity::parse(bad), Err(InputError::Quantity), "{bad}");
+        }
+    }
+
+    #[test]
+    fn networks_group_ipv6_by_64_and_round_trip() {
+        let of = |raw: &str| ClientNetwork::of(raw.parse().unwrap());
+        let rows = [
+            ("203.0.113.7", "203.0.113.7"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+            ("::ffff:198.51.100.9", "198.51.100.9"),
+            ("::1", "::/64"),
+        ];
+        for (address, network) in rows {
+            assert_eq!(of(address).to_string(), network, "{address}");
+            assert_eq!(ClientNetwork::parse(network), Some(of(address)), "{network}");
+        }
+        assert_eq!(of("2001:db8:1:2::1"), of("2001:db8:1:2:ffff::9"));
+        assert_ne!(of("2001:db8:1:2::1"), of("2001:db8:1:3::1"));
+        assert_ne!(of("203.0.113.7"), of("203.0.113.8"));
+        for bad in ["", "2001:db8::1", "2001:db8::1/64", "203.0.113.7/64", "1.2.3.4/32", "x"] {
+            assert_eq!(ClientNetwork::parse(bad), None, "{bad}");
         }
     }
 }

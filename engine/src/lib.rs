@@ -20,11 +20,11 @@ pub mod time;
 
 pub use calendar::BeijingDay;
 pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, WithdrawalId};
-pub use input::{IdempotencyKey, InputError, Phone, Quantity};
+pub use input::{ClientNetwork, IdempotencyKey, InputError, Phone, Quantity};
 pub use money::Fen;
 pub use order::{NotPayable, Order, OrderState, Receipt, StateChange};
 pub use sale::{
-    CancelError, ConfirmError, FlashSale, Reservation, ReserveError, ReserveRequest, RestoreError, SaleTerms,
-    StockCounts, TermsError,
+    CancelError, ConfirmError, FlashSale, Release, Reservation, ReserveError, ReserveRequest, RestoreError,
+    SaleTerms, StockCounts, TermsError,
 };
 pub use time::Timestamp;

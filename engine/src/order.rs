@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, Timestamp};
+use crate::{BuyerId, ClientNetwork, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, Timestamp};
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,6 +90,9 @@ pub struct Order {
     pub amount_fen: Fen,
     pub state: OrderState,
     pub idempotency_key: IdempotencyKey,
+    /// Where the order was placed from (the unit of the per-network cap on unpaid orders);
+    /// `None` for orders placed before it was recorded, or without a known client address.
+    pub client_network: Option<ClientNetwork>,
     pub created_at: Timestamp,
     /// The hold deadline: unpaid at this instant, the order expires.
     pub expires_at: Timestamp,
@@ -195,6 +198,7 @@ mod tests {
             amount_fen: Fen(100),
             state: OrderState::PendingPayment,
             idempotency_key: IdempotencyKey::parse("k").unwrap(),
+            client_network: None,
             created_at: Timestamp(0),
             expires_at: Timestamp(1_000),
             updated_at: Timestamp(0),

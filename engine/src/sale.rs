@@ -7,6 +7,12 @@
 //!
 //! A [`FlashSale`] is owned by exactly one stock actor, which serialises access to it; nothing
 //! here is shared or locked.
+//!
+//! Memory is bounded by what can still change: pending and sold orders are kept whole (both
+//! are bounded by the quantity), while an order that was released (expired or cancelled) is
+//! forgotten except for its replay receipt, which the buyer's idempotency key must keep
+//! answering for the life of the sale. Paying or cancelling a forgotten order is
+//! `UnknownOrder`, which callers treat like any other "no longer pending".
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -15,8 +21,8 @@ use thiserror::Error;
 
 use crate::order::NotPayable;
 use crate::{
-    BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, ProductId, Quantity,
-    Receipt, StateChange, Timestamp,
+    BuyerId, ClientNetwork, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState,
+    ProductId, Quantity, Receipt, StateChange, Timestamp,
 };
 
 /// What a merchant set up: immutable for the life of the sale.
@@ -136,6 +142,7 @@ pub struct ReserveRequest {
     pub buyer_id: BuyerId,
     pub quantity: Quantity,
     pub idempotency_key: IdempotencyKey,
+    pub client_network: Option<ClientNetwork>,
 }
 
 /// The outcome of a successful [`FlashSale::reserve`].
@@ -154,6 +161,15 @@ impl Reservation {
             Reservation::Replayed(receipt) => *receipt,
         }
     }
+}
+
+/// A hold that went back to stock: the change to persist, and whose hold it was (the sale
+/// no longer keeps the order, see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub change: StateChange,
+    pub buyer_id: BuyerId,
+    pub client_network: Option<ClientNetwork>,
 }
 
 /// Why units were not reserved. Expected outcomes of a flash sale, not failures.
@@ -222,9 +238,10 @@ pub enum RestoreError {
 struct BuyerTally {
     held: u32,
     bought: u32,
-    /// Every order of this buyer in this sale by idempotency key. A map, not a list: a buyer
-    /// with a high limit, or many expired holds, must not make each request slower.
-    keys: HashMap<IdempotencyKey, OrderId>,
+    /// The first answer to every key this buyer used in this sale, released orders included.
+    /// A map, not a list: a buyer with a high limit, or many expired holds, must not make each
+    /// request slower.
+    keys: HashMap<IdempotencyKey, Receipt>,
 }
 
 /// One flash sale: terms, stock buckets, holds and their deadlines.
@@ -234,10 +251,14 @@ pub struct FlashSale {
     available: u32,
     reserved: u32,
     sold: u32,
+    /// Pending and sold orders only: released ones leave (see the module doc).
     orders: HashMap<OrderId, Order>,
+    /// Orders in `orders` that are pending payment.
+    pending: usize,
     buyers: HashMap<BuyerId, BuyerTally>,
     /// Hold deadlines, earliest first. Entries of orders that left `pending_payment` some other
-    /// way are skipped when they come up.
+    /// way are skipped when they come up, and compacted away when they outnumber the pending
+    /// orders (see [`Self::compact_deadlines`]).
     deadlines: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
 }
 
@@ -250,6 +271,7 @@ impl FlashSale {
             reserved: 0,
             sold: 0,
             orders: HashMap::new(),
+            pending: 0,
             buyers: HashMap::new(),
             deadlines: BinaryHeap::new(),
             terms,
@@ -260,6 +282,8 @@ impl FlashSale {
     pub fn restore(terms: SaleTerms, orders: impl IntoIterator<Item = Order>) -> Result<Self, RestoreError> {
         let mut sale = Self::new(terms);
         let mut claimed: u64 = 0;
+        // Released orders are not kept, so their ids are checked for duplicates here.
+        let mut seen = std::collections::HashSet::new();
         for order in orders {
             if order.flash_sale_id != sale.terms.id {
                 return Err(RestoreError::ForeignOrder(order.id));
@@ -267,16 +291,17 @@ impl FlashSale {
             if order.quantity == 0 {
                 return Err(RestoreError::EmptyOrder(order.id));
             }
-            if sale.orders.contains_key(&order.id) {
+            if !seen.insert(order.id) {
                 return Err(RestoreError::DuplicateOrder(order.id));
             }
             let tally = sale.buyers.entry(order.buyer_id).or_default();
-            if tally.keys.insert(order.idempotency_key.clone(), order.id).is_some() {
+            if tally.keys.insert(order.idempotency_key.clone(), order.receipt()).is_some() {
                 return Err(RestoreError::DuplicateKey(order.id));
             }
             if order.state.holds_units() {
                 tally.held += order.quantity;
                 sale.reserved += order.quantity;
+                sale.pending += 1;
                 sale.deadlines.push(Reverse((order.expires_at, order.id)));
                 claimed += u64::from(order.quantity);
             } else if order.state.sold_units() {
@@ -290,7 +315,9 @@ impl FlashSale {
             if claimed > u64::from(sale.terms.quantity) {
                 return Err(RestoreError::Oversold { claimed, quantity: sale.terms.quantity });
             }
-            sale.orders.insert(order.id, order);
+            if order.state.holds_units() || order.state.sold_units() {
+                sale.orders.insert(order.id, order);
+            }
         }
         sale.available = sale.terms.quantity - sale.reserved - sale.sold;
         sale.assert_balanced();
@@ -314,8 +341,26 @@ impl FlashSale {
         self.orders.get(&id)
     }
 
+    /// The orders still kept: pending and sold ones.
     pub fn orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.values()
+    }
+
+    /// The orders holding units, awaiting payment.
+    pub fn pending_orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values().filter(|o| o.state.holds_units())
+    }
+
+    /// The first answer to every key used in this sale, by buyer, released orders included.
+    pub fn receipts(&self) -> impl Iterator<Item = (BuyerId, &IdempotencyKey, Receipt)> {
+        self.buyers.iter().flat_map(|(buyer, tally)| tally.keys.iter().map(|(key, r)| (*buyer, key, *r)))
+    }
+
+    /// Nothing about this sale can change any more: it has ended and every hold is settled
+    /// (paid, expired or cancelled). Stays true: time only moves on, and an ended sale takes
+    /// no new holds.
+    pub fn is_settled(&self, now: Timestamp) -> bool {
+        now >= self.terms.ends_at && self.pending == 0
     }
 
     /// The earliest hold deadline still pending, if any.
@@ -337,9 +382,9 @@ impl FlashSale {
         quantity: Quantity,
     ) -> Result<Option<Receipt>, ReserveError> {
         let Some(tally) = self.buyers.get(&buyer_id) else { return Ok(None) };
-        match tally.keys.get(key).map(|id| &self.orders[id]) {
+        match tally.keys.get(key) {
             None => Ok(None),
-            Some(order) if order.quantity == quantity.get() => Ok(Some(order.receipt())),
+            Some(receipt) if receipt.quantity == quantity.get() => Ok(Some(*receipt)),
             Some(_) => Err(ReserveError::KeyReused),
         }
     }
@@ -348,7 +393,7 @@ impl FlashSale {
     ///
     /// Checks, in order: replay of the same key, the sale window, the per-buyer limit, stock.
     pub fn reserve(&mut self, request: ReserveRequest, now: Timestamp) -> Result<Reservation, ReserveError> {
-        let ReserveRequest { order_id, buyer_id, quantity, idempotency_key } = request;
+        let ReserveRequest { order_id, buyer_id, quantity, idempotency_key, client_network } = request;
         if let Some(receipt) = self.replay(buyer_id, &idempotency_key, quantity)? {
             return Ok(Reservation::Replayed(receipt));
         }
@@ -382,6 +427,7 @@ impl FlashSale {
             amount_fen,
             state: OrderState::PendingPayment,
             idempotency_key,
+            client_network,
             created_at: now,
             expires_at,
             updated_at: now,
@@ -390,10 +436,11 @@ impl FlashSale {
         assert!(previous.is_none(), "order id {order_id} reused");
         let tally = self.buyers.entry(buyer_id).or_default();
         tally.held += wanted;
-        tally.keys.insert(order.idempotency_key.clone(), order_id);
+        tally.keys.insert(order.idempotency_key.clone(), order.receipt());
         assert!(tally.held + tally.bought <= limit);
         self.available -= wanted;
         self.reserved += wanted;
+        self.pending += 1;
         self.deadlines.push(Reverse((expires_at, order_id)));
         self.assert_balanced();
         Ok(Reservation::Placed(order))
@@ -401,19 +448,19 @@ impl FlashSale {
 
     /// Expires at most `max` holds whose deadline is at or before `now`, returning their units
     /// to stock. Bounded so that one call never stalls the actor that owns the sale.
-    pub fn expire_due(&mut self, now: Timestamp, max: usize) -> Vec<StateChange> {
-        let mut changes = Vec::new();
-        while changes.len() < max {
+    pub fn expire_due(&mut self, now: Timestamp, max: usize) -> Vec<Release> {
+        let mut released = Vec::new();
+        while released.len() < max {
             let Some(Reverse((at, id))) = self.deadlines.peek().copied() else { break };
             if at > now {
                 break;
             }
             self.deadlines.pop();
             if self.orders.get(&id).is_some_and(|o| o.state.holds_units()) {
-                changes.push(self.release(id, OrderState::Expired, now));
+                released.push(self.release(id, OrderState::Expired, now));
             }
         }
-        changes
+        released
     }
 
     /// The buyer gives up an unpaid order; its units return to stock at once.
@@ -428,7 +475,7 @@ impl FlashSale {
         if order.state != OrderState::PendingPayment {
             return Err(CancelError::NotPending(order.state));
         }
-        Ok(self.release(order_id, OrderState::Cancelled, now))
+        Ok(self.release(order_id, OrderState::Cancelled, now).change)
     }
 
     /// Payment arrived for an order: its held units become sold.
@@ -443,7 +490,7 @@ impl FlashSale {
         let order = self.orders.get(&order_id).ok_or(ConfirmError::UnknownOrder)?;
         match order.payable(now) {
             Err(NotPayable::Expired) => {
-                Err(ConfirmError::HoldExpired(self.release(order_id, OrderState::Expired, now)))
+                Err(ConfirmError::HoldExpired(self.release(order_id, OrderState::Expired, now).change))
             }
             Ok(()) => {
                 let order = self.orders.get_mut(&order_id).expect("looked up above");
@@ -456,6 +503,8 @@ impl FlashSale {
                 tally.bought += quantity;
                 self.reserved -= quantity;
                 self.sold += quantity;
+                self.pending -= 1;
+                self.compact_deadlines();
                 self.assert_balanced();
                 Ok(change)
             }
@@ -465,20 +514,30 @@ impl FlashSale {
     }
 
     /// Moves a pending order to `to` (expired or cancelled) and its units back to available.
-    fn release(&mut self, order_id: OrderId, to: OrderState, now: Timestamp) -> StateChange {
-        let order = self.orders.get_mut(&order_id).expect("released order exists");
+    /// The order is forgotten but for its replay receipt, which its buyer's tally keeps.
+    fn release(&mut self, order_id: OrderId, to: OrderState, now: Timestamp) -> Release {
+        let order = self.orders.remove(&order_id).expect("released order exists");
         assert_eq!(order.state, OrderState::PendingPayment);
         assert!(order.state.can_become(to));
         let change = StateChange { order_id, from: order.state, to, at: now };
-        order.state = to;
-        order.updated_at = now;
-        let quantity = order.quantity;
         let tally = self.buyers.get_mut(&order.buyer_id).expect("tally of an order");
-        tally.held -= quantity;
-        self.reserved -= quantity;
-        self.available += quantity;
+        tally.held -= order.quantity;
+        self.reserved -= order.quantity;
+        self.available += order.quantity;
+        self.pending -= 1;
+        self.compact_deadlines();
         self.assert_balanced();
-        change
+        Release { change, buyer_id: order.buyer_id, client_network: order.client_network }
+    }
+
+    /// Drops the deadlines of orders that are no longer pending once they outnumber the pending
+    /// ones, so that buyers who cancel and order again cannot grow the heap without bound.
+    /// Amortised O(1): a rebuild happens only after as many releases as there are entries left.
+    fn compact_deadlines(&mut self) {
+        if self.deadlines.len() > 2 * self.pending + 64 {
+            let orders = &self.orders;
+            self.deadlines.retain(|Reverse((_, id))| orders.get(id).is_some_and(|o| o.state.holds_units()));
+        }
     }
 
     fn assert_balanced(&self) {
@@ -490,16 +549,32 @@ impl FlashSale {
     pub fn verify(&self) -> Result<(), String> {
         let mut reserved = 0u64;
         let mut sold = 0u64;
+        let mut pending = 0usize;
         let mut per_buyer: HashMap<BuyerId, (u32, u32)> = HashMap::new();
         for order in self.orders.values() {
             let entry = per_buyer.entry(order.buyer_id).or_default();
             if order.state.holds_units() {
                 reserved += u64::from(order.quantity);
                 entry.0 += order.quantity;
+                pending += 1;
             } else if order.state.sold_units() {
                 sold += u64::from(order.quantity);
                 entry.1 += order.quantity;
+            } else {
+                return Err(format!("released order {} is still kept", order.id));
             }
+            let kept = self.buyers.get(&order.buyer_id).and_then(|t| t.keys.get(&order.idempotency_key));
+            if kept != Some(&order.receipt()) {
+                return Err(format!("order {} has no replay receipt under its key", order.id));
+            }
+        }
+        if pending != self.pending {
+            return Err(format!("{pending} orders are pending, the counter says {}", self.pending));
+        }
+        if let Some((buyer, _)) =
+            self.buyers.iter().find(|(b, t)| !per_buyer.contains_key(b) && (t.held, t.bought) != (0, 0))
+        {
+            return Err(format!("buyer {buyer} has units in its tally and no order"));
         }
         let counts = self.counts();
         if !counts.is_balanced() {

@@ -1,6 +1,7 @@
 //! Builds and runs the whole platform: database, journal writer, stock actors (recovered from
-//! the database before the first request), the HTTP server, and an orderly shutdown that
-//! stops taking requests, stops the actors and drains the journal to disk.
+//! the database before the first request, for the sales that can still change), the HTTP
+//! server, and an orderly shutdown that stops taking requests, stops the actors and drains the
+//! journal to disk.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 use actors::{
-    ActorSettings, Clock, Journal, OrderIds, SettlementRegistry, SettlementSettings, StockRegistry,
+    ActorSettings, Clock, HoldCaps, Journal, OrderIds, SettlementRegistry, SettlementSettings, StockRegistry,
     SystemClock,
 };
 use anyhow::Context as _;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::buyer_codes::LoginCodes;
+use crate::client::TrustedProxies;
 use crate::config::{Mode, Settings};
 use crate::health::{self, Health};
 use crate::login::{LoginThrottle, PasswordWork};
@@ -69,6 +71,19 @@ impl AppState {
         self.registry
             .start(terms, orders)
             .with_context(|| format!("flash sale {id} breaks an invariant in storage"))
+    }
+
+    /// The stock actor of a sale, started on demand from the database when none is running
+    /// (the sale is then settled: the actor answers and leaves again); `None` when there is no
+    /// such sale. For what needs the actor's word on a settled sale (a late payment, a
+    /// cancellation); reads of a settled sale go to the database instead.
+    pub async fn sale(&self, id: engine::FlashSaleId) -> anyhow::Result<Option<Arc<actors::SaleHandle>>> {
+        if let Some(running) = self.registry.get(id) {
+            return Ok(Some(running));
+        }
+        let Some(terms) = repo::flash_sale(&self.db, id).await? else { return Ok(None) };
+        metrics::counter!("flashsale_stock_actors_started_on_demand_total").increment(1);
+        self.start_sale(terms).await.map(Some)
     }
 }
 
@@ -303,17 +318,23 @@ impl Application {
             },
         ));
         let ids = Arc::new(OrderIds::new(clock.now(), repo::largest_order_id(&db).await?));
-        let registry = Arc::new(StockRegistry::new(
-            ActorSettings {
-                arbiters: settings.actors.arbiters,
-                mailbox_capacity: settings.actors.mailbox_capacity,
-                expiry_tick: Duration::from_millis(settings.actors.expiry_tick_ms),
-                expiry_batch: settings.actors.expiry_batch,
-            },
-            journal.clone(),
-            clock.clone(),
-            ids,
-        ));
+        let registry = Arc::new(
+            StockRegistry::new(
+                ActorSettings {
+                    arbiters: settings.actors.arbiters,
+                    mailbox_capacity: settings.actors.mailbox_capacity,
+                    expiry_retry: Duration::from_millis(settings.actors.expiry_retry_ms),
+                    expiry_batch: settings.actors.expiry_batch,
+                },
+                journal.clone(),
+                clock.clone(),
+                ids,
+            )
+            .with_hold_caps(HoldCaps {
+                per_buyer: settings.admission.max_unpaid_orders_per_buyer,
+                per_network: settings.admission.max_unpaid_orders_per_network,
+            }),
+        );
 
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
@@ -375,7 +396,10 @@ impl Application {
 
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
-            admission: Admission::new(&settings.admission),
+            admission: Admission::new(
+                &settings.admission,
+                TrustedProxies::parse(&settings.server.trusted_proxies)?,
+            ),
             db,
             registry,
             journal,
@@ -398,8 +422,10 @@ impl Application {
         });
         state.health.probe(&state.db).await;
 
-        // Recovery: every sale's actor is rebuilt from the orders before traffic is taken.
-        let sales = repo::all_flash_sales(&state.db).await?;
+        // Recovery: the actor of every sale that can still change (not ended, or holding a
+        // pending order) is rebuilt from the orders before traffic is taken. Settled sales get
+        // none: they are read from the database, and started on demand for a late payment.
+        let sales = repo::flash_sales_that_can_change(&state.db, state.clock.now()).await?;
         let recovered = sales.len();
         for terms in sales {
             state.start_sale(terms).await?;
@@ -526,6 +552,9 @@ impl Application {
                     tick.tick().await;
                     state.admission.forget_idle();
                     state.logins.forget_idle(std::time::Instant::now());
+                    // A sale that ended with nothing held has no timer to wake it: this is
+                    // what lets its actor leave.
+                    state.registry.tick_ended();
                     telemetry::metrics().run_upkeep();
                     state.health.probe(&state.db).await;
                 }

@@ -18,6 +18,7 @@ pub struct Settings {
     pub journal: JournalSettings,
     pub actors: Actors,
     pub admission: Admission,
+    pub flash_sales: FlashSales,
     pub auth: Auth,
     pub payments: Payments,
     pub sandbox: Sandbox,
@@ -60,6 +61,8 @@ pub struct Server {
     /// not served there in production.
     pub metrics_token: String,
     pub metrics_token_file: String,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Server {
@@ -74,6 +77,7 @@ impl Default for Server {
             metrics_bind: String::new(),
             metrics_token: String::new(),
             metrics_token_file: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -113,13 +117,13 @@ impl Default for JournalSettings {
 pub struct Actors {
     pub arbiters: usize,
     pub mailbox_capacity: usize,
-    pub expiry_tick_ms: u64,
+    pub expiry_retry_ms: u64,
     pub expiry_batch: usize,
 }
 
 impl Default for Actors {
     fn default() -> Self {
-        Self { arbiters: 1, mailbox_capacity: 8_192, expiry_tick_ms: 100, expiry_batch: 1_024 }
+        Self { arbiters: 1, mailbox_capacity: 8_192, expiry_retry_ms: 100, expiry_batch: 1_024 }
     }
 }
 
@@ -132,6 +136,10 @@ pub struct Admission {
     pub per_buyer_per_sec: u32,
     pub per_buyer_burst: u32,
     pub retry_after_secs: u32,
+    /// Unpaid orders one buyer may have across all sales (0 = no cap).
+    pub max_unpaid_orders_per_buyer: u32,
+    /// Unpaid orders one client network may have across all sales (0 = no cap).
+    pub max_unpaid_orders_per_network: u32,
 }
 
 impl Default for Admission {
@@ -143,7 +151,24 @@ impl Default for Admission {
             per_buyer_per_sec: 2,
             per_buyer_burst: 10,
             retry_after_secs: 1,
+            max_unpaid_orders_per_buyer: 10,
+            max_unpaid_orders_per_network: 100,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlashSales {
+    /// Flash sales of one merchant live at the same instant (0 = no cap).
+    pub max_live_per_merchant: u32,
+    /// Flash sales of one merchant not started yet (0 = no cap).
+    pub max_scheduled_per_merchant: u32,
+}
+
+impl Default for FlashSales {
+    fn default() -> Self {
+        Self { max_live_per_merchant: 50, max_scheduled_per_merchant: 200 }
     }
 }
 
@@ -509,7 +534,8 @@ impl Settings {
             self.auth.login_tracked_accounts > 0,
             "auth.login_tracked_accounts must be greater than 0"
         );
-        anyhow::ensure!(self.actors.expiry_tick_ms > 0, "actors.expiry_tick_ms must be greater than 0");
+        anyhow::ensure!(self.actors.expiry_retry_ms > 0, "actors.expiry_retry_ms must be greater than 0");
+        crate::client::TrustedProxies::parse(&self.server.trusted_proxies)?;
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
         let p = &self.payments;
         for channel in &p.channels {

@@ -90,7 +90,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
         ends_at: now.plus_millis(30 * 24 * 3_600 * 1_000),
         payment_window_secs: 900,
     };
-    let flash_sale_id = repo::create_flash_sale(&state.db, &terms, now).await?;
+    let flash_sale_id = repo::create_flash_sale(&state.db, &terms, now, repo::SaleCaps::default()).await?;
     state.start_sale(SaleTerms { id: flash_sale_id, ..terms }).await?;
     Ok(Some(Demo { merchant_id, product_id, flash_sale_id, merchant_password }))
 }

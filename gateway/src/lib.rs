@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod buyer_codes;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -75,10 +75,12 @@ pub async fn report(state: &AppState, paid: VerifiedPayment) -> Result<PaymentOu
     let order = core_repo::order(&state.db, payment.order_id)
         .await?
         .ok_or_else(|| ReportError::Db(DbErr::RecordNotFound(format!("order {}", payment.order_id))))?;
-    let sale = state
-        .registry
-        .get(order.flash_sale_id)
-        .ok_or_else(|| busy(format!("no stock actor for flash sale {}", order.flash_sale_id)))?;
+    // A settled sale's actor is started for the payment's verdict (late: refunded) and leaves
+    // again once it has answered.
+    let sale =
+        state.sale(order.flash_sale_id).await.map_err(busy)?.ok_or_else(|| {
+            busy(format!("flash sale {} of order {} is gone", order.flash_sale_id, order.id))
+        })?;
     let settlement = settlement_of(state, payment.merchant_id).await?;
     let report = PaymentReport {
         payment_id: payment.id,

@@ -6,6 +6,7 @@ use sea_orm_migration::schema::*;
 
 mod m0003_access;
 mod m0004_buyer_codes;
+mod m0005_sale_lifecycle;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_money::Migration),
             Box::new(m0003_access::Migration),
             Box::new(m0004_buyer_codes::Migration),
+            Box::new(m0005_sale_lifecycle::Migration),
         ]
     }
 }

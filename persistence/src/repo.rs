@@ -2,14 +2,14 @@
 //! and return domain types (engine types, or the plain records below), never sea-orm models.
 
 use engine::{
-    BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, Phone, ProductId,
-    SaleTerms, Timestamp,
+    BuyerId, ClientNetwork, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, Phone,
+    ProductId, SaleTerms, Timestamp,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use thiserror::Error;
 
@@ -81,7 +81,6 @@ pub async fn merchant_by_phone(
 }
 
 pub async fn merchant_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
     merchant::Entity::find().count(db).await
 }
 
@@ -164,6 +163,17 @@ pub async fn products_of_merchant(
 
 // ---- flash sales ----------------------------------------------------------------------------
 
+/// How many sales one merchant may have open; `0` switches a cap off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SaleCaps {
+    /// Sales live at the same instant. Checked conservatively: a new sale is refused when this
+    /// many of the merchant's sales that have not ended overlap its window, which bounds the
+    /// live ones at every instant whatever starts when.
+    pub max_live: u32,
+    /// Sales that have not started yet.
+    pub max_scheduled: u32,
+}
+
 /// Why a flash sale could not be created.
 #[derive(Debug, Error)]
 pub enum CreateSaleError {
@@ -171,18 +181,26 @@ pub enum CreateSaleError {
     ProductNotFound,
     #[error("the product has only {stock} units left to allocate")]
     InsufficientStock { stock: i64 },
+    #[error("at most {max} flash sales may be live at once")]
+    TooManyLive { max: u32 },
+    #[error("at most {max} flash sales may be scheduled")]
+    TooManyScheduled { max: u32 },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
-/// Creates a flash sale and moves its units out of the product's stock, in one transaction.
-/// `terms.id` is ignored: the database assigns it.
+/// Creates a flash sale and moves its units out of the product's stock, in one transaction,
+/// within the merchant's caps. `terms.id` is ignored: the database assigns it.
 pub async fn create_flash_sale(
     db: &DatabaseConnection,
     terms: &SaleTerms,
     now: Timestamp,
+    caps: SaleCaps,
 ) -> Result<FlashSaleId, CreateSaleError> {
     let txn = db.begin().await?;
+    if caps.max_live > 0 || caps.max_scheduled > 0 {
+        check_sale_caps(&txn, terms, now, caps).await?;
+    }
     let quantity = i64::from(terms.quantity);
     // A guarded decrement: the stock check and the update are one statement, so two
     // concurrent sales of one product cannot both take the last units.
@@ -221,6 +239,45 @@ pub async fn create_flash_sale(
     Ok(FlashSaleId(id))
 }
 
+/// The caps of [`SaleCaps`], counted under a lock on the merchant's row so that two creations
+/// at once cannot both take the last place: the first statement is a write, which on Postgres
+/// locks the row until commit and on SQLite takes the database's write lock.
+async fn check_sale_caps(
+    txn: &sea_orm::DatabaseTransaction,
+    terms: &SaleTerms,
+    now: Timestamp,
+    caps: SaleCaps,
+) -> Result<(), CreateSaleError> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::CreatedAt, Expr::col(merchant::Column::CreatedAt))
+        .filter(merchant::Column::Id.eq(terms.merchant_id.0))
+        .exec(txn)
+        .await?;
+    let open = || {
+        flash_sale::Entity::find()
+            .filter(flash_sale::Column::MerchantId.eq(terms.merchant_id.0))
+            .filter(flash_sale::Column::EndsAt.gt(Ord::max(now.as_millis(), terms.starts_at.as_millis())))
+    };
+    if caps.max_live > 0 {
+        let overlapping =
+            open().filter(flash_sale::Column::StartsAt.lt(terms.ends_at.as_millis())).count(txn).await?;
+        if overlapping >= u64::from(caps.max_live) {
+            return Err(CreateSaleError::TooManyLive { max: caps.max_live });
+        }
+    }
+    if caps.max_scheduled > 0 && terms.starts_at > now {
+        let scheduled = flash_sale::Entity::find()
+            .filter(flash_sale::Column::MerchantId.eq(terms.merchant_id.0))
+            .filter(flash_sale::Column::StartsAt.gt(now.as_millis()))
+            .count(txn)
+            .await?;
+        if scheduled >= u64::from(caps.max_scheduled) {
+            return Err(CreateSaleError::TooManyScheduled { max: caps.max_scheduled });
+        }
+    }
+    Ok(())
+}
+
 fn terms_of(row: flash_sale::Model) -> Result<SaleTerms, DbErr> {
     let narrow = |v: i64, what: &str| {
         u32::try_from(v).map_err(|_| DbErr::Custom(format!("flash sale {} {what} {v}", row.id)))
@@ -245,14 +302,57 @@ pub async fn flash_sale(db: &DatabaseConnection, id: FlashSaleId) -> Result<Opti
     flash_sale::Entity::find_by_id(id.0).one(db).await?.map(terms_of).transpose()
 }
 
-pub async fn all_flash_sales(db: &DatabaseConnection) -> Result<Vec<SaleTerms>, DbErr> {
+/// The sales that can still change at `now`: not ended, or holding a pending order. What boot
+/// starts actors for; every other sale is settled and is read from the database.
+pub async fn flash_sales_that_can_change(
+    db: &DatabaseConnection,
+    now: Timestamp,
+) -> Result<Vec<SaleTerms>, DbErr> {
+    let pending = Query::select()
+        .column(order::Column::FlashSaleId)
+        .from(order::Entity)
+        .and_where(order::Column::State.eq(OrderState::PendingPayment.as_str()))
+        .to_owned();
     flash_sale::Entity::find()
+        .filter(
+            Condition::any()
+                .add(flash_sale::Column::EndsAt.gt(now.as_millis()))
+                .add(flash_sale::Column::Id.in_subquery(pending)),
+        )
         .order_by_asc(flash_sale::Column::Id)
         .all(db)
         .await?
         .into_iter()
         .map(terms_of)
         .collect()
+}
+
+/// Units of a sale held and sold, from its orders: `(reserved, sold)`. For sales without an
+/// actor, which are settled and durable (see `actors::registry`), so this is exact.
+pub async fn sale_units(db: &DatabaseConnection, flash_sale_id: FlashSaleId) -> Result<(u32, u32), DbErr> {
+    let rows: Vec<(String, Option<i64>)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::State)
+        // As a BIGINT: Postgres widens a sum of BIGINTs to NUMERIC.
+        .column_as(Expr::col(order::Column::Quantity).sum().cast_as("BIGINT"), "units")
+        .filter(order::Column::FlashSaleId.eq(flash_sale_id.0))
+        .group_by(order::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let (mut reserved, mut sold) = (0u32, 0u32);
+    for (state, units) in rows {
+        let state = OrderState::parse(&state).ok_or_else(|| DbErr::Custom(format!("order state {state}")))?;
+        let units = u32::try_from(units.unwrap_or(0)).map_err(|_| {
+            DbErr::Custom(format!("flash sale {flash_sale_id}: {state:?} units out of range"))
+        })?;
+        if state.holds_units() {
+            reserved += units;
+        } else if state.sold_units() {
+            sold += units;
+        }
+    }
+    Ok((reserved, sold))
 }
 
 // ---- buyers ---------------------------------------------------------------------------------
@@ -294,6 +394,7 @@ pub fn order_row(order: &Order) -> order::ActiveModel {
         amount_fen: Set(order.amount_fen.as_i64()),
         state: Set(order.state.as_str().to_owned()),
         idempotency_key: Set(order.idempotency_key.as_str().to_owned()),
+        client_network: Set(order.client_network.map(|n| n.to_string())),
         created_at: Set(order.created_at.as_millis()),
         expires_at: Set(order.expires_at.as_millis()),
         updated_at: Set(order.updated_at.as_millis()),
@@ -311,6 +412,10 @@ fn order_of(row: order::Model) -> Result<Order, DbErr> {
         amount_fen: Fen(row.amount_fen),
         state: OrderState::parse(&row.state).ok_or_else(|| bad("state"))?,
         idempotency_key: IdempotencyKey::parse(&row.idempotency_key).map_err(|_| bad("idempotency key"))?,
+        client_network: match row.client_network.as_deref() {
+            Some(raw) => Some(ClientNetwork::parse(raw).ok_or_else(|| bad("client network"))?),
+            None => None,
+        },
         created_at: Timestamp(row.created_at),
         expires_at: Timestamp(row.expires_at),
         updated_at: Timestamp(row.updated_at),
@@ -319,6 +424,23 @@ fn order_of(row: order::Model) -> Result<Order, DbErr> {
 
 pub async fn order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Order>, DbErr> {
     order::Entity::find_by_id(id.0).one(db).await?.map(order_of).transpose()
+}
+
+/// The order a buyer placed with this key in this sale, if any.
+pub async fn order_by_key(
+    db: &DatabaseConnection,
+    flash_sale_id: FlashSaleId,
+    buyer_id: BuyerId,
+    key: &IdempotencyKey,
+) -> Result<Option<Order>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::FlashSaleId.eq(flash_sale_id.0))
+        .filter(order::Column::BuyerId.eq(buyer_id.0))
+        .filter(order::Column::IdempotencyKey.eq(key.as_str()))
+        .one(db)
+        .await?
+        .map(order_of)
+        .transpose()
 }
 
 pub async fn orders_of_sale(

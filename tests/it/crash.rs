@@ -17,6 +17,8 @@ fn env(db: &TestDb) -> Vec<(&'static str, String)> {
         ("FLASHSALE__DATABASE__URL", db.url.clone()),
         ("FLASHSALE__DEMO__SEED", "false".into()),
         ("FLASHSALE__ADMISSION__PER_IP_PER_SEC", "0".into()),
+        // Every buyer of these tests orders from 127.0.0.1.
+        ("FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_NETWORK", "0".into()),
         ("FLASHSALE__ADMISSION__PER_BUYER_PER_SEC", "0".into()),
         ("FLASHSALE__SERVER__WORKERS", "2".into()),
         ("FLASHSALE__LOG__LEVEL", "warn".into()),

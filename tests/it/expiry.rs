@@ -8,9 +8,7 @@ use crate::helpers::{TestDb, spawn_app, stored_orders, test_settings};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_holds_expire_and_their_units_sell_again() {
     let db = TestDb::new().await;
-    let mut settings = test_settings(&db);
-    settings.actors.expiry_tick_ms = 20;
-    let app = spawn_app(settings).await;
+    let app = spawn_app(test_settings(&db)).await;
     let api = app.api();
     let sale = api.live_sale(10, 2, 1).await;
     let id = sale.flash_sale_id;

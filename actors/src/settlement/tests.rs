@@ -38,7 +38,7 @@ async fn world(price_fen: i64) -> World {
         ActorSettings {
             arbiters: 1,
             mailbox_capacity: 64,
-            expiry_tick: Duration::from_millis(5),
+            expiry_retry: Duration::from_millis(5),
             expiry_batch: 16,
         },
         journal.clone(),
@@ -81,7 +81,7 @@ impl World {
     async fn order(&self, buyer: i64) -> OrderId {
         let answer = self
             .sale
-            .try_place(BuyerId(buyer), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap())
+            .try_place(BuyerId(buyer), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
             .unwrap();
         answer.await.unwrap().unwrap().receipt.order_id
     }

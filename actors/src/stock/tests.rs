@@ -56,17 +56,20 @@ fn capture(order_id: OrderId) -> Box<(Capture, Entry)> {
     Box::new((capture, entry))
 }
 
+fn settings() -> ActorSettings {
+    ActorSettings {
+        arbiters: 1,
+        mailbox_capacity: 64,
+        expiry_retry: Duration::from_millis(5),
+        expiry_batch: 16,
+    }
+}
+
 fn registry(capacity: usize) -> (StockRegistry, JournalReceiver, Arc<ManualClock>) {
     let (journal, receiver) = journal(capacity, true);
     let clock = Arc::new(ManualClock::new(Timestamp(START)));
-    let settings = ActorSettings {
-        arbiters: 1,
-        mailbox_capacity: 64,
-        expiry_tick: Duration::from_millis(5),
-        expiry_batch: 16,
-    };
     let ids = Arc::new(OrderIds::new(Timestamp(START), None));
-    (StockRegistry::new(settings, journal, clock.clone(), ids), receiver, clock)
+    (StockRegistry::new(settings(), journal, clock.clone(), ids), receiver, clock)
 }
 
 fn request(buyer: i64, quantity: i64, key: &str) -> PlaceRequest {
@@ -74,6 +77,7 @@ fn request(buyer: i64, quantity: i64, key: &str) -> PlaceRequest {
         buyer_id: BuyerId(buyer),
         quantity: Quantity::parse(quantity).unwrap(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        client_network: None,
     }
 }
 
@@ -119,28 +123,173 @@ async fn a_batch_is_one_journal_event_and_answers_in_order() {
     registry.shutdown();
 }
 
+/// Polls `done` every 5 ms, up to 2 s (a bound for a stuck actor, not a timing assertion).
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{what}");
+}
+
 #[actix::test]
-async fn holds_expire_on_the_actor_timer_and_are_journaled() {
+async fn holds_expire_at_their_deadline_from_one_timer_and_are_journaled() {
     let (registry, mut receiver, clock) = registry(16);
     let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
+    assert_eq!(registry.armed_timers(), 0, "nothing held, no timer");
     let placed = sale
-        .try_place(BuyerId(1), Quantity::parse(3).unwrap(), IdempotencyKey::parse("k").unwrap())
+        .try_place(BuyerId(1), Quantity::parse(3).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
         .unwrap()
         .await
         .unwrap()
         .unwrap();
+    sale.try_place(BuyerId(2), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(registry.armed_timers(), 1, "one timer for every hold of the sale");
+    // The manual clock passes the deadline; the timer is set in real time, so look now.
     clock.advance_millis(2_000);
-    let mut waited = 0;
-    while sale.gauge.counts().available != 5 {
-        actix_rt::time::sleep(Duration::from_millis(5)).await;
-        waited += 1;
-        assert!(waited < 400, "hold did not expire");
-    }
+    sale.tick().unwrap();
+    eventually("holds did not expire", || sale.gauge.counts().available == 5).await;
+    eventually("the timer outlived the holds", || registry.armed_timers() == 0).await;
     let events = drain(&mut receiver).await;
-    assert_eq!(events.len(), 2, "{events:?}");
-    let JournalEvent::OrdersChanged(changes) = &events[1] else { panic!("{events:?}") };
-    assert_eq!(changes.len(), 1);
+    assert_eq!(events.len(), 3, "{events:?}");
+    let JournalEvent::OrdersChanged(changes) = &events[2] else { panic!("{events:?}") };
+    assert_eq!(changes.len(), 2);
     assert_eq!((changes[0].order_id, changes[0].to), (placed.receipt.order_id, OrderState::Expired));
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn the_timer_fires_at_the_deadline_in_real_time() {
+    let system_clock: Arc<dyn crate::Clock> = Arc::new(crate::SystemClock);
+    let (journal, _receiver) = journal(16, true);
+    let ids = Arc::new(OrderIds::new(Timestamp(START), None));
+    let registry = StockRegistry::new(settings(), journal, system_clock.clone(), ids);
+    let now = system_clock.now().as_millis();
+    let sale = registry
+        .start(
+            SaleTerms {
+                starts_at: Timestamp(now - 1_000),
+                ends_at: Timestamp(now + 3_600_000),
+                payment_window_secs: 1,
+                ..terms(5, 5)
+            },
+            Vec::new(),
+        )
+        .unwrap();
+    sale.try_place(BuyerId(1), Quantity::parse(2).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sale.gauge.counts().reserved, 2);
+    // No tick: the timer alone brings the units back, one second later.
+    eventually("the timer did not fire", || sale.gauge.counts().available == 5).await;
+    assert_eq!(registry.armed_timers(), 0);
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn a_settled_sale_leaves_once_durable_answers_late_messages_and_stops() {
+    let (registry, mut receiver, clock) = registry(16);
+    let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
+    let order = |buyer: i64| {
+        sale.try_place(BuyerId(buyer), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
+            .unwrap()
+    };
+    let paid = order(1).await.unwrap().unwrap().receipt.order_id;
+    let unpaid = order(2).await.unwrap().unwrap().receipt.order_id;
+    sale.try_confirm_payment(paid, capture(paid)).unwrap().await.unwrap().unwrap();
+    assert_eq!(registry.running_actors(), 1);
+
+    // The sale ends; the hold runs out after it.
+    clock.advance_millis(3_600_000);
+    assert_eq!(registry.tick_ended(), 1);
+    eventually("the hold did not expire", || sale.gauge.counts().reserved == 0).await;
+    // Settled, but not yet durable: still registered.
+    actix_rt::time::sleep(Duration::from_millis(20)).await;
+    assert!(registry.get(FlashSaleId(1)).is_some(), "left before its events were durable");
+    drain(&mut receiver).await;
+    eventually("the settled sale stayed registered", || registry.get(FlashSaleId(1)).is_none()).await;
+    assert_eq!((registry.len(), registry.armed_timers()), (0, 0));
+
+    // A payment that arrives late through a handle taken before is still answered.
+    let late = sale.try_confirm_payment(unpaid, capture(unpaid)).unwrap().await.unwrap();
+    assert!(
+        matches!(late, Err(ConfirmFailure::Refused { error: ConfirmError::UnknownOrder, .. })),
+        "{late:?}"
+    );
+    assert_eq!(registry.running_actors(), 1, "alive while a handle exists");
+    drop(sale);
+    eventually("the actor did not stop", || registry.running_actors() == 0).await;
+
+    // Started again on demand from what is stored, it leaves again at once.
+    let stored = vec![];
+    let again = registry.start(terms(5, 5), stored).unwrap();
+    assert_eq!(registry.running_actors(), 1);
+    drop(again);
+    drain(&mut receiver).await;
+    eventually("the restarted settled sale stayed", || registry.running_actors() == 0 && registry.is_empty())
+        .await;
+    registry.shutdown();
+}
+
+#[actix::test]
+async fn unpaid_orders_are_capped_per_buyer_across_sales_under_concurrency() {
+    let (registry, mut receiver, clock) = registry(1_024);
+    let registry = registry.with_hold_caps(crate::HoldCaps { per_buyer: 3, per_network: 0 });
+    let sales: Vec<_> = (1..=10)
+        .map(|id| registry.start(SaleTerms { id: FlashSaleId(id), ..terms(100, 100) }, Vec::new()).unwrap())
+        .collect();
+    // 100 orders of one buyer, all sent before any is answered, spread over ten sales.
+    let answers: Vec<_> = (0..100)
+        .map(|n| {
+            let key = IdempotencyKey::parse(&format!("k{n}")).unwrap();
+            sales[n % 10].try_place(BuyerId(1), Quantity::parse(1).unwrap(), key, None).unwrap()
+        })
+        .collect();
+    let mut placed = Vec::new();
+    let mut refused = 0;
+    for (n, answer) in answers.into_iter().enumerate() {
+        match answer.await.unwrap() {
+            Ok(p) => placed.push((n, p.receipt.order_id)),
+            Err(PlaceError::TooManyUnpaid(crate::CapReached::Buyer { max: 3 })) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((placed.len(), refused), (3, 97));
+    assert_eq!(registry.holds().of_buyer(BuyerId(1)), 3);
+    let try_one = |sale: usize, key: &str| {
+        sales[sale]
+            .try_place(BuyerId(1), Quantity::parse(1).unwrap(), IdempotencyKey::parse(key).unwrap(), None)
+            .unwrap()
+    };
+    // A replay of a placed key is its first answer, not a refusal nor another unpaid order.
+    let (n, first) = placed[2];
+    let replay = try_one(n % 10, &format!("k{n}")).await.unwrap().unwrap();
+    assert_eq!((replay.replayed, replay.receipt.order_id), (true, first));
+    assert_eq!(registry.holds().of_buyer(BuyerId(1)), 3);
+
+    // A cancellation frees a place; so does a payment; so does an expiry.
+    let (n, order) = placed[0];
+    sales[n % 10].try_cancel(order, BuyerId(1)).unwrap().await.unwrap().unwrap();
+    assert!(try_one(0, "after-cancel").await.unwrap().is_ok());
+    assert!(matches!(try_one(1, "over").await.unwrap(), Err(PlaceError::TooManyUnpaid(_))));
+    let (n, order) = placed[1];
+    sales[n % 10].try_confirm_payment(order, capture(order)).unwrap().await.unwrap().unwrap();
+    assert!(try_one(2, "after-payment").await.unwrap().is_ok());
+    assert_eq!(registry.holds().of_buyer(BuyerId(1)), 3);
+    clock.advance_millis(2_000);
+    assert_eq!(registry.tick_all(), 10);
+    eventually("expired holds were not given back", || registry.holds().of_buyer(BuyerId(1)) == 0).await;
+    assert!(try_one(3, "after-expiry").await.unwrap().is_ok());
+    assert_eq!(registry.holds().of_buyer(BuyerId(1)), 1);
+    drain(&mut receiver).await;
     registry.shutdown();
 }
 
@@ -149,7 +298,8 @@ async fn a_full_journal_refuses_without_changing_stock() {
     let (registry, _receiver, _clock) = registry(1);
     let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
     let place = |key: &str| {
-        sale.try_place(BuyerId(1), Quantity::parse(1).unwrap(), IdempotencyKey::parse(key).unwrap()).unwrap()
+        sale.try_place(BuyerId(1), Quantity::parse(1).unwrap(), IdempotencyKey::parse(key).unwrap(), None)
+            .unwrap()
     };
     assert!(place("a").await.unwrap().is_ok());
     assert_eq!(place("b").await.unwrap(), Err(PlaceError::Journal(AppendError::Full)));
@@ -171,7 +321,7 @@ async fn the_mailbox_has_its_capacity_from_the_first_message() {
     let sale = registry.start(terms(100, 100), Vec::new()).unwrap();
     let answers: Vec<_> = (0..40)
         .map(|n| {
-            sale.try_place(BuyerId(n), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap())
+            sale.try_place(BuyerId(n), Quantity::parse(1).unwrap(), IdempotencyKey::parse("k").unwrap(), None)
                 .expect("room in the mailbox right after start")
         })
         .collect();
@@ -187,7 +337,7 @@ async fn a_payment_sells_held_units_and_a_late_one_expires_the_hold() {
     let (registry, mut receiver, clock) = registry(16);
     let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
     let place = |buyer: i64, key: &str| {
-        sale.try_place(BuyerId(buyer), Quantity::parse(2).unwrap(), IdempotencyKey::parse(key).unwrap())
+        sale.try_place(BuyerId(buyer), Quantity::parse(2).unwrap(), IdempotencyKey::parse(key).unwrap(), None)
             .unwrap()
     };
     let on_time = place(1, "a").await.unwrap().unwrap().receipt.order_id;

@@ -28,6 +28,7 @@ fn request(order: i64, buyer: i64, quantity: u32, key: &str) -> ReserveRequest {
         buyer_id: BuyerId(buyer),
         quantity: Quantity::parse(i64::from(quantity)).unwrap(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        client_network: None,
     }
 }
 
@@ -87,8 +88,9 @@ fn expiry_returns_units_exactly_at_the_deadline() {
     assert!(sale.expire_due(Timestamp(START + 2_999), 100).is_empty());
     let expired = sale.expire_due(Timestamp(START + 3_000), 100);
     assert_eq!(expired.len(), 1);
-    assert_eq!(expired[0].order_id, OrderId(1));
-    assert_eq!(expired[0].to, OrderState::Expired);
+    assert_eq!(expired[0].change.order_id, OrderId(1));
+    assert_eq!(expired[0].change.to, OrderState::Expired);
+    assert_eq!(expired[0].buyer_id, BuyerId(1));
     assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 3, sold: 0 });
     // the freed units sell again
     sale.reserve(request(3, 3, 2, "c"), Timestamp(START + 3_001)).unwrap();
@@ -123,10 +125,8 @@ fn payment_after_the_deadline_releases_the_hold_instead() {
     };
     assert_eq!(change.to, OrderState::Expired);
     assert_eq!(sale.counts(), StockCounts { quantity: 2, available: 1, reserved: 0, sold: 1 });
-    assert_eq!(
-        sale.confirm_payment(OrderId(2), Timestamp(START + 3_001)),
-        Err(ConfirmError::NotPending(OrderState::Expired))
-    );
+    // The expired order is forgotten: paying it again is as unknown as an order never placed.
+    assert_eq!(sale.confirm_payment(OrderId(2), Timestamp(START + 3_001)), Err(ConfirmError::UnknownOrder));
     assert_eq!(sale.confirm_payment(OrderId(99), Timestamp(START)), Err(ConfirmError::UnknownOrder));
 }
 
@@ -136,11 +136,49 @@ fn only_the_buyer_cancels_and_only_while_unpaid() {
     sale.reserve(request(1, 1, 2, "a"), Timestamp(START)).unwrap();
     assert_eq!(sale.cancel(OrderId(1), BuyerId(2), Timestamp(START)), Err(CancelError::UnknownOrder));
     sale.cancel(OrderId(1), BuyerId(1), Timestamp(START)).unwrap();
-    assert_eq!(
-        sale.cancel(OrderId(1), BuyerId(1), Timestamp(START)),
-        Err(CancelError::NotPending(OrderState::Cancelled))
-    );
+    assert_eq!(sale.cancel(OrderId(1), BuyerId(1), Timestamp(START)), Err(CancelError::UnknownOrder));
     assert_eq!(sale.counts().available, 2);
+    sale.reserve(request(2, 1, 1, "b"), Timestamp(START)).unwrap();
+    sale.confirm_payment(OrderId(2), Timestamp(START)).unwrap();
+    assert_eq!(
+        sale.cancel(OrderId(2), BuyerId(1), Timestamp(START)),
+        Err(CancelError::NotPending(OrderState::Paid))
+    );
+}
+
+#[test]
+fn released_orders_leave_memory_but_their_keys_still_replay() {
+    let mut sale = FlashSale::new(terms(1_000, 1_000));
+    // A buyer who orders and cancels, over and over.
+    for n in 0..500 {
+        let key = format!("k{n}");
+        sale.reserve(request(n, 1, 1, &key), Timestamp(START)).unwrap();
+        sale.cancel(OrderId(n), BuyerId(1), Timestamp(START)).unwrap();
+    }
+    sale.reserve(request(1_000, 2, 1, "held"), Timestamp(START)).unwrap();
+    sale.reserve(request(1_001, 3, 1, "paid"), Timestamp(START)).unwrap();
+    sale.confirm_payment(OrderId(1_001), Timestamp(START)).unwrap();
+    assert_eq!(sale.orders().count(), 2, "only the pending and the paid order are kept");
+    assert_eq!(sale.pending_orders().map(|o| o.id).collect::<Vec<_>>(), vec![OrderId(1_000)]);
+    assert!(sale.deadlines.len() <= 2 * sale.pending + 64, "{} deadlines kept", sale.deadlines.len());
+    assert_eq!(sale.receipts().count(), 502);
+    // The first answer to a released order's key is still the answer.
+    let replayed = sale.reserve(request(2_000, 1, 1, "k7"), Timestamp(START)).unwrap();
+    let Reservation::Replayed(receipt) = replayed else { panic!("{replayed:?}") };
+    assert_eq!(receipt.order_id, OrderId(7));
+    assert_eq!(sale.reserve(request(2_001, 1, 2, "k7"), Timestamp(START)), Err(ReserveError::KeyReused));
+    sale.verify().unwrap();
+}
+
+#[test]
+fn a_sale_is_settled_once_ended_with_no_hold_left() {
+    let mut sale = FlashSale::new(terms(5, 5));
+    assert!(!sale.is_settled(Timestamp(START)));
+    assert!(sale.is_settled(Timestamp(END)), "ended with nothing held");
+    sale.reserve(request(1, 1, 1, "a"), Timestamp(END - 1)).unwrap();
+    assert!(!sale.is_settled(Timestamp(END)), "a hold outlives the end");
+    assert_eq!(sale.expire_due(Timestamp(END + 3_000), 10).len(), 1);
+    assert!(sale.is_settled(Timestamp(END + 3_000)));
 }
 
 #[test]
@@ -150,11 +188,24 @@ fn restore_rebuilds_the_same_sale_and_refuses_broken_data() {
     sale.reserve(request(2, 2, 3, "b"), Timestamp(START)).unwrap();
     sale.reserve(request(3, 3, 1, "c"), Timestamp(START)).unwrap();
     sale.confirm_payment(OrderId(2), Timestamp(START + 10)).unwrap();
+    let mut cancelled = sale.order(OrderId(3)).unwrap().clone();
     sale.cancel(OrderId(3), BuyerId(3), Timestamp(START + 10)).unwrap();
-    let orders: Vec<Order> = sale.orders().cloned().collect();
+    cancelled.state = OrderState::Cancelled;
+    // What the database holds: every order, the cancelled one too.
+    let mut orders: Vec<Order> = sale.orders().cloned().collect();
+    orders.sort_by_key(|o| o.id);
+    orders.push(cancelled);
     let mut restored = FlashSale::restore(terms(10, 3), orders.clone()).unwrap();
     assert_eq!(restored.counts(), sale.counts());
     assert_eq!(restored.next_deadline(), Some(Timestamp(START + 3_000)));
+    assert_eq!(restored.orders().count(), 2);
+    assert_eq!(
+        restored
+            .replay(BuyerId(3), &IdempotencyKey::parse("c").unwrap(), Quantity::parse(1).unwrap())
+            .unwrap()
+            .map(|r| r.order_id),
+        Some(OrderId(3))
+    );
     restored.verify().unwrap();
 
     assert_eq!(
@@ -194,6 +245,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// The reference: a flat list of orders and nothing clever.
 #[derive(Debug, Clone)]
 struct ModelOrder {
+    id: i64,
     buyer: i64,
     quantity: u32,
     key: u8,
@@ -236,6 +288,8 @@ proptest! {
     ) {
         let mut sale = FlashSale::new(terms(quantity, limit));
         let mut model = Model { quantity, limit, orders: Vec::new() };
+        // Every order as the database would hold it, released ones included.
+        let mut stored: HashMap<OrderId, Order> = HashMap::new();
         let mut now = 0i64;
         let mut next_id = 0i64;
 
@@ -265,7 +319,7 @@ proptest! {
                         Err(ReserveError::InsufficientStock { available: model.available() })
                     } else {
                         model.orders.push(ModelOrder {
-                            buyer, quantity: wanted, key,
+                            id: next_id, buyer, quantity: wanted, key,
                             state: OrderState::PendingPayment,
                             expires_at: now + 3_000,
                         });
@@ -275,6 +329,7 @@ proptest! {
                         (Ok(Reservation::Placed(order)), Ok(false)) => {
                             prop_assert_eq!(order.id, OrderId(next_id));
                             prop_assert_eq!(order.amount_fen, Fen(990 * i64::from(wanted)));
+                            stored.insert(order.id, order);
                         }
                         (Ok(Reservation::Replayed(receipt)), Ok(true)) => {
                             prop_assert_eq!(receipt.quantity, wanted);
@@ -286,6 +341,9 @@ proptest! {
                 Op::Advance { millis } => now += millis,
                 Op::Expire => {
                     let changes = sale.expire_due(Timestamp(now), usize::MAX);
+                    for released in &changes {
+                        stored.get_mut(&released.change.order_id).unwrap().state = released.change.to;
+                    }
                     let mut expected = 0;
                     for o in model.orders.iter_mut() {
                         if o.state == OrderState::PendingPayment && o.expires_at <= now {
@@ -298,15 +356,16 @@ proptest! {
                 Op::Cancel { pick, own } => {
                     if model.orders.is_empty() { continue; }
                     let i = pick % model.orders.len();
-                    let id = OrderId(model_order_id(&sale, &model, i));
+                    let id = OrderId(model.orders[i].id);
                     let who = if own { model.orders[i].buyer } else { model.orders[i].buyer + 100 };
                     let got = sale.cancel(id, BuyerId(who), Timestamp(now));
                     let o = &mut model.orders[i];
-                    if !own {
+                    if !own || released(o.state) {
                         prop_assert_eq!(got, Err(CancelError::UnknownOrder));
                     } else if o.state == OrderState::PendingPayment {
                         prop_assert!(got.is_ok());
                         o.state = OrderState::Cancelled;
+                        stored.get_mut(&id).unwrap().state = o.state;
                     } else {
                         prop_assert_eq!(got, Err(CancelError::NotPending(o.state)));
                     }
@@ -314,7 +373,7 @@ proptest! {
                 Op::Confirm { pick } => {
                     if model.orders.is_empty() { continue; }
                     let i = pick % model.orders.len();
-                    let id = OrderId(model_order_id(&sale, &model, i));
+                    let id = OrderId(model.orders[i].id);
                     let got = sale.confirm_payment(id, Timestamp(now));
                     let o = &mut model.orders[i];
                     match o.state {
@@ -327,8 +386,10 @@ proptest! {
                             o.state = OrderState::Paid;
                         }
                         OrderState::Paid => prop_assert_eq!(got, Err(ConfirmError::AlreadyPaid)),
+                        state if released(state) => prop_assert_eq!(got, Err(ConfirmError::UnknownOrder)),
                         state => prop_assert_eq!(got, Err(ConfirmError::NotPending(state))),
                     }
+                    stored.get_mut(&id).unwrap().state = o.state;
                 }
             }
             let counts = sale.counts();
@@ -337,20 +398,20 @@ proptest! {
             prop_assert_eq!(counts.sold, model.sold());
             prop_assert!(counts.is_balanced());
             prop_assert_eq!(sale.verify(), Ok(()));
+            let kept = model.orders.iter().filter(|o| !released(o.state)).count();
+            prop_assert_eq!(sale.orders().count(), kept);
         }
 
-        // whatever happened, a restore from the orders is the same sale
-        let orders: Vec<Order> = sale.orders().cloned().collect();
+        // whatever happened, a restore from the stored orders is the same sale
+        let mut orders: Vec<Order> = stored.into_values().collect();
+        orders.sort_by_key(|o| o.id);
         let restored = FlashSale::restore(terms(quantity, limit), orders).unwrap();
         prop_assert_eq!(restored.counts(), sale.counts());
+        prop_assert_eq!(restored.receipts().count(), sale.receipts().count());
     }
 }
 
-/// The engine's id of the model's `i`-th placed order. Orders are placed with increasing ids,
-/// so the `i`-th order in id order is the `i`-th in the model.
-fn model_order_id(sale: &FlashSale, model: &Model, i: usize) -> i64 {
-    let mut ids: Vec<i64> = sale.orders().map(|o| o.id.0).collect();
-    ids.sort_unstable();
-    assert_eq!(ids.len(), model.orders.len());
-    ids[i]
+/// Expired and cancelled: the states whose orders the sale forgets.
+fn released(state: OrderState) -> bool {
+    matches!(state, OrderState::Expired | OrderState::Cancelled)
 }

@@ -1,8 +1,12 @@
-//! Flash sales: a merchant opens one on a product; anyone reads its live stock.
+//! Flash sales: a merchant opens one on a product (within its caps on live and scheduled
+//! sales); anyone reads its stock: from the sale's actor while it can change, from the
+//! database once it is settled (no actor is started for a read).
+
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, get, post, web};
-use engine::{Fen, FlashSaleId, ProductId, SaleTerms, TermsError};
-use persistence::repo::{self, CreateSaleError};
+use engine::{Fen, FlashSaleId, ProductId, SaleTerms, StockCounts, TermsError};
+use persistence::repo::{self, CreateSaleError, SaleCaps};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -68,7 +72,11 @@ pub async fn create(
         payment_window_secs: whole(body.payment_window_secs, "payment_window_secs")?,
     };
     terms.check_new(now)?;
-    let id = match repo::create_flash_sale(&state.db, &terms, now).await {
+    let caps = SaleCaps {
+        max_live: state.settings.flash_sales.max_live_per_merchant,
+        max_scheduled: state.settings.flash_sales.max_scheduled_per_merchant,
+    };
+    let id = match repo::create_flash_sale(&state.db, &terms, now, caps).await {
         Ok(id) => id,
         Err(CreateSaleError::ProductNotFound) => {
             return Err(ApiError::not_found("product_not_found", "no such product in your catalogue"));
@@ -79,20 +87,42 @@ pub async fn create(
                 format!("the product has {stock} units left to put on sale"),
             ));
         }
+        Err(error @ CreateSaleError::TooManyLive { .. }) => {
+            return Err(ApiError::conflict("too_many_live_sales", error.to_string()));
+        }
+        Err(error @ CreateSaleError::TooManyScheduled { .. }) => {
+            return Err(ApiError::conflict("too_many_scheduled_sales", error.to_string()));
+        }
         Err(CreateSaleError::Db(e)) => return Err(e.into()),
     };
     state.start_sale(SaleTerms { id, ..terms }).await.map_err(ApiError::internal)?;
     Ok(HttpResponse::Created().json(json!({ "flash_sale_id": id })))
 }
 
+/// The terms and counts of a sale: its actor's gauge, or (settled, no actor) the sums of its
+/// stored orders, which are final and durable then.
+async fn terms_and_counts(
+    state: &AppState,
+    id: FlashSaleId,
+) -> Result<(Arc<SaleTerms>, StockCounts), ApiError> {
+    if let Some(sale) = state.registry.get(id) {
+        return Ok((sale.terms.clone(), sale.gauge.counts()));
+    }
+    let terms = repo::flash_sale(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
+    let (reserved, sold) = repo::sale_units(&state.db, id).await?;
+    let available = terms
+        .quantity
+        .checked_sub(reserved + sold)
+        .ok_or_else(|| ApiError::internal(format!("flash sale {id}: orders claim more units than it has")))?;
+    let counts = StockCounts { quantity: terms.quantity, available, reserved, sold };
+    Ok((Arc::new(terms), counts))
+}
+
 #[get("/flash-sales/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
-    let sale = state
-        .registry
-        .get(FlashSaleId(id.into_inner()))
-        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
-    let terms = &sale.terms;
-    let counts = sale.gauge.counts();
+    let (terms, counts) = terms_and_counts(&state, FlashSaleId(id.into_inner())).await?;
     let now = state.clock.now();
     let phase = if now < terms.starts_at {
         "scheduled"

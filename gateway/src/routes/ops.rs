@@ -83,5 +83,10 @@ fn render_metrics(state: &AppState, handle: &PrometheusHandle) -> HttpResponse {
         .set(state.journal.last_appended().saturating_sub(state.journal.durable()) as f64);
     metrics::gauge!("flashsale_http_in_flight").set(state.admission.in_flight() as f64);
     metrics::gauge!("flashsale_flash_sales_running").set(state.registry.len() as f64);
+    metrics::gauge!("flashsale_stock_actors").set(state.registry.running_actors() as f64);
+    metrics::gauge!("flashsale_expiry_timers").set(state.registry.armed_timers() as f64);
+    let (buyers, networks) = state.registry.holds().entries();
+    metrics::gauge!("flashsale_unpaid_buyers").set(buyers as f64);
+    metrics::gauge!("flashsale_unpaid_networks").set(networks as f64);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
 }

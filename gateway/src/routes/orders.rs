@@ -4,18 +4,26 @@
 //! 1. parse (typed ids, `Idempotency-Key`, quantity) and authenticate: no shared state;
 //! 2. per-buyer token bucket;
 //! 3. a replay of a known key is answered from the sale's replay index (after durability);
-//! 4. `SaleTerms::admits` (the engine's window and per-buyer checks) and the sold-out flag,
-//!    read from the sale's handle without a message;
-//! 5. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503);
+//! 4. `SaleTerms::admits` (the engine's window and per-buyer checks), the sold-out flag and
+//!    the caps on unpaid orders per buyer and per network, read without a message;
+//! 5. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503),
+//!    which makes every check again, exactly;
 //! 6. the 201 goes out once the journal batch holding the order is committed.
+//!
+//! A settled sale (ended, nothing held) has no actor: its orders are answered from the
+//! database (a replay of a key, else `ended`) without starting one.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actors::journal::AppendError;
-use actors::{CancelFailure, PlaceError};
-use engine::{CancelError, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, Receipt, ReserveError};
+use actors::{CancelFailure, CapReached, PlaceError, SaleHandle};
+use engine::{
+    BuyerId, CancelError, FlashSaleId, IdempotencyKey, Order, OrderId, OrderState, Quantity, Receipt,
+    ReserveError,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -33,6 +41,7 @@ pub struct PlaceOrderBody {
 #[derive(Debug)]
 enum OrderError {
     Refused(ReserveError),
+    TooManyUnpaid(CapReached),
     Journal(AppendError),
     MailboxFull,
     Timeout,
@@ -56,6 +65,19 @@ impl OrderError {
                     }
                     ReserveError::KeyReused => ApiError::invalid("idempotency_key_reused", message),
                 }
+            }
+            OrderError::TooManyUnpaid(cap) => {
+                let message = match cap {
+                    CapReached::Buyer { max } => {
+                        format!("you already have {max} unpaid orders; pay or cancel one first")
+                    }
+                    CapReached::Network { max } => {
+                        format!(
+                            "{max} orders from your network are unpaid; retry once one is paid or expires"
+                        )
+                    }
+                };
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_unpaid_orders", message)
             }
             OrderError::Journal(AppendError::Full) => ApiError::unavailable(
                 "journal_full",
@@ -144,11 +166,14 @@ async fn place(
     let key = idempotency_key(request.headers())?;
     let quantity =
         Quantity::parse(raw_quantity).map_err(|e| ApiError::invalid("invalid_quantity", e.to_string()))?;
-    let sale = state
-        .registry
-        .get(sale_id)
-        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
     state.admission.check_buyer(buyer_id)?;
+    let sale = match state.registry.get(sale_id) {
+        Some(running) => running,
+        None => match without_actor(state, sale_id, buyer_id, &key, quantity).await? {
+            Ok(started) => started,
+            Err(answer) => return Ok(answer),
+        },
+    };
     let ack_timeout = state.settings.ack_timeout();
 
     if let Some(replay) = sale.replay(buyer_id, &key, quantity) {
@@ -173,14 +198,19 @@ async fn place(
     if sale.gauge.is_sold_out() {
         return Ok(Err(OrderError::Refused(ReserveError::SoldOut)));
     }
+    let network = state.admission.client_network(request);
+    if let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
+        return Ok(Err(OrderError::TooManyUnpaid(cap)));
+    }
 
     let reserved_at = Instant::now();
-    let Ok(answer) = sale.try_place(buyer_id, quantity, key) else {
+    let Ok(answer) = sale.try_place(buyer_id, quantity, key, network) else {
         return Ok(Err(OrderError::MailboxFull));
     };
     let placed = match tokio::time::timeout(ack_timeout, answer).await {
         Ok(Ok(Ok(placed))) => placed,
         Ok(Ok(Err(PlaceError::Refused(refusal)))) => return Ok(Err(OrderError::Refused(refusal))),
+        Ok(Ok(Err(PlaceError::TooManyUnpaid(cap)))) => return Ok(Err(OrderError::TooManyUnpaid(cap))),
         Ok(Ok(Err(PlaceError::Journal(e)))) => return Ok(Err(OrderError::Journal(e))),
         // The actor dropped the reply: it stopped (shutdown).
         Ok(Err(_)) => return Ok(Err(OrderError::Journal(AppendError::Closed))),
@@ -192,6 +222,38 @@ async fn place(
         Ok(Err(closed)) => Err(OrderError::Journal(closed)),
         Err(_) => Err(OrderError::Timeout),
     })
+}
+
+/// The answer to an order for a sale without an actor, or the actor to ask after all.
+type WithoutActor = Result<Arc<SaleHandle>, Result<Receipt, OrderError>>;
+
+/// An order for a sale without an actor. Such a sale is settled (see `actors::registry`): a
+/// replay of a stored key is its first answer, anything else is `ended`, and no actor is
+/// started for it. A sale that is still open has no business being without one: it is
+/// started, and asked.
+async fn without_actor(
+    state: &AppState,
+    sale_id: FlashSaleId,
+    buyer_id: BuyerId,
+    key: &IdempotencyKey,
+    quantity: Quantity,
+) -> Result<WithoutActor, ApiError> {
+    let terms = persistence::repo::flash_sale(&state.db, sale_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
+    if state.clock.now() < terms.ends_at {
+        tracing::warn!(flash_sale_id = %sale_id, "an open flash sale had no stock actor; starting it");
+        let started = state.sale(sale_id).await.map_err(ApiError::internal)?;
+        return started
+            .map(Ok)
+            .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"));
+    }
+    let stored = persistence::repo::order_by_key(&state.db, sale_id, buyer_id, key).await?;
+    Ok(Err(match stored {
+        Some(order) if order.quantity == quantity.get() => Ok(order.receipt()),
+        Some(_) => Err(OrderError::Refused(ReserveError::KeyReused)),
+        None => Err(OrderError::Refused(ReserveError::Ended)),
+    }))
 }
 
 pub(crate) fn render(order: &Order) -> serde_json::Value {
@@ -240,8 +302,19 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let retry_after = state.admission.retry_after_secs();
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
-    let sale = state.registry.get(order.flash_sale_id).ok_or_else(|| {
-        ApiError::internal(format!("no stock actor for flash sale {}", order.flash_sale_id))
+    let not_cancellable = |current: OrderState| {
+        ApiError::conflict(
+            "not_cancellable",
+            format!("the order is {} and can no longer be cancelled", current.as_str()),
+        )
+    };
+    // Stored as settled: final, whatever the actor would say (and a settled sale's actor need
+    // not be started for it).
+    if order.state != OrderState::PendingPayment {
+        return Err(not_cancellable(order.state));
+    }
+    let sale = state.sale(order.flash_sale_id).await.map_err(ApiError::internal)?.ok_or_else(|| {
+        ApiError::internal(format!("flash sale {} of an order is gone", order.flash_sale_id))
     })?;
     let answer =
         sale.try_cancel(order.id, buyer.0).map_err(|_| OrderError::MailboxFull.into_api(retry_after))?;
@@ -249,13 +322,16 @@ pub async fn cancel(
     let (change, seq) = match tokio::time::timeout(timeout, answer).await {
         Ok(Ok(Ok(done))) => done,
         Ok(Ok(Err(CancelFailure::Refused(CancelError::NotPending(current))))) => {
-            return Err(ApiError::conflict(
-                "not_cancellable",
-                format!("the order is {} and can no longer be cancelled", current.as_str()),
-            ));
+            return Err(not_cancellable(current));
         }
+        // The order exists (it was read above) but its sale no longer keeps it: it was expired
+        // or cancelled since; the database says which once that change is durable.
         Ok(Ok(Err(CancelFailure::Refused(CancelError::UnknownOrder)))) => {
-            return Err(ApiError::not_found("order_not_found", "no such order"));
+            let _ = tokio::time::timeout(timeout, state.journal.wait_durable(state.journal.last_appended()))
+                .await;
+            let current =
+                persistence::repo::order(&state.db, order.id).await?.map_or(order.state, |o| o.state);
+            return Err(not_cancellable(current));
         }
         Ok(Ok(Err(CancelFailure::Journal(e)))) => return Err(OrderError::Journal(e).into_api(retry_after)),
         Ok(Err(_)) => return Err(OrderError::Journal(AppendError::Closed).into_api(retry_after)),

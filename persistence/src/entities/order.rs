@@ -15,6 +15,8 @@ pub struct Model {
     pub amount_fen: i64,
     pub state: String,
     pub idempotency_key: String,
+    /// The client's network when placed (`203.0.113.7`, `2001:db8:1:2::/64`), if known.
+    pub client_network: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub updated_at: i64,
