@@ -630,6 +630,20 @@ pub fn code_in(text: &str) -> Option<String> {
     None
 }
 
+/// Polls `done` every 20 ms until it holds, failing after 30 s: a bound for something stuck,
+/// not a timing assertion.
+pub async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `(state, Σquantity, count)` of a sale's orders, straight from the database.
 pub async fn stored_orders(db: &sea_orm::DatabaseConnection, sale: i64) -> HashMap<String, (i64, i64)> {
     use persistence::entities::order;

@@ -5,10 +5,12 @@
 
 mod bad_input;
 mod buyer_codes;
+mod caps;
 mod conformance;
 mod crash;
 mod expiry;
 mod helpers;
+mod lifecycle;
 mod logins;
 mod newcomer;
 mod operators;
