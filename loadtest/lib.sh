@@ -13,7 +13,9 @@ build_release() {
 }
 
 # start_server [ENV=VALUE …]: a fresh embedded database in $work, a free port, per-IP limit and
-# the per-network login-code caps off (every virtual fan comes from 127.0.0.1). Sets $base and $pid.
+# the per-network login-code caps and the caps on unpaid orders per network and per buyer off
+# (every virtual fan comes from 127.0.0.1; the steady-rate scripts reuse a buyer for many
+# orders; the caps have tests of their own). Sets $base and $pid.
 start_server() {
     echo "== starting flashsale on a fresh database in $work"
     (
@@ -24,6 +26,8 @@ start_server() {
         export FLASHSALE__ADMISSION__PER_IP_PER_SEC=0
         export FLASHSALE__BUYER_CODES__NETWORK_DAILY_LIMIT=0
         export FLASHSALE__BUYER_CODES__NETWORK_SESSIONS_PER_HOUR=0
+        export FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_NETWORK=0
+        export FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_BUYER=0
         export FLASHSALE__LOG__LEVEL=warn
         for assignment in "$@"; do export "${assignment?}"; done
         exec "$root/target/release/flashsale" serve
