@@ -187,6 +187,8 @@ pub enum ReserveError {
     OverLimit { per_buyer_limit: u32 },
     #[error("per-buyer limit reached: {remaining} more units allowed")]
     LimitExceeded { remaining: u32 },
+    #[error("at most {max} orders per buyer in this flash sale, cancelled and expired ones included")]
+    TooManyOrders { max: usize },
     #[error("this idempotency key was used with a different request body")]
     KeyReused,
 }
@@ -263,6 +265,11 @@ pub struct FlashSale {
 }
 
 impl FlashSale {
+    /// Orders one buyer may place in one sale, released ones included. Each leaves a replay
+    /// receipt for the life of the sale (its key must keep naming it: the database holds the
+    /// key unique), so this is what bounds a sale's memory per buyer who orders and cancels.
+    pub const MAX_ORDERS_PER_BUYER: usize = 100;
+
     /// A sale with nothing reserved or sold yet.
     pub fn new(terms: SaleTerms) -> Self {
         assert!(terms.check().is_ok(), "flash sale terms must be checked before use");
@@ -391,7 +398,8 @@ impl FlashSale {
 
     /// Holds units for a buyer until the payment deadline, or says why not.
     ///
-    /// Checks, in order: replay of the same key, the sale window, the per-buyer limit, stock.
+    /// Checks, in order: replay of the same key, the sale window, the buyer's number of orders,
+    /// the per-buyer limit, stock.
     pub fn reserve(&mut self, request: ReserveRequest, now: Timestamp) -> Result<Reservation, ReserveError> {
         let ReserveRequest { order_id, buyer_id, quantity, idempotency_key, client_network } = request;
         if let Some(receipt) = self.replay(buyer_id, &idempotency_key, quantity)? {
@@ -400,7 +408,11 @@ impl FlashSale {
         self.terms.admits(quantity, now)?;
         let wanted = quantity.get();
         let limit = self.terms.per_buyer_limit;
-        let (held, bought) = self.buyers.get(&buyer_id).map_or((0, 0), |t| (t.held, t.bought));
+        let tally = self.buyers.get(&buyer_id);
+        if tally.is_some_and(|t| t.keys.len() >= Self::MAX_ORDERS_PER_BUYER) {
+            return Err(ReserveError::TooManyOrders { max: Self::MAX_ORDERS_PER_BUYER });
+        }
+        let (held, bought) = tally.map_or((0, 0), |t| (t.held, t.bought));
         let used = held + bought;
         if used + wanted > limit {
             return Err(ReserveError::LimitExceeded { remaining: limit.saturating_sub(used) });
@@ -543,58 +555,9 @@ impl FlashSale {
     fn assert_balanced(&self) {
         assert!(self.counts().is_balanced(), "stock out of balance: {:?}", self.counts());
     }
-
-    /// Recomputes every invariant from the orders. O(orders): for tests and recovery checks,
-    /// not for the hot path (which asserts the cheap conservation law on every change).
-    pub fn verify(&self) -> Result<(), String> {
-        let mut reserved = 0u64;
-        let mut sold = 0u64;
-        let mut pending = 0usize;
-        let mut per_buyer: HashMap<BuyerId, (u32, u32)> = HashMap::new();
-        for order in self.orders.values() {
-            let entry = per_buyer.entry(order.buyer_id).or_default();
-            if order.state.holds_units() {
-                reserved += u64::from(order.quantity);
-                entry.0 += order.quantity;
-                pending += 1;
-            } else if order.state.sold_units() {
-                sold += u64::from(order.quantity);
-                entry.1 += order.quantity;
-            } else {
-                return Err(format!("released order {} is still kept", order.id));
-            }
-            let kept = self.buyers.get(&order.buyer_id).and_then(|t| t.keys.get(&order.idempotency_key));
-            if kept != Some(&order.receipt()) {
-                return Err(format!("order {} has no replay receipt under its key", order.id));
-            }
-        }
-        if pending != self.pending {
-            return Err(format!("{pending} orders are pending, the counter says {}", self.pending));
-        }
-        if let Some((buyer, _)) =
-            self.buyers.iter().find(|(b, t)| !per_buyer.contains_key(b) && (t.held, t.bought) != (0, 0))
-        {
-            return Err(format!("buyer {buyer} has units in its tally and no order"));
-        }
-        let counts = self.counts();
-        if !counts.is_balanced() {
-            return Err(format!("buckets do not sum to the quantity: {counts:?}"));
-        }
-        if reserved != u64::from(counts.reserved) || sold != u64::from(counts.sold) {
-            return Err(format!("orders say reserved {reserved} sold {sold}, counters say {counts:?}"));
-        }
-        for (buyer, (held, bought)) in per_buyer {
-            let tally = self.buyers.get(&buyer).cloned().unwrap_or_default();
-            if (tally.held, tally.bought) != (held, bought) {
-                return Err(format!("buyer {buyer} tally {tally:?} disagrees with orders"));
-            }
-            if held + bought > self.terms.per_buyer_limit {
-                return Err(format!("buyer {buyer} over the limit: {held} held {bought} bought"));
-            }
-        }
-        Ok(())
-    }
 }
+
+mod verify;
 
 #[cfg(test)]
 mod tests;

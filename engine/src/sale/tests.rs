@@ -149,19 +149,24 @@ fn only_the_buyer_cancels_and_only_while_unpaid() {
 #[test]
 fn released_orders_leave_memory_but_their_keys_still_replay() {
     let mut sale = FlashSale::new(terms(1_000, 1_000));
-    // A buyer who orders and cancels, over and over.
-    for n in 0..500 {
+    let max = FlashSale::MAX_ORDERS_PER_BUYER as i64;
+    // A buyer who orders and cancels, over and over, until the sale says no more.
+    for n in 0..max {
         let key = format!("k{n}");
         sale.reserve(request(n, 1, 1, &key), Timestamp(START)).unwrap();
         sale.cancel(OrderId(n), BuyerId(1), Timestamp(START)).unwrap();
     }
+    assert_eq!(
+        sale.reserve(request(max, 1, 1, "one-more"), Timestamp(START)),
+        Err(ReserveError::TooManyOrders { max: max as usize })
+    );
     sale.reserve(request(1_000, 2, 1, "held"), Timestamp(START)).unwrap();
     sale.reserve(request(1_001, 3, 1, "paid"), Timestamp(START)).unwrap();
     sale.confirm_payment(OrderId(1_001), Timestamp(START)).unwrap();
     assert_eq!(sale.orders().count(), 2, "only the pending and the paid order are kept");
     assert_eq!(sale.pending_orders().map(|o| o.id).collect::<Vec<_>>(), vec![OrderId(1_000)]);
     assert!(sale.deadlines.len() <= 2 * sale.pending + 64, "{} deadlines kept", sale.deadlines.len());
-    assert_eq!(sale.receipts().count(), 502);
+    assert_eq!(sale.receipts().count(), max as usize + 2);
     // The first answer to a released order's key is still the answer.
     let replayed = sale.reserve(request(2_000, 1, 1, "k7"), Timestamp(START)).unwrap();
     let Reservation::Replayed(receipt) = replayed else { panic!("{replayed:?}") };
@@ -311,6 +316,8 @@ proptest! {
                         Err(ReserveError::Ended)
                     } else if wanted > model.limit {
                         Err(ReserveError::OverLimit { per_buyer_limit: model.limit })
+                    } else if model.orders.iter().filter(|o| o.buyer == buyer).count() >= FlashSale::MAX_ORDERS_PER_BUYER {
+                        Err(ReserveError::TooManyOrders { max: FlashSale::MAX_ORDERS_PER_BUYER })
                     } else if used + wanted > model.limit {
                         Err(ReserveError::LimitExceeded { remaining: model.limit - used })
                     } else if model.available() == 0 {

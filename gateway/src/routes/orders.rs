@@ -64,6 +64,9 @@ impl OrderError {
                         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit_exceeded", message)
                     }
                     ReserveError::KeyReused => ApiError::invalid("idempotency_key_reused", message),
+                    ReserveError::TooManyOrders { .. } => {
+                        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_orders", message)
+                    }
                 }
             }
             OrderError::TooManyUnpaid(cap) => {
