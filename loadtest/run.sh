@@ -6,11 +6,11 @@
 # Builds the release binary, starts it on a new embedded database on a free port (per-IP limit,
 # per-network login-code caps and caps on unpaid orders off: all virtual fans come from
 # 127.0.0.1; each fan verifies its phone with a code read from the SMS sandbox), seeds a
-# merchant, a product and a live flash sale
-# shaped for the script, runs k6 with a summary, verifies `available + reserved + sold ==
-# quantity` and no oversell through the API, samples the server's memory, and stops the server
-# gracefully (the journal drains). Environment knobs: QUANTITY, PER_BUYER_LIMIT,
-# PAYMENT_WINDOW_SECS, PEAK_VUS, DURATION, ORDER_RATE, KEEP=1 (keep the work directory).
+# merchant, a product and a live flash sale shaped for the script, runs k6 with a summary,
+# verifies `available + reserved + sold == quantity` and no oversell through the API, samples
+# the server's memory, and stops the server gracefully (the journal drains). Environment
+# knobs: QUANTITY, PER_BUYER_LIMIT, PAYMENT_WINDOW_SECS, PEAK_VUS, DURATION, ORDER_RATE, KEEP=1
+# (keep the work directory).
 set -euo pipefail
 
 name=${1:?usage: loadtest/run.sh spike|soldout|browse|soak|pay [k6 args]}

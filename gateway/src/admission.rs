@@ -59,6 +59,11 @@ impl Admission {
         }
     }
 
+    /// The client address of a request, behind the trusted proxies.
+    pub fn client_address(&self, request: &HttpRequest) -> Option<std::net::IpAddr> {
+        client::request_address(request, &self.trusted_proxies)
+    }
+
     /// The client network of a request: what every per-address limit counts.
     pub fn client_network(&self, request: &HttpRequest) -> Option<ClientNetwork> {
         client::client_network(request, &self.trusted_proxies)

@@ -11,7 +11,6 @@
 //! The digits exist in three places only: the SMS request, the fan's phone (the sandbox inbox
 //! in demo mode) and the comparison here. They are never logged and never answered.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use engine::buyer_code::{CodeRefusal, CodeRules, IssueRefusal, LoginCode};
@@ -39,19 +38,6 @@ pub struct LoginCodes {
 pub struct CodeSent {
     pub expires_at: Timestamp,
     pub resend_after_secs: u64,
-}
-
-/// The network a request comes from, the unit of the per-network caps: an IPv4 address, or an
-/// IPv6 /64 (one subscriber usually holds a whole /64, so single addresses would be free).
-pub fn network_of(ip: Option<IpAddr>) -> String {
-    match ip.map(|ip| ip.to_canonical()) {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        None => "unknown".to_owned(),
-    }
 }
 
 impl LoginCodes {
@@ -194,22 +180,5 @@ impl LoginCodes {
             }
         }
         Ok(repo::buyer_for_phone(db, phone, now).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_are_ipv4_addresses_and_ipv6_slash_64s() {
-        assert_eq!(network_of(Some("203.0.113.7".parse().unwrap())), "203.0.113.7");
-        assert_eq!(network_of(Some("::ffff:203.0.113.7".parse().unwrap())), "203.0.113.7");
-        assert_eq!(network_of(Some("2001:db8:1:2:aaaa::1".parse().unwrap())), "2001:db8:1:2::/64");
-        assert_eq!(
-            network_of(Some("2001:db8:1:2:bbbb::9".parse().unwrap())),
-            network_of(Some("2001:db8:1:2::1".parse().unwrap()))
-        );
-        assert_eq!(network_of(None), "unknown");
     }
 }

@@ -80,16 +80,22 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     Some(address.to_canonical())
 }
 
-/// The network of the client of `request`, or `None` without a peer address (tests).
-pub fn client_network(request: &HttpRequest, trusted: &TrustedProxies) -> Option<ClientNetwork> {
+/// The client address of `request` by the rule above, or `None` without a peer address
+/// (tests).
+pub fn request_address(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
     let peer = request.peer_addr()?.ip();
     if trusted.is_empty() {
-        return Some(ClientNetwork::of(peer));
+        return Some(peer.to_canonical());
     }
     // A header value that is not text counts as an entry that is not an address.
     let values: Vec<&str> =
         request.headers().get_all("x-forwarded-for").map(|v| v.to_str().unwrap_or("")).collect();
-    Some(ClientNetwork::of(client_address(peer, values.into_iter(), trusted)))
+    Some(client_address(peer, values.into_iter(), trusted))
+}
+
+/// The network of the client of `request`.
+pub fn client_network(request: &HttpRequest, trusted: &TrustedProxies) -> Option<ClientNetwork> {
+    request_address(request, trusted).map(ClientNetwork::of)
 }
 
 #[cfg(test)]

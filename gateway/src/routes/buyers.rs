@@ -10,7 +10,6 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Role;
-use crate::buyer_codes::network_of;
 use crate::error::ApiError;
 use crate::time::rfc3339;
 
@@ -30,8 +29,9 @@ fn phone_of(raw: &str) -> Result<Phone, ApiError> {
     Phone::parse(raw).map_err(|e| ApiError::invalid("invalid_phone", e.to_string()))
 }
 
-fn network(request: &HttpRequest) -> String {
-    network_of(request.peer_addr().map(|a| a.ip()))
+/// The unit of the per-network code caps, as every per-address limit sees the client.
+fn network(state: &AppState, request: &HttpRequest) -> String {
+    state.admission.client_network(request).map_or_else(|| "unknown".to_owned(), |n| n.to_string())
 }
 
 /// Sends a login code to the phone: 202 once the SMS provider took it. The answer never
@@ -43,7 +43,8 @@ pub async fn request_code(
     body: web::Json<NewCode>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = phone_of(&body.phone)?;
-    let sent = state.login_codes.request(&state.db, &phone, &network(&request), state.clock.now()).await?;
+    let sent =
+        state.login_codes.request(&state.db, &phone, &network(&state, &request), state.clock.now()).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "expires_at": rfc3339(sent.expires_at),
         "resend_after_secs": sent.resend_after_secs,
@@ -60,7 +61,8 @@ pub async fn session(
     let code = LoginCode::parse(body.code.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::invalid("invalid_code", e.to_string()))?;
     let now = state.clock.now();
-    let buyer_id = state.login_codes.verify(&state.db, &phone, &code, &network(&request), now).await?;
+    let buyer_id =
+        state.login_codes.verify(&state.db, &phone, &code, &network(&state, &request), now).await?;
     let ttl = state.settings.auth.buyer_token_ttl_secs;
     let (token, expires_at) = state.tokens.issue(Role::Buyer, buyer_id.0, now, ttl);
     Ok(HttpResponse::Ok().json(json!({

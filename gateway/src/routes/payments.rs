@@ -69,7 +69,7 @@ pub async fn create(
         .get(order.flash_sale_id)
         .map(|sale| sale.terms.title.clone())
         .unwrap_or_else(|| format!("order {}", order.id));
-    let payer_ip = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let payer_ip = state.admission.client_address(&request).map(|ip| ip.to_string()).unwrap_or_default();
     let mut last_error = None;
     for channel in state.channels.failover_order(wanted) {
         let method = method.on(channel);
