@@ -1,17 +1,25 @@
 //! Expiry: unpaid holds run out at their deadline, their units go back on sale and sell again,
 //! and the counters stay exact throughout.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use crate::helpers::{TestDb, spawn_app, stored_orders, test_settings};
+use actors::clock::ManualClock;
+use engine::Timestamp;
+
+use crate::helpers::{TestDb, spawn_app, spawn_app_with_clock, stored_orders, test_settings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_holds_expire_and_their_units_sell_again() {
     let db = TestDb::new().await;
-    let app = spawn_app(test_settings(&db)).await;
+    // Time moves only when the test says so: no waiting on the wall clock.
+    let clock = Arc::new(ManualClock::new(Timestamp(chrono::Utc::now().timestamp_millis())));
+    let app = spawn_app_with_clock(test_settings(&db), clock.clone()).await;
     let api = app.api();
     let sale = api.live_sale(10, 2, 1).await;
     let id = sale.flash_sale_id;
+    // The sale's window is set from the wall clock: bring the manual clock up to it.
+    let behind = chrono::Utc::now().timestamp_millis() - actors::Clock::now(clock.as_ref()).as_millis();
+    clock.advance_millis(behind.max(0));
 
     let first = api.buyers(13_100_000_000, 5, 5).await;
     let mut first_orders = Vec::new();
@@ -24,17 +32,18 @@ async fn unpaid_holds_expire_and_their_units_sell_again() {
     let late = api.buyer("13199999999").await;
     assert_eq!(api.order(id, &late, "late-1", 1).await.code(), "sold_out");
 
-    // The payment window is one second: wait for the holds to come back, no longer than needed.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let counts = api.counts(id).await;
-        assert_eq!(counts.0 + counts.1 + counts.2, 10, "counters out of balance: {counts:?}");
-        if counts == (10, 0, 0, 10) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "holds did not expire: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // A millisecond before the one-second payment window closes nothing expires; at the
+    // deadline every hold does. The sale's actor is asked to look at the clock, and the read
+    // of its own counters (a message behind the tick) waits until it has.
+    let handle = app.state.registry.get(engine::FlashSaleId(id)).expect("the sale's actor runs");
+    clock.advance_millis(999);
+    app.state.registry.tick_all();
+    handle.verify().await.expect("the actor answers").1.expect("invariants hold");
+    assert_eq!(api.counts(id).await, (0, 10, 0, 10), "nothing is due before the deadline");
+    clock.advance_millis(1);
+    app.state.registry.tick_all();
+    handle.verify().await.expect("the actor answers").1.expect("invariants hold");
+    assert_eq!(api.counts(id).await, (10, 0, 0, 10), "every hold expired at its deadline");
 
     // The freed units sell again, exactly ten of them.
     let second = api.buyers(13_200_000_000, 6, 6).await;
