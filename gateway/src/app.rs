@@ -14,27 +14,25 @@ use actors::{
     SystemClock,
 };
 use anyhow::Context as _;
-use engine::ledger::Channel;
+use engine::buyer_code::CodeRules;
 use engine::settlement::WithdrawalPolicy;
 use persistence::{DatabaseConnection, WriterSettings, WriterStatus, repo};
-use providers::crypto::{self, ChannelKeys, KeyPems};
-use providers::payments::wechat::protocol::PlatformKeys;
-use providers::payments::{AlipayClient, Channels, WechatClient};
-use providers::sms::tencent::{TencentSms, TencentSmsConfig};
 use rand::Rng as _;
-use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
+use sandbox::sms::SmsSandbox;
 use sandbox::{Sandbox, SandboxSettings};
 use tokio::task::JoinHandle;
+use workflows::accounts::login::{LoginThrottle, PasswordWork, PasswordWorkSettings, ThrottleSettings};
+use workflows::accounts::versions::TokenVersions;
+use workflows::buyer_codes::LoginCodes;
+use workflows::payments::{PaymentSettings, Payments};
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
-use crate::buyer_codes::LoginCodes;
 use crate::client::TrustedProxies;
 use crate::config::{Mode, Settings};
 use crate::health::{self, Health};
-use crate::login::{LoginThrottle, PasswordWork};
-use crate::versions::TokenVersions;
-use crate::{demo, payments, production, routes, telemetry};
+use crate::wiring::{channel_clients, sandbox_keys, sms};
+use crate::{demo, production, routes, telemetry};
 
 /// Shared by every handler.
 pub struct AppState {
@@ -46,12 +44,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub base_url: String,
-    pub settlements: Arc<SettlementRegistry>,
-    pub channels: Channels,
+    /// The payment workflow: creation, reports, the active query, refunds, reconciliation.
+    pub payments: Arc<Payments>,
     /// The bundled sandboxes, when this server serves them.
     pub sandbox: Option<Arc<Sandbox>>,
-    /// Woken when a refund becomes owed, so the refund worker sends it at once.
-    pub refunds_due: tokio::sync::Notify,
     /// Every password hash goes through it (bounded memory and CPU).
     pub passwords: PasswordWork,
     pub logins: LoginThrottle,
@@ -66,24 +62,13 @@ pub struct AppState {
 impl AppState {
     /// Starts the stock actor of a stored flash sale, rebuilt from its orders.
     pub async fn start_sale(&self, terms: engine::SaleTerms) -> anyhow::Result<Arc<actors::SaleHandle>> {
-        let orders = repo::orders_of_sale(&self.db, terms.id).await?;
-        let id = terms.id;
-        self.registry
-            .start(terms, orders)
-            .with_context(|| format!("flash sale {id} breaks an invariant in storage"))
+        workflows::sales::start(&self.db, &self.registry, terms).await
     }
 
-    /// The stock actor of a sale, started on demand from the database when none is running
-    /// (the sale is then settled: the actor answers and leaves again); `None` when there is no
-    /// such sale. For what needs the actor's word on a settled sale (a late payment, a
-    /// cancellation); reads of a settled sale go to the database instead.
+    /// The stock actor of a sale, started on demand for a settled one (see
+    /// [`workflows::sales::running_or_started`]).
     pub async fn sale(&self, id: engine::FlashSaleId) -> anyhow::Result<Option<Arc<actors::SaleHandle>>> {
-        if let Some(running) = self.registry.get(id) {
-            return Ok(Some(running));
-        }
-        let Some(terms) = repo::flash_sale(&self.db, id).await? else { return Ok(None) };
-        metrics::counter!("flashsale_stock_actors_started_on_demand_total").increment(1);
-        self.start_sale(terms).await.map(Some)
+        workflows::sales::running_or_started(&self.db, &self.registry, id).await
     }
 }
 
@@ -97,182 +82,6 @@ pub struct Application {
     /// The separate `/metrics` listener (`server.metrics_bind`).
     metrics_server: Option<(Server, SocketAddr)>,
     local_addr: SocketAddr,
-}
-
-/// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
-/// (and payments in flight across them) see the same keys.
-async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
-    let stored = match repo::setting(db, "sandbox_keys").await? {
-        Some(stored) => stored,
-        None => {
-            let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
-            // Two first starts at once: both use the one that was stored first.
-            repo::setting_or_insert(db, "sandbox_keys", serde_json::to_string(&fresh)?).await?
-        }
-    };
-    let pems: KeyPems = serde_json::from_str(&stored).context("stored sandbox keys")?;
-    Ok(ChannelKeys::from_pems(&pems)?)
-}
-
-/// The channel adapters: the bundled sandbox's keys and URLs when a channel's URL is empty
-/// and this is demo mode with the sandbox on, else the configured service and keys. There is
-/// no `sandbox_keys` in production, so a channel can never fall back to the sandbox there.
-fn channel_clients(
-    settings: &Settings,
-    base_url: &str,
-    sandbox_keys: Option<&ChannelKeys>,
-    clock: &Arc<dyn Clock>,
-) -> anyhow::Result<Channels> {
-    let p = &settings.payments;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(p.channel_timeout_ms))
-        // Below the usual 5 s keep-alive of servers, so a pooled connection is rarely stale.
-        .pool_idle_timeout(Duration::from_secs(4))
-        .build()
-        .context("building the channels' HTTP client")?;
-    let preference: Vec<Channel> = p.channels.iter().filter_map(|c| Channel::parse(c)).collect();
-    let bundled_keys = |channel: &str| {
-        sandbox_keys.ok_or_else(|| {
-            anyhow::anyhow!(
-                "payments.{channel}: no URL is set and the bundled sandbox is off (sandbox.enabled)"
-            )
-        })
-    };
-    let mut bundled = Vec::new();
-    let wechat = if preference.contains(&Channel::Wechat) {
-        let w = &p.wechat;
-        let (base, key, platform_key, api_v3_key) = if w.base_url.is_empty() {
-            let k = bundled_keys("wechat")?;
-            bundled.push(Channel::Wechat);
-            (
-                format!("{base_url}/sandbox/wechat"),
-                k.wechat_merchant.clone(),
-                k.wechat_platform.to_public_key(),
-                k.wechat_api_v3_key,
-            )
-        } else {
-            (
-                w.base_url.trim_end_matches('/').to_owned(),
-                crypto::parse_private(&w.merchant_private_key, "payments.wechat.merchant_private_key")?,
-                crypto::parse_public(&w.platform_public_key, "payments.wechat.platform_public_key")?,
-                crypto::parse_api_v3_key(&w.api_v3_key)?,
-            )
-        };
-        let mut platform = PlatformKeys::default();
-        platform.insert(w.platform_serial.clone(), platform_key);
-        Some(WechatClient {
-            http: http.clone(),
-            base_url: base,
-            appid: w.appid.clone(),
-            mchid: w.mchid.clone(),
-            serial_no: w.merchant_serial_no.clone(),
-            key,
-            platform,
-            api_v3_key,
-            notify_url: format!("{base_url}/api/v1/payments/wechat/notify"),
-            clock: clock.clone(),
-        })
-    } else {
-        None
-    };
-    let alipay = if preference.contains(&Channel::Alipay) {
-        let a = &p.alipay;
-        let (gateway, key, public) = if a.gateway_url.is_empty() {
-            let k = bundled_keys("alipay")?;
-            bundled.push(Channel::Alipay);
-            (
-                format!("{base_url}/sandbox/alipay/gateway.do"),
-                k.alipay_app.clone(),
-                k.alipay_platform.to_public_key(),
-            )
-        } else {
-            (
-                a.gateway_url.clone(),
-                crypto::parse_private(&a.app_private_key, "payments.alipay.app_private_key")?,
-                crypto::parse_public(&a.alipay_public_key, "payments.alipay.alipay_public_key")?,
-            )
-        };
-        Some(AlipayClient {
-            http,
-            gateway_url: gateway,
-            app_id: a.app_id.clone(),
-            key,
-            alipay_public: public,
-            notify_url: format!("{base_url}/api/v1/payments/alipay/notify"),
-            clock: clock.clone(),
-        })
-    } else {
-        None
-    };
-    let mut channels = Channels::new(
-        wechat,
-        alipay,
-        preference,
-        Duration::from_secs(settings.payments.failover_cooldown_secs),
-    );
-    channels.bundled = bundled;
-    Ok(channels)
-}
-
-/// The SMS adapter and, with an empty `sms.provider_url`, the bundled sandbox it talks to
-/// (its keys generated once and kept in the database, like the payment sandboxes').
-async fn sms(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    base_url: &str,
-    clock: &Arc<dyn Clock>,
-) -> anyhow::Result<(TencentSms, Option<Arc<SmsSandbox>>)> {
-    let s = &settings.sms;
-    let (url, secret_id, secret_key, sandbox) = if s.provider_url.is_empty() {
-        anyhow::ensure!(
-            settings.sandbox.enabled,
-            "sms.provider_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
-        );
-        let stored = match repo::setting(db, "sms_sandbox_keys").await? {
-            Some(stored) => stored,
-            None => {
-                let (id, key) = sandbox::sms::generate_keys();
-                let fresh = serde_json::json!({ "secret_id": id, "secret_key": key }).to_string();
-                repo::setting_or_insert(db, "sms_sandbox_keys", fresh).await?
-            }
-        };
-        let keys: serde_json::Value = serde_json::from_str(&stored).context("stored sms sandbox keys")?;
-        let field = |name: &str| keys[name].as_str().map(str::to_owned).context("stored sms sandbox keys");
-        let (secret_id, secret_key) = (field("secret_id")?, field("secret_key")?);
-        let sandbox = SmsSandbox::new(
-            SmsSandboxSettings {
-                secret_id: secret_id.clone(),
-                secret_key: secret_key.clone(),
-                sdk_app_id: s.sdk_app_id.clone(),
-                sign_name: s.sign_name.clone(),
-                templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
-                inbox_capacity: s.sandbox_inbox_capacity,
-            },
-            clock.clone(),
-        );
-        (format!("{base_url}/sandbox/sms"), secret_id, secret_key, Some(Arc::new(sandbox)))
-    } else {
-        (s.provider_url.clone(), s.secret_id.clone(), s.secret_key()?, None)
-    };
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(s.timeout_ms))
-        .pool_idle_timeout(Duration::from_secs(4))
-        .build()
-        .context("building the sms HTTP client")?;
-    let client = TencentSms::new(
-        TencentSmsConfig {
-            url,
-            region: s.region.clone(),
-            secret_id,
-            secret_key,
-            sdk_app_id: s.sdk_app_id.clone(),
-            sign_name: s.sign_name.clone(),
-        },
-        http,
-        clock.clone(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((client, sandbox))
 }
 
 impl Application {
@@ -372,7 +181,7 @@ impl Application {
         });
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
         let login_codes = LoginCodes::new(
-            &settings.buyer_codes,
+            code_rules(&settings.buyer_codes),
             &secret,
             Arc::new(sms_client),
             settings.sms.template_id_login.clone(),
@@ -394,6 +203,21 @@ impl Application {
             withdrawal_ids,
         ));
 
+        let payments = Arc::new(Payments::new(
+            db.clone(),
+            channels,
+            registry.clone(),
+            settlements,
+            journal.clone(),
+            clock.clone(),
+            PaymentSettings {
+                ack_timeout: settings.ack_timeout(),
+                query_after: Duration::from_millis(settings.payments.query_after_ms),
+                query_interval: Duration::from_millis(settings.payments.query_interval_ms),
+                refund_interval: Duration::from_millis(settings.payments.refund_interval_ms),
+            },
+        ));
+        let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
             admission: Admission::new(
@@ -406,15 +230,22 @@ impl Application {
             clock,
             base_url,
             settings: settings.clone(),
-            settlements,
-            channels,
+            payments,
             sandbox,
-            refunds_due: tokio::sync::Notify::new(),
-            passwords: PasswordWork::new(&settings.auth, settings.admission.retry_after_secs),
-            logins: LoginThrottle::new(&settings.auth),
+            passwords: PasswordWork::new(PasswordWorkSettings {
+                concurrency: auth.hash_concurrency,
+                queue: auth.hash_queue,
+                wait: Duration::from_millis(auth.hash_wait_ms),
+                retry_after_secs: settings.admission.retry_after_secs,
+            }),
+            logins: LoginThrottle::new(ThrottleSettings {
+                failures_allowed: auth.login_failures_allowed,
+                max_block: Duration::from_secs(auth.login_backoff_max_secs),
+                tracked_accounts: auth.login_tracked_accounts,
+            }),
             token_versions: TokenVersions::new(
-                settings.auth.token_version_cache_entries,
-                Duration::from_secs(settings.auth.token_version_cache_secs),
+                auth.token_version_cache_entries,
+                Duration::from_secs(auth.token_version_cache_secs),
             ),
             health: Health::new(writer_status),
             login_codes,
@@ -560,7 +391,7 @@ impl Application {
                 }
             }
         });
-        let background = payments::spawn_background(state.clone().into_inner());
+        let background = state.payments.clone().spawn_background();
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;
@@ -570,7 +401,7 @@ impl Application {
         for task in background {
             task.abort();
         }
-        state.settlements.shutdown();
+        state.payments.settlements.shutdown();
         state.registry.shutdown();
         state.journal.close().await;
         let drained = tokio::time::timeout(Duration::from_secs(30), writer).await;
@@ -582,6 +413,19 @@ impl Application {
             }
         }
         served.context("http server")
+    }
+}
+
+/// The login-code rules from their settings.
+fn code_rules(settings: &crate::config::BuyerCodes) -> CodeRules {
+    let millis = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+    CodeRules {
+        ttl_ms: millis(settings.code_ttl_secs),
+        max_wrong_attempts: settings.max_wrong_attempts,
+        resend_after_ms: millis(settings.resend_after_secs),
+        phone_daily_cap: settings.phone_daily_limit,
+        network_daily_cap: settings.network_daily_limit,
+        network_hourly_sessions: settings.network_sessions_per_hour,
     }
 }
 

@@ -17,8 +17,8 @@ use persistence::access;
 use crate::AppState;
 use crate::access::OperatorRole;
 use crate::error::ApiError;
-pub use crate::passwords::{hash_password, verify_password};
-use crate::versions::{Current, Holder};
+pub use workflows::accounts::passwords::{hash_password, verify_password};
+use workflows::accounts::versions::{Current, Holder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

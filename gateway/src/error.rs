@@ -1,8 +1,8 @@
 //! The error answer of the API: `{"error":{"code":"…","message":"…"}}` with a 4xx/5xx status.
 //!
-//! Route groups have their own error enums for their expected outcomes and convert into
-//! [`ApiError`], the single wire shape; `code` is stable and meant for programs, `message`
-//! for people.
+//! Route groups have their own error enums for their expected outcomes (each implements
+//! `ResponseError` through [`route_error!`], answering with an [`ApiError`]): the single wire
+//! shape, with `code` stable and meant for programs, `message` for people.
 
 use std::fmt;
 
@@ -77,6 +77,11 @@ impl ApiError {
     /// Something that should not happen: logged with its cause, answered without it.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
+        Self::unexpected()
+    }
+
+    /// The answer to something that should not happen, for a caller that logs the cause.
+    pub fn unexpected() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }
 }
@@ -85,6 +90,30 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
     }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Implements `ResponseError` for a route group's error enum through its
+/// `fn api(&self) -> ApiError`; a 500 is logged with its cause (the enum's `Display`), which
+/// the answer never carries.
+#[macro_export]
+macro_rules! route_error {
+    ($group:ty) => {
+        impl actix_web::ResponseError for $group {
+            fn status_code(&self) -> actix_web::http::StatusCode {
+                self.api().status
+            }
+
+            fn error_response(&self) -> actix_web::HttpResponse {
+                let api = self.api();
+                if api.status == actix_web::http::StatusCode::INTERNAL_SERVER_ERROR {
+                    tracing::error!(cause = %self, "internal error");
+                }
+                actix_web::ResponseError::error_response(&api)
+            }
+        }
+    };
 }
 
 impl ResponseError for ApiError {

@@ -236,7 +236,7 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
     for (token, _, _, _) in merchants.iter().take(5) {
         let id =
             api.get("/api/v1/merchants/me/balance", Some(token)).await.body["merchant_id"].as_i64().unwrap();
-        let books = app.state.settlements.get(engine::MerchantId(id)).unwrap();
+        let books = app.state.payments.settlements.get(engine::MerchantId(id)).unwrap();
         let (balances, verified) = books.verify().await.unwrap();
         assert_eq!(verified, Ok(()));
         assert_eq!(balances.available.as_i64(), api.balance(token).await.0);

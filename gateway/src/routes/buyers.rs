@@ -2,16 +2,64 @@
 //! `POST /buyers/sessions {phone, code}` trades the right code for a buyer token. No account,
 //! but nobody orders (or reads orders) as a phone number they do not hold.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use engine::Phone;
-use engine::buyer_code::LoginCode;
+use engine::buyer_code::{CodeRefusal, IssueRefusal, LoginCode};
+use engine::{InputError, Phone};
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::buyer_codes::{IssueError, VerifyError};
 
 use crate::AppState;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::time::rfc3339;
+
+/// What the buyer-session routes answer besides success.
+#[derive(Debug, Error)]
+pub enum BuyerError {
+    #[error(transparent)]
+    InvalidPhone(InputError),
+    #[error(transparent)]
+    InvalidCode(InputError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+impl BuyerError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        let too_many = |code| ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message.clone());
+        match self {
+            Self::InvalidPhone(_) => ApiError::invalid("invalid_phone", message),
+            Self::InvalidCode(_) => ApiError::invalid("invalid_code", message),
+            Self::Issue(IssueError::Refused(IssueRefusal::TooSoon { retry_after_secs })) => {
+                too_many("code_resend_too_soon")
+                    .retry_after(u32::try_from(*retry_after_secs).unwrap_or(u32::MAX))
+            }
+            Self::Issue(IssueError::Refused(IssueRefusal::PhoneDailyCap)) => {
+                too_many("phone_daily_limit").retry_after(3_600)
+            }
+            Self::Issue(IssueError::Refused(IssueRefusal::NetworkDailyCap)) => {
+                too_many("network_daily_limit").retry_after(3_600)
+            }
+            Self::Issue(IssueError::SmsUnavailable) => ApiError::unavailable("sms_unavailable", message, 5),
+            Self::Verify(VerifyError::Refused(refusal)) => match refusal {
+                CodeRefusal::NoCode => ApiError::unauthorized("no_code", message),
+                CodeRefusal::Expired => ApiError::unauthorized("code_expired", message),
+                CodeRefusal::Wrong { .. } => ApiError::unauthorized("wrong_code", message),
+                CodeRefusal::Locked => too_many("code_locked"),
+            },
+            Self::Verify(VerifyError::TooManySessions(_)) => too_many("too_many_sessions").retry_after(600),
+            Self::Issue(IssueError::Db(_)) | Self::Verify(VerifyError::Db(_)) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(BuyerError);
 
 #[derive(Deserialize)]
 pub struct NewCode {
@@ -23,10 +71,6 @@ pub struct NewSession {
     phone: String,
     /// Optional in the shape so that a missing code gets its own clear answer.
     code: Option<String>,
-}
-
-fn phone_of(raw: &str) -> Result<Phone, ApiError> {
-    Phone::parse(raw).map_err(|e| ApiError::invalid("invalid_phone", e.to_string()))
 }
 
 /// The unit of the per-network code caps, as every per-address limit sees the client.
@@ -41,8 +85,8 @@ pub async fn request_code(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: web::Json<NewCode>,
-) -> Result<HttpResponse, ApiError> {
-    let phone = phone_of(&body.phone)?;
+) -> Result<HttpResponse, BuyerError> {
+    let phone = Phone::parse(&body.phone).map_err(BuyerError::InvalidPhone)?;
     let sent =
         state.login_codes.request(&state.db, &phone, &network(&state, &request), state.clock.now()).await?;
     Ok(HttpResponse::Accepted().json(json!({
@@ -56,10 +100,9 @@ pub async fn session(
     state: web::Data<AppState>,
     request: HttpRequest,
     body: web::Json<NewSession>,
-) -> Result<HttpResponse, ApiError> {
-    let phone = phone_of(&body.phone)?;
-    let code = LoginCode::parse(body.code.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::invalid("invalid_code", e.to_string()))?;
+) -> Result<HttpResponse, BuyerError> {
+    let phone = Phone::parse(&body.phone).map_err(BuyerError::InvalidPhone)?;
+    let code = LoginCode::parse(body.code.as_deref().unwrap_or_default()).map_err(BuyerError::InvalidCode)?;
     let now = state.clock.now();
     let buyer_id =
         state.login_codes.verify(&state.db, &phone, &code, &network(&state, &request), now).await?;

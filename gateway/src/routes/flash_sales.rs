@@ -6,14 +6,87 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, get, post, web};
 use engine::{Fen, FlashSaleId, ProductId, SaleTerms, StockCounts, TermsError};
+use persistence::DbErr;
 use persistence::repo::{self, CreateSaleError, SaleCaps};
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
 
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
 use crate::time::{parse_rfc3339, rfc3339};
+
+/// What the flash-sale routes answer besides success.
+#[derive(Debug, Error)]
+pub enum FlashSaleError {
+    #[error("{0} is out of range")]
+    OutOfRange(&'static str),
+    #[error("{0} must be an RFC 3339 time")]
+    InvalidTime(&'static str),
+    #[error(transparent)]
+    Terms(#[from] TermsError),
+    #[error("no such product in your catalogue")]
+    ProductNotFound,
+    #[error("the product has {stock} units left to put on sale")]
+    InsufficientProductStock { stock: i64 },
+    /// A merchant's cap on live or scheduled sales; the message names which.
+    #[error(transparent)]
+    TooMany(CreateSaleError),
+    #[error("flash sale {0}: orders claim more units than it has")]
+    Overclaimed(FlashSaleId),
+    #[error("no such flash sale")]
+    NotFound,
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl FlashSaleError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        match self {
+            Self::OutOfRange(_) => ApiError::invalid("invalid_field", message),
+            Self::InvalidTime(_) => ApiError::invalid("invalid_time", message),
+            Self::Terms(terms) => ApiError::invalid(
+                match terms {
+                    TermsError::Window | TermsError::AlreadyEnded => "invalid_window",
+                    TermsError::Price => "invalid_price",
+                    TermsError::Quantity => "invalid_quantity",
+                    TermsError::PerBuyerLimit => "invalid_per_buyer_limit",
+                    TermsError::PaymentWindow => "invalid_payment_window",
+                },
+                message,
+            ),
+            Self::ProductNotFound => ApiError::not_found("product_not_found", message),
+            Self::InsufficientProductStock { .. } => {
+                ApiError::conflict("insufficient_product_stock", message)
+            }
+            Self::TooMany(CreateSaleError::TooManyScheduled { .. }) => {
+                ApiError::conflict("too_many_scheduled_sales", message)
+            }
+            Self::TooMany(_) => ApiError::conflict("too_many_live_sales", message),
+            Self::NotFound => ApiError::not_found("flash_sale_not_found", message),
+            Self::Overclaimed(_) | Self::Db(_) | Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(FlashSaleError);
+
+impl From<CreateSaleError> for FlashSaleError {
+    fn from(error: CreateSaleError) -> Self {
+        match error {
+            CreateSaleError::ProductNotFound => Self::ProductNotFound,
+            CreateSaleError::InsufficientStock { stock } => Self::InsufficientProductStock { stock },
+            too_many @ (CreateSaleError::TooManyLive { .. } | CreateSaleError::TooManyScheduled { .. }) => {
+                Self::TooMany(too_many)
+            }
+            CreateSaleError::Db(e) => Self::Db(e),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub struct NewFlashSale {
@@ -26,26 +99,12 @@ pub struct NewFlashSale {
     payment_window_secs: i64,
 }
 
-fn whole(value: i64, field: &'static str) -> Result<u32, ApiError> {
-    u32::try_from(value).map_err(|_| ApiError::invalid("invalid_field", format!("{field} is out of range")))
+fn whole(value: i64, field: &'static str) -> Result<u32, FlashSaleError> {
+    u32::try_from(value).map_err(|_| FlashSaleError::OutOfRange(field))
 }
 
-fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, ApiError> {
-    parse_rfc3339(raw)
-        .ok_or_else(|| ApiError::invalid("invalid_time", format!("{field} must be an RFC 3339 time")))
-}
-
-impl From<TermsError> for ApiError {
-    fn from(err: TermsError) -> Self {
-        let code = match err {
-            TermsError::Window | TermsError::AlreadyEnded => "invalid_window",
-            TermsError::Price => "invalid_price",
-            TermsError::Quantity => "invalid_quantity",
-            TermsError::PerBuyerLimit => "invalid_per_buyer_limit",
-            TermsError::PaymentWindow => "invalid_payment_window",
-        };
-        ApiError::invalid(code, err.to_string())
-    }
+fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, FlashSaleError> {
+    parse_rfc3339(raw).ok_or(FlashSaleError::InvalidTime(field))
 }
 
 #[post("/flash-sales")]
@@ -53,12 +112,12 @@ pub async fn create(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
     body: web::Json<NewFlashSale>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, FlashSaleError> {
     let now = state.clock.now();
     let product = repo::product(&state.db, ProductId(body.product_id))
         .await?
         .filter(|p| p.merchant_id == merchant.0)
-        .ok_or_else(|| ApiError::not_found("product_not_found", "no such product in your catalogue"))?;
+        .ok_or(FlashSaleError::ProductNotFound)?;
     let terms = SaleTerms {
         id: FlashSaleId(0),
         merchant_id: merchant.0,
@@ -76,26 +135,8 @@ pub async fn create(
         max_live: state.settings.flash_sales.max_live_per_merchant,
         max_scheduled: state.settings.flash_sales.max_scheduled_per_merchant,
     };
-    let id = match repo::create_flash_sale(&state.db, &terms, now, caps).await {
-        Ok(id) => id,
-        Err(CreateSaleError::ProductNotFound) => {
-            return Err(ApiError::not_found("product_not_found", "no such product in your catalogue"));
-        }
-        Err(CreateSaleError::InsufficientStock { stock }) => {
-            return Err(ApiError::conflict(
-                "insufficient_product_stock",
-                format!("the product has {stock} units left to put on sale"),
-            ));
-        }
-        Err(error @ CreateSaleError::TooManyLive { .. }) => {
-            return Err(ApiError::conflict("too_many_live_sales", error.to_string()));
-        }
-        Err(error @ CreateSaleError::TooManyScheduled { .. }) => {
-            return Err(ApiError::conflict("too_many_scheduled_sales", error.to_string()));
-        }
-        Err(CreateSaleError::Db(e)) => return Err(e.into()),
-    };
-    state.start_sale(SaleTerms { id, ..terms }).await.map_err(ApiError::internal)?;
+    let id = repo::create_flash_sale(&state.db, &terms, now, caps).await?;
+    state.start_sale(SaleTerms { id, ..terms }).await?;
     Ok(HttpResponse::Created().json(json!({ "flash_sale_id": id })))
 }
 
@@ -104,24 +145,19 @@ pub async fn create(
 async fn terms_and_counts(
     state: &AppState,
     id: FlashSaleId,
-) -> Result<(Arc<SaleTerms>, StockCounts), ApiError> {
+) -> Result<(Arc<SaleTerms>, StockCounts), FlashSaleError> {
     if let Some(sale) = state.registry.get(id) {
         return Ok((sale.terms.clone(), sale.gauge.counts()));
     }
-    let terms = repo::flash_sale(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
+    let terms = repo::flash_sale(&state.db, id).await?.ok_or(FlashSaleError::NotFound)?;
     let (reserved, sold) = repo::sale_units(&state.db, id).await?;
-    let available = terms
-        .quantity
-        .checked_sub(reserved + sold)
-        .ok_or_else(|| ApiError::internal(format!("flash sale {id}: orders claim more units than it has")))?;
+    let available = terms.quantity.checked_sub(reserved + sold).ok_or(FlashSaleError::Overclaimed(id))?;
     let counts = StockCounts { quantity: terms.quantity, available, reserved, sold };
     Ok((Arc::new(terms), counts))
 }
 
 #[get("/flash-sales/{id}")]
-pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, FlashSaleError> {
     let (terms, counts) = terms_and_counts(&state, FlashSaleId(id.into_inner())).await?;
     let now = state.clock.now();
     let phase = if now < terms.starts_at {

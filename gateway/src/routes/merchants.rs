@@ -3,19 +3,71 @@
 use std::time::Instant;
 
 use actix_web::{HttpResponse, post, web};
-use engine::Phone;
-use persistence::access;
+use engine::{InputError, Phone};
 use persistence::repo::{self, InsertError};
+use persistence::{DbErr, access};
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::accounts::login::{self, Throttled, WorkError};
+use workflows::accounts::passwords::HashError;
+use workflows::accounts::versions::{Current, Holder};
 
 use crate::AppState;
 use crate::auth::{self, MerchantAuth, hash_password, verify_password};
 use crate::error::ApiError;
-use crate::login;
-use crate::routes::text_field;
+use crate::routes::{text_field, throttled, work_error};
 use crate::time::rfc3339;
-use crate::versions::{Current, Holder};
+
+/// What the merchant account routes answer besides success.
+#[derive(Debug, Error)]
+pub enum MerchantError {
+    #[error(transparent)]
+    InvalidPhone(InputError),
+    #[error("a merchant with this phone already exists")]
+    PhoneTaken,
+    #[error("phone or password is wrong")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// A check shared with other groups (fields, token versions).
+    #[error(transparent)]
+    Shared(#[from] ApiError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("a merchant's tokens are never closed")]
+    TokensClosed,
+    #[error("database: {0}")]
+    Internal(#[from] DbErr),
+}
+
+impl MerchantError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        match self {
+            Self::InvalidPhone(_) => ApiError::invalid("invalid_phone", message),
+            Self::PhoneTaken => ApiError::conflict("phone_taken", message),
+            Self::InvalidCredentials => ApiError::unauthorized("invalid_credentials", message),
+            Self::Throttled(e) => throttled(e),
+            Self::Work(e) => work_error(e),
+            Self::Shared(api) => api.clone(),
+            Self::Hash(_) | Self::TokensClosed | Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(MerchantError);
+
+impl From<InsertError> for MerchantError {
+    fn from(error: InsertError) -> Self {
+        match error {
+            InsertError::Duplicate => Self::PhoneTaken,
+            InsertError::Db(e) => Self::Internal(e),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub struct SignUp {
@@ -33,20 +85,18 @@ pub(crate) fn password_field(raw: &str) -> Result<&str, ApiError> {
 }
 
 #[post("/merchants")]
-pub async fn sign_up(state: web::Data<AppState>, body: web::Json<SignUp>) -> Result<HttpResponse, ApiError> {
-    let phone = Phone::parse(&body.phone).map_err(|e| ApiError::invalid("invalid_phone", e.to_string()))?;
+pub async fn sign_up(
+    state: web::Data<AppState>,
+    body: web::Json<SignUp>,
+) -> Result<HttpResponse, MerchantError> {
+    let phone = Phone::parse(&body.phone).map_err(MerchantError::InvalidPhone)?;
     let password = password_field(&body.password)?.to_owned();
     let display_name = text_field(&body.display_name, "display_name", 64)?;
     // Argon2 takes tens of milliseconds of CPU and ~19 MiB: never on the async workers, and
     // never more at once than the gate allows.
     let hash = state.passwords.run(move || hash_password(&password)).await??;
-    match repo::insert_merchant(&state.db, &phone, &hash, &display_name, state.clock.now()).await {
-        Ok(id) => Ok(HttpResponse::Created().json(json!({ "merchant_id": id }))),
-        Err(InsertError::Duplicate) => {
-            Err(ApiError::conflict("phone_taken", "a merchant with this phone already exists"))
-        }
-        Err(InsertError::Db(e)) => Err(e.into()),
-    }
+    let id = repo::insert_merchant(&state.db, &phone, &hash, &display_name, state.clock.now()).await?;
+    Ok(HttpResponse::Created().json(json!({ "merchant_id": id })))
 }
 
 #[derive(Deserialize)]
@@ -56,9 +106,11 @@ pub struct LogIn {
 }
 
 #[post("/sessions")]
-pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Result<HttpResponse, ApiError> {
-    let refused = || ApiError::unauthorized("invalid_credentials", "phone or password is wrong");
-    let phone = Phone::parse(&body.phone).map_err(|e| ApiError::invalid("invalid_phone", e.to_string()))?;
+pub async fn log_in(
+    state: web::Data<AppState>,
+    body: web::Json<LogIn>,
+) -> Result<HttpResponse, MerchantError> {
+    let phone = Phone::parse(&body.phone).map_err(MerchantError::InvalidPhone)?;
     let throttle_key = format!("merchant:{}", phone.as_str());
     state.logins.admit(&throttle_key, Instant::now())?;
     let merchant = repo::merchant_by_phone(&state.db, &phone).await?;
@@ -71,7 +123,7 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
         .await?;
     let Some(merchant) = merchant.filter(|_| matches) else {
         state.logins.failed(&throttle_key, Instant::now());
-        return Err(refused());
+        return Err(MerchantError::InvalidCredentials);
     };
     state.logins.succeeded(&throttle_key);
     let merchant_id = merchant.id;
@@ -79,7 +131,7 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
     // another node would revoke it as soon as this node learns of it.
     let Current::Version(version) = auth::stored_version(&state, Holder::Merchant(merchant.id.0)).await?
     else {
-        return Err(ApiError::internal("a merchant's tokens are never closed"));
+        return Err(MerchantError::TokensClosed);
     };
     let ttl = state.settings.auth.merchant_token_ttl_secs;
     let (token, expires_at) = state.tokens.issue_merchant(merchant_id, version, state.clock.now(), ttl);
@@ -92,7 +144,10 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
 
 /// Log out everywhere: every token of this merchant stops working, this one included.
 #[post("/sessions/revoke")]
-pub async fn revoke(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+) -> Result<HttpResponse, MerchantError> {
     let version = access::revoke_merchant(&state.db, merchant.0).await?;
     state.token_versions.remember(Holder::Merchant(merchant.0.0), Current::Version(version), Instant::now());
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant.0, "token_version": version })))

@@ -13,7 +13,9 @@ pub mod payments;
 pub mod products;
 
 use actix_web::error::{JsonPayloadError, PathError};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use workflows::accounts::login::{Throttled, WorkError};
 
 use crate::error::ApiError;
 
@@ -111,4 +113,21 @@ pub(crate) fn text_field(raw: &str, field: &'static str, max: usize) -> Result<S
         return Err(ApiError::invalid("invalid_field", format!("{field} must be 1 to {max} characters")));
     }
     Ok(trimmed.to_owned())
+}
+
+/// 503 `busy` when the password work is full (merchant and operator log-ins alike).
+pub(crate) fn work_error(error: &WorkError) -> ApiError {
+    match error {
+        WorkError::Busy { retry_after_secs } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string())
+                .retry_after(*retry_after_secs)
+        }
+        WorkError::Stopped | WorkError::Failed => ApiError::unexpected(),
+    }
+}
+
+/// 429 `login_throttled` while an account is blocked after failed log-ins.
+pub(crate) fn throttled(error: &Throttled) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "login_throttled", error.to_string())
+        .retry_after(error.retry_after_secs)
 }

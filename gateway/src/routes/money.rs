@@ -9,18 +9,53 @@ use engine::books::Withdrawal;
 use engine::ledger::Account;
 use engine::settlement::WithdrawalError;
 use engine::{Fen, Timestamp};
+use persistence::DbErr;
 use persistence::money::{self as repo, StatementFilter, StatementLine};
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::payments::ReportError;
 
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
-use crate::payments::{self, ReportError};
 use crate::time::rfc3339;
 
+/// What a merchant's money routes answer besides success.
+#[derive(Debug, Error)]
+pub enum MoneyError {
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("amount_fen must be a positive integer")]
+    InvalidAmount,
+    /// The settlement actor refused or could not take the request; with `Retry-After`.
+    #[error("{0}")]
+    Settle(SettleError, u32),
+    /// The settlement actor could not be reached or the result was not durable in time.
+    #[error("{0}")]
+    Books(ReportError, u32),
+    #[error("writing csv: {0}")]
+    Csv(String),
+    #[error("database: {0}")]
+    Internal(#[from] DbErr),
+}
+
+impl MoneyError {
+    fn api(&self) -> ApiError {
+        match self {
+            Self::InvalidQuery(message) => ApiError::invalid("invalid_query", message.clone()),
+            Self::InvalidAmount => ApiError::invalid("invalid_amount", self.to_string()),
+            Self::Settle(error, retry_after) => settle_error(error, *retry_after),
+            Self::Books(error, retry_after) => books_error(error, *retry_after),
+            Self::Csv(_) | Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(MoneyError);
+
 #[get("/merchants/me/balance")]
-pub async fn balance(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, ApiError> {
+pub async fn balance(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, MoneyError> {
     let b = repo::balances(&state.db, merchant.0).await?;
     Ok(HttpResponse::Ok().json(json!({
         "merchant_id": merchant.0,
@@ -43,27 +78,24 @@ pub struct EntriesQuery {
     per_page: Option<u64>,
 }
 
-fn parse_time(raw: &Option<String>, field: &'static str) -> Result<Option<Timestamp>, ApiError> {
+fn parse_time(raw: &Option<String>, field: &'static str) -> Result<Option<Timestamp>, MoneyError> {
     raw.as_deref()
         .map(|text| {
             chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| Timestamp(t.timestamp_millis()))
-                .map_err(|_| ApiError::invalid("invalid_query", format!("{field} must be an RFC 3339 time")))
+                .map_err(|_| MoneyError::InvalidQuery(format!("{field} must be an RFC 3339 time")))
         })
         .transpose()
 }
 
-fn filter_of(merchant: MerchantAuth, query: &EntriesQuery) -> Result<StatementFilter, ApiError> {
+fn filter_of(merchant: MerchantAuth, query: &EntriesQuery) -> Result<StatementFilter, MoneyError> {
     let account = match query.account.as_deref() {
         None => None,
         Some("available") => Some(Account::MerchantAvailable(merchant.0)),
         Some("pending") => Some(Account::MerchantPending(merchant.0)),
         Some("withdrawing") => Some(Account::MerchantWithdrawing(merchant.0)),
         Some(_) => {
-            return Err(ApiError::invalid(
-                "invalid_query",
-                "account must be available, pending or withdrawing",
-            ));
+            return Err(MoneyError::InvalidQuery("account must be available, pending or withdrawing".into()));
         }
     };
     Ok(StatementFilter {
@@ -94,11 +126,11 @@ pub async fn entries(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
     query: web::Query<EntriesQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, MoneyError> {
     let filter = filter_of(merchant, &query)?;
     let per_page = query.per_page.unwrap_or(50);
     if !(1..=500).contains(&per_page) || query.page == Some(0) {
-        return Err(ApiError::invalid("invalid_query", "page starts at 1; per_page is 1 to 500"));
+        return Err(MoneyError::InvalidQuery("page starts at 1; per_page is 1 to 500".into()));
     }
     let page = query.page.unwrap_or(1);
     let (lines, total) =
@@ -117,13 +149,14 @@ pub async fn entries_csv(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
     query: web::Query<EntriesQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, MoneyError> {
     const MOST: u64 = 100_000;
     let filter = filter_of(merchant, &query)?;
     let (lines, _) = repo::statement(&state.db, merchant.0, &filter, 0, MOST).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let write =
-        |w: &mut csv::Writer<Vec<u8>>, record: &[String]| w.write_record(record).map_err(ApiError::internal);
+    let write = |w: &mut csv::Writer<Vec<u8>>, record: &[String]| {
+        w.write_record(record).map_err(|e| MoneyError::Csv(e.to_string()))
+    };
     write(
         &mut writer,
         &["created_at", "op_id", "kind", "order_id", "account", "amount_fen", "amount_cny"].map(String::from),
@@ -142,7 +175,7 @@ pub async fn entries_csv(
             ],
         )?;
     }
-    let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    let bytes = writer.into_inner().map_err(|e| MoneyError::Csv(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"ledger-{}.csv\"", merchant.0)))
@@ -161,7 +194,8 @@ pub(crate) fn render_withdrawal(w: &Withdrawal) -> serde_json::Value {
     })
 }
 
-pub(crate) fn settle_error(error: SettleError, retry_after: u32) -> ApiError {
+/// A settlement actor's answer on the wire (shared with the operator routes).
+pub(crate) fn settle_error(error: &SettleError, retry_after: u32) -> ApiError {
     let message = error.to_string();
     match error {
         SettleError::Withdrawal(WithdrawalError::KycRequired) => {
@@ -185,9 +219,10 @@ pub(crate) fn settle_error(error: SettleError, retry_after: u32) -> ApiError {
     }
 }
 
-pub(crate) fn report_error(error: ReportError, retry_after: u32) -> ApiError {
+/// Reaching a merchant's books failed: busy is a 503, a database failure a 500.
+pub(crate) fn books_error(error: &ReportError, retry_after: u32) -> ApiError {
     match error {
-        ReportError::Db(e) => e.into(),
+        ReportError::Db(_) => ApiError::unexpected(),
         other => ApiError::unavailable("overloaded", other.to_string(), retry_after),
     }
 }
@@ -202,14 +237,15 @@ pub async fn withdraw(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
     body: web::Json<WithdrawBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, MoneyError> {
     let retry = state.admission.retry_after_secs();
     if body.amount_fen <= 0 {
-        return Err(ApiError::invalid("invalid_amount", "amount_fen must be a positive integer"));
+        return Err(MoneyError::InvalidAmount);
     }
-    let books = payments::settlement_of(&state, merchant.0).await.map_err(|e| report_error(e, retry))?;
-    let (withdrawal, seq) = books.withdraw(Fen(body.amount_fen)).await.map_err(|e| settle_error(e, retry))?;
-    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
+    let books = state.payments.settlement_of(merchant.0).await.map_err(|e| MoneyError::Books(e, retry))?;
+    let (withdrawal, seq) =
+        books.withdraw(Fen(body.amount_fen)).await.map_err(|e| MoneyError::Settle(e, retry))?;
+    state.payments.wait_durable(seq).await.map_err(|e| MoneyError::Books(e, retry))?;
     Ok(HttpResponse::Created().json(render_withdrawal(&withdrawal)))
 }
 
@@ -217,7 +253,7 @@ pub async fn withdraw(
 pub async fn withdrawals(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, MoneyError> {
     let list = repo::withdrawals(&state.db, Some(merchant.0), None).await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "withdrawals": list.iter().map(render_withdrawal).collect::<Vec<_>>() })))

@@ -4,28 +4,82 @@
 //! the change is durable.
 
 use actix_web::{HttpResponse, get, post, put, web};
+use actors::SettleError;
 use chrono::{Datelike, NaiveDate};
 use engine::books::WithdrawalState;
 use engine::ledger::PartnerId;
+use engine::settlement::SplitError;
 use engine::settlement::SplitRule;
 use engine::{BeijingDay, MerchantId, OrderId, WithdrawalId};
+use persistence::DbErr;
 use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::payments::ReportError;
 
 use crate::AppState;
 use crate::access::{self, AmlReview, Finance, OperatorAuth, Partners};
 use crate::error::ApiError;
-use crate::routes::money::{render_withdrawal, report_error, settle_error};
+use crate::routes::money::{books_error, render_withdrawal, settle_error};
 use crate::routes::text_field;
 use crate::time::rfc3339;
-use crate::{payments, reconciliation};
+
+/// What the operator console's routes answer besides success.
+#[derive(Debug, Error)]
+pub enum OperatorError {
+    #[error("no payment of this order awaits review")]
+    ReviewNotFound,
+    #[error("no such withdrawal")]
+    WithdrawalNotFound,
+    #[error("no such merchant")]
+    MerchantNotFound,
+    #[error("no partner {0}")]
+    UnknownPartner(i64),
+    #[error(transparent)]
+    InvalidSplit(SplitError),
+    #[error("{0}")]
+    InvalidQuery(&'static str),
+    /// The settlement actor refused or could not take the request; with `Retry-After`.
+    #[error("{0}")]
+    Settle(SettleError, u32),
+    /// The settlement actor could not be reached or the result was not durable in time.
+    #[error("{0}")]
+    Books(ReportError, u32),
+    /// A check shared with other groups (fields, the audit log).
+    #[error(transparent)]
+    Shared(#[from] ApiError),
+    #[error("rendering: {0}")]
+    Render(#[from] serde_json::Error),
+    #[error("database: {0}")]
+    Internal(#[from] DbErr),
+}
+
+impl OperatorError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        match self {
+            Self::ReviewNotFound => ApiError::not_found("review_not_found", message),
+            Self::WithdrawalNotFound => ApiError::not_found("withdrawal_not_found", message),
+            Self::MerchantNotFound => ApiError::not_found("merchant_not_found", message),
+            Self::UnknownPartner(_) => ApiError::invalid("unknown_partner", message),
+            Self::InvalidSplit(_) => ApiError::invalid("invalid_split", message),
+            Self::InvalidQuery(_) => ApiError::invalid("invalid_query", message),
+            Self::Settle(error, retry_after) => settle_error(error, *retry_after),
+            Self::Books(error, retry_after) => books_error(error, *retry_after),
+            Self::Shared(api) => api.clone(),
+            Self::Render(_) | Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(OperatorError);
 
 #[get("/operator/reviews")]
 pub async fn reviews(
     state: web::Data<AppState>,
     _: OperatorAuth<AmlReview>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let held = repo::captures_under_review(&state.db).await?;
     let rendered: Vec<_> = held
         .iter()
@@ -51,18 +105,19 @@ async fn decide_review(
     operator: &OperatorAuth<AmlReview>,
     order_id: i64,
     approved: bool,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let retry = state.admission.retry_after_secs();
-    let capture = repo::capture_of_order(&state.db, OrderId(order_id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("review_not_found", "no payment of this order awaits review"))?;
-    let books = payments::settlement_of(state, capture.settlement.merchant_id)
+    let capture =
+        repo::capture_of_order(&state.db, OrderId(order_id)).await?.ok_or(OperatorError::ReviewNotFound)?;
+    let books = state
+        .payments
+        .settlement_of(capture.settlement.merchant_id)
         .await
-        .map_err(|e| report_error(e, retry))?;
-    let seq = books.review(OrderId(order_id), approved).await.map_err(|e| settle_error(e, retry))?;
-    payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
+        .map_err(|e| OperatorError::Books(e, retry))?;
+    let seq = books.review(OrderId(order_id), approved).await.map_err(|e| OperatorError::Settle(e, retry))?;
+    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
     if !approved {
-        state.refunds_due.notify_one();
+        state.payments.refund_owed();
     }
     let action = if approved { "review.approve" } else { "review.reject" };
     let details = json!({
@@ -81,7 +136,7 @@ pub async fn approve(
     state: web::Data<AppState>,
     operator: OperatorAuth<AmlReview>,
     id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     decide_review(&state, &operator, id.into_inner(), true).await
 }
 
@@ -90,7 +145,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     operator: OperatorAuth<AmlReview>,
     id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     decide_review(&state, &operator, id.into_inner(), false).await
 }
 
@@ -104,13 +159,12 @@ pub async fn withdrawals(
     state: web::Data<AppState>,
     _: OperatorAuth<Finance>,
     query: web::Query<WithdrawalsQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let wanted = query
         .state
         .as_deref()
         .map(|s| {
-            WithdrawalState::parse(s)
-                .ok_or_else(|| ApiError::invalid("invalid_query", "state: requested, paid, rejected"))
+            WithdrawalState::parse(s).ok_or(OperatorError::InvalidQuery("state: requested, paid, rejected"))
         })
         .transpose()?;
     let list = repo::withdrawals(&state.db, None, wanted).await?;
@@ -130,18 +184,21 @@ async fn decide_withdrawal(
     id: i64,
     pay: bool,
     reason: String,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let retry = state.admission.retry_after_secs();
     let withdrawal = repo::withdrawal_by_id(&state.db, WithdrawalId(id))
         .await?
-        .ok_or_else(|| ApiError::not_found("withdrawal_not_found", "no such withdrawal"))?;
-    let books =
-        payments::settlement_of(state, withdrawal.merchant_id).await.map_err(|e| report_error(e, retry))?;
+        .ok_or(OperatorError::WithdrawalNotFound)?;
+    let books = state
+        .payments
+        .settlement_of(withdrawal.merchant_id)
+        .await
+        .map_err(|e| OperatorError::Books(e, retry))?;
     let (decided, seq) = books
         .decide_withdrawal(WithdrawalId(id), pay, reason.clone())
         .await
-        .map_err(|e| settle_error(e, retry))?;
-    payments::wait_durable(state, seq).await.map_err(|e| report_error(e, retry))?;
+        .map_err(|e| OperatorError::Settle(e, retry))?;
+    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
     let action = if pay { "withdrawal.pay" } else { "withdrawal.reject" };
     let details = json!({
         "merchant_id": withdrawal.merchant_id,
@@ -158,7 +215,7 @@ pub async fn pay_withdrawal(
     state: web::Data<AppState>,
     operator: OperatorAuth<Finance>,
     id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     decide_withdrawal(&state, &operator, id.into_inner(), true, String::new()).await
 }
 
@@ -168,7 +225,7 @@ pub async fn reject_withdrawal(
     operator: OperatorAuth<Finance>,
     id: web::Path<i64>,
     body: Option<web::Json<Reason>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
     decide_withdrawal(&state, &operator, id.into_inner(), false, reason).await
 }
@@ -184,17 +241,18 @@ pub async fn set_kyc(
     operator: OperatorAuth<access::Kyc>,
     id: web::Path<i64>,
     body: web::Json<Kyc>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
     if !repo::merchant_exists(&state.db, merchant_id).await? {
-        return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
+        return Err(OperatorError::MerchantNotFound);
     }
     // The merchant's settlement actor is the only writer of its KYC flag: it journals the
     // decision and applies it, and the answer waits until it is durable.
-    let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    let seq = books.set_kyc(body.verified).await.map_err(|e| settle_error(e, retry))?;
-    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
+    let books =
+        state.payments.settlement_of(merchant_id).await.map_err(|e| OperatorError::Books(e, retry))?;
+    let seq = books.set_kyc(body.verified).await.map_err(|e| OperatorError::Settle(e, retry))?;
+    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
     let details = json!({ "verified": body.verified });
     operator.audit(&state, "merchant.kyc", format!("merchant:{merchant_id}"), details).await?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
@@ -210,7 +268,7 @@ pub async fn create_partner(
     state: web::Data<AppState>,
     operator: OperatorAuth<Partners>,
     body: web::Json<NewPartner>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let name = text_field(&body.name, "name", 64)?;
     let id = repo::insert_partner(&state.db, &name, state.clock.now()).await?;
     operator.audit(&state, "partner.create", format!("partner:{}", id.0), json!({ "name": name })).await?;
@@ -235,23 +293,24 @@ pub async fn set_split(
     operator: OperatorAuth<Partners>,
     id: web::Path<i64>,
     body: web::Json<Split>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
     if !repo::merchant_exists(&state.db, merchant_id).await? {
-        return Err(ApiError::not_found("merchant_not_found", "no such merchant"));
+        return Err(OperatorError::MerchantNotFound);
     }
     for share in &body.partners {
         if !repo::partner_exists(&state.db, PartnerId(share.partner_id)).await? {
-            return Err(ApiError::invalid("unknown_partner", format!("no partner {}", share.partner_id)));
+            return Err(OperatorError::UnknownPartner(share.partner_id));
         }
     }
     let rule = SplitRule::new(body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect())
-        .map_err(|e| ApiError::invalid("invalid_split", e.to_string()))?;
+        .map_err(OperatorError::InvalidSplit)?;
     // Journaled and applied by the merchant's settlement actor, its only writer.
-    let books = payments::settlement_of(&state, merchant_id).await.map_err(|e| report_error(e, retry))?;
-    let seq = books.set_split(rule).await.map_err(|e| settle_error(e, retry))?;
-    payments::wait_durable(&state, seq).await.map_err(|e| report_error(e, retry))?;
+    let books =
+        state.payments.settlement_of(merchant_id).await.map_err(|e| OperatorError::Books(e, retry))?;
+    let seq = books.set_split(rule).await.map_err(|e| OperatorError::Settle(e, retry))?;
+    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
     let partners: Vec<_> =
         body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect();
     let details = json!({ "partners": partners });
@@ -264,9 +323,9 @@ pub async fn set_split(
 pub async fn run_query(
     state: web::Data<AppState>,
     operator: OperatorAuth<Finance>,
-) -> Result<HttpResponse, ApiError> {
-    let sweep = payments::query_sweep(&state).await?;
-    let details = serde_json::to_value(sweep).map_err(ApiError::internal)?;
+) -> Result<HttpResponse, OperatorError> {
+    let sweep = state.payments.query_sweep().await?;
+    let details = serde_json::to_value(sweep)?;
     operator.audit(&state, "payments.query", "payments", details).await?;
     Ok(HttpResponse::Ok().json(sweep))
 }
@@ -276,8 +335,8 @@ pub async fn run_query(
 pub async fn run_refunds(
     state: web::Data<AppState>,
     operator: OperatorAuth<Finance>,
-) -> Result<HttpResponse, ApiError> {
-    let refunded = payments::refund_sweep(&state).await?;
+) -> Result<HttpResponse, OperatorError> {
+    let refunded = state.payments.refund_sweep().await?;
     operator.audit(&state, "refunds.run", "refunds", json!({ "refunded": refunded })).await?;
     Ok(HttpResponse::Ok().json(json!({ "refunded": refunded })))
 }
@@ -287,7 +346,7 @@ pub async fn run_refunds(
 pub async fn ledger_check(
     state: web::Data<AppState>,
     _: OperatorAuth<Finance>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let (sum, unbalanced, postings) = repo::ledger_check(&state.db).await?;
     Ok(HttpResponse::Ok().json(json!({
         "postings": postings,
@@ -309,13 +368,13 @@ pub async fn reconcile(
     state: web::Data<AppState>,
     _: OperatorAuth<Finance>,
     query: web::Query<ReconcileQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorError> {
     let day = match &query.date {
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
             .ok()
             .and_then(|d| BeijingDay::from_ymd(d.year(), d.month(), d.day()))
-            .ok_or_else(|| ApiError::invalid("invalid_query", "date must be yyyy-MM-dd"))?,
+            .ok_or(OperatorError::InvalidQuery("date must be yyyy-MM-dd"))?,
         None => BeijingDay::of(state.clock.now()),
     };
-    Ok(HttpResponse::Ok().json(reconciliation::reconcile(&state, day).await?))
+    Ok(HttpResponse::Ok().json(state.payments.reconcile(day).await?))
 }

@@ -5,18 +5,78 @@
 use std::time::Instant;
 
 use actix_web::{HttpResponse, get, post, web};
+use persistence::DbErr;
 use persistence::access::{self, AuditEntry, AuditFilter, OperatorAccount};
 use persistence::repo::InsertError;
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::accounts::login::{self, Throttled, WorkError};
+use workflows::accounts::passwords::HashError;
+use workflows::accounts::versions::{Current, Holder};
 
 use crate::AppState;
 use crate::access::{Admin, OperatorAuth, OperatorRole, username};
 use crate::auth::{Staff, hash_password, verify_password};
 use crate::error::ApiError;
-use crate::login;
+use crate::routes::{throttled, work_error};
 use crate::time::rfc3339;
-use crate::versions::{Current, Holder};
+
+/// What the operator account routes answer besides success.
+#[derive(Debug, Error)]
+pub enum OperatorsError {
+    #[error("username or password is wrong")]
+    InvalidCredentials,
+    #[error("role must be reviewer, finance or admin")]
+    InvalidRole,
+    #[error("an operator with this username exists")]
+    UsernameTaken,
+    #[error("no such operator")]
+    NotFound,
+    #[error("limit must be 1 to 500")]
+    InvalidLimit,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// A check shared with other groups (fields, usernames, the audit log).
+    #[error(transparent)]
+    Shared(#[from] ApiError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("stored operator role {0:?}")]
+    StoredRole(String),
+    #[error("database: {0}")]
+    Internal(#[from] DbErr),
+}
+
+impl OperatorsError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        match self {
+            Self::InvalidCredentials => ApiError::unauthorized("invalid_credentials", message),
+            Self::InvalidRole => ApiError::invalid("invalid_role", message),
+            Self::UsernameTaken => ApiError::conflict("username_taken", message),
+            Self::NotFound => ApiError::not_found("operator_not_found", message),
+            Self::InvalidLimit => ApiError::invalid("invalid_query", message),
+            Self::Throttled(e) => throttled(e),
+            Self::Work(e) => work_error(e),
+            Self::Shared(api) => api.clone(),
+            Self::Hash(_) | Self::StoredRole(_) | Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+}
+
+crate::route_error!(OperatorsError);
+
+impl From<InsertError> for OperatorsError {
+    fn from(error: InsertError) -> Self {
+        match error {
+            InsertError::Duplicate => Self::UsernameTaken,
+            InsertError::Db(e) => Self::Internal(e),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub struct LogIn {
@@ -25,8 +85,10 @@ pub struct LogIn {
 }
 
 #[post("/operator/sessions")]
-pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Result<HttpResponse, ApiError> {
-    let refused = || ApiError::unauthorized("invalid_credentials", "username or password is wrong");
+pub async fn log_in(
+    state: web::Data<AppState>,
+    body: web::Json<LogIn>,
+) -> Result<HttpResponse, OperatorsError> {
     let name = body.username.trim().to_lowercase();
     let throttle_key = format!("operator:{name}");
     state.logins.admit(&throttle_key, Instant::now())?;
@@ -40,7 +102,7 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
         .await?;
     let Some(account) = account.filter(|_| matches) else {
         state.logins.failed(&throttle_key, Instant::now());
-        return Err(refused());
+        return Err(OperatorsError::InvalidCredentials);
     };
     state.logins.succeeded(&throttle_key);
     // The version just read is the one the token carries; remember it, in case this node
@@ -48,7 +110,7 @@ pub async fn log_in(state: web::Data<AppState>, body: web::Json<LogIn>) -> Resul
     let holder = Holder::Operator(account.id);
     state.token_versions.remember(holder, Current::Version(account.token_version), Instant::now());
     let role =
-        OperatorRole::parse(&account.role).ok_or_else(|| ApiError::internal("stored operator role"))?;
+        OperatorRole::parse(&account.role).ok_or_else(|| OperatorsError::StoredRole(account.role.clone()))?;
     let staff = Staff { id: account.id, username: account.username.clone(), role };
     let ttl = state.settings.operator.token_ttl_secs;
     let (token, expires_at) =
@@ -80,7 +142,10 @@ fn render(account: &OperatorAccount) -> serde_json::Value {
 }
 
 #[get("/operator/operators")]
-pub async fn list(state: web::Data<AppState>, _: OperatorAuth<Admin>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _: OperatorAuth<Admin>,
+) -> Result<HttpResponse, OperatorsError> {
     let accounts = access::operators(&state.db).await?;
     Ok(HttpResponse::Ok().json(json!({ "operators": accounts.iter().map(render).collect::<Vec<_>>() })))
 }
@@ -99,23 +164,16 @@ pub async fn create(
     state: web::Data<AppState>,
     operator: OperatorAuth<Admin>,
     body: web::Json<NewOperator>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorsError> {
     let name = username(&body.username)?;
-    let role = OperatorRole::parse(&body.role)
-        .ok_or_else(|| ApiError::invalid("invalid_role", "role must be reviewer, finance or admin"))?;
+    let role = OperatorRole::parse(&body.role).ok_or(OperatorsError::InvalidRole)?;
     let (password, generated) = match &body.password {
         Some(given) => (crate::routes::merchants::password_field(given)?.to_owned(), false),
         None => (generate_password(), true),
     };
     let secret = password.clone();
     let hash = state.passwords.run(move || hash_password(&secret)).await??;
-    let id = match access::insert_operator(&state.db, &name, &hash, role.as_str(), state.clock.now()).await {
-        Ok(id) => id,
-        Err(InsertError::Duplicate) => {
-            return Err(ApiError::conflict("username_taken", "an operator with this username exists"));
-        }
-        Err(InsertError::Db(e)) => return Err(e.into()),
-    };
+    let id = access::insert_operator(&state.db, &name, &hash, role.as_str(), state.clock.now()).await?;
     let details = json!({ "username": name, "role": role.as_str() });
     operator.audit(&state, "operator.create", format!("operator:{id}"), details).await?;
     let mut answer = json!({ "operator_id": id, "username": name, "role": role.as_str() });
@@ -140,13 +198,13 @@ pub async fn revoke(
     operator: OperatorAuth<Admin>,
     id: web::Path<i64>,
     body: Option<web::Json<Revoke>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorsError> {
     let id = id.into_inner();
     let disable = body.is_some_and(|b| b.disable);
     let now = state.clock.now();
     let version = access::revoke_operator(&state.db, id, disable.then_some(now))
         .await?
-        .ok_or_else(|| ApiError::not_found("operator_not_found", "no such operator"))?;
+        .ok_or(OperatorsError::NotFound)?;
     let current = if disable { Current::Closed } else { Current::Version(version) };
     state.token_versions.remember(Holder::Operator(id), current, Instant::now());
     let details = json!({ "token_version": version, "disabled": disable });
@@ -168,10 +226,10 @@ pub async fn audit(
     state: web::Data<AppState>,
     _: OperatorAuth<Admin>,
     query: web::Query<AuditQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OperatorsError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("invalid_query", "limit must be 1 to 500"));
+        return Err(OperatorsError::InvalidLimit);
     }
     let filter = AuditFilter {
         operator_id: query.operator_id,

@@ -12,22 +12,75 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use engine::OrderId;
 use engine::ledger::Channel;
-use engine::payment::PaymentState;
-use persistence::payments::{self as repo, NewPayment};
+use engine::{NotPayable, OrderId};
+use persistence::DbErr;
+use persistence::payments as repo;
+use providers::payments::PayMethod;
 use providers::payments::alipay::protocol as alipay;
 use providers::payments::wechat::protocol::SignedHeaders;
-use providers::payments::{ChannelError, CreateRequest, PayMethod};
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
+use workflows::payments::{CreateError, NewPaymentRequest, ReportError};
 
 use crate::AppState;
 use crate::auth::{BuyerAuth, Caller};
 use crate::error::ApiError;
-use crate::payments::{self, ReportError};
 use crate::routes::orders::visible_order;
 use crate::time::rfc3339;
+
+/// What the payment routes answer besides success (the notification endpoints answer in
+/// each channel's own terms instead).
+#[derive(Debug, Error)]
+pub enum PaymentError {
+    #[error("channel must be \"wechat\" or \"alipay\"")]
+    InvalidChannel,
+    #[error("method: wechat native|jsapi|h5, alipay precreate|wap")]
+    InvalidMethod,
+    #[error("a JSAPI payment needs the payer's openid")]
+    OpenidRequired,
+    #[error("{} is not offered", .0.as_str())]
+    NotOffered(Channel),
+    #[error(transparent)]
+    NotPayable(NotPayable),
+    /// Every channel failed or refused; with `Retry-After`.
+    #[error("no payment channel could take the payment ({0})")]
+    ChannelsUnavailable(String, u32),
+    /// Order visibility, shared with the order routes.
+    #[error(transparent)]
+    Shared(#[from] ApiError),
+    #[error("database: {0}")]
+    Internal(#[from] DbErr),
+}
+
+impl PaymentError {
+    fn api(&self) -> ApiError {
+        let message = self.to_string();
+        match self {
+            Self::InvalidChannel => ApiError::invalid("invalid_channel", message),
+            Self::InvalidMethod => ApiError::invalid("invalid_method", message),
+            Self::OpenidRequired => ApiError::invalid("openid_required", message),
+            Self::NotOffered(_) => ApiError::invalid("channel_not_offered", message),
+            Self::NotPayable(_) => ApiError::conflict("not_payable", message),
+            Self::ChannelsUnavailable(_, retry_after) => {
+                ApiError::unavailable("payment_channels_unavailable", message, *retry_after)
+            }
+            Self::Shared(api) => api.clone(),
+            Self::Internal(_) => ApiError::unexpected(),
+        }
+    }
+
+    fn creating(error: CreateError, retry_after: u32) -> Self {
+        match error {
+            CreateError::NotPayable(e) => Self::NotPayable(e),
+            CreateError::ChannelsUnavailable(last) => Self::ChannelsUnavailable(last, retry_after),
+            CreateError::Db(e) => Self::Internal(e),
+        }
+    }
+}
+
+crate::route_error!(PaymentError);
 
 #[derive(Deserialize)]
 pub struct CreatePayment {
@@ -37,11 +90,6 @@ pub struct CreatePayment {
     openid: Option<String>,
 }
 
-/// The channel's order number for an order: the order id and a channel letter.
-pub fn out_trade_no(order_id: OrderId, channel: Channel) -> String {
-    format!("FS{}{}", order_id.0, if channel == Channel::Wechat { "W" } else { "A" })
-}
-
 #[post("/orders/{id}/payments")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -49,99 +97,43 @@ pub async fn create(
     id: web::Path<i64>,
     request: HttpRequest,
     body: web::Json<CreatePayment>,
-) -> Result<HttpResponse, ApiError> {
-    let wanted = Channel::parse(&body.channel)
-        .ok_or_else(|| ApiError::invalid("invalid_channel", "channel must be \"wechat\" or \"alipay\""))?;
-    let method = PayMethod::parse(wanted, body.method.as_deref()).ok_or_else(|| {
-        ApiError::invalid("invalid_method", "method: wechat native|jsapi|h5, alipay precreate|wap")
-    })?;
+) -> Result<HttpResponse, PaymentError> {
+    let wanted = Channel::parse(&body.channel).ok_or(PaymentError::InvalidChannel)?;
+    let method = PayMethod::parse(wanted, body.method.as_deref()).ok_or(PaymentError::InvalidMethod)?;
     if method == PayMethod::Jsapi && body.openid.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::invalid("openid_required", "a JSAPI payment needs the payer's openid"));
+        return Err(PaymentError::OpenidRequired);
     }
-    if !state.channels.offered(wanted) {
-        return Err(ApiError::invalid("channel_not_offered", format!("{} is not offered", wanted.as_str())));
+    if !state.payments.channels.offered(wanted) {
+        return Err(PaymentError::NotOffered(wanted));
     }
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
-    let now = state.clock.now();
-    order.payable(now).map_err(|e| ApiError::conflict("not_payable", e.to_string()))?;
-    let title = state
-        .registry
-        .get(order.flash_sale_id)
-        .map(|sale| sale.terms.title.clone())
-        .unwrap_or_else(|| format!("order {}", order.id));
     let payer_ip = state.admission.client_address(&request).map(|ip| ip.to_string()).unwrap_or_default();
-    let mut last_error = None;
-    for channel in state.channels.failover_order(wanted) {
-        let method = method.on(channel);
-        let new = NewPayment {
-            order_id: order.id,
-            merchant_id: order.merchant_id,
-            buyer_id: buyer.0,
-            channel,
-            method: method.as_str().to_owned(),
-            out_trade_no: out_trade_no(order.id, channel),
-            amount_fen: order.amount_fen,
-        };
-        let payment = repo::payment_for(&state.db, new, now).await?;
-        if payment.state != PaymentState::Created {
-            continue;
-        }
-        let create = CreateRequest {
-            out_trade_no: payment.out_trade_no.clone(),
-            amount: order.amount_fen,
-            description: title.clone(),
-            expires_at: order.expires_at,
-            method,
-            payer_openid: body.openid.clone(),
-            payer_ip: payer_ip.clone(),
-            sub_merchant: None,
-            split: None,
-        };
-        match state.channels.create(channel, &create).await {
-            Ok(offer) => {
-                state.channels.mark_up(channel);
-                let mut answer = json!({
-                    "payment_id": payment.id,
-                    "order_id": order.id,
-                    "channel": channel.as_str(),
-                    "method": method.as_str(),
-                    "requested_channel": wanted.as_str(),
-                    "failover": channel != wanted,
-                    "out_trade_no": payment.out_trade_no,
-                    "amount_fen": order.amount_fen,
-                    "expires_at": rfc3339(order.expires_at),
-                });
-                if let (Some(fields), Some(extra)) = (answer.as_object_mut(), offer.as_object()) {
-                    fields.extend(extra.clone());
-                }
-                if state.sandbox.is_some() && state.channels.is_bundled_sandbox(channel) {
-                    answer["sandbox_pay"] = json!({
-                        "method": "POST",
-                        "url": format!("{}/sandbox/{}/pay", state.base_url, channel.as_str()),
-                        "body": {"out_trade_no": payment.out_trade_no},
-                    });
-                }
-                metrics::counter!("flashsale_payments_created_total", "channel" => channel.as_str())
-                    .increment(1);
-                return Ok(HttpResponse::Created().json(answer));
-            }
-            Err(ChannelError::Refused { code, message }) => {
-                // The channel is up and said no (e.g. the trade is already paid there).
-                tracing::warn!(channel = channel.as_str(), %code, %message, "channel refused a payment");
-                last_error = Some(format!("{}: {code} {message}", channel.as_str()));
-            }
-            Err(error) => {
-                tracing::warn!(channel = channel.as_str(), %error, "channel failed to create a payment; failing over");
-                state.channels.mark_down(channel);
-                last_error = Some(format!("{}: {error}", channel.as_str()));
-            }
-        }
+    let new =
+        NewPaymentRequest { order, buyer: buyer.0, wanted, method, openid: body.openid.clone(), payer_ip };
+    let retry_after = state.admission.retry_after_secs();
+    let created = state.payments.create(new).await.map_err(|e| PaymentError::creating(e, retry_after))?;
+    let mut answer = json!({
+        "payment_id": created.payment_id,
+        "order_id": created.order_id,
+        "channel": created.channel.as_str(),
+        "method": created.method.as_str(),
+        "requested_channel": created.requested_channel.as_str(),
+        "failover": created.failover(),
+        "out_trade_no": created.out_trade_no,
+        "amount_fen": created.amount_fen,
+        "expires_at": rfc3339(created.expires_at),
+    });
+    if let (Some(fields), Some(extra)) = (answer.as_object_mut(), created.offer.as_object()) {
+        fields.extend(extra.clone());
     }
-    Err(ApiError::unavailable(
-        "payment_channels_unavailable",
-        format!("no payment channel could take the payment ({})", last_error.unwrap_or_default()),
-        state.admission.retry_after_secs(),
-    ))
+    if state.sandbox.is_some() && state.payments.channels.is_bundled_sandbox(created.channel) {
+        answer["sandbox_pay"] = json!({
+            "method": "POST",
+            "url": format!("{}/sandbox/{}/pay", state.base_url, created.channel.as_str()),
+            "body": {"out_trade_no": created.out_trade_no},
+        });
+    }
+    Ok(HttpResponse::Created().json(answer))
 }
 
 #[get("/orders/{id}/payments")]
@@ -149,7 +141,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PaymentError> {
     let order = visible_order(&state, caller, OrderId(id.into_inner())).await?;
     let payments = repo::payments_of_order(&state.db, order.id).await?;
     let rendered: Vec<_> = payments
@@ -182,7 +174,7 @@ fn wechat_fail(status: StatusCode, message: String) -> HttpResponse {
 
 #[post("/payments/wechat/notify")]
 pub async fn wechat_notify(state: web::Data<AppState>, request: HttpRequest, body: String) -> HttpResponse {
-    let Some(client) = state.channels.wechat.as_ref() else {
+    let Some(client) = state.payments.channels.wechat.as_ref() else {
         return wechat_fail(StatusCode::NOT_FOUND, "WeChat Pay is not configured".into());
     };
     let headers =
@@ -202,7 +194,7 @@ pub async fn wechat_notify(state: web::Data<AppState>, request: HttpRequest, bod
             return wechat_fail(StatusCode::UNAUTHORIZED, error.to_string());
         }
     };
-    match payments::report(&state, paid).await {
+    match state.payments.report(paid).await {
         Ok(_) => HttpResponse::NoContent().finish(),
         Err(error) => {
             let status = report_status(&error);
@@ -228,7 +220,7 @@ fn report_status(error: &ReportError) -> StatusCode {
 #[post("/payments/alipay/notify")]
 pub async fn alipay_notify(state: web::Data<AppState>, body: String) -> HttpResponse {
     let fail = |status: StatusCode| HttpResponse::build(status).content_type("text/plain").body("fail");
-    let Some(client) = state.channels.alipay.as_ref() else { return fail(StatusCode::NOT_FOUND) };
+    let Some(client) = state.payments.channels.alipay.as_ref() else { return fail(StatusCode::NOT_FOUND) };
     let Ok(params) = serde_urlencoded::from_str::<BTreeMap<String, String>>(&body) else {
         refused("malformed");
         return fail(StatusCode::BAD_REQUEST);
@@ -242,7 +234,7 @@ pub async fn alipay_notify(state: web::Data<AppState>, body: String) -> HttpResp
             return fail(StatusCode::BAD_REQUEST);
         }
     };
-    match payments::report(&state, paid).await {
+    match state.payments.report(paid).await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body(alipay::ACK),
         Err(error) => {
             tracing::warn!(%error, "Alipay notification not applied");

@@ -13,16 +13,14 @@
 
 use std::sync::Arc;
 
-use engine::buyer_code::{CodeRefusal, CodeRules, IssueRefusal, LoginCode};
+use engine::buyer_code::{CodeRefusal, CodeRules, IssueRefusal, LoginCode, SessionCapReached};
 use engine::{BuyerId, Phone, Timestamp};
 use hmac::{Hmac, Mac};
-use persistence::{DatabaseConnection, buyer_codes, repo};
+use persistence::{DatabaseConnection, DbErr, buyer_codes, repo};
 use providers::sms::SmsSender;
 use rand::Rng as _;
 use sha2::Sha256;
-
-use crate::config;
-use crate::error::ApiError;
+use thiserror::Error;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -34,6 +32,29 @@ pub struct LoginCodes {
     template_id: String,
 }
 
+/// Why no code went out.
+#[derive(Debug, Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Refused(IssueRefusal),
+    /// Not sent means not issued: it neither counts against a cap nor opens a session.
+    #[error("the code could not be sent, try again")]
+    SmsUnavailable,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Why a presented code opened no session.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Refused(CodeRefusal),
+    #[error(transparent)]
+    TooManySessions(SessionCapReached),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
 /// A code that went out.
 pub struct CodeSent {
     pub expires_at: Timestamp,
@@ -41,29 +62,11 @@ pub struct CodeSent {
 }
 
 impl LoginCodes {
-    pub fn new(
-        settings: &config::BuyerCodes,
-        token_secret: &str,
-        sms: Arc<dyn SmsSender>,
-        template_id: String,
-    ) -> Self {
+    pub fn new(rules: CodeRules, token_secret: &str, sms: Arc<dyn SmsSender>, template_id: String) -> Self {
         let mut derive =
             HmacSha256::new_from_slice(token_secret.as_bytes()).expect("HMAC takes keys of any length");
         derive.update(b"flashsale buyer login codes v1");
-        let secs = |s: u64| i64::try_from(s.saturating_mul(1_000)).unwrap_or(i64::MAX);
-        Self {
-            rules: CodeRules {
-                ttl_ms: secs(settings.code_ttl_secs),
-                max_wrong_attempts: settings.max_wrong_attempts,
-                resend_after_ms: secs(settings.resend_after_secs),
-                phone_daily_cap: settings.phone_daily_limit,
-                network_daily_cap: settings.network_daily_limit,
-                network_hourly_sessions: settings.network_sessions_per_hour,
-            },
-            key: derive.finalize().into_bytes().into(),
-            sms,
-            template_id,
-        }
+        Self { rules, key: derive.finalize().into_bytes().into(), sms, template_id }
     }
 
     fn mac(&self, phone: &Phone, code: &LoginCode) -> HmacSha256 {
@@ -86,7 +89,7 @@ impl LoginCodes {
         phone: &Phone,
         network: &str,
         now: Timestamp,
-    ) -> Result<CodeSent, ApiError> {
+    ) -> Result<CodeSent, IssueError> {
         let code = LoginCode::from_number(rand::rng().random_range(0..1_000_000));
         let state = self.rules.issue(now);
         let mac = hex::encode(self.mac(phone, &code).finalize().into_bytes());
@@ -95,21 +98,7 @@ impl LoginCodes {
         let counts = buyer_codes::issue_counts(db, phone, network, now, &self.rules).await?;
         if let Err(refusal) = self.rules.check_issue(counts, now) {
             buyer_codes::withdraw(db, id).await?;
-            let error = ApiError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                match refusal {
-                    IssueRefusal::TooSoon { .. } => "code_resend_too_soon",
-                    IssueRefusal::PhoneDailyCap => "phone_daily_limit",
-                    IssueRefusal::NetworkDailyCap => "network_daily_limit",
-                },
-                refusal.to_string(),
-            );
-            return Err(match refusal {
-                IssueRefusal::TooSoon { retry_after_secs } => {
-                    error.retry_after(u32::try_from(retry_after_secs).unwrap_or(u32::MAX))
-                }
-                _ => error.retry_after(3_600),
-            });
+            return Err(IssueError::Refused(refusal));
         }
         let minutes = (self.rules.ttl_ms / 60_000).max(1).to_string();
         let params = [code.expose().to_owned(), minutes];
@@ -118,7 +107,7 @@ impl LoginCodes {
             buyer_codes::withdraw(db, id).await?;
             tracing::warn!(%error, "login code not sent");
             metrics::counter!("flashsale_login_codes_total", "outcome" => "sms_failed").increment(1);
-            return Err(ApiError::unavailable("sms_unavailable", "the code could not be sent, try again", 5));
+            return Err(IssueError::SmsUnavailable);
         }
         metrics::counter!("flashsale_login_codes_total", "outcome" => "sent").increment(1);
         Ok(CodeSent {
@@ -135,19 +124,13 @@ impl LoginCodes {
         code: &LoginCode,
         network: &str,
         now: Timestamp,
-    ) -> Result<BuyerId, ApiError> {
+    ) -> Result<BuyerId, VerifyError> {
         let stored = buyer_codes::newest(db, phone).await?;
         let matches = stored.as_ref().is_some_and(|s| self.matches(phone, code, &s.code_mac));
         let max = self.rules.max_wrong_attempts;
         let refused = |refusal: CodeRefusal| {
             metrics::counter!("flashsale_login_code_refusals_total").increment(1);
-            let (status, code) = match refusal {
-                CodeRefusal::NoCode => (actix_web::http::StatusCode::UNAUTHORIZED, "no_code"),
-                CodeRefusal::Expired => (actix_web::http::StatusCode::UNAUTHORIZED, "code_expired"),
-                CodeRefusal::Wrong { .. } => (actix_web::http::StatusCode::UNAUTHORIZED, "wrong_code"),
-                CodeRefusal::Locked => (actix_web::http::StatusCode::TOO_MANY_REQUESTS, "code_locked"),
-            };
-            ApiError::new(status, code, refusal.to_string())
+            VerifyError::Refused(refusal)
         };
         match self.rules.check_code(stored.as_ref().map(|s| &s.state), matches, now) {
             Ok(()) => {}
@@ -171,12 +154,7 @@ impl LoginCodes {
             let this_hour = buyer_codes::sessions_of_network_this_hour(db, network, now).await?;
             if let Err(cap) = self.rules.check_session(this_hour) {
                 buyer_codes::unmark_used(db, stored.id).await?;
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_sessions",
-                    cap.to_string(),
-                )
-                .retry_after(600));
+                return Err(VerifyError::TooManySessions(cap));
             }
         }
         Ok(repo::buyer_for_phone(db, phone, now).await?)

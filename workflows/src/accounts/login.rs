@@ -17,14 +17,53 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use parking_lot::Mutex;
+use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::config;
-use crate::error::ApiError;
-
 type Job = Box<dyn FnOnce() + Send>;
+
+/// How much password work may run and wait at once.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordWorkSettings {
+    /// Hashes computed at once; 0 = one per core.
+    pub concurrency: usize,
+    /// Requests that may wait for a slot; beyond them, busy at once.
+    pub queue: usize,
+    /// How long a request may wait for a slot.
+    pub wait: Duration,
+    /// What a busy answer tells the caller to wait.
+    pub retry_after_secs: u32,
+}
+
+/// Why password work was not done.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum WorkError {
+    #[error("too many log-ins at once, retry shortly")]
+    Busy { retry_after_secs: u32 },
+    #[error("the password-work threads stopped")]
+    Stopped,
+    #[error("password work failed")]
+    Failed,
+}
+
+/// How often a log-in may fail, and how much the throttle remembers.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleSettings {
+    /// Failures in a row before the account is blocked.
+    pub failures_allowed: u32,
+    /// The longest block.
+    pub max_block: Duration,
+    /// Accounts remembered at most.
+    pub tracked_accounts: usize,
+}
+
+/// The account is blocked for now.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("too many failed log-ins for this account, wait and retry")]
+pub struct Throttled {
+    pub retry_after_secs: u32,
+}
 
 /// The gate every password hash and verification goes through.
 pub struct PasswordWork {
@@ -48,8 +87,8 @@ impl Drop for Waiting<'_> {
 }
 
 impl PasswordWork {
-    pub fn new(settings: &config::Auth, retry_after_secs: u32) -> Self {
-        let slots = match settings.hash_concurrency {
+    pub fn new(settings: PasswordWorkSettings) -> Self {
+        let slots = match settings.concurrency {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
@@ -73,9 +112,9 @@ impl PasswordWork {
             jobs,
             slots,
             waiting: AtomicUsize::new(0),
-            queue: settings.hash_queue,
-            wait: Duration::from_millis(settings.hash_wait_ms),
-            retry_after_secs,
+            queue: settings.queue,
+            wait: settings.wait,
+            retry_after_secs: settings.retry_after_secs,
         }
     }
 
@@ -84,10 +123,9 @@ impl PasswordWork {
         self.slots
     }
 
-    fn busy(&self) -> ApiError {
+    fn busy(&self) -> WorkError {
         metrics::counter!("flashsale_password_work_refused_total").increment(1);
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many log-ins at once, retry shortly")
-            .retry_after(self.retry_after_secs)
+        WorkError::Busy { retry_after_secs: self.retry_after_secs }
     }
 
     /// Runs `work` (a hash or a verification) on a hashing thread once a slot is free. The
@@ -96,7 +134,7 @@ impl PasswordWork {
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, WorkError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -117,8 +155,8 @@ impl PasswordWork {
             drop(permit);
             let _ = reply.send(result);
         });
-        self.jobs.send(job).map_err(|_| ApiError::internal("the password-work threads stopped"))?;
-        done.await.map_err(|_| ApiError::internal("password work failed"))
+        self.jobs.send(job).map_err(|_| WorkError::Stopped)?;
+        done.await.map_err(|_| WorkError::Failed)
     }
 }
 
@@ -138,12 +176,12 @@ struct Failures {
 }
 
 impl LoginThrottle {
-    pub fn new(settings: &config::Auth) -> Self {
+    pub fn new(settings: ThrottleSettings) -> Self {
         Self {
             accounts: Mutex::new(HashMap::new()),
-            allowed: settings.login_failures_allowed,
-            max_block: Duration::from_secs(settings.login_backoff_max_secs),
-            capacity: settings.login_tracked_accounts,
+            allowed: settings.failures_allowed,
+            max_block: settings.max_block,
+            capacity: settings.tracked_accounts,
         }
     }
 
@@ -207,16 +245,11 @@ impl LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// 429 `login_throttled` while the account is blocked, before any hash is spent on it.
-    pub fn admit(&self, account: &str, now: Instant) -> Result<(), ApiError> {
-        self.check(account, now).map_err(|retry_after| {
+    /// Refused while the account is blocked, before any hash is spent on it.
+    pub fn admit(&self, account: &str, now: Instant) -> Result<(), Throttled> {
+        self.check(account, now).map_err(|retry_after_secs| {
             metrics::counter!("flashsale_http_rejected_total", "reason" => "login_throttled").increment(1);
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "login_throttled",
-                "too many failed log-ins for this account, wait and retry",
-            )
-            .retry_after(retry_after)
+            Throttled { retry_after_secs }
         })
     }
 }
@@ -226,7 +259,9 @@ impl LoginThrottle {
 /// the same time as a wrong password.
 pub fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| crate::auth::hash_password("no account has this password").expect("hashing works"))
+    HASH.get_or_init(|| {
+        super::passwords::hash_password("no account has this password").expect("hashing works")
+    })
 }
 
 fn ceil_secs(d: Duration) -> u32 {
@@ -237,21 +272,26 @@ fn ceil_secs(d: Duration) -> u32 {
 mod tests {
     use super::*;
 
-    fn settings(allowed: u32, max_secs: u64, capacity: usize) -> config::Auth {
-        config::Auth {
-            login_failures_allowed: allowed,
-            login_backoff_max_secs: max_secs,
-            login_tracked_accounts: capacity,
-            hash_concurrency: 2,
-            hash_queue: 1,
-            hash_wait_ms: 10_000,
-            ..config::Auth::default()
+    fn settings(allowed: u32, max_secs: u64, capacity: usize) -> ThrottleSettings {
+        ThrottleSettings {
+            failures_allowed: allowed,
+            max_block: Duration::from_secs(max_secs),
+            tracked_accounts: capacity,
+        }
+    }
+
+    fn work(retry_after_secs: u32) -> PasswordWorkSettings {
+        PasswordWorkSettings {
+            concurrency: 2,
+            queue: 1,
+            wait: Duration::from_millis(10_000),
+            retry_after_secs,
         }
     }
 
     #[test]
     fn failures_block_for_a_doubling_time_up_to_the_cap() {
-        let throttle = LoginThrottle::new(&settings(3, 8, 100));
+        let throttle = LoginThrottle::new(settings(3, 8, 100));
         let t0 = Instant::now();
         assert_eq!(throttle.failed("a", t0), None);
         assert_eq!(throttle.failed("a", t0), None);
@@ -275,7 +315,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_blocked_accounts_are_kept() {
-        let throttle = LoginThrottle::new(&settings(1, 60, 10));
+        let throttle = LoginThrottle::new(settings(1, 60, 10));
         let now = Instant::now();
         throttle.failed("victim", now);
         throttle.failed("victim", now);
@@ -290,7 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashing_beyond_the_slots_and_the_queue_is_refused_at_once() {
-        let work = Arc::new(PasswordWork::new(&settings(1, 1, 1), 2));
+        let work = Arc::new(PasswordWork::new(work(2)));
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let hold = Arc::new(std::sync::Mutex::new(hold));
         let mut running = Vec::new();
@@ -312,7 +352,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let refused = work.run(|| ()).await.unwrap_err();
-        assert_eq!((refused.status.as_u16(), refused.code, refused.retry_after), (503, "busy", Some(2)));
+        assert_eq!(refused, WorkError::Busy { retry_after_secs: 2 });
         release.send(()).unwrap();
         release.send(()).unwrap();
         for task in running {

@@ -1,13 +1,22 @@
 //! Password hashes: argon2id PHC strings, computed with working memory that each hashing
 //! thread keeps, so that the memory of hashing is bounded by the number of hashing threads
-//! (see [`crate::login::PasswordWork`] for how many there are).
+//! (see [`super::login::PasswordWork`] for how many there are).
 
 use std::cell::RefCell;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use crate::error::ApiError;
+use thiserror::Error;
+
+/// A hash could not be computed (argon2 refused its parameters or output).
+#[derive(Debug, Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+fn hash_error(e: impl std::fmt::Display) -> HashError {
+    HashError(e.to_string())
+}
 
 thread_local! {
     /// argon2's working memory (19 MiB with the default parameters), kept by each thread that
@@ -37,20 +46,20 @@ fn argon2_into(
 }
 
 /// Argon2id hash of a password, as a PHC string. CPU-heavy: call through
-/// [`crate::login::PasswordWork`] (or a blocking thread outside the server).
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+/// [`super::login::PasswordWork`] (or a blocking thread outside the server).
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
     let argon2 = Argon2::default();
     let mut salt_buffer = [0u8; 64];
-    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buffer).map_err(ApiError::internal)?;
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buffer).map_err(hash_error)?;
     let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
         Ok(argon2_into(&argon2, password.as_bytes(), salt_bytes, out)?)
     })
-    .map_err(ApiError::internal)?;
+    .map_err(hash_error)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(argon2.params()).map_err(ApiError::internal)?,
+        params: ParamsString::try_from(argon2.params()).map_err(hash_error)?,
         salt: Some(salt.as_salt()),
         hash: Some(output),
     };

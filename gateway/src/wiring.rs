@@ -1,0 +1,194 @@
+//! The outside systems' clients built from configuration: the payment channels and the SMS
+//! provider, pointed at the bundled sandboxes (with their keys, generated once and kept in the
+//! database) in demo mode when no URL is configured, never in production.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::Clock;
+use anyhow::Context as _;
+use engine::ledger::Channel;
+use persistence::{DatabaseConnection, repo};
+use providers::crypto::{self, ChannelKeys, KeyPems};
+use providers::payments::wechat::protocol::PlatformKeys;
+use providers::payments::{AlipayClient, Channels, WechatClient};
+use providers::sms::tencent::{TencentSms, TencentSmsConfig};
+use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
+
+use crate::config::Settings;
+
+/// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
+/// (and payments in flight across them) see the same keys.
+pub(crate) async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
+    let stored = match repo::setting(db, "sandbox_keys").await? {
+        Some(stored) => stored,
+        None => {
+            let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
+            // Two first starts at once: both use the one that was stored first.
+            repo::setting_or_insert(db, "sandbox_keys", serde_json::to_string(&fresh)?).await?
+        }
+    };
+    let pems: KeyPems = serde_json::from_str(&stored).context("stored sandbox keys")?;
+    Ok(ChannelKeys::from_pems(&pems)?)
+}
+
+/// The channel adapters: the bundled sandbox's keys and URLs when a channel's URL is empty
+/// and this is demo mode with the sandbox on, else the configured service and keys. There is
+/// no `sandbox_keys` in production, so a channel can never fall back to the sandbox there.
+pub(crate) fn channel_clients(
+    settings: &Settings,
+    base_url: &str,
+    sandbox_keys: Option<&ChannelKeys>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Channels> {
+    let p = &settings.payments;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(p.channel_timeout_ms))
+        // Below the usual 5 s keep-alive of servers, so a pooled connection is rarely stale.
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the channels' HTTP client")?;
+    let preference: Vec<Channel> = p.channels.iter().filter_map(|c| Channel::parse(c)).collect();
+    let bundled_keys = |channel: &str| {
+        sandbox_keys.ok_or_else(|| {
+            anyhow::anyhow!(
+                "payments.{channel}: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+            )
+        })
+    };
+    let mut bundled = Vec::new();
+    let wechat = if preference.contains(&Channel::Wechat) {
+        let w = &p.wechat;
+        let (base, key, platform_key, api_v3_key) = if w.base_url.is_empty() {
+            let k = bundled_keys("wechat")?;
+            bundled.push(Channel::Wechat);
+            (
+                format!("{base_url}/sandbox/wechat"),
+                k.wechat_merchant.clone(),
+                k.wechat_platform.to_public_key(),
+                k.wechat_api_v3_key,
+            )
+        } else {
+            (
+                w.base_url.trim_end_matches('/').to_owned(),
+                crypto::parse_private(&w.merchant_private_key, "payments.wechat.merchant_private_key")?,
+                crypto::parse_public(&w.platform_public_key, "payments.wechat.platform_public_key")?,
+                crypto::parse_api_v3_key(&w.api_v3_key)?,
+            )
+        };
+        let mut platform = PlatformKeys::default();
+        platform.insert(w.platform_serial.clone(), platform_key);
+        Some(WechatClient {
+            http: http.clone(),
+            base_url: base,
+            appid: w.appid.clone(),
+            mchid: w.mchid.clone(),
+            serial_no: w.merchant_serial_no.clone(),
+            key,
+            platform,
+            api_v3_key,
+            notify_url: format!("{base_url}/api/v1/payments/wechat/notify"),
+            clock: clock.clone(),
+        })
+    } else {
+        None
+    };
+    let alipay = if preference.contains(&Channel::Alipay) {
+        let a = &p.alipay;
+        let (gateway, key, public) = if a.gateway_url.is_empty() {
+            let k = bundled_keys("alipay")?;
+            bundled.push(Channel::Alipay);
+            (
+                format!("{base_url}/sandbox/alipay/gateway.do"),
+                k.alipay_app.clone(),
+                k.alipay_platform.to_public_key(),
+            )
+        } else {
+            (
+                a.gateway_url.clone(),
+                crypto::parse_private(&a.app_private_key, "payments.alipay.app_private_key")?,
+                crypto::parse_public(&a.alipay_public_key, "payments.alipay.alipay_public_key")?,
+            )
+        };
+        Some(AlipayClient {
+            http,
+            gateway_url: gateway,
+            app_id: a.app_id.clone(),
+            key,
+            alipay_public: public,
+            notify_url: format!("{base_url}/api/v1/payments/alipay/notify"),
+            clock: clock.clone(),
+        })
+    } else {
+        None
+    };
+    let mut channels = Channels::new(
+        wechat,
+        alipay,
+        preference,
+        Duration::from_secs(settings.payments.failover_cooldown_secs),
+    );
+    channels.bundled = bundled;
+    Ok(channels)
+}
+
+/// The SMS adapter and, with an empty `sms.provider_url`, the bundled sandbox it talks to
+/// (its keys generated once and kept in the database, like the payment sandboxes').
+pub(crate) async fn sms(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    base_url: &str,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<(TencentSms, Option<Arc<SmsSandbox>>)> {
+    let s = &settings.sms;
+    let (url, secret_id, secret_key, sandbox) = if s.provider_url.is_empty() {
+        anyhow::ensure!(
+            settings.sandbox.enabled,
+            "sms.provider_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+        );
+        let stored = match repo::setting(db, "sms_sandbox_keys").await? {
+            Some(stored) => stored,
+            None => {
+                let (id, key) = sandbox::sms::generate_keys();
+                let fresh = serde_json::json!({ "secret_id": id, "secret_key": key }).to_string();
+                repo::setting_or_insert(db, "sms_sandbox_keys", fresh).await?
+            }
+        };
+        let keys: serde_json::Value = serde_json::from_str(&stored).context("stored sms sandbox keys")?;
+        let field = |name: &str| keys[name].as_str().map(str::to_owned).context("stored sms sandbox keys");
+        let (secret_id, secret_key) = (field("secret_id")?, field("secret_key")?);
+        let sandbox = SmsSandbox::new(
+            SmsSandboxSettings {
+                secret_id: secret_id.clone(),
+                secret_key: secret_key.clone(),
+                sdk_app_id: s.sdk_app_id.clone(),
+                sign_name: s.sign_name.clone(),
+                templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
+                inbox_capacity: s.sandbox_inbox_capacity,
+            },
+            clock.clone(),
+        );
+        (format!("{base_url}/sandbox/sms"), secret_id, secret_key, Some(Arc::new(sandbox)))
+    } else {
+        (s.provider_url.clone(), s.secret_id.clone(), s.secret_key()?, None)
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(s.timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the sms HTTP client")?;
+    let client = TencentSms::new(
+        TencentSmsConfig {
+            url,
+            region: s.region.clone(),
+            secret_id,
+            secret_key,
+            sdk_app_id: s.sdk_app_id.clone(),
+            sign_name: s.sign_name.clone(),
+        },
+        http,
+        clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((client, sandbox))
+}
