@@ -2,8 +2,9 @@
 //! together: configuration, authentication, admission control, routes, start-up recovery and
 //! graceful shutdown.
 //!
-//! Handlers are thin: parse into engine types, check the caller, ask a stock actor or a
-//! repository, render. The hot path is `routes::orders::place_order`.
+//! Handlers are thin: parse into engine types, check the caller, ask a stock actor, a
+//! repository or a workflow (`workflows`), render. The hot path is
+//! `routes::orders::place_order`.
 
 pub mod access;
 pub mod admission;

@@ -3,11 +3,32 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
+use thiserror::Error;
 
 use crate::AppState;
 use crate::config::Mode;
 use crate::error::ApiError;
-use crate::routes::not_found;
+
+/// What the operations routes answer besides success.
+#[derive(Debug, Error)]
+pub enum OpsError {
+    /// `/metrics` on the main listener in production without a token: not there at all.
+    #[error("no such route")]
+    NotServed,
+    #[error("metrics need Authorization: Bearer <metrics token>")]
+    MetricsToken,
+}
+
+impl OpsError {
+    fn api(&self) -> ApiError {
+        match self {
+            Self::NotServed => ApiError::not_found("not_found", self.to_string()),
+            Self::MetricsToken => ApiError::unauthorized("unauthorized", self.to_string()),
+        }
+    }
+}
+
+crate::route_error!(OpsError);
 
 /// Liveness: the process answers HTTP. Does no work at all, which also makes it the bare
 /// baseline that load comparisons measure the order endpoint against.
@@ -43,17 +64,15 @@ pub async fn metrics_text(
     req: HttpRequest,
     state: web::Data<AppState>,
     handle: web::Data<PrometheusHandle>,
-) -> HttpResponse {
+) -> Result<HttpResponse, OpsError> {
     let token = &state.settings.server.metrics_token;
     if token.is_empty() && state.settings.mode == Mode::Production {
-        return not_found().await;
+        return Err(OpsError::NotServed);
     }
     if !token.is_empty() && !bearer_matches(&req, token) {
-        let refused =
-            ApiError::unauthorized("unauthorized", "metrics need Authorization: Bearer <metrics token>");
-        return actix_web::ResponseError::error_response(&refused);
+        return Err(OpsError::MetricsToken);
     }
-    render_metrics(&state, &handle)
+    Ok(render_metrics(&state, &handle))
 }
 
 /// `/metrics` on the separate metrics listener: no token, it is meant for a private network.
