@@ -121,9 +121,16 @@ impl Payments {
                     tracing::warn!(channel = channel.as_str(), %code, %message, "channel refused a payment");
                     last_error = Some(format!("{}: {code} {message}", channel.as_str()));
                 }
-                Err(error) => {
+                Err(error) if error.is_outage() => {
                     tracing::warn!(channel = channel.as_str(), %error, "channel failed to create a payment; failing over");
                     self.channels.mark_down(channel);
+                    last_error = Some(format!("{}: {error}", channel.as_str()));
+                }
+                Err(error) => {
+                    // About this request only (a 4xx: a mistyped openid, a field the channel
+                    // would not take): this buyer is offered the next channel, and the channel
+                    // stays offered to everyone else.
+                    tracing::warn!(channel = channel.as_str(), %error, "channel refused this payment; trying the next");
                     last_error = Some(format!("{}: {error}", channel.as_str()));
                 }
             }
