@@ -401,6 +401,18 @@ impl Api {
         quantity: i64,
         payment_window_secs: i64,
     ) -> (String, i64, i64) {
+        self.merchant_sale_titled(phone, "商品 item", price_fen, quantity, payment_window_secs).await
+    }
+
+    /// [`Api::merchant_sale`] of a product called `title`.
+    pub async fn merchant_sale_titled(
+        &self,
+        phone: &str,
+        title: &str,
+        price_fen: i64,
+        quantity: i64,
+        payment_window_secs: i64,
+    ) -> (String, i64, i64) {
         let token = self.merchant(phone).await;
         let merchant_id = self.get("/api/v1/merchants/me/balance", Some(&token)).await.body["merchant_id"]
             .as_i64()
@@ -409,7 +421,7 @@ impl Api {
             .post(
                 "/api/v1/products",
                 Some(&token),
-                json!({"title": "商品 item", "price_fen": price_fen, "stock": quantity}),
+                json!({"title": title, "price_fen": price_fen, "stock": quantity}),
             )
             .await;
         assert_eq!(product.status, 201, "{}", product.body);

@@ -732,3 +732,49 @@ async fn closing_a_cancelled_orders_wechat_payment_marks_it_closed_and_the_next_
     assert_eq!(second.body["queried"], 0, "nothing left to ask: {}", second.body);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_one_buyer_leaves_the_channel_offered_and_an_outage_still_fails_over() {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.payments.failover_cooldown_secs = 600;
+    let app = spawn_app(settings).await;
+    let api = app.api();
+    // 60 Chinese characters: 180 bytes, past WeChat's string(127) description.
+    let title = "限时秒杀网红同款口红".repeat(6);
+    let (_, sale, _) = api.merchant_sale_titled("13500000006", &title, 990, 4, 900).await;
+    let first_buyer = api.buyer("13600000006").await;
+    let next_buyer = api.buyer("13600000007").await;
+
+    // A mistyped openid: WeChat answers 400 to this payment only. The buyer is offered Alipay
+    // instead, and WeChat is not marked down for anyone.
+    let first = order(&api, sale, &first_buyer, "1").await;
+    let offered = api
+        .post(
+            &format!("/api/v1/orders/{first}/payments"),
+            Some(&first_buyer),
+            json!({"channel": "wechat", "method": "jsapi", "openid": "typed-by-hand"}),
+        )
+        .await;
+    assert_eq!(offered.status, 201, "{}", offered.body);
+    assert_eq!((offered.body["channel"].as_str(), offered.body["failover"].as_bool()), (Some("alipay"), Some(true)));
+    assert!(!app.state.channels.is_down(Channel::Wechat), "a 400 for one buyer is no outage");
+
+    // The next buyer gets WeChat, and the long title was cut to fit, not refused.
+    let second = order(&api, sale, &next_buyer, "2").await;
+    let wechat = api.create_payment(second, &next_buyer, "wechat").await;
+    assert_eq!((wechat["channel"].as_str(), wechat["failover"].as_bool()), (Some("wechat"), Some(false)), "{wechat}");
+    let sandbox = app.state.sandbox.clone().unwrap();
+    let trade = sandbox.trade(Channel::Wechat, wechat["out_trade_no"].as_str().unwrap()).unwrap();
+    assert!(trade.description.len() <= 127 && title.starts_with(&trade.description), "{:?}", trade.description);
+    assert_eq!(trade.description.chars().count(), 42);
+
+    // A 5xx is an outage: failed over, and the channel skipped for the next buyer too.
+    let r = api.post("/sandbox/wechat/outage", None, json!({"down": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let third = order(&api, sale, &next_buyer, "3").await;
+    let failed_over = api.create_payment(third, &next_buyer, "wechat").await;
+    assert_eq!((failed_over["channel"].as_str(), failed_over["failover"].as_bool()), (Some("alipay"), Some(true)));
+    assert!(app.state.channels.is_down(Channel::Wechat));
+    app.stop().await;
+}

@@ -22,6 +22,37 @@ pub enum ChannelError {
     Disabled(&'static str),
 }
 
+impl ChannelError {
+    /// Whether the channel itself is failing (unreachable, timed out, or a 5xx), so that it
+    /// should be skipped for everyone for a while. A 4xx, a refusal or an answer we could not
+    /// read is about this one request (a bad `openid` a buyer typed, a trade already paid): the
+    /// next buyer must still be offered the channel.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            ChannelError::Transport(_) => true,
+            ChannelError::Status(status, _) => *status >= 500,
+            ChannelError::Signature(_)
+            | ChannelError::Refused { .. }
+            | ChannelError::Protocol(_)
+            | ChannelError::Disabled(_) => false,
+        }
+    }
+}
+
+/// `text` cut to at most `max_bytes` bytes of UTF-8, at a character boundary: the channels
+/// count a description's length in bytes (WeChat's `description` is string(127), so 42 Chinese
+/// characters), and refuse the whole payment when it is longer.
+pub fn cut_to_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// How the buyer's page will pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayMethod {
@@ -164,5 +195,34 @@ mod tests {
         assert_eq!(PayMethod::Wap.on(Channel::Wechat), PayMethod::H5);
         assert_eq!(PayMethod::Precreate.on(Channel::Alipay), PayMethod::Precreate);
         assert_eq!(PayMethod::parse(Channel::Wechat, Some("precreate")), None);
+    }
+
+    #[test]
+    fn only_transport_failures_and_5xx_are_outages() {
+        let refused = ChannelError::Refused { code: "ORDERPAID".into(), message: String::new() };
+        for (error, outage) in [
+            (ChannelError::Transport("connection refused".into()), true),
+            (ChannelError::Status(500, String::new()), true),
+            (ChannelError::Status(503, String::new()), true),
+            (ChannelError::Status(400, "PARAM_ERROR".into()), false),
+            (ChannelError::Status(404, String::new()), false),
+            (ChannelError::Status(429, String::new()), false),
+            (ChannelError::Signature("bad".into()), false),
+            (ChannelError::Protocol("bad json".into()), false),
+            (refused, false),
+        ] {
+            assert_eq!(error.is_outage(), outage, "{error}");
+        }
+    }
+
+    #[test]
+    fn descriptions_are_cut_at_a_character_boundary() {
+        assert_eq!(cut_to_bytes("lipstick", 127), "lipstick");
+        // 43 three-byte characters are 129 bytes: 42 of them fit in 127.
+        let long = "口".repeat(43);
+        let cut = cut_to_bytes(&long, 127);
+        assert_eq!((cut.len(), cut.chars().count()), (126, 42));
+        assert_eq!(cut_to_bytes("ab口", 3), "ab");
+        assert_eq!(cut_to_bytes("ab口", 5), "ab口");
     }
 }

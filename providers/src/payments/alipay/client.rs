@@ -14,11 +14,15 @@ use super::protocol::{self, alipay_time};
 use crate::crypto::rsa_verify;
 use crate::payments::http::{send_retrying_once, transport};
 use crate::payments::yuan::{format_yuan, yuan_field};
+use crate::payments::types::cut_to_bytes;
 use crate::payments::{
     ChannelError, ChannelFuture, CreateRequest, PayMethod, PaymentChannel, RefundRequest, StatementLine,
     TradeStatus, VerifiedPayment,
 };
 
+
+/// Alipay `subject` is String(256): longer ones refuse the whole payment.
+const SUBJECT_MAX_BYTES: usize = 256;
 /// An app's account at Alipay (direct mode), and the keys to talk to it.
 pub struct AlipayClient {
     pub http: reqwest::Client,
@@ -109,7 +113,7 @@ impl AlipayClient {
         let biz = json!({
             "out_trade_no": request.out_trade_no,
             "total_amount": format_yuan(request.amount),
-            "subject": request.description,
+            "subject": cut_to_bytes(&request.description, SUBJECT_MAX_BYTES),
             "time_expire": alipay_time(request.expires_at),
         });
         if request.method == PayMethod::Wap {

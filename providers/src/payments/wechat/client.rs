@@ -13,11 +13,15 @@ use super::bill::{parse_bill, unpack_bill};
 use super::protocol::{self, PlatformKeys, RequestSigner, SignedHeaders, Transaction, wechat_time};
 use crate::crypto::{nonce, rsa_sign};
 use crate::payments::http::{send_retrying_once, transport};
+use crate::payments::types::cut_to_bytes;
 use crate::payments::{
     ChannelError, ChannelFuture, CreateRequest, PayMethod, PaymentChannel, RefundRequest, StatementLine,
     TradeStatus, VerifiedPayment,
 };
 
+
+/// WeChat Pay v3 `description` is string(127): longer ones refuse the whole payment.
+const DESCRIPTION_MAX_BYTES: usize = 127;
 /// A merchant's account at WeChat Pay (direct mode), and the keys to talk to it.
 pub struct WechatClient {
     pub http: reqwest::Client,
@@ -90,7 +94,7 @@ impl WechatClient {
         let mut body = json!({
             "appid": self.appid,
             "mchid": self.mchid,
-            "description": request.description,
+            "description": cut_to_bytes(&request.description, DESCRIPTION_MAX_BYTES),
             "out_trade_no": request.out_trade_no,
             "time_expire": wechat_time(request.expires_at),
             "notify_url": self.notify_url,
