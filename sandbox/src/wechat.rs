@@ -214,7 +214,11 @@ async fn create(
     // no openid of this appid, refuses this one request (400) without the channel being down.
     let description = text("description");
     if description.is_empty() || description.len() > 127 {
-        return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "description 长度不符合要求 string[1,127]");
+        return sandbox.error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "description 长度不符合要求 string[1,127]",
+        );
     }
     if trade_type == "JSAPI" && !is_openid(request["payer"]["openid"].as_str().unwrap_or_default()) {
         return sandbox.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "appid和openid不匹配");

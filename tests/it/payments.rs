@@ -757,16 +757,27 @@ async fn a_refusal_for_one_buyer_leaves_the_channel_offered_and_an_outage_still_
         )
         .await;
     assert_eq!(offered.status, 201, "{}", offered.body);
-    assert_eq!((offered.body["channel"].as_str(), offered.body["failover"].as_bool()), (Some("alipay"), Some(true)));
-    assert!(!app.state.channels.is_down(Channel::Wechat), "a 400 for one buyer is no outage");
+    assert_eq!(
+        (offered.body["channel"].as_str(), offered.body["failover"].as_bool()),
+        (Some("alipay"), Some(true))
+    );
+    assert!(!app.state.payments.channels.is_down(Channel::Wechat), "a 400 for one buyer is no outage");
 
     // The next buyer gets WeChat, and the long title was cut to fit, not refused.
     let second = order(&api, sale, &next_buyer, "2").await;
     let wechat = api.create_payment(second, &next_buyer, "wechat").await;
-    assert_eq!((wechat["channel"].as_str(), wechat["failover"].as_bool()), (Some("wechat"), Some(false)), "{wechat}");
+    assert_eq!(
+        (wechat["channel"].as_str(), wechat["failover"].as_bool()),
+        (Some("wechat"), Some(false)),
+        "{wechat}"
+    );
     let sandbox = app.state.sandbox.clone().unwrap();
     let trade = sandbox.trade(Channel::Wechat, wechat["out_trade_no"].as_str().unwrap()).unwrap();
-    assert!(trade.description.len() <= 127 && title.starts_with(&trade.description), "{:?}", trade.description);
+    assert!(
+        trade.description.len() <= 127 && title.starts_with(&trade.description),
+        "{:?}",
+        trade.description
+    );
     assert_eq!(trade.description.chars().count(), 42);
 
     // A 5xx is an outage: failed over, and the channel skipped for the next buyer too.
@@ -774,7 +785,10 @@ async fn a_refusal_for_one_buyer_leaves_the_channel_offered_and_an_outage_still_
     assert_eq!(r.status, 200, "{}", r.body);
     let third = order(&api, sale, &next_buyer, "3").await;
     let failed_over = api.create_payment(third, &next_buyer, "wechat").await;
-    assert_eq!((failed_over["channel"].as_str(), failed_over["failover"].as_bool()), (Some("alipay"), Some(true)));
-    assert!(app.state.channels.is_down(Channel::Wechat));
+    assert_eq!(
+        (failed_over["channel"].as_str(), failed_over["failover"].as_bool()),
+        (Some("alipay"), Some(true))
+    );
+    assert!(app.state.payments.channels.is_down(Channel::Wechat));
     app.stop().await;
 }

@@ -13,13 +13,12 @@ use super::bill::parse_bill;
 use super::protocol::{self, alipay_time};
 use crate::crypto::rsa_verify;
 use crate::payments::http::{send_retrying_once, transport};
-use crate::payments::yuan::{format_yuan, yuan_field};
 use crate::payments::types::cut_to_bytes;
+use crate::payments::yuan::{format_yuan, yuan_field};
 use crate::payments::{
     ChannelError, ChannelFuture, CreateRequest, PayMethod, PaymentChannel, RefundRequest, StatementLine,
     TradeStatus, VerifiedPayment,
 };
-
 
 /// Alipay `subject` is String(256): longer ones refuse the whole payment.
 const SUBJECT_MAX_BYTES: usize = 256;

@@ -19,7 +19,6 @@ use crate::payments::{
     TradeStatus, VerifiedPayment,
 };
 
-
 /// WeChat Pay v3 `description` is string(127): longer ones refuse the whole payment.
 const DESCRIPTION_MAX_BYTES: usize = 127;
 /// A merchant's account at WeChat Pay (direct mode), and the keys to talk to it.
