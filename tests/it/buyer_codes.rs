@@ -195,7 +195,9 @@ async fn caps_per_phone_and_per_network_hold_also_when_hammered() {
             other => panic!("unexpected {other}: {}", reply.body),
         }
     }
-    assert!((1..=7).contains(&accepted), "{accepted} codes went out past a cap of 7 left");
+    // One node issues a network's codes one at a time: exactly the 7 left go out, however the
+    // racers interleave.
+    assert_eq!(accepted, 7, "{accepted} codes went out for the 7 left under the cap");
     assert_eq!(delivered(), 3 + accepted);
     // Refused racers withdrew their codes: the network fills up to exactly its cap.
     let mut phone = 60;

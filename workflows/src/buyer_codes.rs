@@ -25,11 +25,21 @@ use thiserror::Error;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Everything the code flow needs besides the database and the clock.
+/// How many networks may be issuing codes at the same moment on one node.
+const ISSUE_STRIPES: usize = 64;
+
 pub struct LoginCodes {
     pub rules: CodeRules,
     key: [u8; 32],
     sms: Arc<dyn SmsSender>,
     template_id: String,
+    /// Issuing is store, count, maybe withdraw: on one node, requests from one network run it
+    /// one at a time, so that a burst of racers from a network can neither all withdraw (none
+    /// gets a code below the cap) nor all count each other. Striped by network so that fans on
+    /// different networks do not queue behind each other. Across nodes (and for one phone on
+    /// two networks) the store-then-count rule alone still never goes over a cap. Held only
+    /// around the database steps, never while the SMS is sent.
+    issuing: Box<[tokio::sync::Mutex<()>]>,
 }
 
 /// Why no code went out.
@@ -66,7 +76,13 @@ impl LoginCodes {
         let mut derive =
             HmacSha256::new_from_slice(token_secret.as_bytes()).expect("HMAC takes keys of any length");
         derive.update(b"flashsale buyer login codes v1");
-        Self { rules, key: derive.finalize().into_bytes().into(), sms, template_id }
+        Self {
+            rules,
+            key: derive.finalize().into_bytes().into(),
+            sms,
+            template_id,
+            issuing: (0..ISSUE_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
     }
 
     fn mac(&self, phone: &Phone, code: &LoginCode) -> HmacSha256 {
@@ -94,12 +110,18 @@ impl LoginCodes {
         let state = self.rules.issue(now);
         let mac = hex::encode(self.mac(phone, &code).finalize().into_bytes());
         // Stored first, then counted with itself: see the module doc of engine::buyer_code.
+        let stripe = {
+            use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(network) as usize % self.issuing.len()
+        };
+        let issuing = self.issuing[stripe].lock().await;
         let id = buyer_codes::insert(db, phone, &mac, network, &state).await?;
         let counts = buyer_codes::issue_counts(db, phone, network, now, &self.rules).await?;
         if let Err(refusal) = self.rules.check_issue(counts, now) {
             buyer_codes::withdraw(db, id).await?;
             return Err(IssueError::Refused(refusal));
         }
+        drop(issuing);
         let minutes = (self.rules.ttl_ms / 60_000).max(1).to_string();
         let params = [code.expose().to_owned(), minutes];
         if let Err(error) = self.sms.send(phone, &self.template_id, &params).await {
