@@ -25,7 +25,9 @@ start_server FLASHSALE__ADMISSION__PER_BUYER_PER_SEC=0 ${EXTRA_ENV:-}
 seed_merchant
 open_sale=$(seed_sale 10000000 10000000 900)
 soldout_sale=$(seed_sale 1 1 900)
-buyer_tokens 2000 "$work/tokens.txt"
+# Enough fans that none reaches the engine's 100 orders per buyer per sale during the run
+# (5,000 × 100 = 500k orders, above what 15 s at the measured rate places).
+buyer_tokens "${BUYERS:-5000}" "$work/tokens.txt"
 first=$(head -n1 "$work/tokens.txt")
 curl -sf -X POST "$base/api/v1/flash-sales/$soldout_sale/orders" -H 'content-type: application/json' \
     -H "Authorization: Bearer $first" -H 'Idempotency-Key: sell-it-out' -d '{"quantity":1}' >/dev/null
