@@ -122,6 +122,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "payment sandboxes: {base}/sandbox/wechat and {base}/sandbox/alipay (POST {base}/sandbox/{{channel}}/pay pays as a buyer)"
         );
     }
+    if app.state().sms_sandbox.is_some() {
+        println!("sms sandbox inbox: {base}/sandbox/sms/messages?phone=PHONE (buyers' login codes)");
+    }
     app.run(true).await
 }
 

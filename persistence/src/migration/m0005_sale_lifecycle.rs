@@ -8,7 +8,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261201_000005_sale_lifecycle"
+        "m20261126_000005_sale_lifecycle"
     }
 }
 
