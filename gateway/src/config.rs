@@ -395,18 +395,6 @@ impl Default for Sms {
     }
 }
 
-impl Sms {
-    /// The SecretKey: the setting, else the content of `secret_key_file`.
-    pub fn secret_key(&self) -> anyhow::Result<String> {
-        if !self.secret_key.is_empty() || self.secret_key_file.is_empty() {
-            return Ok(self.secret_key.clone());
-        }
-        let key = std::fs::read_to_string(&self.secret_key_file)
-            .with_context(|| format!("reading sms.secret_key_file {}", self.secret_key_file))?;
-        Ok(key.trim().to_owned())
-    }
-}
-
 /// One-time login codes for buyers. Every cap is off at `0`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

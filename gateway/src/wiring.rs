@@ -170,7 +170,7 @@ pub(crate) async fn sms(
         );
         (format!("{base_url}/sandbox/sms"), secret_id, secret_key, Some(Arc::new(sandbox)))
     } else {
-        (s.provider_url.clone(), s.secret_id.clone(), s.secret_key()?, None)
+        (s.provider_url.clone(), s.secret_id.clone(), s.secret_key.clone(), None)
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(s.timeout_ms))
