@@ -9,30 +9,27 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware::from_fn, web};
-use actors::{
-    ActorSettings, Clock, HoldCaps, Journal, OrderIds, SettlementRegistry, SettlementSettings, StockRegistry,
-    SystemClock,
-};
+use actors::{Clock, Journal, OrderIds, SettlementRegistry, StockRegistry, SystemClock};
 use anyhow::Context as _;
-use engine::buyer_code::CodeRules;
-use engine::settlement::WithdrawalPolicy;
-use persistence::{DatabaseConnection, WriterSettings, WriterStatus, repo};
+use persistence::{DatabaseConnection, WriterStatus, repo};
 use rand::Rng as _;
+use sandbox::Sandbox;
 use sandbox::sms::SmsSandbox;
-use sandbox::{Sandbox, SandboxSettings};
 use tokio::task::JoinHandle;
-use workflows::accounts::login::{LoginThrottle, PasswordWork, PasswordWorkSettings, ThrottleSettings};
+use workflows::accounts::login::{LoginThrottle, PasswordWork};
 use workflows::accounts::versions::TokenVersions;
 use workflows::buyer_codes::LoginCodes;
-use workflows::payments::{PaymentSettings, Payments};
+use workflows::payments::Payments;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::config::{Mode, Settings};
-use crate::health::{self, Health};
 use crate::wiring::{channel_clients, sandbox_keys, sms};
-use crate::{demo, production, routes, telemetry};
+use crate::{routes, telemetry};
+use persistence::health::{self, Health};
+use settings::production;
+use settings::{Mode, Settings};
+use workflows::demo;
 
 /// Shared by every handler.
 pub struct AppState {
@@ -41,6 +38,8 @@ pub struct AppState {
     pub journal: Journal,
     pub tokens: Tokens,
     pub admission: Admission,
+    /// Whose `X-Forwarded-For` is believed about who is calling.
+    pub proxies: TrustedProxies,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub base_url: String,
@@ -120,29 +119,12 @@ impl Application {
         let writer = tokio::spawn(persistence::run_writer(
             db.clone(),
             receiver,
-            WriterSettings {
-                batch_max: settings.journal.batch_max,
-                linger: Duration::from_millis(settings.journal.linger_ms),
-                status: writer_status.clone(),
-            },
+            settings.writer(writer_status.clone()),
         ));
         let ids = Arc::new(OrderIds::new(clock.now(), repo::largest_order_id(&db).await?));
         let registry = Arc::new(
-            StockRegistry::new(
-                ActorSettings {
-                    arbiters: settings.actors.arbiters,
-                    mailbox_capacity: settings.actors.mailbox_capacity,
-                    expiry_retry: Duration::from_millis(settings.actors.expiry_retry_ms),
-                    expiry_batch: settings.actors.expiry_batch,
-                },
-                journal.clone(),
-                clock.clone(),
-                ids,
-            )
-            .with_hold_caps(HoldCaps {
-                per_buyer: settings.admission.max_unpaid_orders_per_buyer,
-                per_network: settings.admission.max_unpaid_orders_per_network,
-            }),
+            StockRegistry::new(settings.stock_actors(), journal.clone(), clock.clone(), ids)
+                .with_hold_caps(settings.hold_caps()),
         );
 
         let listener = TcpListener::bind(&settings.server.bind)
@@ -164,24 +146,11 @@ impl Application {
             None
         };
         let channels = channel_clients(&settings, &base_url, sandbox_keys.as_deref(), &clock)?;
-        let sandbox = sandbox_keys.map(|keys| {
-            Arc::new(Sandbox::new(
-                keys,
-                SandboxSettings {
-                    wechat_mchid: settings.payments.wechat.mchid.clone(),
-                    wechat_appid: settings.payments.wechat.appid.clone(),
-                    wechat_merchant_serial: settings.payments.wechat.merchant_serial_no.clone(),
-                    wechat_platform_serial: settings.payments.wechat.platform_serial.clone(),
-                    alipay_app_id: settings.payments.alipay.app_id.clone(),
-                    public_url: base_url.clone(),
-                    notify: settings.sandbox.notify,
-                    retry_scale: settings.sandbox.retry_scale,
-                },
-            ))
-        });
+        let sandbox =
+            sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
         let login_codes = LoginCodes::new(
-            code_rules(&settings.buyer_codes),
+            settings.buyer_codes.rules(),
             &secret,
             Arc::new(sms_client),
             settings.sms.template_id_login.clone(),
@@ -189,15 +158,7 @@ impl Application {
         let withdrawal_ids =
             Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
         let settlements = Arc::new(SettlementRegistry::new(
-            SettlementSettings {
-                mailbox_capacity: settings.payments.settlement_mailbox,
-                fee_bps_wechat: settings.payments.fee_bps_wechat,
-                fee_bps_alipay: settings.payments.fee_bps_alipay,
-                withdrawals: WithdrawalPolicy {
-                    daily_limit_fen: settings.payments.withdrawal_daily_limit_fen,
-                    minimum_fen: settings.payments.withdrawal_minimum_fen,
-                },
-            },
+            settings.settlement(),
             journal.clone(),
             clock.clone(),
             withdrawal_ids,
@@ -210,20 +171,13 @@ impl Application {
             settlements,
             journal.clone(),
             clock.clone(),
-            PaymentSettings {
-                ack_timeout: settings.ack_timeout(),
-                query_after: Duration::from_millis(settings.payments.query_after_ms),
-                query_interval: Duration::from_millis(settings.payments.query_interval_ms),
-                refund_interval: Duration::from_millis(settings.payments.refund_interval_ms),
-            },
+            settings.payment_workflow(),
         ));
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
-            admission: Admission::new(
-                &settings.admission,
-                TrustedProxies::parse(&settings.server.trusted_proxies)?,
-            ),
+            admission: Admission::new(&settings.admission_limits()),
+            proxies: TrustedProxies::parse(&settings.server.trusted_proxies)?,
             db,
             registry,
             journal,
@@ -232,17 +186,8 @@ impl Application {
             settings: settings.clone(),
             payments,
             sandbox,
-            passwords: PasswordWork::new(PasswordWorkSettings {
-                concurrency: auth.hash_concurrency,
-                queue: auth.hash_queue,
-                wait: Duration::from_millis(auth.hash_wait_ms),
-                retry_after_secs: settings.admission.retry_after_secs,
-            }),
-            logins: LoginThrottle::new(ThrottleSettings {
-                failures_allowed: auth.login_failures_allowed,
-                max_block: Duration::from_secs(auth.login_backoff_max_secs),
-                tracked_accounts: auth.login_tracked_accounts,
-            }),
+            passwords: PasswordWork::new(settings.password_work()),
+            logins: LoginThrottle::new(settings.login_throttle()),
             token_versions: TokenVersions::new(
                 auth.token_version_cache_entries,
                 Duration::from_secs(auth.token_version_cache_secs),
@@ -263,9 +208,18 @@ impl Application {
         }
         tracing::info!(flash_sales = recovered, "stock actors recovered from the database");
 
-        let demo = if demo_mode && settings.demo.seed { demo::seed_if_empty(&state).await? } else { None };
+        let demo = if demo_mode && settings.demo.seed {
+            demo::seed_if_empty(&state.db, &state.registry, state.clock.now()).await?
+        } else {
+            None
+        };
         // Production has operators only from `flashsale operator add`.
-        let operator = if demo_mode { demo::seed_operator(&state).await? } else { None };
+        let operator = if demo_mode {
+            let (username, password) = (&settings.operator.username, &settings.operator.password);
+            demo::seed_operator(&state.db, username, password, state.clock.now()).await?
+        } else {
+            None
+        };
         if !demo_mode && persistence::access::operator_count(&state.db).await? == 0 {
             tracing::warn!("no operator account yet: create one with `flashsale operator add`");
         }
@@ -413,19 +367,6 @@ impl Application {
             }
         }
         served.context("http server")
-    }
-}
-
-/// The login-code rules from their settings.
-fn code_rules(settings: &crate::config::BuyerCodes) -> CodeRules {
-    let millis = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
-    CodeRules {
-        ttl_ms: millis(settings.code_ttl_secs),
-        max_wrong_attempts: settings.max_wrong_attempts,
-        resend_after_ms: millis(settings.resend_after_secs),
-        phone_daily_cap: settings.phone_daily_limit,
-        network_daily_cap: settings.network_daily_limit,
-        network_hourly_sessions: settings.network_sessions_per_hour,
     }
 }
 

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use persistence::access;
-use persistence::repo::InsertError;
-use serde_json::json;
+use settings::production;
+use workflows::accounts::operators;
+use workflows::accounts::passwords::{self, generate_password, hash_password};
+use workflows::accounts::roles::{self, OperatorRole};
 
-use crate::access::OperatorRole;
-use crate::routes::operators::generate_password;
-use crate::{Application, Settings, production, telemetry};
+use crate::{Application, Settings, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "flashsale", version, about = "Flash-sale engine for livestream commerce")]
@@ -34,6 +34,10 @@ enum Command {
     Operator(OperatorCommand),
 }
 
+fn role(raw: &str) -> Result<OperatorRole, String> {
+    OperatorRole::parse(raw).ok_or_else(|| format!("{raw:?} is not one of reviewer, finance, admin"))
+}
+
 #[derive(Debug, Subcommand)]
 enum OperatorCommand {
     /// Create an operator account. The password is read from the first line of stdin with
@@ -41,7 +45,8 @@ enum OperatorCommand {
     Add {
         #[arg(long)]
         username: String,
-        #[arg(long, value_enum)]
+        /// reviewer, finance or admin
+        #[arg(long, value_parser = role)]
         role: OperatorRole,
         #[arg(long)]
         password_stdin: bool,
@@ -102,7 +107,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  product:    {base}/api/v1/products/{}", seeded.product_id);
         println!(
             "  merchant:   phone {} password {} (shown once; POST {base}/api/v1/sessions)",
-            crate::demo::DEMO_PHONE,
+            workflows::demo::DEMO_PHONE,
             seeded.merchant_password
         );
     }
@@ -134,32 +139,19 @@ async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Resul
     let now = engine::Timestamp(chrono::Utc::now().timestamp_millis());
     match command {
         OperatorCommand::Add { username, role, password_stdin } => {
-            let username =
-                crate::access::username(&username).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let username = roles::username(&username)?;
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
-                let password = line.trim_end_matches(['\r', '\n']).to_owned();
-                anyhow::ensure!(
-                    (8..=128).contains(&password.chars().count()),
-                    "the password must be 8 to 128 characters"
-                );
-                (password, false)
+                (passwords::acceptable(line.trim_end_matches(['\r', '\n']))?.to_owned(), false)
             } else {
                 (generate_password(), true)
             };
             let secret = password.clone();
-            let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&secret))
+            let hash = tokio::task::spawn_blocking(move || hash_password(&secret))
                 .await?
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = match access::insert_operator(&db, &username, &hash, role.as_str(), now).await {
-                Ok(id) => id,
-                Err(InsertError::Duplicate) => anyhow::bail!("an operator named {username} already exists"),
-                Err(InsertError::Db(e)) => return Err(e.into()),
-            };
-            let details = json!({ "username": username, "role": role.as_str() });
-            let entry = crate::access::entry(None, "operator.create", format!("operator:{id}"), details, now);
-            access::insert_audit(&db, &entry).await?;
+            let id = operators::create(&db, None, &username, role, &hash, now).await?;
             println!("operator {username} created: id {id}, role {}", role.as_str());
             if generated {
                 println!("password: {password}  (shown once)");
@@ -175,18 +167,7 @@ async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Resul
             let account = access::operator_by_username(&db, &username)
                 .await?
                 .with_context(|| format!("no operator named {username}"))?;
-            let version = access::revoke_operator(&db, account.id, disable.then_some(now))
-                .await?
-                .context("the operator vanished")?;
-            let details = json!({ "token_version": version, "disabled": disable });
-            let entry = crate::access::entry(
-                None,
-                "operator.revoke",
-                format!("operator:{}", account.id),
-                details,
-                now,
-            );
-            access::insert_audit(&db, &entry).await?;
+            operators::revoke(&db, None, account.id, disable, now).await?.context("the operator vanished")?;
             println!(
                 "operator {username}: tokens revoked{} (running servers notice within auth.token_version_cache_secs)",
                 if disable { ", account disabled" } else { "" }

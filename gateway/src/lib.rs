@@ -12,15 +12,11 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod client;
-pub mod config;
-pub mod demo;
 pub mod error;
-pub mod health;
-pub mod production;
 pub mod routes;
 pub mod telemetry;
-pub mod time;
 pub mod wiring;
 
 pub use app::{AppState, Application};
-pub use config::Settings;
+pub use settings::Settings;
+pub use workflows::time;

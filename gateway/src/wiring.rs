@@ -8,27 +8,20 @@ use std::time::Duration;
 use actors::Clock;
 use anyhow::Context as _;
 use engine::ledger::Channel;
-use persistence::{DatabaseConnection, repo};
+use persistence::DatabaseConnection;
 use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
 use providers::sms::tencent::{TencentSms, TencentSmsConfig};
-use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
+use sandbox::sms::SmsSandbox;
+use workflows::kept_keys;
 
-use crate::config::Settings;
+use settings::Settings;
 
 /// The bundled sandboxes' keys: generated once, then kept in the database so that restarts
 /// (and payments in flight across them) see the same keys.
 pub(crate) async fn sandbox_keys(db: &DatabaseConnection) -> anyhow::Result<ChannelKeys> {
-    let stored = match repo::setting(db, "sandbox_keys").await? {
-        Some(stored) => stored,
-        None => {
-            let fresh = tokio::task::spawn_blocking(ChannelKeys::generate).await?.to_pems();
-            // Two first starts at once: both use the one that was stored first.
-            repo::setting_or_insert(db, "sandbox_keys", serde_json::to_string(&fresh)?).await?
-        }
-    };
-    let pems: KeyPems = serde_json::from_str(&stored).context("stored sandbox keys")?;
+    let pems: KeyPems = kept_keys::kept(db, "sandbox_keys", || ChannelKeys::generate().to_pems()).await?;
     Ok(ChannelKeys::from_pems(&pems)?)
 }
 
@@ -132,6 +125,13 @@ pub(crate) fn channel_clients(
     Ok(channels)
 }
 
+/// The SMS sandbox's keys as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SmsKeys {
+    secret_id: String,
+    secret_key: String,
+}
+
 /// The SMS adapter and, with an empty `sms.provider_url`, the bundled sandbox it talks to
 /// (its keys generated once and kept in the database, like the payment sandboxes').
 pub(crate) async fn sms(
@@ -146,28 +146,12 @@ pub(crate) async fn sms(
             settings.sandbox.enabled,
             "sms.provider_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
         );
-        let stored = match repo::setting(db, "sms_sandbox_keys").await? {
-            Some(stored) => stored,
-            None => {
-                let (id, key) = sandbox::sms::generate_keys();
-                let fresh = serde_json::json!({ "secret_id": id, "secret_key": key }).to_string();
-                repo::setting_or_insert(db, "sms_sandbox_keys", fresh).await?
-            }
-        };
-        let keys: serde_json::Value = serde_json::from_str(&stored).context("stored sms sandbox keys")?;
-        let field = |name: &str| keys[name].as_str().map(str::to_owned).context("stored sms sandbox keys");
-        let (secret_id, secret_key) = (field("secret_id")?, field("secret_key")?);
-        let sandbox = SmsSandbox::new(
-            SmsSandboxSettings {
-                secret_id: secret_id.clone(),
-                secret_key: secret_key.clone(),
-                sdk_app_id: s.sdk_app_id.clone(),
-                sign_name: s.sign_name.clone(),
-                templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
-                inbox_capacity: s.sandbox_inbox_capacity,
-            },
-            clock.clone(),
-        );
+        let SmsKeys { secret_id, secret_key } = kept_keys::kept(db, "sms_sandbox_keys", || {
+            let (secret_id, secret_key) = sandbox::sms::generate_keys();
+            SmsKeys { secret_id, secret_key }
+        })
+        .await?;
+        let sandbox = SmsSandbox::new(settings.sms_sandbox(&secret_id, &secret_key), clock.clone());
         (format!("{base_url}/sandbox/sms"), secret_id, secret_key, Some(Arc::new(sandbox)))
     } else {
         (s.provider_url.clone(), s.secret_id.clone(), s.secret_key.clone(), None)

@@ -13,6 +13,7 @@ pub mod access;
 pub mod buyer_codes;
 pub mod db;
 pub mod entities;
+pub mod health;
 pub mod journal;
 pub mod migration;
 pub mod money;

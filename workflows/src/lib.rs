@@ -5,11 +5,20 @@
 //! - [`payments`]: creating a payment with failover, applying a verified payment report, the
 //!   active query, the refund worker and the daily reconciliation, behind [`payments::Payments`].
 //! - [`buyer_codes`]: the verified-buyer login codes.
+//! - [`statements`]: a merchant's ledger statement as CSV; [`time`]: the API's RFC 3339 text.
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
-//! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle and the
-//!   token-version memory.
+//! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle, the
+//!   token-version memory, bearer tokens, operators' roles and accounts.
+//! - [`admission`]: the in-flight cap and the token buckets that refuse work before it starts.
+//! - [`demo`]: demo mode's seeded merchant, sale and admin; [`kept_keys`]: the bundled
+//!   sandboxes' keys, generated once and kept.
 
 pub mod accounts;
+pub mod admission;
 pub mod buyer_codes;
+pub mod demo;
+pub mod kept_keys;
 pub mod payments;
 pub mod sales;
+pub mod statements;
+pub mod time;

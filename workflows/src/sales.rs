@@ -5,8 +5,74 @@ use std::sync::Arc;
 
 use actors::{SaleHandle, StockRegistry};
 use anyhow::Context as _;
-use engine::{FlashSaleId, SaleTerms};
-use persistence::{DatabaseConnection, repo};
+use engine::{Fen, FlashSaleId, MerchantId, ProductId, SaleTerms, TermsError, Timestamp};
+use persistence::repo::{CreateSaleError, SaleCaps};
+use persistence::{DatabaseConnection, DbErr, repo};
+
+/// What a merchant asks for when it opens a sale; the product's title is the sale's.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub product_id: ProductId,
+    pub price_fen: Fen,
+    pub quantity: u32,
+    pub per_buyer_limit: u32,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub payment_window_secs: u32,
+}
+
+/// Why a sale was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Terms(#[from] TermsError),
+    /// No such product, or not the merchant's.
+    #[error("no such product in your catalogue")]
+    ProductNotFound,
+    /// The product's stock, or the merchant's caps on live and scheduled sales.
+    #[error(transparent)]
+    Refused(CreateSaleError),
+    #[error(transparent)]
+    Start(anyhow::Error),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Opens a flash sale of `merchant` on one of its products, within `caps`, and starts its
+/// stock actor.
+pub async fn open(
+    db: &DatabaseConnection,
+    registry: &StockRegistry,
+    merchant: MerchantId,
+    opening: Opening,
+    caps: SaleCaps,
+    now: Timestamp,
+) -> Result<FlashSaleId, OpenError> {
+    let product = repo::product(db, opening.product_id)
+        .await?
+        .filter(|p| p.merchant_id == merchant)
+        .ok_or(OpenError::ProductNotFound)?;
+    let terms = SaleTerms {
+        id: FlashSaleId(0),
+        merchant_id: merchant,
+        product_id: product.id,
+        title: product.title,
+        price_fen: opening.price_fen,
+        quantity: opening.quantity,
+        per_buyer_limit: opening.per_buyer_limit,
+        starts_at: opening.starts_at,
+        ends_at: opening.ends_at,
+        payment_window_secs: opening.payment_window_secs,
+    };
+    terms.check_new(now)?;
+    let id = repo::create_flash_sale(db, &terms, now, caps).await.map_err(|e| match e {
+        CreateSaleError::ProductNotFound => OpenError::ProductNotFound,
+        CreateSaleError::Db(e) => OpenError::Db(e),
+        refused => OpenError::Refused(refused),
+    })?;
+    start(db, registry, SaleTerms { id, ..terms }).await.map_err(OpenError::Start)?;
+    Ok(id)
+}
 
 /// Starts the stock actor of a stored flash sale, rebuilt from its orders.
 pub async fn start(

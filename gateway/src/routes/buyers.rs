@@ -75,7 +75,8 @@ pub struct NewSession {
 
 /// The unit of the per-network code caps, as every per-address limit sees the client.
 fn network(state: &AppState, request: &HttpRequest) -> String {
-    state.admission.client_network(request).map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+    crate::client::client_network(request, &state.proxies)
+        .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
 }
 
 /// Sends a login code to the phone: 202 once the SMS provider took it. The answer never

@@ -11,6 +11,7 @@ use persistence::repo::{self, CreateSaleError, SaleCaps};
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
+use workflows::sales::{self, OpenError, Opening};
 
 use crate::AppState;
 use crate::auth::MerchantAuth;
@@ -25,14 +26,7 @@ pub enum FlashSaleError {
     #[error("{0} must be an RFC 3339 time")]
     InvalidTime(&'static str),
     #[error(transparent)]
-    Terms(#[from] TermsError),
-    #[error("no such product in your catalogue")]
-    ProductNotFound,
-    #[error("the product has {stock} units left to put on sale")]
-    InsufficientProductStock { stock: i64 },
-    /// A merchant's cap on live or scheduled sales; the message names which.
-    #[error(transparent)]
-    TooMany(CreateSaleError),
+    Open(OpenError),
     #[error("flash sale {0}: orders claim more units than it has")]
     Overclaimed(FlashSaleId),
     #[error("no such flash sale")]
@@ -49,7 +43,7 @@ impl FlashSaleError {
         match self {
             Self::OutOfRange(_) => ApiError::invalid("invalid_field", message),
             Self::InvalidTime(_) => ApiError::invalid("invalid_time", message),
-            Self::Terms(terms) => ApiError::invalid(
+            Self::Open(OpenError::Terms(terms)) => ApiError::invalid(
                 match terms {
                     TermsError::Window | TermsError::AlreadyEnded => "invalid_window",
                     TermsError::Price => "invalid_price",
@@ -59,34 +53,24 @@ impl FlashSaleError {
                 },
                 message,
             ),
-            Self::ProductNotFound => ApiError::not_found("product_not_found", message),
-            Self::InsufficientProductStock { .. } => {
-                ApiError::conflict("insufficient_product_stock", message)
+            Self::Open(OpenError::ProductNotFound) => ApiError::not_found("product_not_found", message),
+            Self::Open(OpenError::Refused(CreateSaleError::InsufficientStock { stock })) => {
+                ApiError::conflict(
+                    "insufficient_product_stock",
+                    format!("the product has {stock} units left to put on sale"),
+                )
             }
-            Self::TooMany(CreateSaleError::TooManyScheduled { .. }) => {
+            Self::Open(OpenError::Refused(CreateSaleError::TooManyScheduled { .. })) => {
                 ApiError::conflict("too_many_scheduled_sales", message)
             }
-            Self::TooMany(_) => ApiError::conflict("too_many_live_sales", message),
+            Self::Open(OpenError::Refused(_)) => ApiError::conflict("too_many_live_sales", message),
             Self::NotFound => ApiError::not_found("flash_sale_not_found", message),
-            Self::Overclaimed(_) | Self::Db(_) | Self::Internal(_) => ApiError::unexpected(),
+            Self::Overclaimed(_) | Self::Open(_) | Self::Db(_) | Self::Internal(_) => ApiError::unexpected(),
         }
     }
 }
 
 crate::route_error!(FlashSaleError);
-
-impl From<CreateSaleError> for FlashSaleError {
-    fn from(error: CreateSaleError) -> Self {
-        match error {
-            CreateSaleError::ProductNotFound => Self::ProductNotFound,
-            CreateSaleError::InsufficientStock { stock } => Self::InsufficientProductStock { stock },
-            too_many @ (CreateSaleError::TooManyLive { .. } | CreateSaleError::TooManyScheduled { .. }) => {
-                Self::TooMany(too_many)
-            }
-            CreateSaleError::Db(e) => Self::Db(e),
-        }
-    }
-}
 
 #[derive(Deserialize)]
 pub struct NewFlashSale {
@@ -113,16 +97,8 @@ pub async fn create(
     merchant: MerchantAuth,
     body: web::Json<NewFlashSale>,
 ) -> Result<HttpResponse, FlashSaleError> {
-    let now = state.clock.now();
-    let product = repo::product(&state.db, ProductId(body.product_id))
-        .await?
-        .filter(|p| p.merchant_id == merchant.0)
-        .ok_or(FlashSaleError::ProductNotFound)?;
-    let terms = SaleTerms {
-        id: FlashSaleId(0),
-        merchant_id: merchant.0,
-        product_id: product.id,
-        title: product.title.clone(),
+    let opening = Opening {
+        product_id: ProductId(body.product_id),
         price_fen: Fen(body.price_fen),
         quantity: whole(body.quantity, "quantity")?,
         per_buyer_limit: whole(body.per_buyer_limit, "per_buyer_limit")?,
@@ -130,13 +106,13 @@ pub async fn create(
         ends_at: instant(&body.ends_at, "ends_at")?,
         payment_window_secs: whole(body.payment_window_secs, "payment_window_secs")?,
     };
-    terms.check_new(now)?;
     let caps = SaleCaps {
         max_live: state.settings.flash_sales.max_live_per_merchant,
         max_scheduled: state.settings.flash_sales.max_scheduled_per_merchant,
     };
-    let id = repo::create_flash_sale(&state.db, &terms, now, caps).await?;
-    state.start_sale(SaleTerms { id, ..terms }).await?;
+    let id = sales::open(&state.db, &state.registry, merchant.0, opening, caps, state.clock.now())
+        .await
+        .map_err(FlashSaleError::Open)?;
     Ok(HttpResponse::Created().json(json!({ "flash_sale_id": id })))
 }
 

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
 use workflows::accounts::login::{self, Throttled, WorkError};
-use workflows::accounts::passwords::HashError;
+use workflows::accounts::passwords::{self, HashError};
 use workflows::accounts::versions::{Current, Holder};
 
 use crate::AppState;
-use crate::auth::{self, MerchantAuth, hash_password, verify_password};
+use crate::auth::{self, MerchantAuth, hash_password};
 use crate::error::ApiError;
 use crate::routes::{text_field, throttled, work_error};
 use crate::time::rfc3339;
@@ -77,11 +77,7 @@ pub struct SignUp {
 }
 
 pub(crate) fn password_field(raw: &str) -> Result<&str, ApiError> {
-    let chars = raw.chars().count();
-    if !(8..=128).contains(&chars) {
-        return Err(ApiError::invalid("invalid_password", "password must be 8 to 128 characters"));
-    }
-    Ok(raw)
+    passwords::acceptable(raw).map_err(|e| ApiError::invalid("invalid_password", e.to_string()))
 }
 
 #[post("/merchants")]
@@ -115,17 +111,12 @@ pub async fn log_in(
     state.logins.admit(&throttle_key, Instant::now())?;
     let merchant = repo::merchant_by_phone(&state.db, &phone).await?;
     // An unknown phone costs the same hash as a wrong password, so timing tells nothing.
-    let stored = merchant.as_ref().map(|m| m.password_hash.clone());
-    let password = body.password.clone();
-    let matches = state
-        .passwords
-        .run(move || verify_password(&password, stored.as_deref().unwrap_or_else(|| login::dummy_hash())))
-        .await?;
+    let stored = merchant.as_ref().map(|a| a.password_hash.clone());
+    let matches =
+        login::judge(&state.passwords, &state.logins, &throttle_key, stored, body.password.clone()).await?;
     let Some(merchant) = merchant.filter(|_| matches) else {
-        state.logins.failed(&throttle_key, Instant::now());
         return Err(MerchantError::InvalidCredentials);
     };
-    state.logins.succeeded(&throttle_key);
     let merchant_id = merchant.id;
     // Read, not remembered: a token must carry the version as stored now, or a bump made on
     // another node would revoke it as soon as this node learns of it.

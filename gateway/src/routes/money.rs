@@ -14,7 +14,8 @@ use persistence::money::{self as repo, StatementFilter, StatementLine};
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
-use workflows::payments::ReportError;
+use workflows::payments::{BooksError, ReportError};
+use workflows::statements::{self, account_name};
 
 use crate::AppState;
 use crate::auth::MerchantAuth;
@@ -28,12 +29,9 @@ pub enum MoneyError {
     InvalidQuery(String),
     #[error("amount_fen must be a positive integer")]
     InvalidAmount,
-    /// The settlement actor refused or could not take the request; with `Retry-After`.
+    /// The withdrawal was refused by the books, or they were busy; with `Retry-After`.
     #[error("{0}")]
-    Settle(SettleError, u32),
-    /// The settlement actor could not be reached or the result was not durable in time.
-    #[error("{0}")]
-    Books(ReportError, u32),
+    Books(BooksError, u32),
     #[error("writing csv: {0}")]
     Csv(String),
     #[error("database: {0}")]
@@ -45,7 +43,6 @@ impl MoneyError {
         match self {
             Self::InvalidQuery(message) => ApiError::invalid("invalid_query", message.clone()),
             Self::InvalidAmount => ApiError::invalid("invalid_amount", self.to_string()),
-            Self::Settle(error, retry_after) => settle_error(error, *retry_after),
             Self::Books(error, retry_after) => books_error(error, *retry_after),
             Self::Csv(_) | Self::Internal(_) => ApiError::unexpected(),
         }
@@ -106,10 +103,6 @@ fn filter_of(merchant: MerchantAuth, query: &EntriesQuery) -> Result<StatementFi
     })
 }
 
-fn account_name(raw: &str) -> &str {
-    raw.split(':').next().unwrap_or(raw).trim_start_matches("merchant_")
-}
-
 fn render_line(line: &StatementLine) -> serde_json::Value {
     json!({
         "op_id": line.op_id,
@@ -153,29 +146,7 @@ pub async fn entries_csv(
     const MOST: u64 = 100_000;
     let filter = filter_of(merchant, &query)?;
     let (lines, _) = repo::statement(&state.db, merchant.0, &filter, 0, MOST).await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let write = |w: &mut csv::Writer<Vec<u8>>, record: &[String]| {
-        w.write_record(record).map_err(|e| MoneyError::Csv(e.to_string()))
-    };
-    write(
-        &mut writer,
-        &["created_at", "op_id", "kind", "order_id", "account", "amount_fen", "amount_cny"].map(String::from),
-    )?;
-    for line in &lines {
-        write(
-            &mut writer,
-            &[
-                rfc3339(Timestamp(line.created_at)),
-                line.op_id.clone(),
-                line.kind.clone(),
-                line.order_id.map(|o| o.to_string()).unwrap_or_default(),
-                account_name(&line.account).to_owned(),
-                line.amount_fen.to_string(),
-                Fen(line.amount_fen).to_string(),
-            ],
-        )?;
-    }
-    let bytes = writer.into_inner().map_err(|e| MoneyError::Csv(e.to_string()))?;
+    let bytes = statements::csv(&lines).map_err(|e| MoneyError::Csv(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"ledger-{}.csv\"", merchant.0)))
@@ -194,36 +165,38 @@ pub(crate) fn render_withdrawal(w: &Withdrawal) -> serde_json::Value {
     })
 }
 
-/// A settlement actor's answer on the wire (shared with the operator routes).
-pub(crate) fn settle_error(error: &SettleError, retry_after: u32) -> ApiError {
+/// A decision about a merchant's money that was not made, on the wire (shared with the
+/// operator routes): a rule of the books is a 4xx, busy books a 503, the database a 500.
+pub(crate) fn books_error(error: &BooksError, retry_after: u32) -> ApiError {
     let message = error.to_string();
     match error {
-        SettleError::Withdrawal(WithdrawalError::KycRequired) => {
+        BooksError::ReviewNotFound => ApiError::not_found("review_not_found", message),
+        BooksError::WithdrawalNotFound => ApiError::not_found("withdrawal_not_found", message),
+        BooksError::MerchantNotFound => ApiError::not_found("merchant_not_found", message),
+        BooksError::UnknownPartner(_) => ApiError::invalid("unknown_partner", message),
+        BooksError::InvalidSplit(_) => ApiError::invalid("invalid_split", message),
+        BooksError::Settle(SettleError::Withdrawal(WithdrawalError::KycRequired)) => {
             ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "kyc_required", message)
         }
-        SettleError::Withdrawal(WithdrawalError::BelowMinimum(_)) => {
+        BooksError::Settle(SettleError::Withdrawal(WithdrawalError::BelowMinimum(_))) => {
             ApiError::invalid("below_minimum", message)
         }
-        SettleError::Withdrawal(WithdrawalError::InsufficientFunds { .. }) => {
+        BooksError::Settle(SettleError::Withdrawal(WithdrawalError::InsufficientFunds { .. })) => {
             ApiError::conflict("insufficient_funds", message)
         }
-        SettleError::Withdrawal(WithdrawalError::DailyLimit { .. }) => {
+        BooksError::Settle(SettleError::Withdrawal(WithdrawalError::DailyLimit { .. })) => {
             ApiError::conflict("daily_limit", message)
         }
-        SettleError::NotUnderReview => ApiError::conflict("not_under_review", message),
-        SettleError::NoSuchWithdrawal => ApiError::conflict("not_pending", message),
-        SettleError::Unavailable(_)
-        | SettleError::Journal(_)
-        | SettleError::SaleBusy
-        | SettleError::SaleGone => ApiError::unavailable("overloaded", message, retry_after),
-    }
-}
-
-/// Reaching a merchant's books failed: busy is a 503, a database failure a 500.
-pub(crate) fn books_error(error: &ReportError, retry_after: u32) -> ApiError {
-    match error {
-        ReportError::Db(_) => ApiError::unexpected(),
-        other => ApiError::unavailable("overloaded", other.to_string(), retry_after),
+        BooksError::Settle(SettleError::NotUnderReview) => ApiError::conflict("not_under_review", message),
+        BooksError::Settle(SettleError::NoSuchWithdrawal) => ApiError::conflict("not_pending", message),
+        BooksError::Settle(
+            SettleError::Unavailable(_)
+            | SettleError::Journal(_)
+            | SettleError::SaleBusy
+            | SettleError::SaleGone,
+        ) => ApiError::unavailable("overloaded", message, retry_after),
+        BooksError::Unreachable(ReportError::Db(_)) | BooksError::Db(_) => ApiError::unexpected(),
+        BooksError::Unreachable(other) => ApiError::unavailable("overloaded", other.to_string(), retry_after),
     }
 }
 
@@ -242,10 +215,11 @@ pub async fn withdraw(
     if body.amount_fen <= 0 {
         return Err(MoneyError::InvalidAmount);
     }
-    let books = state.payments.settlement_of(merchant.0).await.map_err(|e| MoneyError::Books(e, retry))?;
-    let (withdrawal, seq) =
-        books.withdraw(Fen(body.amount_fen)).await.map_err(|e| MoneyError::Settle(e, retry))?;
-    state.payments.wait_durable(seq).await.map_err(|e| MoneyError::Books(e, retry))?;
+    let withdrawal = state
+        .payments
+        .withdraw(merchant.0, Fen(body.amount_fen))
+        .await
+        .map_err(|e| MoneyError::Books(e, retry))?;
     Ok(HttpResponse::Created().json(render_withdrawal(&withdrawal)))
 }
 

@@ -4,48 +4,32 @@
 //! the change is durable.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use actors::SettleError;
 use chrono::{Datelike, NaiveDate};
 use engine::books::WithdrawalState;
 use engine::ledger::PartnerId;
-use engine::settlement::SplitError;
-use engine::settlement::SplitRule;
 use engine::{BeijingDay, MerchantId, OrderId, WithdrawalId};
 use persistence::DbErr;
 use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
-use workflows::payments::ReportError;
+use workflows::payments::BooksError;
 
 use crate::AppState;
 use crate::access::{self, AmlReview, Finance, OperatorAuth, Partners};
 use crate::error::ApiError;
-use crate::routes::money::{books_error, render_withdrawal, settle_error};
+use crate::routes::money::{books_error, render_withdrawal};
 use crate::routes::text_field;
 use crate::time::rfc3339;
 
 /// What the operator console's routes answer besides success.
 #[derive(Debug, Error)]
 pub enum OperatorError {
-    #[error("no payment of this order awaits review")]
-    ReviewNotFound,
-    #[error("no such withdrawal")]
-    WithdrawalNotFound,
-    #[error("no such merchant")]
-    MerchantNotFound,
-    #[error("no partner {0}")]
-    UnknownPartner(i64),
-    #[error(transparent)]
-    InvalidSplit(SplitError),
     #[error("{0}")]
     InvalidQuery(&'static str),
-    /// The settlement actor refused or could not take the request; with `Retry-After`.
+    /// A decision about a merchant's money not made; with `Retry-After` for when it was busy.
     #[error("{0}")]
-    Settle(SettleError, u32),
-    /// The settlement actor could not be reached or the result was not durable in time.
-    #[error("{0}")]
-    Books(ReportError, u32),
+    Books(BooksError, u32),
     /// A check shared with other groups (fields, the audit log).
     #[error(transparent)]
     Shared(#[from] ApiError),
@@ -59,13 +43,7 @@ impl OperatorError {
     fn api(&self) -> ApiError {
         let message = self.to_string();
         match self {
-            Self::ReviewNotFound => ApiError::not_found("review_not_found", message),
-            Self::WithdrawalNotFound => ApiError::not_found("withdrawal_not_found", message),
-            Self::MerchantNotFound => ApiError::not_found("merchant_not_found", message),
-            Self::UnknownPartner(_) => ApiError::invalid("unknown_partner", message),
-            Self::InvalidSplit(_) => ApiError::invalid("invalid_split", message),
             Self::InvalidQuery(_) => ApiError::invalid("invalid_query", message),
-            Self::Settle(error, retry_after) => settle_error(error, *retry_after),
             Self::Books(error, retry_after) => books_error(error, *retry_after),
             Self::Shared(api) => api.clone(),
             Self::Render(_) | Self::Internal(_) => ApiError::unexpected(),
@@ -107,18 +85,11 @@ async fn decide_review(
     approved: bool,
 ) -> Result<HttpResponse, OperatorError> {
     let retry = state.admission.retry_after_secs();
-    let capture =
-        repo::capture_of_order(&state.db, OrderId(order_id)).await?.ok_or(OperatorError::ReviewNotFound)?;
-    let books = state
+    let capture = state
         .payments
-        .settlement_of(capture.settlement.merchant_id)
+        .decide_review(OrderId(order_id), approved)
         .await
         .map_err(|e| OperatorError::Books(e, retry))?;
-    let seq = books.review(OrderId(order_id), approved).await.map_err(|e| OperatorError::Settle(e, retry))?;
-    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
-    if !approved {
-        state.payments.refund_owed();
-    }
     let action = if approved { "review.approve" } else { "review.reject" };
     let details = json!({
         "merchant_id": capture.settlement.merchant_id,
@@ -186,19 +157,11 @@ async fn decide_withdrawal(
     reason: String,
 ) -> Result<HttpResponse, OperatorError> {
     let retry = state.admission.retry_after_secs();
-    let withdrawal = repo::withdrawal_by_id(&state.db, WithdrawalId(id))
-        .await?
-        .ok_or(OperatorError::WithdrawalNotFound)?;
-    let books = state
+    let (withdrawal, decided) = state
         .payments
-        .settlement_of(withdrawal.merchant_id)
-        .await
-        .map_err(|e| OperatorError::Books(e, retry))?;
-    let (decided, seq) = books
         .decide_withdrawal(WithdrawalId(id), pay, reason.clone())
         .await
-        .map_err(|e| OperatorError::Settle(e, retry))?;
-    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
+        .map_err(|e| OperatorError::Books(e, retry))?;
     let action = if pay { "withdrawal.pay" } else { "withdrawal.reject" };
     let details = json!({
         "merchant_id": withdrawal.merchant_id,
@@ -244,15 +207,9 @@ pub async fn set_kyc(
 ) -> Result<HttpResponse, OperatorError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
-    if !repo::merchant_exists(&state.db, merchant_id).await? {
-        return Err(OperatorError::MerchantNotFound);
-    }
     // The merchant's settlement actor is the only writer of its KYC flag: it journals the
     // decision and applies it, and the answer waits until it is durable.
-    let books =
-        state.payments.settlement_of(merchant_id).await.map_err(|e| OperatorError::Books(e, retry))?;
-    let seq = books.set_kyc(body.verified).await.map_err(|e| OperatorError::Settle(e, retry))?;
-    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
+    state.payments.set_kyc(merchant_id, body.verified).await.map_err(|e| OperatorError::Books(e, retry))?;
     let details = json!({ "verified": body.verified });
     operator.audit(&state, "merchant.kyc", format!("merchant:{merchant_id}"), details).await?;
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
@@ -296,21 +253,9 @@ pub async fn set_split(
 ) -> Result<HttpResponse, OperatorError> {
     let merchant_id = MerchantId(id.into_inner());
     let retry = state.admission.retry_after_secs();
-    if !repo::merchant_exists(&state.db, merchant_id).await? {
-        return Err(OperatorError::MerchantNotFound);
-    }
-    for share in &body.partners {
-        if !repo::partner_exists(&state.db, PartnerId(share.partner_id)).await? {
-            return Err(OperatorError::UnknownPartner(share.partner_id));
-        }
-    }
-    let rule = SplitRule::new(body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect())
-        .map_err(OperatorError::InvalidSplit)?;
+    let shares: Vec<_> = body.partners.iter().map(|s| (PartnerId(s.partner_id), s.bps)).collect();
     // Journaled and applied by the merchant's settlement actor, its only writer.
-    let books =
-        state.payments.settlement_of(merchant_id).await.map_err(|e| OperatorError::Books(e, retry))?;
-    let seq = books.set_split(rule).await.map_err(|e| OperatorError::Settle(e, retry))?;
-    state.payments.wait_durable(seq).await.map_err(|e| OperatorError::Books(e, retry))?;
+    state.payments.set_split(merchant_id, &shares).await.map_err(|e| OperatorError::Books(e, retry))?;
     let partners: Vec<_> =
         body.partners.iter().map(|s| json!({"partner_id": s.partner_id, "bps": s.bps})).collect();
     let details = json!({ "partners": partners });

@@ -7,17 +7,17 @@ use std::time::Instant;
 use actix_web::{HttpResponse, get, post, web};
 use persistence::DbErr;
 use persistence::access::{self, AuditEntry, AuditFilter, OperatorAccount};
-use persistence::repo::InsertError;
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
 use workflows::accounts::login::{self, Throttled, WorkError};
-use workflows::accounts::passwords::HashError;
+use workflows::accounts::operators::{self, CreateError};
+use workflows::accounts::passwords::{HashError, generate_password};
 use workflows::accounts::versions::{Current, Holder};
 
 use crate::AppState;
 use crate::access::{Admin, OperatorAuth, OperatorRole, username};
-use crate::auth::{Staff, hash_password, verify_password};
+use crate::auth::{Staff, hash_password};
 use crate::error::ApiError;
 use crate::routes::{throttled, work_error};
 use crate::time::rfc3339;
@@ -69,11 +69,11 @@ impl OperatorsError {
 
 crate::route_error!(OperatorsError);
 
-impl From<InsertError> for OperatorsError {
-    fn from(error: InsertError) -> Self {
+impl From<CreateError> for OperatorsError {
+    fn from(error: CreateError) -> Self {
         match error {
-            InsertError::Duplicate => Self::UsernameTaken,
-            InsertError::Db(e) => Self::Internal(e),
+            CreateError::Duplicate(_) => Self::UsernameTaken,
+            CreateError::Db(e) => Self::Internal(e),
         }
     }
 }
@@ -95,16 +95,11 @@ pub async fn log_in(
     let account = access::operator_by_username(&state.db, &name).await?.filter(|a| a.disabled_at.is_none());
     // An unknown or closed account costs the same hash as a wrong password.
     let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let password = body.password.clone();
-    let matches = state
-        .passwords
-        .run(move || verify_password(&password, stored.as_deref().unwrap_or_else(|| login::dummy_hash())))
-        .await?;
+    let matches =
+        login::judge(&state.passwords, &state.logins, &throttle_key, stored, body.password.clone()).await?;
     let Some(account) = account.filter(|_| matches) else {
-        state.logins.failed(&throttle_key, Instant::now());
         return Err(OperatorsError::InvalidCredentials);
     };
-    state.logins.succeeded(&throttle_key);
     // The version just read is the one the token carries; remember it, in case this node
     // still remembers an older one.
     let holder = Holder::Operator(account.id);
@@ -173,9 +168,8 @@ pub async fn create(
     };
     let secret = password.clone();
     let hash = state.passwords.run(move || hash_password(&secret)).await??;
-    let id = access::insert_operator(&state.db, &name, &hash, role.as_str(), state.clock.now()).await?;
-    let details = json!({ "username": name, "role": role.as_str() });
-    operator.audit(&state, "operator.create", format!("operator:{id}"), details).await?;
+    let id =
+        operators::create(&state.db, Some(&operator.staff), &name, role, &hash, state.clock.now()).await?;
     let mut answer = json!({ "operator_id": id, "username": name, "role": role.as_str() });
     if generated {
         answer["password"] = json!(password);
@@ -201,14 +195,11 @@ pub async fn revoke(
 ) -> Result<HttpResponse, OperatorsError> {
     let id = id.into_inner();
     let disable = body.is_some_and(|b| b.disable);
-    let now = state.clock.now();
-    let version = access::revoke_operator(&state.db, id, disable.then_some(now))
+    let version = operators::revoke(&state.db, Some(&operator.staff), id, disable, state.clock.now())
         .await?
         .ok_or(OperatorsError::NotFound)?;
     let current = if disable { Current::Closed } else { Current::Version(version) };
     state.token_versions.remember(Holder::Operator(id), current, Instant::now());
-    let details = json!({ "token_version": version, "disabled": disable });
-    operator.audit(&state, "operator.revoke", format!("operator:{id}"), details).await?;
     Ok(HttpResponse::Ok().json(json!({ "operator_id": id, "token_version": version, "disabled": disable })))
 }
 
@@ -252,12 +243,4 @@ fn render_entry(entry: &AuditEntry) -> serde_json::Value {
         "details": serde_json::from_str::<serde_json::Value>(&entry.details).unwrap_or_default(),
         "at": rfc3339(entry.created_at),
     })
-}
-
-/// A password for a generated account: 16 characters without look-alikes (~80 bits).
-pub fn generate_password() -> String {
-    use rand::Rng as _;
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut rng = rand::rng();
-    (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }

@@ -6,8 +6,8 @@ use serde_json::json;
 use thiserror::Error;
 
 use crate::AppState;
-use crate::config::Mode;
 use crate::error::ApiError;
+use settings::Mode;
 
 /// What the operations routes answer besides success.
 #[derive(Debug, Error)]

@@ -16,16 +16,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actors::journal::AppendError;
-use actors::{CancelFailure, CapReached, PlaceError, SaleHandle};
+use actors::{CancelFailure, CapReached, PlaceError, SaleHandle, Seq};
 use engine::{
     BuyerId, CancelError, FlashSaleId, IdempotencyKey, Order, OrderId, OrderState, Quantity, Receipt,
     ReserveError,
 };
 use serde::Deserialize;
 use serde_json::json;
+use thiserror::Error;
 
 use crate::AppState;
 use crate::auth::{BuyerAuth, Caller};
@@ -37,70 +39,104 @@ pub struct PlaceOrderBody {
     quantity: i64,
 }
 
-/// Everything that can keep an order from being placed, each with its stable `code`.
-#[derive(Debug)]
-enum OrderError {
+/// Everything that can keep an order from being placed or cancelled, each with its stable
+/// `code`; the 503s carry the `Retry-After` seconds.
+#[derive(Debug, Error)]
+pub enum OrderError {
+    /// A malformed request, a check shared with other groups (the per-buyer bucket), or the
+    /// database.
+    #[error(transparent)]
+    Shared(#[from] ApiError),
+    #[error("no such flash sale")]
+    SaleNotFound,
+    #[error(transparent)]
     Refused(ReserveError),
+    #[error("{}", unpaid_message(.0))]
     TooManyUnpaid(CapReached),
-    Journal(AppendError),
-    MailboxFull,
-    Timeout,
+    #[error("orders are arriving faster than they are saved, retry shortly")]
+    JournalFull(u32),
+    #[error("the server is shutting down")]
+    ShuttingDown(u32),
+    #[error("this flash sale is at capacity, retry shortly")]
+    MailboxFull(u32),
+    #[error(
+        "the order could not be confirmed in time; retry with the same Idempotency-Key to learn its fate"
+    )]
+    NotConfirmed(u32),
+    #[error("the order is {} and can no longer be cancelled", .0.as_str())]
+    NotCancellable(OrderState),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn unpaid_message(cap: &CapReached) -> String {
+    match cap {
+        CapReached::Buyer { max } => format!("you already have {max} unpaid orders; pay or cancel one first"),
+        CapReached::Network { max } => {
+            format!("{max} orders from your network are unpaid; retry once one is paid or expires")
+        }
+    }
 }
 
 impl OrderError {
-    fn into_api(self, retry_after: u32) -> ApiError {
-        use actix_web::http::StatusCode;
-        match self {
-            OrderError::Refused(refusal) => {
-                let message = refusal.to_string();
-                match refusal {
-                    ReserveError::SoldOut => ApiError::conflict("sold_out", message),
-                    ReserveError::InsufficientStock { .. } => {
-                        ApiError::conflict("insufficient_stock", message)
-                    }
-                    ReserveError::NotStarted { .. } => ApiError::conflict("not_started", message),
-                    ReserveError::Ended => ApiError::conflict("ended", message),
-                    ReserveError::LimitExceeded { .. } | ReserveError::OverLimit { .. } => {
-                        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "limit_exceeded", message)
-                    }
-                    ReserveError::KeyReused => ApiError::invalid("idempotency_key_reused", message),
-                    ReserveError::TooManyOrders { .. } => {
-                        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_orders", message)
-                    }
-                }
-            }
-            OrderError::TooManyUnpaid(cap) => {
-                let message = match cap {
-                    CapReached::Buyer { max } => {
-                        format!("you already have {max} unpaid orders; pay or cancel one first")
-                    }
-                    CapReached::Network { max } => {
-                        format!(
-                            "{max} orders from your network are unpaid; retry once one is paid or expires"
-                        )
-                    }
-                };
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_unpaid_orders", message)
-            }
-            OrderError::Journal(AppendError::Full) => ApiError::unavailable(
-                "journal_full",
-                "orders are arriving faster than they are saved, retry shortly",
-                retry_after,
-            ),
-            OrderError::Journal(AppendError::Closed) => {
-                ApiError::unavailable("shutting_down", "the server is shutting down", retry_after)
-            }
-            OrderError::MailboxFull => ApiError::unavailable(
-                "overloaded",
-                "this flash sale is at capacity, retry shortly",
-                retry_after,
-            ),
-            OrderError::Timeout => ApiError::unavailable(
-                "not_confirmed",
-                "the order could not be confirmed in time; retry with the same Idempotency-Key to learn its fate",
-                retry_after,
-            ),
+    fn journal(error: AppendError, retry_after: u32) -> Self {
+        match error {
+            AppendError::Full => Self::JournalFull(retry_after),
+            AppendError::Closed => Self::ShuttingDown(retry_after),
         }
+    }
+
+    /// The stable code, also the label of the rejection counter.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Shared(api) => api.code,
+            Self::SaleNotFound => "flash_sale_not_found",
+            Self::Refused(refusal) => match refusal {
+                ReserveError::SoldOut => "sold_out",
+                ReserveError::InsufficientStock { .. } => "insufficient_stock",
+                ReserveError::NotStarted { .. } => "not_started",
+                ReserveError::Ended => "ended",
+                ReserveError::LimitExceeded { .. } | ReserveError::OverLimit { .. } => "limit_exceeded",
+                ReserveError::KeyReused => "idempotency_key_reused",
+                ReserveError::TooManyOrders { .. } => "too_many_orders",
+            },
+            Self::TooManyUnpaid(_) => "too_many_unpaid_orders",
+            Self::JournalFull(_) => "journal_full",
+            Self::ShuttingDown(_) => "shutting_down",
+            Self::MailboxFull(_) => "overloaded",
+            Self::NotConfirmed(_) => "not_confirmed",
+            Self::NotCancellable(_) => "not_cancellable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn api(&self) -> ApiError {
+        let (code, message) = (self.code(), self.to_string());
+        match self {
+            Self::Shared(api) => api.clone(),
+            Self::SaleNotFound => ApiError::not_found(code, message),
+            Self::Refused(
+                ReserveError::LimitExceeded { .. }
+                | ReserveError::OverLimit { .. }
+                | ReserveError::TooManyOrders { .. },
+            )
+            | Self::TooManyUnpaid(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
+            Self::Refused(ReserveError::KeyReused) => ApiError::invalid(code, message),
+            Self::Refused(_) | Self::NotCancellable(_) => ApiError::conflict(code, message),
+            Self::JournalFull(retry)
+            | Self::ShuttingDown(retry)
+            | Self::MailboxFull(retry)
+            | Self::NotConfirmed(retry) => ApiError::unavailable(code, message, *retry),
+            Self::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+crate::route_error!(OrderError);
+
+impl From<persistence::DbErr> for OrderError {
+    fn from(error: persistence::DbErr) -> Self {
+        Self::Shared(error.into())
     }
 }
 
@@ -125,8 +161,14 @@ fn created(receipt: &Receipt) -> HttpResponse {
     }))
 }
 
-fn reject(reason: &'static str) {
-    metrics::counter!("flashsale_orders_rejected_total", "reason" => reason).increment(1);
+/// Waits until the journal has committed `seq`, at most `journal.ack_timeout_ms`: the one
+/// durability wait of every answer here.
+async fn durable(state: &AppState, seq: Seq) -> Result<(), OrderError> {
+    let retry = state.admission.retry_after_secs();
+    tokio::time::timeout(state.settings.ack_timeout(), state.journal.wait_durable(seq))
+        .await
+        .map_err(|_| OrderError::NotConfirmed(retry))?
+        .map_err(|e| OrderError::journal(e, retry))
 }
 
 #[post("/flash-sales/{id}/orders")]
@@ -136,99 +178,84 @@ pub async fn place_order(
     buyer: BuyerAuth,
     request: HttpRequest,
     body: web::Json<PlaceOrderBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OrderError> {
     let started = Instant::now();
-    let retry_after = state.admission.retry_after_secs();
-    let outcome = place(&state, FlashSaleId(*sale_id), buyer, &request, body.quantity).await;
-    match outcome {
-        Ok(Ok(receipt)) => {
+    match place(&state, FlashSaleId(*sale_id), buyer, &request, body.quantity).await {
+        Ok(receipt) => {
             metrics::counter!("flashsale_orders_accepted_total").increment(1);
             metrics::histogram!("flashsale_order_seconds").record(started.elapsed().as_secs_f64());
             Ok(created(&receipt))
         }
-        Ok(Err(error)) => {
-            let api = error.into_api(retry_after);
-            reject(api.code);
-            Err(api)
-        }
-        Err(api) => {
-            reject(api.code);
-            Err(api)
+        Err(error) => {
+            metrics::counter!("flashsale_orders_rejected_total", "reason" => error.code()).increment(1);
+            Err(error)
         }
     }
 }
 
-/// `Err` for bad requests, `Ok(Err)` for well-formed orders that were refused.
 async fn place(
     state: &AppState,
     sale_id: FlashSaleId,
     BuyerAuth(buyer_id): BuyerAuth,
     request: &HttpRequest,
     raw_quantity: i64,
-) -> Result<Result<Receipt, OrderError>, ApiError> {
+) -> Result<Receipt, OrderError> {
     let key = idempotency_key(request.headers())?;
     let quantity =
         Quantity::parse(raw_quantity).map_err(|e| ApiError::invalid("invalid_quantity", e.to_string()))?;
-    state.admission.check_buyer(buyer_id)?;
+    state.admission.check_buyer(buyer_id).map_err(ApiError::from)?;
     let sale = match state.registry.get(sale_id) {
         Some(running) => running,
         None => match without_actor(state, sale_id, buyer_id, &key, quantity).await? {
-            Ok(started) => started,
-            Err(answer) => return Ok(answer),
+            Settled::Ask(started) => started,
+            Settled::Replay(receipt) => return Ok(receipt),
         },
     };
-    let ack_timeout = state.settings.ack_timeout();
+    let retry = state.admission.retry_after_secs();
 
     if let Some(replay) = sale.replay(buyer_id, &key, quantity) {
-        let receipt = match replay {
-            Ok(receipt) => receipt,
-            Err(refusal) => return Ok(Err(OrderError::Refused(refusal))),
-        };
+        let receipt = replay.map_err(OrderError::Refused)?;
         // The original may still be in flight to the disk: wait for everything before now.
-        let seq = state.journal.last_appended();
-        return Ok(match tokio::time::timeout(ack_timeout, state.journal.wait_durable(seq)).await {
-            Ok(Ok(())) => Ok(receipt),
-            Ok(Err(closed)) => Err(OrderError::Journal(closed)),
-            Err(_) => Err(OrderError::Timeout),
-        });
+        durable(state, state.journal.last_appended()).await?;
+        return Ok(receipt);
     }
 
     // The engine's own first checks, then the sold-out flag: everything that can be refused
     // without asking the actor, in the order the actor would refuse it.
-    if let Err(refusal) = sale.terms.admits(quantity, state.clock.now()) {
-        return Ok(Err(OrderError::Refused(refusal)));
-    }
+    sale.terms.admits(quantity, state.clock.now()).map_err(OrderError::Refused)?;
     if sale.gauge.is_sold_out() {
-        return Ok(Err(OrderError::Refused(ReserveError::SoldOut)));
+        return Err(OrderError::Refused(ReserveError::SoldOut));
     }
-    let network = state.admission.client_network(request);
+    let network = crate::client::client_network(request, &state.proxies);
     if let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
-        return Ok(Err(OrderError::TooManyUnpaid(cap)));
+        return Err(OrderError::TooManyUnpaid(cap));
     }
 
     let reserved_at = Instant::now();
-    let Ok(answer) = sale.try_place(buyer_id, quantity, key, network) else {
-        return Ok(Err(OrderError::MailboxFull));
-    };
-    let placed = match tokio::time::timeout(ack_timeout, answer).await {
-        Ok(Ok(Ok(placed))) => placed,
-        Ok(Ok(Err(PlaceError::Refused(refusal)))) => return Ok(Err(OrderError::Refused(refusal))),
-        Ok(Ok(Err(PlaceError::TooManyUnpaid(cap)))) => return Ok(Err(OrderError::TooManyUnpaid(cap))),
-        Ok(Ok(Err(PlaceError::Journal(e)))) => return Ok(Err(OrderError::Journal(e))),
+    let answer =
+        sale.try_place(buyer_id, quantity, key, network).map_err(|_| OrderError::MailboxFull(retry))?;
+    let placed = tokio::time::timeout(state.settings.ack_timeout(), answer)
+        .await
+        .map_err(|_| OrderError::NotConfirmed(retry))?
         // The actor dropped the reply: it stopped (shutdown).
-        Ok(Err(_)) => return Ok(Err(OrderError::Journal(AppendError::Closed))),
-        Err(_) => return Ok(Err(OrderError::Timeout)),
-    };
+        .map_err(|_| OrderError::ShuttingDown(retry))?
+        .map_err(|refused| match refused {
+            PlaceError::Refused(refusal) => OrderError::Refused(refusal),
+            PlaceError::TooManyUnpaid(cap) => OrderError::TooManyUnpaid(cap),
+            PlaceError::Journal(e) => OrderError::journal(e, retry),
+        })?;
     metrics::histogram!("flashsale_reservation_seconds").record(reserved_at.elapsed().as_secs_f64());
-    Ok(match tokio::time::timeout(ack_timeout, state.journal.wait_durable(placed.seq)).await {
-        Ok(Ok(())) => Ok(placed.receipt),
-        Ok(Err(closed)) => Err(OrderError::Journal(closed)),
-        Err(_) => Err(OrderError::Timeout),
-    })
+    durable(state, placed.seq).await?;
+    Ok(placed.receipt)
 }
 
-/// The answer to an order for a sale without an actor, or the actor to ask after all.
-type WithoutActor = Result<Arc<SaleHandle>, Result<Receipt, OrderError>>;
+/// What an order for a sale without an actor comes to, when it is not refused.
+enum Settled {
+    /// The sale is open after all: its actor was started; ask it.
+    Ask(Arc<SaleHandle>),
+    /// A replay of an order stored for this key.
+    Replay(Receipt),
+}
 
 /// An order for a sale without an actor. Such a sale is settled (see `actors::registry`): a
 /// replay of a stored key is its first answer, anything else is `ended`, and no actor is
@@ -240,23 +267,18 @@ async fn without_actor(
     buyer_id: BuyerId,
     key: &IdempotencyKey,
     quantity: Quantity,
-) -> Result<WithoutActor, ApiError> {
-    let terms = persistence::repo::flash_sale(&state.db, sale_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"))?;
+) -> Result<Settled, OrderError> {
+    let terms = persistence::repo::flash_sale(&state.db, sale_id).await?.ok_or(OrderError::SaleNotFound)?;
     if state.clock.now() < terms.ends_at {
         tracing::warn!(flash_sale_id = %sale_id, "an open flash sale had no stock actor; starting it");
-        let started = state.sale(sale_id).await.map_err(ApiError::internal)?;
-        return started
-            .map(Ok)
-            .ok_or_else(|| ApiError::not_found("flash_sale_not_found", "no such flash sale"));
+        let started = state.sale(sale_id).await.map_err(|e| OrderError::Internal(e.to_string()))?;
+        return started.map(Settled::Ask).ok_or(OrderError::SaleNotFound);
     }
-    let stored = persistence::repo::order_by_key(&state.db, sale_id, buyer_id, key).await?;
-    Ok(Err(match stored {
-        Some(order) if order.quantity == quantity.get() => Ok(order.receipt()),
+    match persistence::repo::order_by_key(&state.db, sale_id, buyer_id, key).await? {
+        Some(order) if order.quantity == quantity.get() => Ok(Settled::Replay(order.receipt())),
         Some(_) => Err(OrderError::Refused(ReserveError::KeyReused)),
         None => Err(OrderError::Refused(ReserveError::Ended)),
-    }))
+    }
 }
 
 pub(crate) fn render(order: &Order) -> serde_json::Value {
@@ -302,49 +324,39 @@ pub async fn cancel(
     state: web::Data<AppState>,
     buyer: BuyerAuth,
     id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let retry_after = state.admission.retry_after_secs();
+) -> Result<HttpResponse, OrderError> {
+    let retry = state.admission.retry_after_secs();
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
-    let not_cancellable = |current: OrderState| {
-        ApiError::conflict(
-            "not_cancellable",
-            format!("the order is {} and can no longer be cancelled", current.as_str()),
-        )
-    };
     // Stored as settled: final, whatever the actor would say (and a settled sale's actor need
     // not be started for it).
     if order.state != OrderState::PendingPayment {
-        return Err(not_cancellable(order.state));
+        return Err(OrderError::NotCancellable(order.state));
     }
-    let sale = state.sale(order.flash_sale_id).await.map_err(ApiError::internal)?.ok_or_else(|| {
-        ApiError::internal(format!("flash sale {} of an order is gone", order.flash_sale_id))
-    })?;
-    let answer =
-        sale.try_cancel(order.id, buyer.0).map_err(|_| OrderError::MailboxFull.into_api(retry_after))?;
-    let timeout = state.settings.ack_timeout();
-    let (change, seq) = match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(Ok(done))) => done,
-        Ok(Ok(Err(CancelFailure::Refused(CancelError::NotPending(current))))) => {
-            return Err(not_cancellable(current));
+    let sale =
+        state.sale(order.flash_sale_id).await.map_err(|e| OrderError::Internal(e.to_string()))?.ok_or_else(
+            || OrderError::Internal(format!("flash sale {} of an order is gone", order.flash_sale_id)),
+        )?;
+    let answer = sale.try_cancel(order.id, buyer.0).map_err(|_| OrderError::MailboxFull(retry))?;
+    let answered = tokio::time::timeout(state.settings.ack_timeout(), answer)
+        .await
+        .map_err(|_| OrderError::NotConfirmed(retry))?
+        .map_err(|_| OrderError::ShuttingDown(retry))?;
+    let (change, seq) = match answered {
+        Ok(done) => done,
+        Err(CancelFailure::Refused(CancelError::NotPending(current))) => {
+            return Err(OrderError::NotCancellable(current));
         }
         // The order exists (it was read above) but its sale no longer keeps it: it was expired
         // or cancelled since; the database says which once that change is durable.
-        Ok(Ok(Err(CancelFailure::Refused(CancelError::UnknownOrder)))) => {
-            let _ = tokio::time::timeout(timeout, state.journal.wait_durable(state.journal.last_appended()))
-                .await;
+        Err(CancelFailure::Refused(CancelError::UnknownOrder)) => {
+            let _ = durable(&state, state.journal.last_appended()).await;
             let current =
                 persistence::repo::order(&state.db, order.id).await?.map_or(order.state, |o| o.state);
-            return Err(not_cancellable(current));
+            return Err(OrderError::NotCancellable(current));
         }
-        Ok(Ok(Err(CancelFailure::Journal(e)))) => return Err(OrderError::Journal(e).into_api(retry_after)),
-        Ok(Err(_)) => return Err(OrderError::Journal(AppendError::Closed).into_api(retry_after)),
-        Err(_) => return Err(OrderError::Timeout.into_api(retry_after)),
+        Err(CancelFailure::Journal(e)) => return Err(OrderError::journal(e, retry)),
     };
-    match tokio::time::timeout(timeout, state.journal.wait_durable(seq)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(OrderError::Journal(e).into_api(retry_after)),
-        Err(_) => return Err(OrderError::Timeout.into_api(retry_after)),
-    }
+    durable(&state, seq).await?;
     let order = Order { state: change.to, updated_at: change.at, ..order };
     Ok(HttpResponse::Ok().json(render(&order)))
 }

@@ -107,7 +107,8 @@ pub async fn create(
         return Err(PaymentError::NotOffered(wanted));
     }
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
-    let payer_ip = state.admission.client_address(&request).map(|ip| ip.to_string()).unwrap_or_default();
+    let payer_ip =
+        crate::client::request_address(&request, &state.proxies).map(|ip| ip.to_string()).unwrap_or_default();
     let new =
         NewPaymentRequest { order, buyer: buyer.0, wanted, method, openid: body.openid.clone(), payer_ip };
     let retry_after = state.admission.retry_after_secs();

@@ -264,6 +264,30 @@ pub fn dummy_hash() -> &'static str {
     })
 }
 
+/// Whether `password` opens the account known to `throttle` as `account`, whose stored hash
+/// is `stored` (`None`: no such account, judged against [`dummy_hash`] all the same, so that
+/// timing tells nothing); a failure is counted towards the account's block, a success clears it.
+pub async fn judge(
+    work: &PasswordWork,
+    throttle: &LoginThrottle,
+    account: &str,
+    stored: Option<String>,
+    password: String,
+) -> Result<bool, WorkError> {
+    let known = stored.is_some();
+    let matches = work
+        .run(move || {
+            super::passwords::verify_password(&password, stored.as_deref().unwrap_or_else(|| dummy_hash()))
+        })
+        .await?;
+    if known && matches {
+        throttle.succeeded(account);
+    } else {
+        throttle.failed(account, Instant::now());
+    }
+    Ok(known && matches)
+}
+
 fn ceil_secs(d: Duration) -> u32 {
     d.as_millis().div_ceil(1_000).max(1).min(u32::MAX as u128) as u32
 }

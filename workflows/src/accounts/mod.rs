@@ -2,5 +2,8 @@
 //! password check may cost, how often it may fail, and which token versions are current.
 
 pub mod login;
+pub mod operators;
 pub mod passwords;
+pub mod roles;
+pub mod tokens;
 pub mod versions;

@@ -87,6 +87,24 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     computed.is_ok_and(|computed| computed == expected)
 }
 
+/// A password outside the one rule for passwords people choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("password must be 8 to 128 characters")]
+pub struct Unacceptable;
+
+/// A password someone chose (a merchant's, an operator's): 8 to 128 characters.
+pub fn acceptable(raw: &str) -> Result<&str, Unacceptable> {
+    if (8..=128).contains(&raw.chars().count()) { Ok(raw) } else { Err(Unacceptable) }
+}
+
+/// A password for a generated account: 16 characters without look-alikes (~80 bits).
+pub fn generate_password() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

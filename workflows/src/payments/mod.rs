@@ -13,6 +13,7 @@
 //!   posts the refund once the channel confirms;
 //! - [`reconciliation`]: each channel's daily bill against the ledger, on demand and nightly.
 
+pub mod books;
 pub mod create;
 pub mod query;
 pub mod reconciliation;
@@ -28,6 +29,7 @@ use persistence::{DatabaseConnection, DbErr, money as repo};
 use providers::payments::Channels;
 use tokio::sync::Notify;
 
+pub use books::BooksError;
 pub use create::{CreateError, NewPaymentRequest, PaymentCreated};
 pub use query::QuerySweep;
 pub use report::ReportError;

@@ -3,14 +3,14 @@
 //! operator account exists, an admin. Passwords are generated (or, for the admin, taken from
 //! `operator.password`) and printed once: nothing guessable is ever seeded.
 
-use engine::{Fen, FlashSaleId, MerchantId, Phone, ProductId, SaleTerms};
+use actors::StockRegistry;
+use engine::{Fen, FlashSaleId, MerchantId, Phone, ProductId, SaleTerms, Timestamp};
+use persistence::DatabaseConnection;
 use persistence::access;
 use persistence::repo::{self, InsertError, NewProduct};
 
-use crate::AppState;
-use crate::access::OperatorRole;
-use crate::auth::hash_password;
-use crate::routes::operators::generate_password;
+use crate::accounts::passwords::{generate_password, hash_password};
+use crate::accounts::roles::{self, OperatorRole};
 
 pub const DEMO_PHONE: &str = "13800138000";
 
@@ -32,12 +32,18 @@ pub struct SeededOperator {
     pub generated_password: Option<String>,
 }
 
-/// In demo mode with no operator account yet: an admin named `operator.username`.
-pub async fn seed_operator(state: &AppState) -> anyhow::Result<Option<SeededOperator>> {
-    if access::operator_count(&state.db).await? > 0 {
+/// In demo mode with no operator account yet: an admin named `username` (the setting
+/// `operator.username`), with the password `configured` or, when that is empty, a generated one.
+pub async fn seed_operator(
+    db: &DatabaseConnection,
+    username: &str,
+    configured: &str,
+    now: Timestamp,
+) -> anyhow::Result<Option<SeededOperator>> {
+    if access::operator_count(db).await? > 0 {
         return Ok(None);
     }
-    let configured = state.settings.operator.password.clone();
+    let configured = configured.to_owned();
     anyhow::ensure!(
         configured.is_empty() || configured.chars().count() >= 8,
         "operator.password must be at least 8 characters"
@@ -47,10 +53,8 @@ pub async fn seed_operator(state: &AppState) -> anyhow::Result<Option<SeededOper
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let username = crate::access::username(&state.settings.operator.username)
-        .map_err(|e| anyhow::anyhow!("operator.username: {}", e.message))?;
-    let now = state.clock.now();
-    match access::insert_operator(&state.db, &username, &hash, OperatorRole::Admin.as_str(), now).await {
+    let username = roles::username(username).map_err(|e| anyhow::anyhow!("operator.username: {e}"))?;
+    match access::insert_operator(db, &username, &hash, OperatorRole::Admin.as_str(), now).await {
         Ok(_) => Ok(Some(SeededOperator { username, generated_password: generated })),
         // Two first starts at once: the other one seeded it.
         Err(InsertError::Duplicate) => Ok(None),
@@ -58,18 +62,23 @@ pub async fn seed_operator(state: &AppState) -> anyhow::Result<Option<SeededOper
     }
 }
 
-pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
-    if repo::merchant_count(&state.db).await? > 0 {
+/// On a database without merchants: the demo merchant, its product and a flash sale live from
+/// `now` for 30 days, its stock actor started.
+pub async fn seed_if_empty(
+    db: &DatabaseConnection,
+    registry: &StockRegistry,
+    now: Timestamp,
+) -> anyhow::Result<Option<Demo>> {
+    if repo::merchant_count(db).await? > 0 {
         return Ok(None);
     }
-    let now = state.clock.now();
     let phone = Phone::parse(DEMO_PHONE).expect("demo phone is valid");
     let merchant_password = generate_password();
     let password = merchant_password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let merchant_id = repo::insert_merchant(&state.db, &phone, &hash, "演示小店 Demo Shop", now).await?;
+    let merchant_id = repo::insert_merchant(db, &phone, &hash, "演示小店 Demo Shop", now).await?;
     let product = NewProduct {
         title: "网红口红 Lipstick #520".into(),
         description: "直播间专享秒杀价 livestream-only flash price".into(),
@@ -77,7 +86,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
         price_fen: Fen(12_900),
         stock: 1_000,
     };
-    let product_id = repo::insert_product(&state.db, merchant_id, product, now).await?;
+    let product_id = repo::insert_product(db, merchant_id, product, now).await?;
     let terms = SaleTerms {
         id: FlashSaleId(0),
         merchant_id,
@@ -90,7 +99,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<Demo>> {
         ends_at: now.plus_millis(30 * 24 * 3_600 * 1_000),
         payment_window_secs: 900,
     };
-    let flash_sale_id = repo::create_flash_sale(&state.db, &terms, now, repo::SaleCaps::default()).await?;
-    state.start_sale(SaleTerms { id: flash_sale_id, ..terms }).await?;
+    let flash_sale_id = repo::create_flash_sale(db, &terms, now, repo::SaleCaps::default()).await?;
+    crate::sales::start(db, registry, SaleTerms { id: flash_sale_id, ..terms }).await?;
     Ok(Some(Demo { merchant_id, product_id, flash_sale_id, merchant_password }))
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use providers::crypto;
 
-use crate::config::{Mode, Settings};
+use crate::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
 pub const SECRETS: [&str; 6] = [

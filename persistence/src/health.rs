@@ -1,6 +1,6 @@
-//! What `/healthz` reports, kept up to date off the request path: a probe is answered from
-//! memory, never with a query, so that probing a loaded server costs nothing and cannot take
-//! a connection the journal writer needs.
+//! What `/healthz` reports about storage, kept up to date off the request path: a probe is
+//! answered from memory, never with a query, so that probing a loaded server costs nothing and
+//! cannot take a connection the journal writer needs.
 //!
 //! - the journal writer: running, the age of its last commit, failed commits in a row (it
 //!   retries forever, so a failing database shows here first);
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use persistence::{DatabaseConnection, WriterStatus};
+use crate::{DatabaseConnection, WriterStatus};
 use serde_json::{Value, json};
 
 /// How often the background task pings the database.
@@ -37,7 +37,7 @@ impl Health {
 
     /// Pings the database once and remembers the answer.
     pub async fn probe(&self, db: &DatabaseConnection) {
-        let answered = tokio::time::timeout(PROBE_TIMEOUT, persistence::repo::ping(db)).await;
+        let answered = tokio::time::timeout(PROBE_TIMEOUT, crate::repo::ping(db)).await;
         let reachable = matches!(answered, Ok(Ok(())));
         if !reachable {
             tracing::warn!("database ping failed");

@@ -411,6 +411,21 @@ pub struct BuyerCodes {
     pub network_sessions_per_hour: u64,
 }
 
+impl BuyerCodes {
+    /// The engine's login-code rules from these settings.
+    pub fn rules(&self) -> engine::buyer_code::CodeRules {
+        let millis = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+        engine::buyer_code::CodeRules {
+            ttl_ms: millis(self.code_ttl_secs),
+            max_wrong_attempts: self.max_wrong_attempts,
+            resend_after_ms: millis(self.resend_after_secs),
+            phone_daily_cap: self.phone_daily_limit,
+            network_daily_cap: self.network_daily_limit,
+            network_hourly_sessions: self.network_sessions_per_hour,
+        }
+    }
+}
+
 impl Default for BuyerCodes {
     fn default() -> Self {
         Self {
@@ -523,7 +538,7 @@ impl Settings {
             "auth.login_tracked_accounts must be greater than 0"
         );
         anyhow::ensure!(self.actors.expiry_retry_ms > 0, "actors.expiry_retry_ms must be greater than 0");
-        crate::client::TrustedProxies::parse(&self.server.trusted_proxies)?;
+        crate::proxies::TrustedProxies::parse(&self.server.trusted_proxies)?;
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
         let p = &self.payments;
         for channel in &p.channels {
@@ -557,7 +572,12 @@ impl Settings {
             self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,
             "buyer_codes.code_ttl_secs and buyer_codes.max_wrong_attempts must be greater than 0"
         );
-        persistence::Backend::of(&self.database.url)?;
+        // The schemes `persistence::Backend::of` opens.
+        let url = &self.database.url;
+        anyhow::ensure!(
+            ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)),
+            "unsupported database url {url:?}: use sqlite://PATH or postgres://…"
+        );
         Ok(())
     }
 

@@ -1,0 +1,130 @@
+//! Each component's own settings struct, made from the deployment's settings: the components
+//! know nothing of `config.toml`, and the binary's wiring only joins what these make.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::{ActorSettings, HoldCaps, SettlementSettings};
+use engine::settlement::WithdrawalPolicy;
+use persistence::{WriterSettings, WriterStatus};
+use sandbox::SandboxSettings;
+use sandbox::sms::SmsSandboxSettings;
+use workflows::accounts::login::{PasswordWorkSettings, ThrottleSettings};
+use workflows::admission::Limits;
+use workflows::payments::PaymentSettings;
+
+use crate::Settings;
+
+impl Settings {
+    /// The journal writer's batching, reporting to `status`.
+    pub fn writer(&self, status: Arc<WriterStatus>) -> WriterSettings {
+        WriterSettings {
+            batch_max: self.journal.batch_max,
+            linger: Duration::from_millis(self.journal.linger_ms),
+            status,
+        }
+    }
+
+    /// The stock actors' arbiters, mailboxes and expiry.
+    pub fn stock_actors(&self) -> ActorSettings {
+        ActorSettings {
+            arbiters: self.actors.arbiters,
+            mailbox_capacity: self.actors.mailbox_capacity,
+            expiry_retry: Duration::from_millis(self.actors.expiry_retry_ms),
+            expiry_batch: self.actors.expiry_batch,
+        }
+    }
+
+    /// The caps on unpaid orders per buyer and per network, across sales.
+    pub fn hold_caps(&self) -> HoldCaps {
+        HoldCaps {
+            per_buyer: self.admission.max_unpaid_orders_per_buyer,
+            per_network: self.admission.max_unpaid_orders_per_network,
+        }
+    }
+
+    /// The settlement actors' mailboxes, channel fees and withdrawal policy.
+    pub fn settlement(&self) -> SettlementSettings {
+        let p = &self.payments;
+        SettlementSettings {
+            mailbox_capacity: p.settlement_mailbox,
+            fee_bps_wechat: p.fee_bps_wechat,
+            fee_bps_alipay: p.fee_bps_alipay,
+            withdrawals: WithdrawalPolicy {
+                daily_limit_fen: p.withdrawal_daily_limit_fen,
+                minimum_fen: p.withdrawal_minimum_fen,
+            },
+        }
+    }
+
+    /// The payment workflow's waits and intervals.
+    pub fn payment_workflow(&self) -> PaymentSettings {
+        let p = &self.payments;
+        PaymentSettings {
+            ack_timeout: self.ack_timeout(),
+            query_after: Duration::from_millis(p.query_after_ms),
+            query_interval: Duration::from_millis(p.query_interval_ms),
+            refund_interval: Duration::from_millis(p.refund_interval_ms),
+        }
+    }
+
+    /// How much password hashing may run and wait at once.
+    pub fn password_work(&self) -> PasswordWorkSettings {
+        PasswordWorkSettings {
+            concurrency: self.auth.hash_concurrency,
+            queue: self.auth.hash_queue,
+            wait: Duration::from_millis(self.auth.hash_wait_ms),
+            retry_after_secs: self.admission.retry_after_secs,
+        }
+    }
+
+    /// The per-account log-in throttle.
+    pub fn login_throttle(&self) -> ThrottleSettings {
+        ThrottleSettings {
+            failures_allowed: self.auth.login_failures_allowed,
+            max_block: Duration::from_secs(self.auth.login_backoff_max_secs),
+            tracked_accounts: self.auth.login_tracked_accounts,
+        }
+    }
+
+    /// The in-flight cap and the token buckets.
+    pub fn admission_limits(&self) -> Limits {
+        let a = &self.admission;
+        Limits {
+            max_in_flight: a.max_in_flight,
+            per_ip_per_sec: a.per_ip_per_sec,
+            per_ip_burst: a.per_ip_burst,
+            per_buyer_per_sec: a.per_buyer_per_sec,
+            per_buyer_burst: a.per_buyer_burst,
+            retry_after_secs: a.retry_after_secs,
+        }
+    }
+
+    /// The bundled payment sandboxes, as seen at `public_url`.
+    pub fn payment_sandbox(&self, public_url: &str) -> SandboxSettings {
+        let (w, a) = (&self.payments.wechat, &self.payments.alipay);
+        SandboxSettings {
+            wechat_mchid: w.mchid.clone(),
+            wechat_appid: w.appid.clone(),
+            wechat_merchant_serial: w.merchant_serial_no.clone(),
+            wechat_platform_serial: w.platform_serial.clone(),
+            alipay_app_id: a.app_id.clone(),
+            public_url: public_url.to_owned(),
+            notify: self.sandbox.notify,
+            retry_scale: self.sandbox.retry_scale,
+        }
+    }
+
+    /// The bundled SMS sandbox with its keys.
+    pub fn sms_sandbox(&self, secret_id: &str, secret_key: &str) -> SmsSandboxSettings {
+        let s = &self.sms;
+        SmsSandboxSettings {
+            secret_id: secret_id.to_owned(),
+            secret_key: secret_key.to_owned(),
+            sdk_app_id: s.sdk_app_id.clone(),
+            sign_name: s.sign_name.clone(),
+            templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
+            inbox_capacity: s.sandbox_inbox_capacity,
+        }
+    }
+}
