@@ -34,6 +34,20 @@ pub struct DouyinApp {
     pub redirect_uri: String,
 }
 
+impl DouyinApp {
+    /// A fresh app: a 19-digit app key and a secret, as the platform hands them out.
+    pub fn generate(service_id: &str, redirect_uri: &str) -> Self {
+        use rand::Rng as _;
+        let key: u64 = rand::rng().random_range(7_000_000_000_000_000_000..7_999_999_999_999_999_999);
+        Self {
+            app_key: key.to_string(),
+            app_secret: format!("{}-{}", super::random_text(8), super::random_text(27)),
+            service_id: service_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+        }
+    }
+}
+
 pub struct DouyinWire {
     app_key: String,
     app_secret: String,
@@ -246,9 +260,8 @@ impl DouyinSandbox {
                 let page = uint(&params["page"]).unwrap_or(0) as usize;
                 let size = uint(&params["size"]).unwrap_or(20).clamp(1, 100) as usize;
                 let since = Timestamp(int(&params["update_time_start"]).unwrap_or(0).saturating_mul(1_000));
-                let until = Timestamp(
-                    int(&params["update_time_end"]).unwrap_or(i64::MAX / 1_000).saturating_mul(1_000) + 999,
-                );
+                let until_secs = int(&params["update_time_end"]).unwrap_or(i64::MAX / 1_000);
+                let until = Timestamp(until_secs.saturating_mul(1_000).saturating_add(999));
                 let (orders, total) = shop.orders(shop_id, since, until, page.saturating_mul(size), size);
                 let list: Vec<Value> = orders.iter().map(order_json).collect();
                 Ok(json!({"shop_order_list": list, "total": total, "page": page, "size": size}))

@@ -36,6 +36,22 @@ pub struct KuaishouApp {
     pub message_key: String,
 }
 
+impl KuaishouApp {
+    /// A fresh app: `ks` + digits, secrets, and a 32-byte message key.
+    pub fn generate() -> Self {
+        use base64::Engine as _;
+        use rand::Rng as _;
+        let digits: u64 = rand::rng().random_range(100_000_000_000_000_000..999_999_999_999_999_999);
+        let key: [u8; 32] = rand::rng().random();
+        Self {
+            app_key: format!("ks{digits}"),
+            app_secret: super::random_text(22),
+            sign_secret: super::random_text(32),
+            message_key: base64::engine::general_purpose::STANDARD.encode(key),
+        }
+    }
+}
+
 pub struct KuaishouWire {
     app_key: String,
     message_key: String,

@@ -12,6 +12,8 @@
 //!
 //! Times come from the injected clock, so a test's manual clock expires tokens.
 
+#[cfg(test)]
+mod conformance;
 pub mod douyin;
 pub mod kuaishou;
 mod pages;
@@ -32,6 +34,14 @@ pub const ROTATION_GRACE_MS: i64 = 60_000;
 pub const CODE_MS: i64 = 10 * 60_000;
 /// Stock idempotency keys remembered.
 pub(crate) const REMEMBERED_KEYS: usize = 4_096;
+
+/// `n` random characters of `[A-Za-z0-9]`: app keys and secrets in the platforms' shapes.
+pub fn random_text(n: usize) -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
 
 /// What every live sandbox is told, besides its app's keys.
 #[derive(Debug, Clone)]

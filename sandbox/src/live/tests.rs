@@ -399,3 +399,13 @@ async fn bad_signatures_are_refused_in_each_platforms_shape() {
         .unwrap();
     assert_eq!(ks["result"], providers::live::kuaishou::protocol::codes::BAD_SIGNATURE, "{ks}");
 }
+
+#[test]
+fn generated_apps_have_the_platforms_shapes_and_a_usable_message_key() {
+    let douyin = DouyinApp::generate("26", "http://127.0.0.1:9/cb");
+    assert_eq!(douyin.app_key.len(), 19);
+    assert_ne!(DouyinApp::generate("26", "x").app_secret, douyin.app_secret);
+    let kuaishou = KuaishouApp::generate();
+    assert!(kuaishou.app_key.starts_with("ks") && kuaishou.app_key.len() == 20);
+    providers::live::kuaishou::protocol::encrypt_push(&kuaishou.message_key, b"{}").unwrap();
+}
