@@ -6,8 +6,10 @@
 //!
 //! Routes under `/sandbox/douyin`: `GET|POST /authorize` (consent), `POST /{method path}` (the
 //! API, e.g. `/sku/syncStock`), and for tests and the demo `POST /items/{id}/buy` (a fan buys
-//! from the platform's stock), `POST /orders/{id}/cancel`, `POST /grants/revoke`,
-//! `GET /items/{id}`. The retry schedule of pushes is not published: the one here is chosen.
+//! from the platform's stock), `POST /orders/{id}/cancel`,
+//! after-sales `POST /orders/{id}/refund` and `…/refund/agree`, `POST /orders/{id}/complete`,
+//! `POST /grants/revoke`, `GET /items/{id}`. The retry schedule of pushes is not published:
+//! the one here is chosen.
 
 use std::sync::Arc;
 
@@ -437,6 +439,24 @@ async fn buy(
     fan_outcome(sandbox.shop.buy(path.into_inner(), sku, body.quantity, body.pay))
 }
 
+/// `POST /sandbox/douyin/orders/{id}/refund`: the buyer asks for a refund (after-sales).
+async fn refund(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.after_sale(path.into_inner(), false))
+}
+
+/// `POST /sandbox/douyin/orders/{id}/refund/agree`: the merchant agrees on the platform.
+async fn agree_refund(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.after_sale(path.into_inner(), true))
+}
+
+/// `POST /sandbox/douyin/orders/{id}/complete`: the buyer confirms receipt.
+async fn complete(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.complete(path.into_inner()))
+}
+
 async fn cancel(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u64>) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
     fan_outcome(sandbox.shop.cancel(path.into_inner()))
@@ -476,6 +496,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/douyin/items/{id}/buy", web::post().to(buy))
         .route("/douyin/items/{id}", web::get().to(show_item))
         .route("/douyin/orders/{id}/cancel", web::post().to(cancel))
+        .route("/douyin/orders/{id}/refund", web::post().to(refund))
+        .route("/douyin/orders/{id}/refund/agree", web::post().to(agree_refund))
+        .route("/douyin/orders/{id}/complete", web::post().to(complete))
         .route("/douyin/grants/revoke", web::post().to(revoke))
         .route("/douyin/{method:.+}", web::post().to(api));
 }

@@ -8,7 +8,9 @@
 //!
 //! Routes under `/sandbox/kuaishou`: `GET|POST /oauth/authorize`, `GET /oauth2/access_token`,
 //! `POST /oauth2/refresh_token`, `GET|POST /open/{method path}`, and for tests and the demo
-//! `POST /items/{id}/buy`, `POST /orders/{id}/cancel`, `POST /grants/revoke`, `GET /items/{id}`.
+//! `POST /items/{id}/buy`, `POST /orders/{id}/cancel`,
+//! after-sales `POST /orders/{id}/refund` and `…/refund/agree`, `POST /orders/{id}/complete`,
+//! `POST /grants/revoke`, `GET /items/{id}`.
 
 use std::sync::Arc;
 
@@ -455,6 +457,24 @@ async fn buy(
     fan_outcome(sandbox.shop.buy(path.into_inner(), sku, body.quantity, body.pay))
 }
 
+/// `POST /sandbox/kuaishou/orders/{id}/refund`: the buyer asks for a refund (after-sales).
+async fn refund(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.after_sale(path.into_inner(), false))
+}
+
+/// `POST /sandbox/kuaishou/orders/{id}/refund/agree`: the merchant agrees on the platform.
+async fn agree_refund(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.after_sale(path.into_inner(), true))
+}
+
+/// `POST /sandbox/kuaishou/orders/{id}/complete`: the buyer confirms receipt.
+async fn complete(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.complete(path.into_inner()))
+}
+
 async fn cancel(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
     fan_outcome(sandbox.shop.cancel(path.into_inner()))
@@ -480,6 +500,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/kuaishou/items/{id}/buy", web::post().to(buy))
         .route("/kuaishou/items/{id}", web::get().to(show_item))
         .route("/kuaishou/orders/{id}/cancel", web::post().to(cancel))
+        .route("/kuaishou/orders/{id}/refund", web::post().to(refund))
+        .route("/kuaishou/orders/{id}/refund/agree", web::post().to(agree_refund))
+        .route("/kuaishou/orders/{id}/complete", web::post().to(complete))
         .route("/kuaishou/grants/revoke", web::post().to(revoke))
         .route("/kuaishou/open/{method:.+}", web::post().to(api))
         .route("/kuaishou/open/{method:.+}", web::get().to(api));

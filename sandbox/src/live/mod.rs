@@ -52,6 +52,9 @@ pub struct ShopSettings {
     pub retry_scale: f64,
     /// The chance that an acknowledged push is delivered once more (the platforms warn of it).
     pub duplicate_probability: f64,
+    /// The chance that a push is never sent at all (the platforms warn that pushes get lost):
+    /// only polling finds what it was about.
+    pub drop_probability: f64,
     pub max_items: usize,
     pub max_orders: usize,
     pub max_pushes_in_flight: usize,
@@ -63,6 +66,7 @@ impl Default for ShopSettings {
             push_url: None,
             retry_scale: 1.0,
             duplicate_probability: 0.0,
+            drop_probability: 0.0,
             max_items: 1_000,
             max_orders: 100_000,
             max_pushes_in_flight: 10_000,

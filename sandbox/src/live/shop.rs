@@ -397,6 +397,44 @@ impl<W: PushWire> Shop<W> {
         Ok(())
     }
 
+    /// After-sales on the platform: the buyer asks for a refund of a paid or shipped order
+    /// (`agree: false`), or the merchant agrees to it (`agree: true`), which closes the order
+    /// without giving its units back to the platform's stock (they are the merchant's again).
+    pub fn after_sale(self: &Arc<Self>, order_id: u64, agree: bool) -> Result<Order, Refusal> {
+        let now = self.now();
+        let order = {
+            let mut state = self.state.lock();
+            let order = state.orders.get_mut(&order_id).ok_or(Refusal::Parameter("no such order".into()))?;
+            if !matches!(order.status, OrderStatus::Paid | OrderStatus::Shipped) {
+                return Err(Refusal::Business("only a paid or shipped order is refunded".into()));
+            }
+            if agree {
+                order.status = OrderStatus::Cancelled;
+            }
+            order.updated_at = now;
+            order.clone()
+        };
+        self.push(&order, if agree { PushKind::RefundAgreed } else { PushKind::RefundRequested });
+        Ok(order)
+    }
+
+    /// The buyer confirms receipt of a shipped order.
+    pub fn complete(self: &Arc<Self>, order_id: u64) -> Result<Order, Refusal> {
+        let now = self.now();
+        let order = {
+            let mut state = self.state.lock();
+            let order = state.orders.get_mut(&order_id).ok_or(Refusal::Parameter("no such order".into()))?;
+            if order.status != OrderStatus::Shipped {
+                return Err(Refusal::Business("only a shipped order is completed".into()));
+            }
+            order.status = OrderStatus::Completed;
+            order.updated_at = now;
+            order.clone()
+        };
+        self.push(&order, PushKind::OrderCompleted);
+        Ok(order)
+    }
+
     pub fn order(&self, shop_id: &str, order_id: u64) -> Option<Order> {
         self.state.lock().orders.get(&order_id).filter(|o| o.shop_id == shop_id).cloned()
     }
@@ -430,6 +468,10 @@ impl<W: PushWire> Shop<W> {
     /// in flight, as a platform's pushes may be lost: polling finds the order.
     fn push(self: &Arc<Self>, order: &Order, kind: PushKind) {
         let Some(url) = self.push_url.lock().clone() else { return };
+        if rand::rng().random_bool(self.settings.drop_probability.clamp(0.0, 1.0)) {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.settings.max_pushes_in_flight {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -203,8 +203,36 @@ async fn round_trip(
         Shipment { order_id: first.clone(), company_code: "12".into(), waybill_no: "SF100".into() };
     platform.ship(&grant.access_token, &shipment).await.unwrap();
     assert_eq!(platform.order(&grant.access_token, &first).await.unwrap().status, OrderStatus::Shipped);
+    // After-sales and receipt on the platform, each pushed.
+    let second = page.orders[1].order_id.clone();
+    let origin = buy_url("0");
+    let origin = &origin[..origin.find("/items/").unwrap()];
+    for path in [
+        format!("orders/{second}/refund"),
+        format!("orders/{second}/refund/agree"),
+        format!("orders/{first}/complete"),
+    ] {
+        let answer = http.post(format!("{origin}/{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 201, "{path}");
+    }
+    let refunded = http.post(format!("{origin}/orders/{second}/refund")).send().await.unwrap();
+    assert_eq!(refunded.status(), 409, "a closed order is not refunded again");
+    assert_eq!(platform.order(&grant.access_token, &second).await.unwrap().status, OrderStatus::Cancelled);
     // (before the clock jumps: a push about an event days old is stale and refused)
-    events_seen(&receiver, 11).await;
+    events_seen(&receiver, 14).await;
+    {
+        let seen = receiver.seen.lock().unwrap();
+        let kinds: Vec<PushKind> = seen.events[10..].iter().map(|e| e.1).collect();
+        assert_eq!(
+            kinds,
+            [
+                PushKind::OrderShipped,
+                PushKind::RefundRequested,
+                PushKind::RefundAgreed,
+                PushKind::OrderCompleted
+            ]
+        );
+    }
 
     // The access token runs out on the manual clock: refused as such, then refreshed.
     clock.advance_secs(grant.access_expires_at.as_millis() / 1_000 - clock.now().0 / 1_000 + 1);
@@ -226,7 +254,12 @@ async fn round_trip(
 
     // Every push was delivered twice; the second copies changed nothing.
     let seen = receiver.seen.lock().unwrap();
-    assert_eq!(seen.events.len(), 11, "five created, five paid, one shipped: {:?}", seen.events);
+    assert_eq!(
+        seen.events.len(),
+        14,
+        "five created, five paid, shipped, refund asked and agreed, completed: {:?}",
+        seen.events
+    );
     assert_eq!(
         seen.events.iter().filter(|e| e.1 == PushKind::OrderShipped).map(|e| &e.0).collect::<Vec<_>>(),
         [&first]
@@ -328,7 +361,7 @@ async fn douyin_round_trip_through_our_client() {
     )
     .await;
     assert_eq!(douyin.shop.all_orders().len(), 5);
-    duplicates_sent(&douyin.shop.stats, 11).await;
+    duplicates_sent(&douyin.shop.stats, 14).await;
 }
 
 #[actix_web::test]
@@ -362,7 +395,7 @@ async fn kuaishou_round_trip_through_our_client() {
     )
     .await;
     assert_eq!(kuaishou.shop.all_orders().len(), 5);
-    duplicates_sent(&kuaishou.shop.stats, 11).await;
+    duplicates_sent(&kuaishou.shop.stats, 14).await;
 }
 
 #[actix_web::test]
@@ -408,4 +441,29 @@ fn generated_apps_have_the_platforms_shapes_and_a_usable_message_key() {
     let kuaishou = KuaishouApp::generate();
     assert!(kuaishou.app_key.starts_with("ks") && kuaishou.app_key.len() == 20);
     providers::live::kuaishou::protocol::encrypt_push(&kuaishou.message_key, b"{}").unwrap();
+}
+
+#[actix_web::test]
+async fn lost_pushes_are_never_sent_and_counted() {
+    let clock = now_clock();
+    let app = DouyinApp::generate("26", "http://127.0.0.1:9/cb");
+    let settings = ShopSettings {
+        push_url: Some("http://127.0.0.1:9/notify".into()),
+        drop_probability: 1.0,
+        ..settings()
+    };
+    let douyin = DouyinSandbox::new(app, settings, clock);
+    let item = super::Item {
+        item_id: 0,
+        shop_id: "100000".into(),
+        out_item_id: 1,
+        title: "t".into(),
+        description: String::new(),
+        skus: vec![super::Sku { sku_id: 0, out_sku_id: 1, name: "s".into(), price_fen: Fen(100), stock: 2 }],
+    };
+    let item = douyin.shop.create_item(item).unwrap();
+    douyin.shop.buy(item.item_id, None, 2, true).unwrap();
+    assert!(douyin.shop.buy(item.item_id, None, 1, true).is_err(), "two units, two sold");
+    assert_eq!(douyin.shop.stats.dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(douyin.shop.stats.attempts.load(Ordering::Relaxed), 0);
 }
