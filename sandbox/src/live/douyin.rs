@@ -493,12 +493,18 @@ async fn show_item(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u6
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/douyin/authorize", web::get().to(consent_page))
         .route("/douyin/authorize", web::post().to(consent))
-        .route("/douyin/items/{id}/buy", web::post().to(buy))
+        .service(
+            web::resource("/douyin/items/{id}/buy").app_data(pages::json_config()).route(web::post().to(buy)),
+        )
         .route("/douyin/items/{id}", web::get().to(show_item))
         .route("/douyin/orders/{id}/cancel", web::post().to(cancel))
         .route("/douyin/orders/{id}/refund", web::post().to(refund))
         .route("/douyin/orders/{id}/refund/agree", web::post().to(agree_refund))
         .route("/douyin/orders/{id}/complete", web::post().to(complete))
-        .route("/douyin/grants/revoke", web::post().to(revoke))
+        .service(
+            web::resource("/douyin/grants/revoke")
+                .app_data(pages::json_config())
+                .route(web::post().to(revoke)),
+        )
         .route("/douyin/{method:.+}", web::post().to(api));
 }

@@ -10,7 +10,7 @@
 //! `POST /oauth2/refresh_token`, `GET|POST /open/{method path}`, and for tests and the demo
 //! `POST /items/{id}/buy`, `POST /orders/{id}/cancel`,
 //! after-sales `POST /orders/{id}/refund` and `…/refund/agree`, `POST /orders/{id}/complete`,
-//! `POST /grants/revoke`, `GET /items/{id}`.
+//! `POST /grants/revoke`, `POST /push/heartbeat` (one `test: true` push), `GET /items/{id}`.
 
 use std::sync::Arc;
 
@@ -111,6 +111,15 @@ impl PushWire for KuaishouWire {
 
     fn retry_secs(&self) -> &'static [u64] {
         &KUAISHOU_RETRY_SECS
+    }
+
+    fn heartbeat(&self, now: Timestamp) -> Option<(Vec<(String, String)>, String)> {
+        let message = json!({
+            "eventId": format!("test-{}", now.as_millis()), "bizId": 0, "userId": 0, "openId": "",
+            "appKey": self.app_key, "event": "kwaishop_test", "info": "{}", "createTime": now.as_millis(), "test": true,
+        });
+        let body = protocol::encrypt_push(&self.message_key, message.to_string().as_bytes()).ok()?;
+        Some((Vec::new(), body))
     }
 }
 
@@ -485,6 +494,12 @@ async fn revoke(sandbox: Option<web::Data<KuaishouSandbox>>, body: web::Json<Rev
     HttpResponse::Ok().json(json!({"revoked": sandbox.shop.revoke(body.shop_id.as_deref())}))
 }
 
+/// `POST /sandbox/kuaishou/push/heartbeat`: sends one `test: true` push now.
+async fn heartbeat(sandbox: Option<web::Data<KuaishouSandbox>>) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    HttpResponse::Ok().json(json!({"acknowledged": sandbox.shop.heartbeat().await}))
+}
+
 async fn show_item(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
     item_json(sandbox.shop.item(path.into_inner()))
@@ -497,13 +512,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/kuaishou/oauth2/access_token", web::get().to(access_token))
         .route("/kuaishou/oauth2/access_token", web::post().to(access_token))
         .route("/kuaishou/oauth2/refresh_token", web::post().to(refresh_token))
-        .route("/kuaishou/items/{id}/buy", web::post().to(buy))
+        .service(
+            web::resource("/kuaishou/items/{id}/buy")
+                .app_data(pages::json_config())
+                .route(web::post().to(buy)),
+        )
         .route("/kuaishou/items/{id}", web::get().to(show_item))
         .route("/kuaishou/orders/{id}/cancel", web::post().to(cancel))
         .route("/kuaishou/orders/{id}/refund", web::post().to(refund))
         .route("/kuaishou/orders/{id}/refund/agree", web::post().to(agree_refund))
         .route("/kuaishou/orders/{id}/complete", web::post().to(complete))
-        .route("/kuaishou/grants/revoke", web::post().to(revoke))
+        .service(
+            web::resource("/kuaishou/grants/revoke")
+                .app_data(pages::json_config())
+                .route(web::post().to(revoke)),
+        )
+        .route("/kuaishou/push/heartbeat", web::post().to(heartbeat))
         .route("/kuaishou/open/{method:.+}", web::post().to(api))
         .route("/kuaishou/open/{method:.+}", web::get().to(api));
 }

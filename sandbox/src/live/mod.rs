@@ -157,6 +157,10 @@ pub trait PushWire: Send + Sync + 'static {
     fn acknowledged(&self, status: u16, body: &str) -> bool;
     /// The delays between attempts, in seconds.
     fn retry_secs(&self) -> &'static [u64];
+    /// A heartbeat push, where the platform sends them (Kuaishou's `test: true`).
+    fn heartbeat(&self, _now: Timestamp) -> Option<(Vec<(String, String)>, String)> {
+        None
+    }
 }
 
 /// Push counters, for tests and the demo.

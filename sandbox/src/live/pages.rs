@@ -52,6 +52,17 @@ pub fn refused(message: &str) -> HttpResponse {
         .json(serde_json::json!({"error": {"code": "invalid_request", "message": message}}))
 }
 
+/// JSON bodies of the fan and test endpoints: small, and refused in the platform's own error
+/// shape `{"error":{"code","message"}}` rather than actix's plain text.
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default().limit(4_096).error_handler(|error, _| {
+        let message = error.to_string();
+        let answer = HttpResponse::BadRequest()
+            .json(serde_json::json!({"error": {"code": "invalid_json", "message": message}}));
+        actix_web::error::InternalError::from_response(error, answer).into()
+    })
+}
+
 /// Whether a redirect URI may be sent to: absolute http(s).
 pub fn acceptable_redirect(uri: &str) -> bool {
     (uri.starts_with("http://") || uri.starts_with("https://")) && !uri.contains(['\r', '\n'])

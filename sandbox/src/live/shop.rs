@@ -486,6 +486,14 @@ impl<W: PushWire> Shop<W> {
         });
     }
 
+    /// Sends one heartbeat now (no retries); whether it was acknowledged, `None` when the
+    /// platform has no heartbeats or nowhere to push.
+    pub async fn heartbeat(&self) -> Option<bool> {
+        let url = self.push_url.lock().clone()?;
+        let (headers, body) = self.wire.heartbeat(self.now())?;
+        Some(self.post(&url, &headers, &body).await)
+    }
+
     async fn deliver(&self, url: String, headers: Vec<(String, String)>, body: String) {
         let delays = std::iter::once(0).chain(self.wire.retry_secs().iter().copied());
         for delay in delays {

@@ -388,14 +388,19 @@ async fn kuaishou_round_trip_through_our_client() {
     round_trip(
         platform,
         clock,
-        receiver,
+        receiver.clone(),
         authorize,
         |item| format!("{url}/sandbox/kuaishou/items/{item}/buy"),
         format!("{url}/sandbox/kuaishou/grants/revoke"),
     )
     .await;
+    // A heartbeat is acknowledged and carries no event; the receiver refused nothing.
+    let receiver_after = receiver;
+    assert_eq!(kuaishou.shop.heartbeat().await, Some(true));
     assert_eq!(kuaishou.shop.all_orders().len(), 5);
     duplicates_sent(&kuaishou.shop.stats, 14).await;
+    let seen = receiver_after.seen.lock().unwrap();
+    assert_eq!((seen.events.len(), seen.refused), (14, 0));
 }
 
 #[actix_web::test]
@@ -431,6 +436,19 @@ async fn bad_signatures_are_refused_in_each_platforms_shape() {
         .await
         .unwrap();
     assert_eq!(ks["result"], providers::live::kuaishou::protocol::codes::BAD_SIGNATURE, "{ks}");
+    // a fan's malformed buy is a 400 in the JSON error shape, and sells nothing
+    for platform in ["douyin", "kuaishou"] {
+        let answer = http
+            .post(format!("{url}/sandbox/{platform}/items/1/buy"))
+            .header("Content-Type", "application/json")
+            .body("{\"quantity\": -1}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_json", "{body}");
+    }
 }
 
 #[test]
