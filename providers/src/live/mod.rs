@@ -271,6 +271,50 @@ pub fn check_fresh(occurred_at: Timestamp, now: Timestamp, max_age_ms: i64) -> R
     Ok(())
 }
 
+/// The message ids seen lately, at most `capacity` of them: a repeated push is recognised
+/// by its id without a database read. A first line only — an id older than the window is
+/// forgotten, so whoever applies an event must still hold a durable unique key on it.
+#[derive(Debug)]
+pub struct RecentMessages {
+    capacity: usize,
+    seen: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl RecentMessages {
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "a window of at least one message");
+        Self {
+            capacity,
+            seen: std::collections::HashSet::with_capacity(capacity.min(65_536)),
+            order: std::collections::VecDeque::with_capacity(capacity.min(65_536)),
+        }
+    }
+
+    /// Whether `message_id` is new (and now remembered); `false` for a repeat.
+    pub fn first_time(&mut self, message_id: &str) -> bool {
+        if self.seen.contains(message_id) {
+            return false;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.seen.insert(message_id.to_owned());
+        self.order.push_back(message_id.to_owned());
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
 /// The future a [`LivePlatform`] method returns.
 pub type LiveFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LiveError>> + Send + 'a>>;
 
@@ -375,6 +419,51 @@ mod tests {
         assert_eq!(g.state(Timestamp(50_000), 5_000), GrantState::RefreshDue);
         assert_eq!(g.state(Timestamp(100_000), 5_000), GrantState::Expired);
         assert!(!format!("{g:?}").contains("access_token: \"a\""));
+    }
+
+    #[test]
+    fn repeated_message_ids_are_recognised_within_a_bounded_window() {
+        let mut recent = RecentMessages::new(2);
+        assert!(recent.first_time("a"));
+        assert!(!recent.first_time("a"));
+        assert!(recent.first_time("b"));
+        assert!(recent.first_time("c"), "a third id pushes the oldest out");
+        assert_eq!(recent.len(), 2);
+        assert!(!recent.first_time("b") && !recent.first_time("c"));
+        assert!(recent.first_time("a"), "forgotten: the durable key must catch it");
+    }
+
+    /// The same push delivered twice opens into events with the same message id, on both
+    /// platforms, so the window above (and a durable key) can tell the repeat.
+    #[test]
+    fn a_push_delivered_twice_carries_the_same_message_ids() {
+        let body = br#"[{"tag":"100","msg_id":"m-1","data":"{\"p_id\":1,\"shop_id\":2,\"create_time\":1795651200}"}]"#;
+        let sign = douyin::protocol::push_sign("k", body, "s");
+        let header = |name: &str| match name {
+            "app-id" => Some("k".to_owned()),
+            "event-sign" => Some(sign.clone()),
+            _ => None,
+        };
+        let now = Timestamp(1_795_651_200_000);
+        let open = || douyin::protocol::open_push("k", "s", &header, body, now, PUSH_MAX_AGE_MS).unwrap();
+        let mut recent = RecentMessages::new(16);
+        let ids = |push: Push| match push {
+            Push::Events(events) => events.into_iter().map(|e| e.message_id).collect::<Vec<_>>(),
+            Push::Heartbeat => vec![],
+        };
+        let first = ids(open());
+        assert_eq!(first, ["m-1"]);
+        assert!(first.iter().all(|id| recent.first_time(id)));
+        assert!(ids(open()).iter().all(|id| !recent.first_time(id)));
+
+        let key = "MDEyMzQ1Njc4OWFiY2RlZg==";
+        let message = r#"{"eventId":"e-1","bizId":1,"openId":"o","appKey":"ks","event":"kwaishop_order_addOrder","info":"{\"oid\":1}","createTime":1795651200000,"test":false}"#;
+        let sealed = kuaishou::protocol::encrypt_push(key, message.as_bytes()).unwrap();
+        for expected_new in [true, false] {
+            let push =
+                kuaishou::protocol::open_push("ks", key, sealed.as_bytes(), now, PUSH_MAX_AGE_MS).unwrap();
+            assert_eq!(ids(push).iter().map(|id| recent.first_time(id)).collect::<Vec<_>>(), [expected_new]);
+        }
     }
 
     #[test]
