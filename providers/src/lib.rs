@@ -5,6 +5,8 @@
 //!   trait, and [`payments::Channels`] (preference order, failover with a cool-down).
 //! - [`sms`]: text messages to fans' phones behind the [`sms::SmsSender`] port; Tencent Cloud
 //!   SMS (API 3.0, TC3-HMAC-SHA256) first, for buyers' login codes.
+//! - [`live`]: the live-commerce platforms (Douyin shop 抖店, Kuaishou shop 快手小店) behind
+//!   [`live::LivePlatform`]: OAuth grants, items and SKU stock, orders, waybills, pushes.
 //! - [`crypto`]: what several providers share — SHA256withRSA, PEM in and out, nonces, the
 //!   channels' key material.
 //!
@@ -19,5 +21,6 @@
 //! read through [`engine::time::Clock`], answers are plain values.
 
 pub mod crypto;
+pub mod live;
 pub mod payments;
 pub mod sms;

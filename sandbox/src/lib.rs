@@ -8,7 +8,10 @@
 //! `POST /sandbox/{channel}/outage {"down": true}` makes a channel fail (failover drills).
 //!
 //! [`sms`] is Tencent Cloud SMS (`POST /sandbox/sms`, its inbox at `/sandbox/sms/messages`),
-//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`.
+//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`. [`live`] holds
+//! the Douyin shop and Kuaishou shop open platforms (`/sandbox/douyin/…`, `/sandbox/kuaishou/…`),
+//! mounted by the same [`configure`] with `web::Data<live::douyin::DouyinSandbox>` and
+//! `web::Data<live::kuaishou::KuaishouSandbox>`, or served alone by [`live::serve`].
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
@@ -17,6 +20,7 @@
 //! provider.
 
 mod alipay;
+pub mod live;
 pub mod sms;
 mod wechat;
 
@@ -476,7 +480,9 @@ async fn show_trade(sandbox: web::Data<Sandbox>, path: web::Path<(String, String
 /// Mounts every sandbox; call inside `web::scope("/sandbox")` with `web::Data<Sandbox>` and,
 /// for the SMS routes, `web::Data<sms::SmsSandbox>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(wechat::configure)
+    // The live platforms' routes first: `/{channel}/pay` and the like must not shadow them.
+    cfg.configure(live::configure)
+        .configure(wechat::configure)
         .configure(alipay::configure)
         .configure(sms::configure)
         .route("/{channel}/pay", web::post().to(pay))
