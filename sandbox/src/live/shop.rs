@@ -502,8 +502,10 @@ impl<W: PushWire> Shop<W> {
                 self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
                 let again = rand::rng().random_bool(self.settings.duplicate_probability.clamp(0.0, 1.0));
                 if again {
-                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    // Counted once answered, so that a test waiting for the copies knows they
+                    // have all been handled.
                     self.post(&url, &headers, &body).await;
+                    self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
                 }
                 return;
             }

@@ -141,6 +141,7 @@ async fn round_trip(
     authorize_url: String,
     buy_url: impl Fn(&str) -> String,
     revoke_url: String,
+    stats: &super::PushStats,
 ) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let code = consent(&http, &authorize_url, "state-1").await;
@@ -218,8 +219,10 @@ async fn round_trip(
     let refunded = http.post(format!("{origin}/orders/{second}/refund")).send().await.unwrap();
     assert_eq!(refunded.status(), 409, "a closed order is not refunded again");
     assert_eq!(platform.order(&grant.access_token, &second).await.unwrap().status, OrderStatus::Cancelled);
-    // (before the clock jumps: a push about an event days old is stale and refused)
+    // (before the clock jumps: a push about an event days old is stale and refused, so every
+    // push and every duplicate copy must have arrived by then)
     events_seen(&receiver, 14).await;
+    duplicates_sent(stats, 14).await;
     {
         let seen = receiver.seen.lock().unwrap();
         let kinds: Vec<PushKind> = seen.events[10..].iter().map(|e| e.1).collect();
@@ -252,7 +255,9 @@ async fn round_trip(
     assert!(platform.order(&refreshed.access_token, &first).await.unwrap_err().is_revoked());
     assert!(platform.refresh(&refreshed).await.unwrap_err().is_revoked());
 
-    // Every push was delivered twice; the second copies changed nothing.
+    // Every push was delivered twice; the second copies changed nothing (the last ones may
+    // still be on their way on a loaded machine).
+    events_seen(&receiver, 14).await;
     let seen = receiver.seen.lock().unwrap();
     assert_eq!(
         seen.events.len(),
@@ -358,6 +363,7 @@ async fn douyin_round_trip_through_our_client() {
         authorize,
         |item| format!("{url}/sandbox/douyin/items/{item}/buy"),
         format!("{url}/sandbox/douyin/grants/revoke"),
+        &douyin.shop.stats,
     )
     .await;
     assert_eq!(douyin.shop.all_orders().len(), 5);
@@ -392,6 +398,7 @@ async fn kuaishou_round_trip_through_our_client() {
         authorize,
         |item| format!("{url}/sandbox/kuaishou/items/{item}/buy"),
         format!("{url}/sandbox/kuaishou/grants/revoke"),
+        &kuaishou.shop.stats,
     )
     .await;
     // A heartbeat is acknowledged and carries no event; the receiver refused nothing.
@@ -399,6 +406,7 @@ async fn kuaishou_round_trip_through_our_client() {
     assert_eq!(kuaishou.shop.heartbeat().await, Some(true));
     assert_eq!(kuaishou.shop.all_orders().len(), 5);
     duplicates_sent(&kuaishou.shop.stats, 14).await;
+    events_seen(&receiver_after, 14).await;
     let seen = receiver_after.seen.lock().unwrap();
     assert_eq!((seen.events.len(), seen.refused), (14, 0));
 }
