@@ -81,6 +81,7 @@ pub struct Application {
     /// The separate `/metrics` listener (`server.metrics_bind`).
     metrics_server: Option<(Server, SocketAddr)>,
     local_addr: SocketAddr,
+    pages: web::Data<crate::pages::Pages>,
 }
 
 impl Application {
@@ -112,6 +113,7 @@ impl Application {
             settings.auth.token_secret.clone()
         };
         anyhow::ensure!(secret.len() >= 16, "auth.token_secret must be at least 16 characters");
+        let pages = web::Data::new(crate::pages::Pages::new(secret.as_bytes()));
 
         let (journal, receiver) =
             actors::journal::journal(settings.journal.capacity, settings.journal.durable_ack);
@@ -226,6 +228,7 @@ impl Application {
 
         let max_body = settings.server.max_body_bytes;
         let server_state = state.clone();
+        let server_pages = pages.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
@@ -235,8 +238,16 @@ impl Application {
                 .app_data(routes::path_config())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::Data::new(metrics.clone()))
+                .app_data(server_pages.clone())
                 .configure(routes::ops)
-                .service(web::scope("/api/v1").wrap(from_fn(crate::admission::admit)).configure(routes::api));
+                .service(
+                    web::scope("/api/v1")
+                        .wrap(from_fn(crate::admission::admit))
+                        .wrap(from_fn(crate::pages::session::cookie_bearer))
+                        .configure(routes::api)
+                        .configure(crate::pages::api),
+                )
+                .configure(crate::pages::configure);
             if let Some(sandbox) = &sandbox_data {
                 let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
                 if let Some(sms) = &sms_sandbox_data {
@@ -273,7 +284,7 @@ impl Application {
             }
         };
 
-        Ok(Self { server, state, writer, demo, operator, metrics_server, local_addr: addr })
+        Ok(Self { server, state, writer, demo, operator, metrics_server, local_addr: addr, pages })
     }
 
     /// The admin account seeded on this start (demo mode, no operator yet).
@@ -298,6 +309,11 @@ impl Application {
 
     pub fn base_url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// The fan page's short link of a sale (`/s/{code}`).
+    pub fn share_url(&self, sale: engine::FlashSaleId) -> Option<String> {
+        self.pages.share.encode(sale).map(|code| crate::pages::share::short_url(&self.state, &code))
     }
 
     pub fn demo(&self) -> Option<&demo::Demo> {

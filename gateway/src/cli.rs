@@ -103,6 +103,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     if let Some(seeded) = app.demo() {
         println!("demo data seeded:");
+        if let Some(fan_page) = app.share_url(seeded.flash_sale_id) {
+            println!("  fan page:   {fan_page}  (open this first, on a phone or a narrow window)");
+        }
         println!("  flash sale: {base}/api/v1/flash-sales/{}", seeded.flash_sale_id);
         println!("  product:    {base}/api/v1/products/{}", seeded.product_id);
         println!(

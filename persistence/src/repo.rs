@@ -80,6 +80,11 @@ pub async fn merchant_by_phone(
     }))
 }
 
+/// The shop name a merchant shows to fans.
+pub async fn merchant_display_name(db: &DatabaseConnection, id: MerchantId) -> Result<Option<String>, DbErr> {
+    Ok(merchant::Entity::find_by_id(id.0).one(db).await?.map(|m| m.display_name))
+}
+
 pub async fn merchant_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     merchant::Entity::find().count(db).await
 }

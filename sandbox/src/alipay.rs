@@ -12,7 +12,6 @@ use providers::payments::alipay::protocol::{self as protocol, alipay_time};
 use providers::payments::yuan::{format_yuan, yuan_field};
 use serde_json::{Value, json};
 
-use super::wechat::{PayQuery, html_escape};
 use super::{Notification, Sandbox, Trade, TradeState};
 
 impl Sandbox {
@@ -246,23 +245,17 @@ fn cashier(sandbox: &Sandbox, params: &BTreeMap<String, String>) -> HttpResponse
     {
         return HttpResponse::BadRequest().body(message);
     }
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
-        "<!doctype html><meta charset=utf-8><title>支付宝 sandbox</title><h1>支付宝 sandbox</h1><p>{} — ¥{}</p>\
-         <form method=post action=\"pay-form\"><input type=hidden name=out_trade_no value=\"{}\"><button>确认付款 Pay</button></form>",
-        html_escape(subject),
-        format_yuan(amount),
-        html_escape(out_trade_no)
-    ))
+    super::cashier::page(
+        Channel::Alipay,
+        subject,
+        amount,
+        out_trade_no,
+        params.get("return_url").map(String::as_str),
+    )
 }
 
-async fn pay_form(sandbox: web::Data<Sandbox>, form: web::Form<PayQuery>) -> HttpResponse {
-    let sandbox = sandbox.into_inner();
-    match sandbox.pay(Channel::Alipay, &form.out_trade_no) {
-        Ok(_) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body("<!doctype html><p>支付成功 Paid.</p>"),
-        Err(message) => HttpResponse::Conflict().body(message),
-    }
+async fn pay_form(sandbox: web::Data<Sandbox>, form: web::Form<super::cashier::CashierForm>) -> HttpResponse {
+    super::cashier::pay(sandbox, Channel::Alipay, form.into_inner())
 }
 
 /// The trade bill, laid out like Alipay's business detail file.

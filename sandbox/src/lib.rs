@@ -20,6 +20,7 @@
 //! provider.
 
 mod alipay;
+mod cashier;
 pub mod live;
 pub mod sms;
 mod wechat;

@@ -432,35 +432,30 @@ impl Sandbox {
     }
 }
 
-async fn cashier(sandbox: web::Data<Sandbox>, query: web::Query<PayQuery>) -> HttpResponse {
-    let trade = sandbox.trade(Channel::Wechat, &query.out_trade_no);
-    let body = match trade {
-        Some(t) => format!(
-            "<!doctype html><meta charset=utf-8><title>微信支付 sandbox</title><h1>微信支付 sandbox</h1>\
-             <p>{} — ¥{}</p><form method=post action=\"pay-form\"><input type=hidden name=out_trade_no value=\"{}\">\
-             <button>确认支付 Pay</button></form>",
-            html_escape(&t.description),
-            format_yuan(t.amount),
-            html_escape(&t.out_trade_no)
+async fn cashier(sandbox: web::Data<Sandbox>, query: web::Query<CashierQuery>) -> HttpResponse {
+    match sandbox.trade(Channel::Wechat, &query.out_trade_no) {
+        Some(t) => super::cashier::page(
+            Channel::Wechat,
+            &t.description,
+            t.amount,
+            &t.out_trade_no,
+            query.redirect_url.as_deref(),
         ),
-        None => "<!doctype html><p>no such trade</p>".to_owned(),
-    };
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct PayQuery {
-    pub out_trade_no: String,
-}
-
-async fn pay_form(sandbox: web::Data<Sandbox>, form: web::Form<PayQuery>) -> HttpResponse {
-    let sandbox = sandbox.into_inner();
-    match sandbox.pay(Channel::Wechat, &form.out_trade_no) {
-        Ok(_) => HttpResponse::Ok()
+        None => HttpResponse::NotFound()
             .content_type("text/html; charset=utf-8")
-            .body("<!doctype html><p>支付成功 Paid.</p>"),
-        Err(message) => HttpResponse::Conflict().body(message),
+            .body("<!doctype html><p>no such trade</p>"),
     }
+}
+
+/// `h5_url` with the `redirect_url` a merchant may append to it.
+#[derive(serde::Deserialize)]
+struct CashierQuery {
+    out_trade_no: String,
+    redirect_url: Option<String>,
+}
+
+async fn pay_form(sandbox: web::Data<Sandbox>, form: web::Form<super::cashier::CashierForm>) -> HttpResponse {
+    super::cashier::pay(sandbox, Channel::Wechat, form.into_inner())
 }
 
 pub(super) fn html_escape(raw: &str) -> String {

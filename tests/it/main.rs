@@ -14,6 +14,7 @@ mod lifecycle;
 mod logins;
 mod newcomer;
 mod operators;
+mod pages;
 mod payments;
 mod production;
 mod sms_conformance;

@@ -1,0 +1,91 @@
+//! The pages people open: server-rendered HTML (maud), zh-CN first, mobile first, with the
+//! stylesheet and a little plain script embedded in the binary ([`assets`]).
+//!
+//! Every page answer goes through [`html`], which sets the content security policy (scripts,
+//! styles, connections and forms from this origin only; no inline script; no framing) and the
+//! other protective headers. The layout ([`layout`]) and the stylesheet are shared: the fan's
+//! page is the first user, the consoles are meant to reuse them.
+//!
+//! - `GET /s/{code}`: a fan's page of a flash sale ([`fan`]); `/s/{code}/live`: its live
+//!   figures from memory; `/s/{code}/o/{order}`: an order's page; `/s/{code}/qr.png|svg`.
+//! - `POST /s/session`: a login code for the page's HttpOnly cookie ([`session`]).
+//! - `GET /api/v1/flash-sales/{id}/share`: the short link and QR codes ([`share`]).
+
+pub mod assets;
+pub mod catalog;
+pub mod fan;
+pub mod layout;
+pub mod session;
+pub mod share;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use maud::Markup;
+
+/// What the pages keep besides the application state: share codes and the sale facts.
+pub struct Pages {
+    pub share: share::ShareCodes,
+    pub catalog: catalog::Catalog,
+}
+
+impl Pages {
+    pub fn new(token_secret: &[u8]) -> Self {
+        Self { share: share::ShareCodes::new(token_secret), catalog: catalog::Catalog::default() }
+    }
+}
+
+/// The policy of every page. Product pictures may come from the merchant's own image host
+/// (`https:`); nothing else leaves this origin.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' https: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'; manifest-src 'self'";
+
+/// Headers every page carries.
+pub fn protect(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+    builder
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .content_type("text/html; charset=utf-8")
+}
+
+/// A page: per-fan content, never stored by shared caches.
+pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    protect(&mut builder)
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(markup.into_string())
+}
+
+pub fn not_found_page() -> HttpResponse {
+    html(
+        StatusCode::NOT_FOUND,
+        layout::page(
+            "页面不存在",
+            None,
+            maud::html! {
+                main.narrow {
+                    h1 { "页面不存在" }
+                    p { "链接可能已失效，请回到直播间重新点击商品链接。" }
+                }
+            },
+        ),
+    )
+}
+
+/// The page routes, mounted at the root.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/assets/{name}", web::get().to(assets::serve))
+        .route("/s/session", web::post().to(session::create))
+        .route("/s/{code}", web::get().to(fan::sale_page))
+        .route("/s/{code}/live", web::get().to(fan::live))
+        .route("/s/{code}/qr.png", web::get().to(share::qr_png))
+        .route("/s/{code}/qr.svg", web::get().to(share::qr_svg))
+        .route("/s/{code}/o/{order}", web::get().to(fan::order_page));
+}
+
+/// The page routes under `/api/v1`.
+pub fn api(cfg: &mut web::ServiceConfig) {
+    cfg.service(share::share);
+}
