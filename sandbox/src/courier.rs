@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
-use engine::Timestamp;
 use engine::time::Clock;
 use parking_lot::Mutex;
 use providers::couriers::kdniao::protocol::{

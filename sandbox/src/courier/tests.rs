@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 
 use actix_web::{App, HttpServer};
+use engine::Timestamp;
 use providers::couriers::kdniao::{Kdniao, KdniaoConfig};
 use providers::couriers::{CourierError, CourierGateway, Party, TrackingPush, WaybillRequest};
 
