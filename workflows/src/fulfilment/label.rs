@@ -101,7 +101,7 @@ pub fn barcode_modules(waybill_no: &str) -> Result<Vec<u8>, LabelError> {
         return Err(bad());
     }
     let all_digits = waybill_no.bytes().all(|b| b.is_ascii_digit());
-    let data = if all_digits && waybill_no.len() % 2 == 0 {
+    let data = if all_digits && waybill_no.len().is_multiple_of(2) {
         format!("Ć{waybill_no}")
     } else {
         format!("Ɓ{waybill_no}")
