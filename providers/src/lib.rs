@@ -20,6 +20,7 @@
 //! This crate knows engine types and nothing of HTTP serving, actors or the database: time is
 //! read through [`engine::time::Clock`], answers are plain values.
 
+pub mod couriers;
 pub mod crypto;
 pub mod live;
 pub mod payments;

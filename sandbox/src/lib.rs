@@ -11,17 +11,19 @@
 //! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`. [`live`] holds
 //! the Douyin shop and Kuaishou shop open platforms (`/sandbox/douyin/…`, `/sandbox/kuaishou/…`),
 //! mounted by the same [`configure`] with `web::Data<live::douyin::DouyinSandbox>` and
-//! `web::Data<live::kuaishou::KuaishouSandbox>`, or served alone by [`live::serve`].
+//! `web::Data<live::kuaishou::KuaishouSandbox>`, or served alone by [`live::serve`]; [`courier`]
+//! is KDNiao's e-waybill and tracking API (`/sandbox/courier/…`), with its own
+//! `web::Data<courier::CourierSandbox>`.
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
 //! of the platform's actors or database (the platform generates their keys, keeps them and
-//! passes them in). The courier and live-platform sandboxes go here too, one module per
-//! provider.
+//! passes them in). The live-platform sandboxes go here too, one module per provider.
 
 mod alipay;
 mod cashier;
 pub mod live;
+pub mod courier;
 pub mod sms;
 mod wechat;
 
@@ -486,6 +488,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(wechat::configure)
         .configure(alipay::configure)
         .configure(sms::configure)
+        .configure(courier::configure)
         .route("/{channel}/pay", web::post().to(pay))
         .route("/{channel}/outage", web::post().to(outage))
         .route("/{channel}/trades/{out_trade_no}", web::get().to(show_trade));

@@ -6,6 +6,7 @@
 //!   active query, the refund worker and the daily reconciliation, behind [`payments::Payments`].
 //! - [`buyer_codes`]: the verified-buyer login codes.
 //! - [`statements`]: a merchant's ledger statement as CSV; [`time`]: the API's RFC 3339 text.
+//! - [`fulfilment`]: shipping labels (100 × 150 mm PDF, Code 128, an embedded CJK subset).
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
 //! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle, the
 //!   token-version memory, bearer tokens, operators' roles and accounts.
@@ -18,6 +19,7 @@ pub mod admission;
 pub mod buyer_codes;
 pub mod demo;
 pub mod kept_keys;
+pub mod fulfilment;
 pub mod payments;
 pub mod sales;
 pub mod statements;
