@@ -77,7 +77,8 @@ pub struct Notice {
     /// What makes this change distinct from others of its kind on the order (a refund's id, a
     /// shipment's waybill); empty when the kind happens once per order (paid, delivered).
     pub occurrence: String,
-    /// Named values the templates pick from (`order_id`, `amount_yuan`, `waybill_no`…).
+    /// Named values the templates pick from (`order_id`, `amount_yuan`, `amount_cny`,
+    /// `courier`, `waybill_no`, `reason`…).
     pub params: BTreeMap<String, String>,
     pub at: Timestamp,
 }
@@ -97,6 +98,7 @@ impl Notice {
         let params = BTreeMap::from([
             ("order_id".to_owned(), order_id.0.to_string()),
             ("amount_yuan".to_owned(), amount.to_string()),
+            ("amount_cny".to_owned(), format!("¥{amount}")),
         ]);
         Self { kind: NoticeKind::OrderPaid, order_id, occurrence: String::new(), params, at }
     }
@@ -202,6 +204,7 @@ mod tests {
         let paid = Notice::order_paid(OrderId(42), Fen(1_990), Timestamp(0));
         assert_eq!(paid.dedupe_key(NoticeChannel::Sms), "order_paid:42:sms");
         assert_eq!(paid.params["amount_yuan"], "19.90");
+        assert_eq!(paid.params["amount_cny"], "¥19.90");
         let refund = Notice { kind: NoticeKind::RefundApproved, occurrence: "7".into(), ..paid };
         assert_eq!(refund.dedupe_key(NoticeChannel::WechatMp), "refund_approved:42.7:wechat_mp");
     }

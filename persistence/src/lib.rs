@@ -10,12 +10,14 @@
 //! [`engine::FlashSale::restore`]).
 
 pub mod access;
+pub mod addresses;
 pub mod buyer_codes;
 pub mod db;
 pub mod entities;
 pub mod journal;
 pub mod migration;
 pub mod money;
+pub mod outbox;
 pub mod payments;
 pub mod repo;
 
