@@ -5,6 +5,8 @@
 //!   trait, and [`payments::Channels`] (preference order, failover with a cool-down).
 //! - [`sms`]: text messages to fans' phones behind the [`sms::SmsSender`] port; Tencent Cloud
 //!   SMS (API 3.0, TC3-HMAC-SHA256) first, for buyers' login codes.
+//! - [`wechat_mp`]: WeChat mini-program subscription messages (`subscribeMessage.send`) with
+//!   access-token caching and refresh.
 //! - [`crypto`]: what several providers share — SHA256withRSA, PEM in and out, nonces, the
 //!   channels' key material.
 //!
@@ -21,3 +23,4 @@
 pub mod crypto;
 pub mod payments;
 pub mod sms;
+pub mod wechat_mp;

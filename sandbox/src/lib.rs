@@ -8,7 +8,9 @@
 //! `POST /sandbox/{channel}/outage {"down": true}` makes a channel fail (failover drills).
 //!
 //! [`sms`] is Tencent Cloud SMS (`POST /sandbox/sms`, its inbox at `/sandbox/sms/messages`),
-//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`.
+//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`; [`wechat_mp`]
+//! is WeChat subscription messages (`/sandbox/wechat-mp/cgi-bin/…`, its inbox at
+//! `/sandbox/wechat-mp/messages`) with `web::Data<wechat_mp::WechatMpSandbox>`.
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
@@ -19,6 +21,7 @@
 mod alipay;
 pub mod sms;
 mod wechat;
+pub mod wechat_mp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -476,7 +479,8 @@ async fn show_trade(sandbox: web::Data<Sandbox>, path: web::Path<(String, String
 /// Mounts every sandbox; call inside `web::scope("/sandbox")` with `web::Data<Sandbox>` and,
 /// for the SMS routes, `web::Data<sms::SmsSandbox>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(wechat::configure)
+    cfg.configure(wechat_mp::configure)
+        .configure(wechat::configure)
         .configure(alipay::configure)
         .configure(sms::configure)
         .route("/{channel}/pay", web::post().to(pay))
