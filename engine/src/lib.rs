@@ -4,13 +4,16 @@
 //! [`Timestamp`]. The actors own instances of these types and the gateway parses raw input into
 //! them once, at the edge.
 
+pub mod address;
 pub mod books;
 pub mod buyer_code;
 pub mod calendar;
+pub mod divisions;
 pub mod ids;
 pub mod input;
 pub mod ledger;
 pub mod money;
+pub mod notification;
 pub mod op;
 pub mod order;
 pub mod payment;

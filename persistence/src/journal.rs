@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use actors::{JournalEvent, JournalReceiver, Seq};
 use engine::books::MoneyEvent;
+use engine::notification::Notice;
 use engine::payment::PaymentState;
 use engine::{Order, StateChange};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -21,8 +22,8 @@ use sea_orm::{
 };
 
 use crate::entities::order;
-use crate::money;
 use crate::repo::order_row;
+use crate::{money, outbox};
 
 /// Tuning of the writer, from configuration.
 #[derive(Debug, Clone)]
@@ -190,6 +191,13 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
                     at: paid.change.at,
                 };
                 money::apply(&txn, &payment).await?;
+                // The buyer hears of it through the outbox, committed with the payment or not at all.
+                let notice = Notice::order_paid(
+                    paid.change.order_id,
+                    paid.capture.settlement.gross_fen,
+                    paid.change.at,
+                );
+                outbox::enqueue(&txn, &notice).await?;
             }
             JournalEvent::Money(events) => {
                 for event in events {

@@ -10,6 +10,7 @@
 //! [`engine::FlashSale::restore`]).
 
 pub mod access;
+pub mod addresses;
 pub mod buyer_codes;
 pub mod db;
 pub mod entities;
@@ -17,6 +18,7 @@ pub mod health;
 pub mod journal;
 pub mod migration;
 pub mod money;
+pub mod outbox;
 pub mod payments;
 pub mod repo;
 

@@ -7,6 +7,8 @@ use sea_orm_migration::schema::*;
 mod m0003_access;
 mod m0004_buyer_codes;
 mod m0005_sale_lifecycle;
+mod m0006_addresses;
+mod m0007_outbox;
 
 pub struct Migrator;
 
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_access::Migration),
             Box::new(m0004_buyer_codes::Migration),
             Box::new(m0005_sale_lifecycle::Migration),
+            Box::new(m0006_addresses::Migration),
+            Box::new(m0007_outbox::Migration),
         ]
     }
 }

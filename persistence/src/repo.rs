@@ -376,6 +376,7 @@ pub async fn buyer_for_phone(
         id: NotSet,
         phone: Set(phone.as_str().to_owned()),
         created_at: Set(now.as_millis()),
+        wechat_openid: NotSet,
     };
     // Two first sessions of one phone at once: one insert wins, both read the same row.
     buyer::Entity::insert(row)

@@ -7,6 +7,8 @@
 //!   SMS (API 3.0, TC3-HMAC-SHA256) first, for buyers' login codes.
 //! - [`live`]: the live-commerce platforms (Douyin shop 抖店, Kuaishou shop 快手小店) behind
 //!   [`live::LivePlatform`]: OAuth grants, items and SKU stock, orders, waybills, pushes.
+//! - [`wechat_mp`]: WeChat mini-program subscription messages (`subscribeMessage.send`) with
+//!   access-token caching and refresh.
 //! - [`crypto`]: what several providers share — SHA256withRSA, PEM in and out, nonces, the
 //!   channels' key material.
 //!
@@ -25,3 +27,4 @@ pub mod crypto;
 pub mod live;
 pub mod payments;
 pub mod sms;
+pub mod wechat_mp;

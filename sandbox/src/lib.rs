@@ -13,7 +13,9 @@
 //! mounted by the same [`configure`] with `web::Data<live::douyin::DouyinSandbox>` and
 //! `web::Data<live::kuaishou::KuaishouSandbox>`, or served alone by [`live::serve`]; [`courier`]
 //! is KDNiao's e-waybill and tracking API (`/sandbox/courier/…`), with its own
-//! `web::Data<courier::CourierSandbox>`.
+//! `web::Data<courier::CourierSandbox>`; [`wechat_mp`]
+//! is WeChat subscription messages (`/sandbox/wechat-mp/cgi-bin/…`, its inbox at
+//! `/sandbox/wechat-mp/messages`) with `web::Data<wechat_mp::WechatMpSandbox>`.
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
@@ -26,6 +28,7 @@ pub mod live;
 pub mod courier;
 pub mod sms;
 mod wechat;
+pub mod wechat_mp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -483,8 +486,10 @@ async fn show_trade(sandbox: web::Data<Sandbox>, path: web::Path<(String, String
 /// Mounts every sandbox; call inside `web::scope("/sandbox")` with `web::Data<Sandbox>` and,
 /// for the SMS routes, `web::Data<sms::SmsSandbox>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The live platforms' routes first: `/{channel}/pay` and the like must not shadow them.
+    // The live platforms' and WeChat messages' routes first: `/{channel}/pay` and the like
+    // must not shadow them.
     cfg.configure(live::configure)
+        .configure(wechat_mp::configure)
         .configure(wechat::configure)
         .configure(alipay::configure)
         .configure(sms::configure)

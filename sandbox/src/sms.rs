@@ -48,6 +48,8 @@ pub struct SmsMessage {
     pub text: String,
     pub template_id: String,
     pub serial_no: String,
+    /// The sender's `SessionContext` (the outbox's dedupe key), empty when none was sent.
+    pub session_context: String,
     pub sent_at: Timestamp,
 }
 
@@ -214,6 +216,7 @@ impl SmsSandbox {
                 text: text.clone(),
                 template_id: request.template_id.clone(),
                 serial_no: serial_no.clone(),
+                session_context: session_context.clone(),
                 sent_at: now,
             };
             {

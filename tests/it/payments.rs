@@ -206,6 +206,15 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
     let again = api.post("/api/v1/operator/payments/query", Some(&operator), json!({})).await;
     assert_eq!(again.body["queried"].as_u64().unwrap(), 0, "nothing is left to ask about: {}", again.body);
     assert_eq!(captures(&connection).await, paid.len() as u64);
+    // Each paid order's notice was committed with its payment, once per channel, whatever the
+    // duplicates and retries.
+    for (_, p) in &paid {
+        let messages = persistence::outbox::of_order(&connection, engine::OrderId(p.order_id)).await.unwrap();
+        let keys: Vec<String> = messages.into_iter().map(|m| m.dedupe_key).collect();
+        let expected =
+            [format!("order_paid:{}:sms", p.order_id), format!("order_paid:{}:wechat_mp", p.order_id)];
+        assert_eq!(keys, expected);
+    }
 
     // Every genuine payment credited exactly once, to the fen.
     let mut expected_mcn = 0;

@@ -4,9 +4,12 @@
 //!
 //! - [`payments`]: creating a payment with failover, applying a verified payment report, the
 //!   active query, the refund worker and the daily reconciliation, behind [`payments::Payments`].
+//! - [`addresses`]: a buyer's saved addresses and an order's shipping address.
 //! - [`buyer_codes`]: the verified-buyer login codes.
 //! - [`statements`]: a merchant's ledger statement as CSV; [`time`]: the API's RFC 3339 text.
 //! - [`fulfilment`]: shipping labels (100 × 150 mm PDF, Code 128, an embedded CJK subset).
+//! - [`notifications`]: the outbox worker (SMS and WeChat subscription messages, backoff,
+//!   dead letters and their replay) and the notification templates.
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
 //! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle, the
 //!   token-version memory, bearer tokens, operators' roles and accounts.
@@ -15,12 +18,16 @@
 //!   sandboxes' keys, generated once and kept.
 
 pub mod accounts;
+pub mod addresses;
 pub mod admission;
 pub mod buyer_codes;
 pub mod demo;
-pub mod kept_keys;
 pub mod fulfilment;
+pub mod kept_keys;
+pub mod notifications;
 pub mod payments;
 pub mod sales;
 pub mod statements;
+#[cfg(test)]
+mod testing;
 pub mod time;

@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub phone: String,
     pub created_at: i64,
+    /// The buyer's openid in the platform's mini program: where subscription messages go.
+    pub wechat_openid: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 
 pub mod audit_entry;
 pub mod buyer;
+pub mod buyer_address;
 pub mod buyer_code;
 pub mod capture;
 pub mod flash_sale;
@@ -9,6 +10,8 @@ pub mod merchant;
 pub mod merchant_token_version;
 pub mod operator;
 pub mod order;
+pub mod order_address;
+pub mod outbox_message;
 pub mod partner;
 pub mod payment;
 pub mod posting;

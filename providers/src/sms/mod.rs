@@ -1,5 +1,5 @@
 //! Text messages to fans' phones: the [`SmsSender`] port and its adapter for Tencent Cloud SMS.
-//! Login codes use it now; order notifications can use the same port later.
+//! Login codes and order notifications (through the outbox) use it.
 
 pub mod tencent;
 
@@ -42,4 +42,18 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SmsError>> + 
 /// `params` fill its `{1}`, `{2}`… in order.
 pub trait SmsSender: Send + Sync {
     fn send<'a>(&'a self, phone: &'a Phone, template_id: &'a str, params: &'a [String]) -> SendFuture<'a>;
+
+    /// As [`SmsSender::send`], tagged with the caller's reference for the message (Tencent's
+    /// `SessionContext`, handed back unchanged): the outbox passes its dedupe key, so that a
+    /// message can be told apart from a second copy. Senders without such a field just send.
+    fn send_with_context<'a>(
+        &'a self,
+        phone: &'a Phone,
+        template_id: &'a str,
+        params: &'a [String],
+        context: &'a str,
+    ) -> SendFuture<'a> {
+        let _ = context;
+        self.send(phone, template_id, params)
+    }
 }

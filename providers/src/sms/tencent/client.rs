@@ -77,13 +77,25 @@ impl TencentSms {
         params: &[String],
         timestamp_secs: i64,
     ) -> PreparedRequest {
+        self.prepare_with_context(phone, template_id, params, None, timestamp_secs)
+    }
+
+    /// As [`Self::prepare`], with a `SessionContext` that Tencent hands back unchanged.
+    pub fn prepare_with_context(
+        &self,
+        phone: &Phone,
+        template_id: &str,
+        params: &[String],
+        session_context: Option<&str>,
+        timestamp_secs: i64,
+    ) -> PreparedRequest {
         let request = SendSmsRequest {
             phone_number_set: vec![format!("+86{phone}")],
             sms_sdk_app_id: self.config.sdk_app_id.clone(),
             sign_name: self.config.sign_name.clone(),
             template_id: template_id.to_owned(),
             template_param_set: params.to_vec(),
-            session_context: None,
+            session_context: session_context.map(str::to_owned),
         };
         let body = serde_json::to_vec(&request).expect("a SendSms request serializes");
         let signed: [(&str, &str); 2] = [("content-type", protocol::CONTENT_TYPE), ("host", &self.host)];
@@ -114,9 +126,15 @@ impl TencentSms {
         }
     }
 
-    async fn send_now(&self, phone: &Phone, template_id: &str, params: &[String]) -> Result<Sent, SmsError> {
+    async fn send_now(
+        &self,
+        phone: &Phone,
+        template_id: &str,
+        params: &[String],
+        session_context: Option<&str>,
+    ) -> Result<Sent, SmsError> {
         let now_secs = self.clock.now().as_millis().div_euclid(1_000);
-        let prepared = self.prepare(phone, template_id, params, now_secs);
+        let prepared = self.prepare_with_context(phone, template_id, params, session_context, now_secs);
         let mut request = self.http.post(&prepared.url).body(prepared.body);
         for (name, value) in &prepared.headers {
             request = request.header(*name, value.as_str());
@@ -151,7 +169,17 @@ impl TencentSms {
 
 impl SmsSender for TencentSms {
     fn send<'a>(&'a self, phone: &'a Phone, template_id: &'a str, params: &'a [String]) -> SendFuture<'a> {
-        Box::pin(self.send_now(phone, template_id, params))
+        Box::pin(self.send_now(phone, template_id, params, None))
+    }
+
+    fn send_with_context<'a>(
+        &'a self,
+        phone: &'a Phone,
+        template_id: &'a str,
+        params: &'a [String],
+        context: &'a str,
+    ) -> SendFuture<'a> {
+        Box::pin(self.send_now(phone, template_id, params, Some(context)))
     }
 }
 
