@@ -7,6 +7,7 @@
 pub mod books;
 pub mod buyer_code;
 pub mod calendar;
+pub mod content;
 pub mod ids;
 pub mod input;
 pub mod ledger;

@@ -57,6 +57,39 @@ impl EntityType {
     }
 }
 
+/// Where a merchant's qualification review is. Only `Approved` merchants open flash sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Nothing submitted yet.
+    None,
+    /// Submitted; the automated review has not decided.
+    Pending,
+    /// Waiting for a person: the verification service could not decide, or was down.
+    Manual,
+    Approved,
+    /// With reasons per field; a new submission is reviewed again.
+    Rejected,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pending => "pending",
+            Self::Manual => "manual",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::None, Self::Pending, Self::Manual, Self::Approved, Self::Rejected]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
 /// A permit as the merchant declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermitInput {
@@ -69,6 +102,9 @@ pub struct PermitInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QualificationInput {
     pub entity_type: String,
+    /// The registered name on the licence; required with a licence.
+    #[serde(default)]
+    pub business_name: Option<String>,
     #[serde(default)]
     pub licence_number: Option<String>,
     pub legal_person_name: String,
@@ -107,7 +143,8 @@ pub struct Permit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Qualification {
     pub entity_type: EntityType,
-    /// Present exactly when the entity type has a licence.
+    /// Present exactly when the entity type has a licence, as is the business name.
+    pub business_name: Option<String>,
     pub licence_number: Option<CreditCode>,
     pub legal_person_name: String,
     pub legal_person_id: ResidentId,
@@ -118,6 +155,7 @@ pub struct Qualification {
 }
 
 pub const MAX_NAME_CHARS: usize = 30;
+pub const MAX_BUSINESS_NAME_CHARS: usize = 100;
 
 /// A person's name as on the ID card: 2 to 30 characters, letters (Han or other scripts) and
 /// the middle dot of transliterated names, no digits, punctuation or spaces inside.
@@ -211,6 +249,24 @@ pub fn check(
             }
         },
     };
+    let business_name = input.business_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let needs_business_name = entity_type.and_then(EntityType::licence_prefix).is_some();
+    let business_name = match business_name {
+        Some(name) if name.chars().count() > MAX_BUSINESS_NAME_CHARS => {
+            reasons.push(FieldReason::new(
+                "business_name",
+                "too_long",
+                format!("the registered name has at most {MAX_BUSINESS_NAME_CHARS} characters"),
+            ));
+            None
+        }
+        None if needs_business_name => {
+            reasons.push(FieldReason::new("business_name", "required", "the name on the licence is required"));
+            None
+        }
+        Some(name) if needs_business_name => Some(name.to_owned()),
+        _ => None,
+    };
     let legal_person_name = input.legal_person_name.trim();
     if !name_is_plausible(legal_person_name) {
         reasons.push(FieldReason::new(
@@ -255,6 +311,7 @@ pub fn check(
         (Some(entity_type), Some(legal_person_id), Some(contact_phone)) if reasons.is_empty() => {
             Ok(Qualification {
                 entity_type,
+                business_name,
                 licence_number,
                 legal_person_name: legal_person_name.to_owned(),
                 legal_person_id,

@@ -7,6 +7,7 @@ fn today() -> BeijingDay {
 fn company() -> QualificationInput {
     QualificationInput {
         entity_type: "company".into(),
+        business_name: Some("福州示例科技有限公司".into()),
         licence_number: Some("91350100M000100Y43".into()),
         legal_person_name: "张三".into(),
         legal_person_id_no: "11010519491231002X".into(),
@@ -32,6 +33,7 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 fn a_complete_company_passes_and_comes_out_typed() {
     let qualification = check(&company(), &QualificationRules::default(), today()).unwrap();
     assert_eq!(qualification.entity_type, EntityType::Company);
+    assert_eq!(qualification.business_name.as_deref(), Some("福州示例科技有限公司"));
     assert_eq!(qualification.licence_number.unwrap().as_str(), "91350100M000100Y43");
     assert_eq!(qualification.legal_person_id.as_str(), "11010519491231002X");
     assert_eq!(qualification.categories, ["food", "apparel"]);
@@ -46,6 +48,7 @@ fn an_individual_needs_no_licence_and_may_not_give_one() {
     let mut individual = company();
     individual.entity_type = "individual".into();
     individual.licence_number = None;
+    individual.business_name = None;
     individual.categories = vec!["apparel".into()];
     individual.permits = vec![];
     assert_eq!(codes(&individual), pairs(&[]));
@@ -61,6 +64,8 @@ fn every_field_gets_its_own_reason() {
     let table: Vec<(Change, Vec<(&str, &str)>)> = vec![
         (|i| i.entity_type = "llc".into(), vec![("entity_type", "unknown_entity_type")]),
         (|i| i.licence_number = None, vec![("licence_number", "required")]),
+        (|i| i.business_name = Some(" ".into()), vec![("business_name", "required")]),
+        (|i| i.business_name = Some("名".repeat(101)), vec![("business_name", "too_long")]),
         (|i| i.licence_number = Some("91350100m000100Y43".into()), vec![("licence_number", "lowercase")]),
         (|i| i.licence_number = Some("91350100M000100Y4".into()), vec![("licence_number", "wrong_length")]),
         (
@@ -141,10 +146,19 @@ fn all_problems_are_reported_at_once() {
 #[test]
 fn the_input_reads_from_the_documented_json() {
     let input: QualificationInput = serde_json::from_str(
-        r#"{"entity_type":"company","licence_number":"91350100M000100Y43","legal_person_name":"张三",
+        r#"{"entity_type":"company","business_name":"福州示例科技有限公司","licence_number":"91350100M000100Y43","legal_person_name":"张三",
             "legal_person_id_no":"11010519491231002X","contact_name":"李四","contact_phone":"13800000000",
             "categories":["food"],"permits":[{"kind":"food_production","number":"SC10644011500123"}]}"#,
     )
     .unwrap();
     assert!(check(&input, &QualificationRules::default(), today()).is_ok());
+}
+
+#[test]
+fn review_states_read_back_from_their_names() {
+    for state in [ReviewState::None, ReviewState::Pending, ReviewState::Manual, ReviewState::Approved, ReviewState::Rejected] {
+        assert_eq!(ReviewState::parse(state.as_str()), Some(state));
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+    assert_eq!(ReviewState::parse("accepted"), None);
 }
