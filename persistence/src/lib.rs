@@ -17,6 +17,7 @@ pub mod journal;
 pub mod migration;
 pub mod money;
 pub mod payments;
+pub mod qualification;
 pub mod repo;
 
 pub use db::{Backend, connect};

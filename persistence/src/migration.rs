@@ -7,6 +7,7 @@ use sea_orm_migration::schema::*;
 mod m0003_access;
 mod m0004_buyer_codes;
 mod m0005_sale_lifecycle;
+mod m0006_qualification;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_access::Migration),
             Box::new(m0004_buyer_codes::Migration),
             Box::new(m0005_sale_lifecycle::Migration),
+            Box::new(m0006_qualification::Migration),
         ]
     }
 }
