@@ -21,3 +21,5 @@
 pub mod crypto;
 pub mod payments;
 pub mod sms;
+pub mod tencent_cloud;
+pub mod verification;
