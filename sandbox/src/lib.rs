@@ -8,7 +8,9 @@
 //! `POST /sandbox/{channel}/outage {"down": true}` makes a channel fail (failover drills).
 //!
 //! [`sms`] is Tencent Cloud SMS (`POST /sandbox/sms`, its inbox at `/sandbox/sms/messages`),
-//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`.
+//! mounted by the same [`configure`] with its own `web::Data<sms::SmsSandbox>`; so is
+//! [`verification`] (Tencent Cloud FaceID and OCR enterprise checks, `/sandbox/verification/…`)
+//! with its `web::Data<verification::VerificationSandbox>`.
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
@@ -18,6 +20,7 @@
 
 mod alipay;
 pub mod sms;
+pub mod verification;
 mod wechat;
 
 use std::collections::BTreeMap;
@@ -479,6 +482,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(wechat::configure)
         .configure(alipay::configure)
         .configure(sms::configure)
+        .configure(verification::configure)
         .route("/{channel}/pay", web::post().to(pay))
         .route("/{channel}/outage", web::post().to(outage))
         .route("/{channel}/trades/{out_trade_no}", web::get().to(show_trade));
