@@ -5,11 +5,14 @@
 //! - [`payments`]: creating a payment with failover, applying a verified payment report, the
 //!   active query, the refund worker and the daily reconciliation, behind [`payments::Payments`].
 //! - [`buyer_codes`]: the verified-buyer login codes.
+//! - [`merchants`]: merchants' qualification — document uploads behind an object store and
+//!   the automated review through the verification service.
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
 //! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle and the
 //!   token-version memory.
 
 pub mod accounts;
 pub mod buyer_codes;
+pub mod merchants;
 pub mod payments;
 pub mod sales;
