@@ -44,7 +44,8 @@ fn dictionary(draw: &mut Draw) -> Vec<String> {
 fn description(draw: &mut Draw) -> String {
     let mut text: String = (0..1_990).map(|_| draw.character()).collect();
     // two banned words hidden in it, as a merchant would
-    text.insert_str(600, "全 网 最 低");
+    let at = text.char_indices().nth(600).map_or(text.len(), |(at, _)| at);
+    text.insert_str(at, "全 网 最 低");
     text.push_str("顶\u{200B}级");
     text
 }

@@ -21,13 +21,61 @@ use thiserror::Error;
 /// guarantee claims (art. 16–17, 28) most often found in live-commerce titles.
 pub const SEED_WORDS: &[&str] = &[
     // superlatives and absolute terms
-    "最佳", "最好", "最优", "最高", "最低", "最强", "最大", "最先进", "最便宜", "最低价", "最高级",
-    "最受欢迎", "最新科技", "史上最", "全网最低", "全网第一", "全国第一", "第一", "第一品牌", "NO.1",
-    "TOP1", "国家级", "世界级", "顶级", "极品", "极致", "唯一", "首个", "首选", "独一无二", "绝无仅有",
-    "万能", "100%", "百分百", "永久", "王牌", "销量冠军", "领袖品牌", "国家领导人", "特供", "专供",
+    "最佳",
+    "最好",
+    "最优",
+    "最高",
+    "最低",
+    "最强",
+    "最大",
+    "最先进",
+    "最便宜",
+    "最低价",
+    "最高级",
+    "最受欢迎",
+    "最新科技",
+    "史上最",
+    "全网最低",
+    "全网第一",
+    "全国第一",
+    "第一",
+    "第一品牌",
+    "NO.1",
+    "TOP1",
+    "国家级",
+    "世界级",
+    "顶级",
+    "极品",
+    "极致",
+    "唯一",
+    "首个",
+    "首选",
+    "独一无二",
+    "绝无仅有",
+    "万能",
+    "100%",
+    "百分百",
+    "永久",
+    "王牌",
+    "销量冠军",
+    "领袖品牌",
+    "国家领导人",
+    "特供",
+    "专供",
     // medical and guarantee claims
-    "治疗", "根治", "包治百病", "药到病除", "疗效", "防癌", "抗癌", "治愈", "无副作用", "零风险",
-    "立竿见影", "减肥神器", "祖传秘方",
+    "治疗",
+    "根治",
+    "包治百病",
+    "药到病除",
+    "疗效",
+    "防癌",
+    "抗癌",
+    "治愈",
+    "无副作用",
+    "零风险",
+    "立竿见影",
+    "减肥神器",
+    "祖传秘方",
 ];
 
 /// Dictionary bounds: words are short phrases, and the automaton's memory grows with them.
@@ -212,7 +260,10 @@ mod tests {
     #[test]
     fn hidden_words_are_still_found_and_reported_as_written() {
         let table: [(&str, &[(&str, &str)]); 12] = [
-            ("全网最低 国家级 第一品牌", &[("全网最低", "全网最低"), ("国家级", "国家级"), ("第一品牌", "第一品牌")]),
+            (
+                "全网最低 国家级 第一品牌",
+                &[("全网最低", "全网最低"), ("国家级", "国家级"), ("第一品牌", "第一品牌")],
+            ),
             ("国 家 级面膜", &[("国家级", "国 家 级")]),
             ("国\u{3000}家\u{3000}级", &[("国家级", "国\u{3000}家\u{3000}级")]),
             ("顶\u{200B}级牛排", &[("顶级", "顶\u{200B}级")]),
@@ -233,7 +284,15 @@ mod tests {
     #[test]
     fn clean_titles_pass() {
         let words = BannedWords::seed();
-        for text in ["纯棉短袖T恤 夏季新款", "最近上新的连衣裙", "最后一件清仓", "第二件半价", "国货精品牛仔裤", "100g 装", ""] {
+        for text in [
+            "纯棉短袖T恤 夏季新款",
+            "最近上新的连衣裙",
+            "最后一件清仓",
+            "第二件半价",
+            "国货精品牛仔裤",
+            "100g 装",
+            "",
+        ] {
             assert!(words.is_clean(text), "{text:?}");
             assert_eq!(words.find(text), vec![], "{text:?}");
         }
@@ -252,9 +311,15 @@ mod tests {
         let words = BannedWords::new(["奢华", "ＶＩＰ专享", "奢 华"]).unwrap();
         assert_eq!(words.len(), 2, "the same word twice after normalisation is kept once");
         assert_eq!(words.words_in("vip专享奢华礼盒"), ["ＶＩＰ专享", "奢华"]);
-        assert_eq!(BannedWords::new([" ·、"]).unwrap_err(), DictionaryError::EmptyWord { word: " ·、".into() });
+        assert_eq!(
+            BannedWords::new([" ·、"]).unwrap_err(),
+            DictionaryError::EmptyWord { word: " ·、".into() }
+        );
         let long = "长".repeat(MAX_WORD_CHARS + 1);
-        assert_eq!(BannedWords::new([long.as_str()]).unwrap_err(), DictionaryError::WordTooLong { word: long });
+        assert_eq!(
+            BannedWords::new([long.as_str()]).unwrap_err(),
+            DictionaryError::WordTooLong { word: long }
+        );
     }
 
     proptest! {

@@ -261,7 +261,11 @@ pub fn check(
             None
         }
         None if needs_business_name => {
-            reasons.push(FieldReason::new("business_name", "required", "the name on the licence is required"));
+            reasons.push(FieldReason::new(
+                "business_name",
+                "required",
+                "the name on the licence is required",
+            ));
             None
         }
         Some(name) if needs_business_name => Some(name.to_owned()),

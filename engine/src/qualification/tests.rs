@@ -156,7 +156,13 @@ fn the_input_reads_from_the_documented_json() {
 
 #[test]
 fn review_states_read_back_from_their_names() {
-    for state in [ReviewState::None, ReviewState::Pending, ReviewState::Manual, ReviewState::Approved, ReviewState::Rejected] {
+    for state in [
+        ReviewState::None,
+        ReviewState::Pending,
+        ReviewState::Manual,
+        ReviewState::Approved,
+        ReviewState::Rejected,
+    ] {
         assert_eq!(ReviewState::parse(state.as_str()), Some(state));
         assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
     }
