@@ -20,6 +20,7 @@ pub mod migration;
 pub mod money;
 pub mod outbox;
 pub mod payments;
+pub mod qualification;
 pub mod repo;
 
 pub use db::{Backend, connect};

@@ -9,6 +9,7 @@ mod m0004_buyer_codes;
 mod m0005_sale_lifecycle;
 mod m0006_addresses;
 mod m0007_outbox;
+mod m0008_qualification;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_sale_lifecycle::Migration),
             Box::new(m0006_addresses::Migration),
             Box::new(m0007_outbox::Migration),
+            Box::new(m0008_qualification::Migration),
         ]
     }
 }

@@ -28,3 +28,5 @@ pub mod live;
 pub mod payments;
 pub mod sms;
 pub mod wechat_mp;
+pub mod tencent_cloud;
+pub mod verification;

@@ -15,7 +15,9 @@
 //! is KDNiao's e-waybill and tracking API (`/sandbox/courier/…`), with its own
 //! `web::Data<courier::CourierSandbox>`; [`wechat_mp`]
 //! is WeChat subscription messages (`/sandbox/wechat-mp/cgi-bin/…`, its inbox at
-//! `/sandbox/wechat-mp/messages`) with `web::Data<wechat_mp::WechatMpSandbox>`.
+//! `/sandbox/wechat-mp/messages`) with `web::Data<wechat_mp::WechatMpSandbox>`; so is
+//! [`verification`] (Tencent Cloud FaceID and OCR enterprise checks, `/sandbox/verification/…`)
+//! with its `web::Data<verification::VerificationSandbox>`.
 //!
 //! Demo mode only. The sandboxes use the same protocol code as the clients (`providers`), so
 //! the demo and the tests run the real signing and verification end to end; they know nothing
@@ -27,6 +29,7 @@ mod cashier;
 pub mod live;
 pub mod courier;
 pub mod sms;
+pub mod verification;
 mod wechat;
 pub mod wechat_mp;
 
@@ -494,6 +497,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(alipay::configure)
         .configure(sms::configure)
         .configure(courier::configure)
+        .configure(verification::configure)
         .route("/{channel}/pay", web::post().to(pay))
         .route("/{channel}/outage", web::post().to(outage))
         .route("/{channel}/trades/{out_trade_no}", web::get().to(show_trade));

@@ -10,6 +10,8 @@
 //! - [`fulfilment`]: shipping labels (100 × 150 mm PDF, Code 128, an embedded CJK subset).
 //! - [`notifications`]: the outbox worker (SMS and WeChat subscription messages, backoff,
 //!   dead letters and their replay) and the notification templates.
+//! - [`merchants`]: merchants' qualification — document uploads behind an object store and
+//!   the automated review through the verification service.
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
 //! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle, the
 //!   token-version memory, bearer tokens, operators' roles and accounts.
@@ -25,6 +27,7 @@ pub mod demo;
 pub mod fulfilment;
 pub mod kept_keys;
 pub mod notifications;
+pub mod merchants;
 pub mod payments;
 pub mod sales;
 pub mod statements;
