@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod telemetry;

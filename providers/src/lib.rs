@@ -27,6 +27,6 @@ pub mod crypto;
 pub mod live;
 pub mod payments;
 pub mod sms;
-pub mod wechat_mp;
 pub mod tencent_cloud;
 pub mod verification;
+pub mod wechat_mp;

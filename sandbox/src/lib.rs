@@ -26,8 +26,8 @@
 
 mod alipay;
 mod cashier;
-pub mod live;
 pub mod courier;
+pub mod live;
 pub mod sms;
 pub mod verification;
 mod wechat;

@@ -21,6 +21,7 @@ use sha2::Sha256;
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::pages::Pages;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -101,6 +102,20 @@ pub fn short_url(state: &AppState, code: &str) -> String {
 }
 
 /// `GET /api/v1/flash-sales/{id}/share`: the sale's merchant only (anyone else: 404).
+#[utoipa::path(
+    get,
+    path = "/api/v1/flash-sales/{id}/share",
+    tag = "flash sales",
+    summary = "The sale's short link and QR codes, for the live room",
+    params(("id" = i64, Path, description = "flash sale id")),
+    responses(
+        (status = 200, description = "the short link and its QR codes", example = json!({"code": "k3x9q2m7w", "short_url": "http://127.0.0.1:8080/s/k3x9q2m7w", "qr_png_url": "http://127.0.0.1:8080/s/k3x9q2m7w/qr.png", "qr_svg_url": "http://127.0.0.1:8080/s/k3x9q2m7w/qr.svg"})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "not a merchant's token", body = ErrorBody),
+        (status = 404, description = "`flash_sale_not_found`: no such sale of yours", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/flash-sales/{id}/share")]
 pub async fn share(
     state: web::Data<AppState>,

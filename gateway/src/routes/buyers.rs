@@ -14,6 +14,7 @@ use workflows::buyer_codes::{IssueError, VerifyError};
 use crate::AppState;
 use crate::auth::Role;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::time::rfc3339;
 
 /// What the buyer-session routes answer besides success.
@@ -61,12 +62,12 @@ impl BuyerError {
 
 crate::route_error!(BuyerError);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewCode {
     phone: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewSession {
     phone: String,
     /// Optional in the shape so that a missing code gets its own clear answer.
@@ -81,6 +82,20 @@ fn network(state: &AppState, request: &HttpRequest) -> String {
 
 /// Sends a login code to the phone: 202 once the SMS provider took it. The answer never
 /// carries the code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/buyers/codes",
+    tag = "buyers",
+    summary = "Send a login code by SMS to a phone",
+    request_body(content = NewCode, example = json!({"phone": "13900000001"})),
+    responses(
+        (status = 202, description = "sent; when it expires and when another may be asked for", example = json!({"expires_at": "2026-11-26T08:35:00.000Z", "resend_after_secs": 60})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 429, description = "`too_soon`, `daily_limit`: a cap on codes per phone or network", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+)]
 #[post("/buyers/codes")]
 pub async fn request_code(
     state: web::Data<AppState>,
@@ -96,6 +111,20 @@ pub async fn request_code(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/buyers/sessions",
+    tag = "buyers",
+    summary = "Prove the phone with its code: a buyer token",
+    request_body(content = NewSession, example = json!({"phone": "13900000001", "code": "123456"})),
+    responses(
+        (status = 200, description = "a buyer token", example = json!({"token": "eyJ…", "buyer_id": 1, "expires_at": "2026-11-26T08:30:00.000Z"})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "`invalid_code`: wrong, used or expired code", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 429, description = "rate limited (`rate_limited`), with Retry-After", body = ErrorBody),
+    ),
+)]
 #[post("/buyers/sessions")]
 pub async fn session(
     state: web::Data<AppState>,

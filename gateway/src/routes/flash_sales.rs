@@ -16,6 +16,7 @@ use workflows::sales::{self, OpenError, Opening};
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::time::{parse_rfc3339, rfc3339};
 
 /// What the flash-sale routes answer besides success.
@@ -72,7 +73,7 @@ impl FlashSaleError {
 
 crate::route_error!(FlashSaleError);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewFlashSale {
     product_id: i64,
     price_fen: i64,
@@ -91,6 +92,22 @@ fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, FlashSal
     parse_rfc3339(raw).ok_or(FlashSaleError::InvalidTime(field))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/flash-sales",
+    tag = "flash sales",
+    summary = "Open a flash sale on one of your products",
+    request_body(content = NewFlashSale, example = json!({"product_id": 1, "price_fen": 990, "quantity": 50, "per_buyer_limit": 2, "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2036-01-01T00:00:00Z", "payment_window_secs": 900})),
+    responses(
+        (status = 201, description = "the sale, its stock actor started", example = json!({"flash_sale_id": 1})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+        (status = 409, description = "`insufficient_product_stock`, `too_many_live_sales`, `too_many_scheduled_sales`", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[post("/flash-sales")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -132,6 +149,17 @@ async fn terms_and_counts(
     Ok((Arc::new(terms), counts))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/flash-sales/{id}",
+    tag = "flash sales",
+    summary = "A flash sale: terms and live stock",
+    params(("id" = i64, Path, description = "flash sale id")),
+    responses(
+        (status = 200, description = "terms and counts", example = json!({"id": 1, "price_fen": 990, "quantity": 50, "available": 50})),
+        (status = 404, description = "`flash_sale_not_found`", body = ErrorBody),
+    ),
+)]
 #[get("/flash-sales/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, FlashSaleError> {
     let (terms, counts) = terms_and_counts(&state, FlashSaleId(id.into_inner())).await?;

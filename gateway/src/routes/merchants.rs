@@ -16,6 +16,7 @@ use workflows::accounts::versions::{Current, Holder};
 use crate::AppState;
 use crate::auth::{self, MerchantAuth, hash_password};
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::routes::{text_field, throttled, work_error};
 use crate::time::rfc3339;
 
@@ -69,7 +70,7 @@ impl From<InsertError> for MerchantError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignUp {
     phone: String,
     password: String,
@@ -80,6 +81,19 @@ pub(crate) fn password_field(raw: &str) -> Result<&str, ApiError> {
     passwords::acceptable(raw).map_err(|e| ApiError::invalid("invalid_password", e.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants",
+    tag = "merchants",
+    summary = "Sign up as a merchant (free)",
+    request_body(content = SignUp, example = json!({"phone": "13700000001", "password": "s3cret-pass", "display_name": "小美直播间"})),
+    responses(
+        (status = 201, description = "the merchant", example = json!({"merchant_id": 1})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 409, description = "`phone_taken`: this phone has an account", body = ErrorBody),
+    ),
+)]
 #[post("/merchants")]
 pub async fn sign_up(
     state: web::Data<AppState>,
@@ -95,12 +109,26 @@ pub async fn sign_up(
     Ok(HttpResponse::Created().json(json!({ "merchant_id": id })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogIn {
     phone: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "merchants",
+    summary = "Log in as a merchant",
+    request_body(content = LogIn, example = json!({"phone": "13700000001", "password": "s3cret-pass"})),
+    responses(
+        (status = 200, description = "a bearer token", example = json!({"token": "eyJ…", "expires_at": "2026-11-26T08:30:00.000Z", "merchant_id": 1})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 429, description = "`login_throttled` after failed log-ins, with Retry-After", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+)]
 #[post("/sessions")]
 pub async fn log_in(
     state: web::Data<AppState>,
@@ -134,6 +162,17 @@ pub async fn log_in(
 }
 
 /// Log out everywhere: every token of this merchant stops working, this one included.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/revoke",
+    tag = "merchants",
+    summary = "Log out everywhere (every token of this merchant stops working)",
+    responses(
+        (status = 200, description = "the new token version"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[post("/sessions/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,

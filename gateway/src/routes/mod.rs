@@ -60,7 +60,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(operator::run_query)
         .service(operator::run_refunds)
         .service(operator::ledger_check)
-        .service(operator::reconcile);
+        .service(operator::reconcile)
+        .service(crate::openapi::document)
+        .service(crate::openapi::docs);
 }
 
 pub fn ops(cfg: &mut web::ServiceConfig) {

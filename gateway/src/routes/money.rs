@@ -20,6 +20,7 @@ use workflows::statements::{self, account_name};
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::time::rfc3339;
 
 /// What a merchant's money routes answer besides success.
@@ -51,6 +52,17 @@ impl MoneyError {
 
 crate::route_error!(MoneyError);
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/me/balance",
+    tag = "money",
+    summary = "The merchant's balances (available, pending, withdrawing)",
+    responses(
+        (status = 200, description = "balances in fen"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/merchants/me/balance")]
 pub async fn balance(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, MoneyError> {
     let b = repo::balances(&state.db, merchant.0).await?;
@@ -62,7 +74,8 @@ pub async fn balance(state: web::Data<AppState>, merchant: MerchantAuth) -> Resu
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// `available`, `pending` or `withdrawing`.
     account: Option<String>,
@@ -114,6 +127,19 @@ fn render_line(line: &StatementLine) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/me/ledger",
+    tag = "money",
+    summary = "The merchant's ledger entries, newest first, paged and filterable",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "a page of entries", example = json!({"entries": [], "page": 1, "per_page": 50, "total": 0})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/merchants/me/ledger")]
 pub async fn entries(
     state: web::Data<AppState>,
@@ -137,6 +163,19 @@ pub async fn entries(
 }
 
 /// The same entries as CSV (every match, newest first), for a spreadsheet or an accountant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/me/ledger.csv",
+    tag = "money",
+    summary = "The same entries as CSV",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "text/csv"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/merchants/me/ledger.csv")]
 pub async fn entries_csv(
     state: web::Data<AppState>,
@@ -200,11 +239,27 @@ pub(crate) fn books_error(error: &BooksError, retry_after: u32) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct WithdrawBody {
     amount_fen: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants/me/withdrawals",
+    tag = "money",
+    summary = "Ask for a withdrawal of the available balance",
+    request_body(content = WithdrawBody, example = json!({"amount_fen": 10000})),
+    responses(
+        (status = 201, description = "the pending withdrawal"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "`kyc_required`", body = ErrorBody),
+        (status = 409, description = "`insufficient_funds`, `daily_limit`", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[post("/merchants/me/withdrawals")]
 pub async fn withdraw(
     state: web::Data<AppState>,
@@ -223,6 +278,17 @@ pub async fn withdraw(
     Ok(HttpResponse::Created().json(render_withdrawal(&withdrawal)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/me/withdrawals",
+    tag = "money",
+    summary = "The merchant's withdrawals",
+    responses(
+        (status = 200, description = "withdrawals", example = json!({"withdrawals": []})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/merchants/me/withdrawals")]
 pub async fn withdrawals(
     state: web::Data<AppState>,

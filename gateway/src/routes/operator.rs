@@ -18,6 +18,7 @@ use workflows::payments::BooksError;
 use crate::AppState;
 use crate::access::{self, AmlReview, Finance, OperatorAuth, Partners};
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::routes::money::{books_error, render_withdrawal};
 use crate::routes::text_field;
 use crate::time::rfc3339;
@@ -53,6 +54,18 @@ impl OperatorError {
 
 crate::route_error!(OperatorError);
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/reviews",
+    tag = "operator console",
+    summary = "Payments held for AML review (reviewer)",
+    responses(
+        (status = 200, description = "held captures"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/reviews")]
 pub async fn reviews(
     state: web::Data<AppState>,
@@ -102,6 +115,22 @@ async fn decide_review(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/reviews/{order_id}/approve",
+    tag = "operator console",
+    summary = "Release a held payment to the merchant (reviewer)",
+    params(("order_id" = i64, Path, description = "order id")),
+    responses(
+        (status = 200, description = "approved"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`review_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_under_review`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/reviews/{order_id}/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
@@ -111,6 +140,22 @@ pub async fn approve(
     decide_review(&state, &operator, id.into_inner(), true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/reviews/{order_id}/reject",
+    tag = "operator console",
+    summary = "Reject a held payment: it is refunded (reviewer)",
+    params(("order_id" = i64, Path, description = "order id")),
+    responses(
+        (status = 200, description = "rejected"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`review_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_under_review`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/reviews/{order_id}/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
@@ -120,11 +165,26 @@ pub async fn reject(
     decide_review(&state, &operator, id.into_inner(), false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WithdrawalsQuery {
     state: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/withdrawals",
+    tag = "operator console",
+    summary = "Withdrawals, by state (finance)",
+    params(WithdrawalsQuery),
+    responses(
+        (status = 200, description = "withdrawals"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/withdrawals")]
 pub async fn withdrawals(
     state: web::Data<AppState>,
@@ -143,7 +203,7 @@ pub async fn withdrawals(
         .json(json!({ "withdrawals": list.iter().map(render_withdrawal).collect::<Vec<_>>() })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct Reason {
     #[serde(default)]
     reason: String,
@@ -173,6 +233,22 @@ async fn decide_withdrawal(
 }
 
 /// The transfer to the merchant's bank went out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/withdrawals/{id}/pay",
+    tag = "operator console",
+    summary = "Mark a withdrawal paid (finance)",
+    params(("id" = i64, Path, description = "withdrawal id")),
+    responses(
+        (status = 200, description = "the withdrawal"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`withdrawal_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_pending`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/withdrawals/{id}/pay")]
 pub async fn pay_withdrawal(
     state: web::Data<AppState>,
@@ -182,6 +258,23 @@ pub async fn pay_withdrawal(
     decide_withdrawal(&state, &operator, id.into_inner(), true, String::new()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/withdrawals/{id}/reject",
+    tag = "operator console",
+    summary = "Reject a withdrawal with a reason (finance)",
+    params(("id" = i64, Path, description = "withdrawal id")),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "the withdrawal"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`withdrawal_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_pending`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/withdrawals/{id}/reject")]
 pub async fn reject_withdrawal(
     state: web::Data<AppState>,
@@ -193,11 +286,27 @@ pub async fn reject_withdrawal(
     decide_withdrawal(&state, &operator, id.into_inner(), false, reason).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Kyc {
     verified: bool,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/operator/merchants/{id}/kyc",
+    tag = "operator console",
+    summary = "Record a merchant's identity verification (reviewer)",
+    params(("id" = i64, Path, description = "merchant id")),
+    request_body = Kyc,
+    responses(
+        (status = 200, description = "recorded, durable"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`merchant_not_found`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[put("/operator/merchants/{id}/kyc")]
 pub async fn set_kyc(
     state: web::Data<AppState>,
@@ -215,11 +324,25 @@ pub async fn set_kyc(
     Ok(HttpResponse::Ok().json(json!({ "merchant_id": merchant_id, "kyc_verified": body.verified })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewPartner {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/partners",
+    tag = "operator console",
+    summary = "Create an MCN partner (admin)",
+    request_body = NewPartner,
+    responses(
+        (status = 201, description = "the partner"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/partners")]
 pub async fn create_partner(
     state: web::Data<AppState>,
@@ -232,18 +355,35 @@ pub async fn create_partner(
     Ok(HttpResponse::Created().json(json!({ "partner_id": id, "name": name })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Share {
     partner_id: i64,
     bps: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Split {
     partners: Vec<Share>,
 }
 
 /// Who shares this merchant's net from now on (e.g. its MCN at 1,000 bps).
+#[utoipa::path(
+    put,
+    path = "/api/v1/operator/merchants/{id}/split",
+    tag = "operator console",
+    summary = "Set who shares a merchant's net, in basis points (admin)",
+    params(("id" = i64, Path, description = "merchant id")),
+    request_body = Split,
+    responses(
+        (status = 200, description = "the split, durable"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`merchant_not_found`", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[put("/operator/merchants/{id}/split")]
 pub async fn set_split(
     state: web::Data<AppState>,
@@ -264,6 +404,18 @@ pub async fn set_split(
 }
 
 /// Runs the active query now (it also runs on its own every `payments.query_interval_ms`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/payments/query",
+    tag = "operator console",
+    summary = "Run the active payment query now (finance)",
+    responses(
+        (status = 200, description = "what the sweep found"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/payments/query")]
 pub async fn run_query(
     state: web::Data<AppState>,
@@ -276,6 +428,18 @@ pub async fn run_query(
 }
 
 /// Sends owed refunds now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/refunds/run",
+    tag = "operator console",
+    summary = "Send owed refunds now (finance)",
+    responses(
+        (status = 200, description = "refunds sent"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/refunds/run")]
 pub async fn run_refunds(
     state: web::Data<AppState>,
@@ -287,6 +451,18 @@ pub async fn run_refunds(
 }
 
 /// The ledger's invariants from the database alone.
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/ledger/check",
+    tag = "operator console",
+    summary = "The ledger's invariants from the database (finance)",
+    responses(
+        (status = 200, description = "sums and unbalanced postings"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/ledger/check")]
 pub async fn ledger_check(
     state: web::Data<AppState>,
@@ -301,13 +477,28 @@ pub async fn ledger_check(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReconcileQuery {
     /// Beijing calendar day, `yyyy-MM-dd`; today when absent.
     date: Option<String>,
 }
 
 /// Compares each channel's bill of a day with the ledger and lists every difference.
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/reconciliation",
+    tag = "operator console",
+    summary = "A day's channel bills against the ledger (finance)",
+    params(ReconcileQuery),
+    responses(
+        (status = 200, description = "the differences"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/reconciliation")]
 pub async fn reconcile(
     state: web::Data<AppState>,

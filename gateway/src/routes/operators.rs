@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::access::{Admin, OperatorAuth, OperatorRole, username};
 use crate::auth::{Staff, hash_password};
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::routes::{throttled, work_error};
 use crate::time::rfc3339;
 
@@ -78,12 +79,26 @@ impl From<CreateError> for OperatorsError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogIn {
     username: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/sessions",
+    tag = "operators",
+    summary = "Log in as an operator",
+    request_body = LogIn,
+    responses(
+        (status = 200, description = "an operator token with its role"),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 429, description = "`login_throttled`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+)]
 #[post("/operator/sessions")]
 pub async fn log_in(
     state: web::Data<AppState>,
@@ -136,6 +151,18 @@ fn render(account: &OperatorAccount) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/operators",
+    tag = "operators",
+    summary = "Operator accounts (admin)",
+    responses(
+        (status = 200, description = "accounts"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/operators")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -145,7 +172,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "operators": accounts.iter().map(render).collect::<Vec<_>>() })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewOperator {
     username: String,
     role: String,
@@ -154,6 +181,21 @@ pub struct NewOperator {
 }
 
 /// A new operator account; the password, when generated, is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/operators",
+    tag = "operators",
+    summary = "Create an operator account (admin)",
+    request_body = NewOperator,
+    responses(
+        (status = 201, description = "the account; a generated password is in this answer only"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 409, description = "`username_taken`", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/operators")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -177,7 +219,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(answer))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct Revoke {
     /// Also close the account: it can no longer log in.
     #[serde(default)]
@@ -186,6 +228,21 @@ pub struct Revoke {
 
 /// Every token of the operator stops working at once (on this node; on others within
 /// `auth.token_version_cache_secs`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/operators/{id}/revoke",
+    tag = "operators",
+    summary = "Revoke an operator's tokens, optionally disable the account (admin)",
+    params(("id" = i64, Path, description = "operator id")),
+    request_body = Revoke,
+    responses(
+        (status = 200, description = "the new token version"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 404, description = "`operator_not_found`", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[post("/operator/operators/{id}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -203,7 +260,8 @@ pub async fn revoke(
     Ok(HttpResponse::Ok().json(json!({ "operator_id": id, "token_version": version, "disabled": disable })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     operator_id: Option<i64>,
     action: Option<String>,
@@ -212,6 +270,20 @@ pub struct AuditQuery {
 }
 
 /// The audit log, newest first; page with `before_id` = the last `id` seen.
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/audit",
+    tag = "operators",
+    summary = "The audit log (admin)",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "entries, newest first"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
 #[get("/operator/audit")]
 pub async fn audit(
     state: web::Data<AppState>,

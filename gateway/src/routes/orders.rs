@@ -32,9 +32,10 @@ use thiserror::Error;
 use crate::AppState;
 use crate::auth::{BuyerAuth, Caller};
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::time::rfc3339;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PlaceOrderBody {
     quantity: i64,
 }
@@ -171,6 +172,25 @@ async fn durable(state: &AppState, seq: Seq) -> Result<(), OrderError> {
         .map_err(|e| OrderError::journal(e, retry))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/flash-sales/{id}/orders",
+    tag = "orders",
+    summary = "Order from a flash sale (the hot path); answered 201 once durable",
+    params(("id" = i64, Path, description = "flash sale id"), ("Idempotency-Key" = String, Header, description = "one per intended order; a retry with the same key gets the same answer")),
+    request_body(content = PlaceOrderBody, example = json!({"quantity": 1})),
+    responses(
+        (status = 201, description = "reserved and durable; pay before `expires_at`", example = json!({"order_id": 1, "state": "pending_payment", "quantity": 1, "amount_fen": 990, "expires_at": "2026-11-26T08:45:00.000Z"})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`flash_sale_not_found`", body = ErrorBody),
+        (status = 409, description = "`sold_out`, `insufficient_stock`, `not_started`, `ended`", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 429, description = "`limit_exceeded`, `too_many_unpaid_orders`, `too_many_orders`, `rate_limited`", body = ErrorBody),
+        (status = 503, description = "`overloaded`, `journal_full`, `not_confirmed` (retry with the same key), `shutting_down`", body = ErrorBody),
+    ),
+    security(("buyer" = [])),
+)]
 #[post("/flash-sales/{id}/orders")]
 pub async fn place_order(
     state: web::Data<AppState>,
@@ -308,6 +328,19 @@ pub(crate) async fn visible_order(state: &AppState, caller: Caller, id: OrderId)
         .ok_or_else(|| ApiError::not_found("order_not_found", "no such order"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    summary = "An order (its buyer or its merchant)",
+    params(("id" = i64, Path, description = "order id")),
+    responses(
+        (status = 200, description = "the order", example = json!({"id": 1, "flash_sale_id": 1, "quantity": 1, "amount_fen": 990, "state": "pending_payment"})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+    ),
+    security(("buyer" = []), ("merchant" = [])),
+)]
 #[get("/orders/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -319,6 +352,21 @@ pub async fn get(
 }
 
 /// The buyer gives up an unpaid order; its units go back on sale at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/cancel",
+    tag = "orders",
+    summary = "Cancel an unpaid order; its units go back on sale",
+    params(("id" = i64, Path, description = "order id")),
+    responses(
+        (status = 200, description = "the cancelled order", example = json!({"id": 1, "state": "cancelled"})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_cancellable`", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("buyer" = [])),
+)]
 #[post("/orders/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,

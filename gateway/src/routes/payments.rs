@@ -27,6 +27,7 @@ use workflows::payments::{CreateError, NewPaymentRequest, ReportError};
 use crate::AppState;
 use crate::auth::{BuyerAuth, Caller};
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::routes::orders::visible_order;
 use crate::time::rfc3339;
 
@@ -82,7 +83,7 @@ impl PaymentError {
 
 crate::route_error!(PaymentError);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreatePayment {
     channel: String,
     method: Option<String>,
@@ -90,6 +91,24 @@ pub struct CreatePayment {
     openid: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{id}/payments",
+    tag = "payments",
+    summary = "Pay an order with WeChat Pay or Alipay (failover to the other on an outage)",
+    params(("id" = i64, Path, description = "order id")),
+    request_body(content = CreatePayment, example = json!({"channel": "alipay", "method": "h5"})),
+    responses(
+        (status = 201, description = "what to open to pay", example = json!({"payment_id": 1, "order_id": 1, "channel": "alipay", "method": "h5", "requested_channel": "alipay", "failover": false, "out_trade_no": "…", "amount_fen": 990})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_payable`: paid, expired or cancelled", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+        (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
+    ),
+    security(("buyer" = [])),
+)]
 #[post("/orders/{id}/payments")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -137,6 +156,19 @@ pub async fn create(
     Ok(HttpResponse::Created().json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/payments",
+    tag = "payments",
+    summary = "An order's payments",
+    params(("id" = i64, Path, description = "order id")),
+    responses(
+        (status = 200, description = "its payments", example = json!({"payments": []})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+    ),
+    security(("buyer" = []), ("merchant" = [])),
+)]
 #[get("/orders/{id}/payments")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -173,6 +205,18 @@ fn wechat_fail(status: StatusCode, message: String) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "code": "FAIL", "message": message }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/wechat/notify",
+    tag = "payments",
+    summary = "WeChat Pay's payment notification (signed, AES-GCM encrypted)",
+    responses(
+        (status = 204, description = "handled"),
+        (status = 400, description = "the amount or channel does not match the payment"),
+        (status = 401, description = "signature or timestamp refused"),
+        (status = 503, description = "not applied now; WeChat Pay retries"),
+    ),
+)]
 #[post("/payments/wechat/notify")]
 pub async fn wechat_notify(state: web::Data<AppState>, request: HttpRequest, body: String) -> HttpResponse {
     let Some(client) = state.payments.channels.wechat.as_ref() else {
@@ -218,6 +262,17 @@ fn report_status(error: &ReportError) -> StatusCode {
 }
 
 /// Alipay expects the plain body `success`; anything else is retried.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/alipay/notify",
+    tag = "payments",
+    summary = "Alipay's asynchronous notification (RSA2 signed form)",
+    responses(
+        (status = 200, description = "`success`"),
+        (status = 400, description = "`fail`: malformed, unsigned or not matching"),
+        (status = 503, description = "`fail`: not applied now; Alipay retries"),
+    ),
+)]
 #[post("/payments/alipay/notify")]
 pub async fn alipay_notify(state: web::Data<AppState>, body: String) -> HttpResponse {
     let fail = |status: StatusCode| HttpResponse::build(status).content_type("text/plain").body("fail");

@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::AppState;
 use crate::auth::MerchantAuth;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::routes::text_field;
 
 /// Most units a product may list.
@@ -50,7 +51,7 @@ impl ProductError {
 
 crate::route_error!(ProductError);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewProductBody {
     title: String,
     price_fen: i64,
@@ -61,6 +62,20 @@ pub struct NewProductBody {
     image_url: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/products",
+    tag = "catalogue",
+    summary = "List a product",
+    request_body(content = NewProductBody, example = json!({"title": "网红口红 Lipstick", "price_fen": 12900, "stock": 100})),
+    responses(
+        (status = 201, description = "the product", example = json!({"product_id": 1})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[post("/products")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -102,6 +117,17 @@ fn render(p: &ProductRecord) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "catalogue",
+    summary = "A product",
+    params(("id" = i64, Path, description = "product id")),
+    responses(
+        (status = 200, description = "the product", example = json!({"id": 1, "merchant_id": 1, "title": "网红口红 Lipstick", "price_fen": 12900, "stock": 100})),
+        (status = 404, description = "`product_not_found`", body = ErrorBody),
+    ),
+)]
 #[get("/products/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ProductError> {
     let product =
@@ -109,6 +135,17 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(render(&product)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/products",
+    tag = "catalogue",
+    summary = "The caller's products",
+    responses(
+        (status = 200, description = "the products", example = json!({"products": []})),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
 #[get("/products")]
 pub async fn list_mine(
     state: web::Data<AppState>,
