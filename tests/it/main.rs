@@ -14,6 +14,7 @@ mod helpers;
 mod lifecycle;
 mod logins;
 mod newcomer;
+mod openapi;
 mod operators;
 mod pages;
 mod payments;

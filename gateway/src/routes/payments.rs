@@ -97,9 +97,9 @@ pub struct CreatePayment {
     tag = "payments",
     summary = "Pay an order with WeChat Pay or Alipay (failover to the other on an outage)",
     params(("id" = i64, Path, description = "order id")),
-    request_body(content = CreatePayment, example = json!({"channel": "alipay", "method": "h5"})),
+    request_body(content = CreatePayment, example = json!({"channel": "alipay", "method": "wap"})),
     responses(
-        (status = 201, description = "what to open to pay", example = json!({"payment_id": 1, "order_id": 1, "channel": "alipay", "method": "h5", "requested_channel": "alipay", "failover": false, "out_trade_no": "…", "amount_fen": 990})),
+        (status = 201, description = "what to open to pay", example = json!({"payment_id": 1, "order_id": 1, "channel": "alipay", "method": "wap", "requested_channel": "alipay", "failover": false, "out_trade_no": "…", "amount_fen": 990})),
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
