@@ -572,12 +572,7 @@ impl Settings {
             self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,
             "buyer_codes.code_ttl_secs and buyer_codes.max_wrong_attempts must be greater than 0"
         );
-        // The schemes `persistence::Backend::of` opens.
-        let url = &self.database.url;
-        anyhow::ensure!(
-            ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)),
-            "unsupported database url {url:?}: use sqlite://PATH or postgres://…"
-        );
+        persistence::Backend::of(&self.database.url)?;
         Ok(())
     }
 
