@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::books::MoneyEvent;
 use engine::payment::PaidOrder;
-use engine::{Order, StateChange, Timestamp};
+use engine::{Order, OrderId, RefundId, StateChange, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,6 +36,8 @@ pub enum JournalEvent {
     OrderPaid(Box<PaidOrder>),
     /// What a settlement actor decided, in one transaction.
     Money(Vec<MoneyEvent>),
+    /// Units of a refunded order went back on sale (once per refund).
+    Restocked { refund_id: RefundId, order_id: OrderId, units: u32, at: Timestamp },
 }
 
 impl JournalEvent {
@@ -46,6 +48,7 @@ impl JournalEvent {
             JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
             JournalEvent::OrderPaid(paid) => Some(paid.change.at),
             JournalEvent::Money(events) => events.first().map(MoneyEvent::at),
+            JournalEvent::Restocked { at, .. } => Some(*at),
         }
     }
 }

@@ -138,6 +138,18 @@ impl SaleHandle {
         Ok(answer)
     }
 
+    /// Asks the actor to put a refund's units back on sale (once per refund).
+    pub fn try_restock(
+        &self,
+        refund_id: engine::RefundId,
+        order_id: OrderId,
+        units: u32,
+    ) -> Result<oneshot::Receiver<Result<crate::Seq, crate::stock::RestockFailure>>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(crate::stock::RestockRefund { refund_id, order_id, units, reply })?;
+        Ok(answer)
+    }
+
     /// Tells the actor that an order was paid, with the capture to journal alongside.
     pub fn try_confirm_payment(
         &self,
@@ -188,6 +200,15 @@ pub struct StockRegistry {
     settings: ActorSettings,
 }
 
+/// Why a sale's stored state could not be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartFailure {
+    #[error(transparent)]
+    Restore(RestoreError),
+    #[error("a stored restock does not fit the orders: {0}")]
+    Restock(engine::RestockError),
+}
+
 impl StockRegistry {
     /// Starts the arbiter threads. Must be called inside a running actix `System`. Unpaid
     /// orders are not capped unless [`Self::with_hold_caps`] says so.
@@ -224,10 +245,25 @@ impl StockRegistry {
 
     /// Starts the actor of a sale from its stored orders; returns the running one if there is.
     pub fn start(&self, terms: SaleTerms, orders: Vec<Order>) -> Result<Arc<SaleHandle>, RestoreError> {
+        self.start_restocked(terms, orders, Vec::new()).map_err(|e| match e {
+            StartFailure::Restore(e) => e,
+            StartFailure::Restock(e) => unreachable!("no restocks given: {e}"),
+        })
+    }
+
+    /// Starts the actor of a sale from its stored orders and the refunds whose units went back
+    /// on sale, `(refund, order, units)`; returns the running one if there is.
+    pub fn start_restocked(
+        &self,
+        terms: SaleTerms,
+        orders: Vec<Order>,
+        restocks: Vec<(engine::RefundId, OrderId, u32)>,
+    ) -> Result<Arc<SaleHandle>, StartFailure> {
         if let Some(handle) = self.get(terms.id) {
             return Ok(handle);
         }
-        let sale = FlashSale::restore(terms.clone(), orders)?;
+        let mut sale = FlashSale::restore(terms.clone(), orders).map_err(StartFailure::Restore)?;
+        sale.restore_restocks(restocks).map_err(StartFailure::Restock)?;
         let vacant = match self.sales.entry(terms.id) {
             // Started meanwhile: this restore is dropped, no actor was spawned for it.
             MapEntry::Occupied(running) => return Ok(running.get().clone()),

@@ -15,7 +15,7 @@ pub mod registry;
 use std::sync::Arc;
 
 use engine::ledger::Channel;
-use engine::settlement::{WithdrawalError, WithdrawalPolicy};
+use engine::settlement::{RefundError, WithdrawalError, WithdrawalPolicy};
 use engine::{Fen, OrderId, PaymentId};
 
 use crate::SaleHandle;
@@ -105,6 +105,12 @@ pub enum SettleError {
     NoSuchWithdrawal,
     #[error(transparent)]
     Withdrawal(#[from] WithdrawalError),
+    #[error("the refund request was decided already")]
+    RefundDecided,
+    #[error("the order has no captured payment to refund")]
+    NothingToRefund,
+    #[error(transparent)]
+    Refund(#[from] RefundError),
 }
 
 /// The actor did not answer: its mailbox is full, or it stopped.

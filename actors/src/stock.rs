@@ -22,7 +22,8 @@ use engine::books::Entry;
 use engine::payment::{Capture, PaidOrder};
 use engine::{
     BuyerId, CancelError, ClientNetwork, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity,
-    Receipt, Reservation, ReserveError, ReserveRequest, StateChange, StockCounts, Timestamp,
+    Receipt, RefundId, Reservation, ReserveError, ReserveRequest, RestockError, Restocked, StateChange,
+    StockCounts, Timestamp,
 };
 use tokio::sync::oneshot;
 
@@ -116,6 +117,24 @@ pub type Confirmed = Result<(StateChange, Seq), ConfirmFailure>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfirmFailure {
     Refused { error: ConfirmError, seq: Seq },
+    Journal(AppendError),
+}
+
+/// A merchant approved a refund and put its units back on sale: sold becomes available, once
+/// per refund however often it is asked.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RestockRefund {
+    pub refund_id: RefundId,
+    pub order_id: OrderId,
+    pub units: u32,
+    pub reply: oneshot::Sender<Result<Seq, RestockFailure>>,
+}
+
+/// Why refunded units did not go back on sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestockFailure {
+    Refused(RestockError),
     Journal(AppendError),
 }
 
@@ -302,6 +321,25 @@ impl StockActor {
         Ok((change, seq))
     }
 
+    /// Puts a refund's units back on sale and journals it; a refund seen before changes
+    /// nothing and answers the last position appended (its event is at or before it).
+    fn restock(&mut self, msg: &RestockRefund) -> Result<Seq, RestockFailure> {
+        let slot = self.journal.slot().map_err(RestockFailure::Journal)?;
+        match self.sale.restock(msg.refund_id, msg.order_id, msg.units).map_err(RestockFailure::Refused)? {
+            Restocked::AlreadyDone => Ok(self.journal.last_appended()),
+            Restocked::Done => {
+                self.publish();
+                let event = JournalEvent::Restocked {
+                    refund_id: msg.refund_id,
+                    order_id: msg.order_id,
+                    units: msg.units,
+                    at: self.clock.now(),
+                };
+                slot.append(event).map_err(RestockFailure::Journal)
+            }
+        }
+    }
+
     /// Releases the holds whose deadline has passed: one bounded batch, one journal event. If
     /// more are due, the timer is set to run again at once, after the messages waiting.
     fn expire_due(&mut self, ctx: &mut Context<Self>) {
@@ -481,6 +519,17 @@ impl Handler<CancelOrder> for StockActor {
     fn handle(&mut self, msg: CancelOrder, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
         let outcome = self.cancel(msg.order_id, msg.buyer_id);
+        self.settle(ctx);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<RestockRefund> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RestockRefund, ctx: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcome = self.restock(&msg);
         self.settle(ctx);
         let _ = msg.reply.send(outcome);
     }

@@ -3,10 +3,11 @@
 //! KYC and split decisions), what the actor starts from ([`Books`]) and the balances they fold
 //! to ([`Balances`]).
 
+use crate::aftersales::{DecidedRefund, RefundDecision};
 use crate::ledger::{Account, Ledger, OpId, Posting};
 use crate::payment::{Capture, PaymentState, Review};
 use crate::settlement::SplitRule;
-use crate::{Fen, MerchantId, OrderId, PaymentId, Timestamp, WithdrawalId};
+use crate::{Fen, MerchantId, OrderId, PaymentId, RefundId, Timestamp, WithdrawalId};
 
 /// What a posting is about, for the ledger's readers (entries API, CSV, reconciliation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,7 @@ pub enum EntryKind {
     Release,
     Rejection,
     Refund,
+    RefundApproved,
     Withdrawal,
     WithdrawalPaid,
     WithdrawalRejected,
@@ -29,6 +31,7 @@ impl EntryKind {
             EntryKind::Release => "review_release",
             EntryKind::Rejection => "review_rejection",
             EntryKind::Refund => "refund",
+            EntryKind::RefundApproved => "refund_approved",
             EntryKind::Withdrawal => "withdrawal",
             EntryKind::WithdrawalPaid => "withdrawal_paid",
             EntryKind::WithdrawalRejected => "withdrawal_rejected",
@@ -101,10 +104,18 @@ pub enum MoneyEvent {
         review: Review,
         at: Timestamp,
     },
-    /// A paid order's money went back to its buyer. Units stay sold: a flash-sale unit is not
-    /// put back on sale after a refund.
+    /// A paid order's money went back to its buyer, whole. Its units stay sold unless the
+    /// merchant put them back on sale (an after-sales refund's restock, journaled apart).
     OrderRefunded {
         order_id: OrderId,
+        at: Timestamp,
+    },
+    /// A merchant approved or rejected a buyer's refund request (the buyer is told in the same
+    /// transaction).
+    RefundDecided(RefundDecision),
+    /// The channel paid an approved refund request back to the buyer.
+    RefundRequestPaid {
+        refund_id: RefundId,
         at: Timestamp,
     },
     Withdrawal(Withdrawal),
@@ -130,9 +141,11 @@ impl MoneyEvent {
             MoneyEvent::Payment { at, .. }
             | MoneyEvent::Reviewed { at, .. }
             | MoneyEvent::OrderRefunded { at, .. }
+            | MoneyEvent::RefundRequestPaid { at, .. }
             | MoneyEvent::KycDecided { at, .. }
             | MoneyEvent::SplitRuleSet { at, .. } => *at,
             MoneyEvent::Withdrawal(w) => w.updated_at,
+            MoneyEvent::RefundDecided(decision) => decision.at,
         }
     }
 }
@@ -145,6 +158,8 @@ pub struct Books {
     pub withdrawals: Vec<Withdrawal>,
     pub kyc_verified: bool,
     pub split: SplitRule,
+    /// Refund requests already decided (approved or rejected).
+    pub refunds: Vec<DecidedRefund>,
 }
 
 /// What a merchant has: what the platform owes it on each of its accounts.

@@ -48,3 +48,7 @@ id_type!(
     /// A merchant's withdrawal to its bank account. Minted in memory, like order ids.
     WithdrawalId
 );
+id_type!(
+    /// A buyer's after-sales refund request, numbered by the `refund_requests` table.
+    RefundId
+);

@@ -5,6 +5,7 @@
 //! them once, at the edge.
 
 pub mod address;
+pub mod aftersales;
 pub mod books;
 pub mod buyer_code;
 pub mod calendar;
@@ -24,12 +25,12 @@ pub mod settlement;
 pub mod time;
 
 pub use calendar::BeijingDay;
-pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, WithdrawalId};
+pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, RefundId, WithdrawalId};
 pub use input::{ClientNetwork, IdempotencyKey, InputError, Phone, Quantity};
 pub use money::Fen;
 pub use order::{NotPayable, Order, OrderState, Receipt, StateChange};
 pub use sale::{
-    CancelError, ConfirmError, FlashSale, Release, Reservation, ReserveError, ReserveRequest, RestoreError,
-    SaleTerms, StockCounts, TermsError,
+    CancelError, ConfirmError, FlashSale, Release, Reservation, ReserveError, ReserveRequest, RestockError,
+    Restocked, RestoreError, SaleTerms, StockCounts, TermsError,
 };
 pub use time::Timestamp;

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::books::EntryKind;
 use crate::ledger::{Channel, OpId};
-use crate::{OrderId, PaymentId, WithdrawalId};
+use crate::{OrderId, PaymentId, RefundId, WithdrawalId};
 
 /// What a posting does, as its operation id says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,6 +20,12 @@ pub enum Op {
     Unmatched { channel: Channel, transaction_id: String },
     /// The channel confirmed the refund of a payment: `refund:{channel}:{payment}`.
     Refund { channel: Channel, payment_id: PaymentId },
+    /// The channel confirmed part of an after-sales refund request of a payment:
+    /// `refund:{channel}:{payment}.{refund}`.
+    RefundPart { channel: Channel, payment_id: PaymentId, refund_id: RefundId },
+    /// A merchant approved an after-sales refund request: the capture is reversed in
+    /// proportion and the amount owed back, `refund-approved:{refund}`.
+    RefundApproved(RefundId),
     /// A payment held for review was approved: `release:{order}`.
     Release(OrderId),
     /// A payment held for review was rejected: `reject:{order}`.
@@ -57,8 +63,16 @@ impl Op {
             }
             "refund" => {
                 let (channel, key) = on_channel()?;
-                Op::Refund { channel, payment_id: PaymentId(key.parse().ok()?) }
+                match key.split_once('.') {
+                    Some((payment, refund)) => Op::RefundPart {
+                        channel,
+                        payment_id: PaymentId(payment.parse().ok()?),
+                        refund_id: RefundId(refund.parse().ok()?),
+                    },
+                    None => Op::Refund { channel, payment_id: PaymentId(key.parse().ok()?) },
+                }
             }
+            "refund-approved" => Op::RefundApproved(RefundId(number()?)),
             "release" => Op::Release(OrderId(number()?)),
             "reject" => Op::Rejection(OrderId(number()?)),
             "withdraw" => Op::Withdrawal(WithdrawalId(number()?)),
@@ -73,7 +87,8 @@ impl Op {
         match self {
             Op::Payment { .. } => EntryKind::Payment,
             Op::Unmatched { .. } => EntryKind::Unmatched,
-            Op::Refund { .. } => EntryKind::Refund,
+            Op::Refund { .. } | Op::RefundPart { .. } => EntryKind::Refund,
+            Op::RefundApproved(_) => EntryKind::RefundApproved,
             Op::Release(_) => EntryKind::Release,
             Op::Rejection(_) => EntryKind::Rejection,
             Op::Withdrawal(_) => EntryKind::Withdrawal,
@@ -91,6 +106,10 @@ impl fmt::Display for Op {
                 write!(f, "unmatched:{}:{transaction_id}", channel.as_str())
             }
             Op::Refund { channel, payment_id } => write!(f, "refund:{}:{payment_id}", channel.as_str()),
+            Op::RefundPart { channel, payment_id, refund_id } => {
+                write!(f, "refund:{}:{payment_id}.{refund_id}", channel.as_str())
+            }
+            Op::RefundApproved(id) => write!(f, "refund-approved:{id}"),
             Op::Release(order) => write!(f, "release:{order}"),
             Op::Rejection(order) => write!(f, "reject:{order}"),
             Op::Withdrawal(id) => write!(f, "withdraw:{id}"),
@@ -116,6 +135,15 @@ mod tests {
                 "unmatched:alipay:2026:x",
             ),
             (Op::Refund { channel: Channel::Alipay, payment_id: PaymentId(17) }, "refund:alipay:17"),
+            (
+                Op::RefundPart {
+                    channel: Channel::Wechat,
+                    payment_id: PaymentId(17),
+                    refund_id: RefundId(3),
+                },
+                "refund:wechat:17.3",
+            ),
+            (Op::RefundApproved(RefundId(4)), "refund-approved:4"),
             (Op::Release(OrderId(5)), "release:5"),
             (Op::Rejection(OrderId(6)), "reject:6"),
             (Op::Withdrawal(WithdrawalId(7)), "withdraw:7"),
@@ -130,7 +158,17 @@ mod tests {
 
     #[test]
     fn foreign_ids_are_not_read() {
-        for bad in ["", "pay", "pay:visa:1", "refund:wechat:x", "release:", "withdraw:1.5", "other:1"] {
+        for bad in [
+            "",
+            "pay",
+            "pay:visa:1",
+            "refund:wechat:x",
+            "refund:wechat:1.x",
+            "refund-approved:",
+            "release:",
+            "withdraw:1.5",
+            "other:1",
+        ] {
             assert_eq!(Op::parse(&OpId(bad.into())), None, "{bad}");
         }
     }

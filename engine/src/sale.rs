@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::order::NotPayable;
 use crate::{
     BuyerId, ClientNetwork, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState,
-    ProductId, Quantity, Receipt, StateChange, Timestamp,
+    ProductId, Quantity, Receipt, RefundId, StateChange, Timestamp,
 };
 
 /// What a merchant set up: immutable for the life of the sale.
@@ -262,6 +262,27 @@ pub struct FlashSale {
     /// way are skipped when they come up, and compacted away when they outnumber the pending
     /// orders (see [`Self::compact_deadlines`]).
     deadlines: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
+    /// Units of refunded orders put back on sale, by the refund that did it (each refund at
+    /// most once; at most the order's quantity per order, so bounded by the sale's quantity).
+    restocked: HashMap<RefundId, (OrderId, u32)>,
+}
+
+/// Why refunded units cannot go back on sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RestockError {
+    #[error("the order sold no units in this sale")]
+    NotSold,
+    #[error("only {left} units of the order can go back on sale")]
+    MoreThanSold { left: u32 },
+}
+
+/// What a restock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restocked {
+    /// The units are available again.
+    Done,
+    /// This refund's units went back before: nothing changed.
+    AlreadyDone,
 }
 
 impl FlashSale {
@@ -281,6 +302,7 @@ impl FlashSale {
             pending: 0,
             buyers: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            restocked: HashMap::new(),
             terms,
         }
     }
@@ -523,6 +545,43 @@ impl FlashSale {
             Err(NotPayable::State(state)) if state.sold_units() => Err(ConfirmError::AlreadyPaid),
             Err(NotPayable::State(state)) => Err(ConfirmError::NotPending(state)),
         }
+    }
+
+    /// Puts `units` of a refunded order back on sale, once per refund: sold becomes available.
+    /// The buyer's tally keeps them as bought (a refund does not raise what they may buy).
+    pub fn restock(
+        &mut self,
+        refund: RefundId,
+        order_id: OrderId,
+        units: u32,
+    ) -> Result<Restocked, RestockError> {
+        if self.restocked.contains_key(&refund) {
+            return Ok(Restocked::AlreadyDone);
+        }
+        let order =
+            self.orders.get(&order_id).filter(|o| o.state.sold_units()).ok_or(RestockError::NotSold)?;
+        let before: u32 =
+            self.restocked.values().filter(|(order, _)| *order == order_id).map(|(_, units)| units).sum();
+        let left = order.quantity - before;
+        if units == 0 || units > left {
+            return Err(RestockError::MoreThanSold { left });
+        }
+        self.restocked.insert(refund, (order_id, units));
+        self.sold -= units;
+        self.available += units;
+        self.assert_balanced();
+        Ok(Restocked::Done)
+    }
+
+    /// Rebuilds the restocks of a restored sale from storage: `(refund, order, units)`.
+    pub fn restore_restocks(
+        &mut self,
+        restocks: impl IntoIterator<Item = (RefundId, OrderId, u32)>,
+    ) -> Result<(), RestockError> {
+        for (refund, order_id, units) in restocks {
+            self.restock(refund, order_id, units)?;
+        }
+        Ok(())
     }
 
     /// Moves a pending order to `to` (expired or cancelled) and its units back to available.

@@ -201,6 +201,32 @@ impl PaymentSettlement {
         released: bool,
         at: Timestamp,
     ) -> Result<Posting, RefundError> {
+        self.reverse(op, refunded_before, refund, released, at, Account::ChannelClearing(self.channel))
+    }
+
+    /// An approved after-sales refund: fee and shares reversed exactly as [`Self::refund`]
+    /// does, but the amount is owed to the buyer (`RefundsPayable`) until the channel confirms
+    /// it ([`refund_paid`]). The two postings together are [`Self::refund`].
+    pub fn refund_owed(
+        &self,
+        op: OpId,
+        refunded_before: Fen,
+        refund: Fen,
+        released: bool,
+        at: Timestamp,
+    ) -> Result<Posting, RefundError> {
+        self.reverse(op, refunded_before, refund, released, at, Account::RefundsPayable(self.channel))
+    }
+
+    fn reverse(
+        &self,
+        op: OpId,
+        refunded_before: Fen,
+        refund: Fen,
+        released: bool,
+        at: Timestamp,
+        paid_from: Account,
+    ) -> Result<Posting, RefundError> {
         let (before, amount, gross) = (refunded_before.as_i64(), refund.as_i64(), self.gross_fen.as_i64());
         if amount <= 0 {
             return Err(RefundError::NotPositive);
@@ -211,7 +237,7 @@ impl PaymentSettlement {
         let (fee_0, merchant_0, partners_0) = self.refunded_parts(before);
         let (fee_1, merchant_1, partners_1) = self.refunded_parts(before + amount);
         let mut lines = vec![
-            Line { account: Account::ChannelClearing(self.channel), amount_fen: -amount },
+            Line { account: paid_from, amount_fen: -amount },
             Line { account: Account::ChannelFees(self.channel), amount_fen: fee_1 - fee_0 },
             Line { account: self.merchant_side(released), amount_fen: merchant_1 - merchant_0 },
         ];

@@ -13,7 +13,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
-use crate::routes::{buyers, flash_sales, merchants, money, operator, operators, orders, payments, products};
+use crate::routes::{
+    buyers, flash_sales, merchants, money, operator, operators, orders, payments, products, refunds,
+};
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,
 /// for programs; `message` is for people.
@@ -64,6 +66,7 @@ impl Modify for BearerTokens {
         buyers::request_code, buyers::session,
         orders::place_order, orders::get, orders::cancel,
         payments::create, payments::list, payments::wechat_notify, payments::alipay_notify,
+        refunds::ask, refunds::of_order, refunds::list_mine, refunds::approve, refunds::reject,
         money::balance, money::entries, money::entries_csv, money::withdraw, money::withdrawals,
         operators::log_in, operators::list, operators::create, operators::revoke, operators::audit,
         operator::reviews, operator::approve, operator::reject, operator::withdrawals,
@@ -169,6 +172,7 @@ mod tests {
             include_str!("routes/orders.rs"),
             include_str!("routes/payments.rs"),
             include_str!("routes/money.rs"),
+            include_str!("routes/refunds.rs"),
             include_str!("routes/operators.rs"),
             include_str!("routes/operator.rs"),
             include_str!("pages/share.rs"),

@@ -204,6 +204,9 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
                     money::apply(&txn, event).await?;
                 }
             }
+            JournalEvent::Restocked { refund_id, at, .. } => {
+                crate::refunds::mark_restocked(&txn, *refund_id, *at).await?;
+            }
         }
     }
     txn.commit().await

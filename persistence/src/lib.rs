@@ -21,6 +21,7 @@ pub mod money;
 pub mod outbox;
 pub mod payments;
 pub mod qualification;
+pub mod refunds;
 pub mod repo;
 
 pub use db::{Backend, connect};

@@ -103,14 +103,25 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
             Ok(())
         }
         MoneyEvent::OrderRefunded { order_id, at } => {
+            let refundable =
+                [OrderState::Paid, OrderState::Shipped, OrderState::Completed].map(OrderState::as_str);
             order::Entity::update_many()
                 .col_expr(order::Column::State, Expr::value(OrderState::Refunded.as_str()))
                 .col_expr(order::Column::UpdatedAt, Expr::value(at.as_millis()))
                 .filter(order::Column::Id.eq(order_id.0))
-                .filter(order::Column::State.eq(OrderState::Paid.as_str()))
+                .filter(order::Column::State.is_in(refundable))
                 .exec(db)
                 .await?;
             Ok(())
+        }
+        MoneyEvent::RefundDecided(decision) => {
+            crate::refunds::apply_decision(db, decision).await?;
+            // The buyer hears of the decision through the outbox, committed with it or not at all.
+            crate::outbox::enqueue(db, &decision.notice()).await?;
+            Ok(())
+        }
+        MoneyEvent::RefundRequestPaid { refund_id, at } => {
+            crate::refunds::mark_refunded(db, *refund_id, *at).await
         }
         MoneyEvent::Withdrawal(w) => {
             let row = withdrawal::ActiveModel {
@@ -225,7 +236,15 @@ pub async fn books(db: &DatabaseConnection, merchant_id: MerchantId) -> Result<B
         .collect::<Result<Vec<_>, _>>()?;
     let kyc_verified =
         merchant::Entity::find_by_id(merchant_id.0).one(db).await?.is_some_and(|m| m.kyc_verified);
-    Ok(Books { postings, captures, withdrawals, kyc_verified, split: split_rule(db, merchant_id).await? })
+    let refunds = crate::refunds::decided_of_merchant(db, merchant_id).await?;
+    Ok(Books {
+        postings,
+        captures,
+        withdrawals,
+        kyc_verified,
+        split: split_rule(db, merchant_id).await?,
+        refunds,
+    })
 }
 
 fn capture_of(row: capture::Model) -> Result<Capture, DbErr> {
@@ -490,7 +509,7 @@ pub async fn channel_movements(
             Some(Op::Payment { transaction_id, .. } | Op::Unmatched { transaction_id, .. }) => {
                 ChannelMovement { transaction_id, kind: "PAY", amount_fen: line.amount_fen }
             }
-            Some(Op::Refund { payment_id, .. }) => {
+            Some(Op::Refund { payment_id, .. } | Op::RefundPart { payment_id, .. }) => {
                 let txn = payment::Entity::find_by_id(payment_id.0)
                     .one(db)
                     .await?

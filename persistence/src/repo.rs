@@ -146,6 +146,7 @@ pub async fn insert_product(
         stock: Set(product.stock),
         status: Set("listed".to_owned()),
         created_at: Set(now.as_millis()),
+        no_reason_returns: Set(true),
     };
     Ok(ProductId(product::Entity::insert(row).exec(db).await?.last_insert_id))
 }
@@ -357,7 +358,9 @@ pub async fn sale_units(db: &DatabaseConnection, flash_sale_id: FlashSaleId) -> 
             sold += units;
         }
     }
-    Ok((reserved, sold))
+    // Units of refunded orders put back on sale are available again.
+    let restocked = crate::refunds::restocked_units_of_sale(db, flash_sale_id).await?;
+    Ok((reserved, sold.saturating_sub(restocked)))
 }
 
 // ---- buyers ---------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ impl Settings {
             query_after: Duration::from_millis(p.query_after_ms),
             query_interval: Duration::from_millis(p.query_interval_ms),
             refund_interval: Duration::from_millis(p.refund_interval_ms),
+            return_policy: engine::aftersales::ReturnPolicy {
+                no_reason_days: self.aftersales.no_reason_days,
+            },
         }
     }
 

@@ -21,6 +21,7 @@ pub struct Settings {
     pub flash_sales: FlashSales,
     pub auth: Auth,
     pub payments: Payments,
+    pub aftersales: AfterSales,
     pub sandbox: Sandbox,
     pub sms: Sms,
     pub buyer_codes: BuyerCodes,
@@ -436,6 +437,20 @@ impl Default for BuyerCodes {
             network_daily_limit: 200,
             network_sessions_per_hour: 120,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AfterSales {
+    /// Days after delivery in which a buyer may return a product without a reason, where the
+    /// product allows it (七天无理由). Before shipping a buyer may ask any time.
+    pub no_reason_days: u32,
+}
+
+impl Default for AfterSales {
+    fn default() -> Self {
+        Self { no_reason_days: 7 }
     }
 }
 

@@ -3,6 +3,7 @@
 //! SQLite by default; set `TEST_DATABASE_URL=postgres://…` to run every test against Postgres
 //! (each test creates and drops its own database).
 
+mod aftersales;
 mod bad_input;
 mod buyer_codes;
 mod caps;

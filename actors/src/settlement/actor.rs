@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use engine::aftersales::{DecidedRefund, RefundDecision, RefundRequest, Restock};
 use engine::books::{Balances, Books, Entry, EntryKind, MoneyEvent, Withdrawal, WithdrawalState};
 use engine::ledger::{Channel, Ledger, Posted, Posting};
 use engine::op::Op;
@@ -24,7 +25,7 @@ use engine::payment::{Capture, PaymentState, Review};
 use engine::settlement::{
     self, PaymentSettlement, SplitRule, withdrawal_paid, withdrawal_rejected, withdrawal_requested,
 };
-use engine::{BeijingDay, ConfirmError, Fen, MerchantId, OrderId, PaymentId, WithdrawalId};
+use engine::{BeijingDay, ConfirmError, Fen, MerchantId, OrderId, PaymentId, RefundId, WithdrawalId};
 use tokio::sync::oneshot;
 
 use super::{PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementSettings};
@@ -49,6 +50,26 @@ pub struct RefundPaid {
     pub channel: Channel,
     pub amount: Fen,
     pub order_refunded: Option<OrderId>,
+    pub reply: oneshot::Sender<Result<Seq, SettleError>>,
+}
+
+/// The merchant approves (`Some` restock) or rejects (`None`, with a reason) a buyer's refund
+/// request: approved, the capture is reversed in proportion and the amount owed back.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DecideRefund {
+    pub request: RefundRequest,
+    pub approve: Option<Restock>,
+    pub reason: String,
+    pub reply: oneshot::Sender<Result<Seq, SettleError>>,
+}
+
+/// The channel paid an approved refund request back to the buyer.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RefundRequestPaid {
+    pub request: RefundRequest,
+    pub channel: Channel,
     pub reply: oneshot::Sender<Result<Seq, SettleError>>,
 }
 
@@ -109,6 +130,9 @@ pub struct SettlementActor {
     withdrawals: HashMap<WithdrawalId, Withdrawal>,
     kyc_verified: bool,
     split: SplitRule,
+    /// Refund requests decided so far (approved or rejected), so that a second decision is
+    /// refused and what was refunded of each capture is known.
+    refunds: HashMap<RefundId, DecidedRefund>,
     journal: Journal,
     clock: Arc<dyn Clock>,
     /// Mints withdrawal ids.
@@ -148,6 +172,7 @@ impl SettlementActor {
             withdrawals: books.withdrawals.into_iter().map(|w| (w.id, w)).collect(),
             kyc_verified: books.kyc_verified,
             split: books.split,
+            refunds: books.refunds.into_iter().map(|r| (r.id, r)).collect(),
             journal,
             clock,
             ids,
@@ -292,6 +317,87 @@ impl SettlementActor {
         self.commit(events)
     }
 
+    /// What approved refund requests took back of an order's capture so far.
+    fn refunded(&self, order_id: OrderId) -> Fen {
+        Fen(self
+            .refunds
+            .values()
+            .filter(|r| r.approved && r.order_id == order_id)
+            .map(|r| r.amount_fen.as_i64())
+            .sum())
+    }
+
+    fn decide_refund(&mut self, msg: &DecideRefund) -> Result<Seq, SettleError> {
+        let request = &msg.request;
+        assert_eq!(request.merchant_id, self.merchant_id, "a refund reaches its merchant's books");
+        if self.refunds.contains_key(&request.id) {
+            return Err(SettleError::RefundDecided);
+        }
+        let now = self.clock.now();
+        let decision = RefundDecision {
+            refund_id: request.id,
+            order_id: request.order_id,
+            amount_fen: request.amount_fen,
+            units: request.units,
+            approved: msg.approve,
+            reason: msg.reason.clone(),
+            at: now,
+        };
+        let mut events = Vec::new();
+        if msg.approve.is_some() {
+            let capture = self
+                .captures
+                .get(&request.order_id)
+                .filter(|c| c.payment_id == request.payment_id && c.review != Review::Rejected)
+                .ok_or(SettleError::NothingToRefund)?;
+            let settlement = &capture.settlement;
+            let before = self.refunded(request.order_id);
+            let released = capture.review != Review::Pending;
+            let op = Op::RefundApproved(request.id).id();
+            let posting = settlement.refund_owed(op, before, request.amount_fen, released, now)?;
+            let whole = before.as_i64() + request.amount_fen.as_i64() == settlement.gross_fen.as_i64();
+            events.push(MoneyEvent::Posted(self.entry(
+                posting,
+                Some(request.order_id),
+                EntryKind::RefundApproved,
+            )));
+            events.push(MoneyEvent::RefundDecided(decision));
+            if whole {
+                events.push(MoneyEvent::OrderRefunded { order_id: request.order_id, at: now });
+            }
+        } else {
+            events.push(MoneyEvent::RefundDecided(decision));
+        }
+        let seq = self.commit(events)?;
+        let decided = DecidedRefund {
+            id: request.id,
+            order_id: request.order_id,
+            amount_fen: request.amount_fen,
+            approved: msg.approve.is_some(),
+        };
+        self.refunds.insert(request.id, decided);
+        Ok(seq)
+    }
+
+    fn refund_request_paid(&mut self, msg: &RefundRequestPaid) -> Result<Seq, SettleError> {
+        let request = &msg.request;
+        if !self.refunds.get(&request.id).is_some_and(|r| r.approved) {
+            return Err(SettleError::NothingToRefund);
+        }
+        let op =
+            Op::RefundPart { channel: msg.channel, payment_id: request.payment_id, refund_id: request.id }
+                .id();
+        if self.ledger.contains(&op) {
+            return Ok(self.journal.last_appended());
+        }
+        let now = self.clock.now();
+        let posting = settlement::refund_paid(op, msg.channel, request.amount_fen, now);
+        self.commit(vec![
+            MoneyEvent::Posted(self.entry(posting, Some(request.order_id), EntryKind::Refund)),
+            MoneyEvent::RefundRequestPaid { refund_id: request.id, at: now },
+        ])
+    }
+
     fn review(&mut self, order_id: OrderId, approve: bool) -> Result<Seq, SettleError> {
         let capture = self
             .captures
@@ -303,8 +409,9 @@ impl SettlementActor {
         let mut events = Vec::new();
         let review = if approve {
             let op = Op::Release(order_id).id();
-            let posting =
-                capture.settlement.release(op, Fen::ZERO, now).expect("a held capture releases in full");
+            // What was refunded while it was held stays with the buyer.
+            let refunded = self.refunded(order_id);
+            let posting = capture.settlement.release(op, refunded, now).expect("a held capture releases");
             events.push(MoneyEvent::Posted(self.entry(posting, Some(order_id), EntryKind::Release)));
             Review::Approved
         } else {
@@ -439,6 +546,24 @@ impl Handler<RefundPaid> for SettlementActor {
 
     fn handle(&mut self, msg: RefundPaid, _: &mut Self::Context) {
         let outcome = self.refund_paid(&msg);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<DecideRefund> for SettlementActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DecideRefund, _: &mut Self::Context) {
+        let outcome = self.decide_refund(&msg);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<RefundRequestPaid> for SettlementActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RefundRequestPaid, _: &mut Self::Context) {
+        let outcome = self.refund_request_paid(&msg);
         let _ = msg.reply.send(outcome);
     }
 }

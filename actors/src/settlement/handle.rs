@@ -3,6 +3,7 @@
 //! [`SettleError::Unavailable`]), so that callers can use `?`.
 
 use actix::prelude::*;
+use engine::aftersales::{RefundRequest, Restock};
 use engine::books::{Balances, Withdrawal};
 use engine::ledger::Channel;
 use engine::settlement::SplitRule;
@@ -10,8 +11,8 @@ use engine::{Fen, OrderId, PaymentId, WithdrawalId};
 use tokio::sync::oneshot;
 
 use super::actor::{
-    DecideReview, DecideWithdrawal, RefundPaid, ReportPayment, SetKyc, SetSplit, SettlementActor, Verify,
-    Withdraw,
+    DecideRefund, DecideReview, DecideWithdrawal, RefundPaid, RefundRequestPaid, ReportPayment, SetKyc,
+    SetSplit, SettlementActor, Verify, Withdraw,
 };
 use super::{PaymentOutcome, PaymentReport, SettleError, Unavailable};
 use crate::journal::Seq;
@@ -55,6 +56,25 @@ impl SettlementHandle {
         order_refunded: Option<OrderId>,
     ) -> Result<Seq, SettleError> {
         self.ask(|reply| RefundPaid { payment_id, channel, amount, order_refunded, reply }).await?
+    }
+
+    /// Approves (`Some` restock) or rejects (`None`) a buyer's refund request.
+    pub async fn decide_refund(
+        &self,
+        request: RefundRequest,
+        approve: Option<Restock>,
+        reason: String,
+    ) -> Result<Seq, SettleError> {
+        self.ask(|reply| DecideRefund { request, approve, reason, reply }).await?
+    }
+
+    /// Posts the channel's confirmation of an approved refund request.
+    pub async fn refund_request_paid(
+        &self,
+        request: RefundRequest,
+        channel: Channel,
+    ) -> Result<Seq, SettleError> {
+        self.ask(|reply| RefundRequestPaid { request, channel, reply }).await?
     }
 
     /// Approves or rejects a payment held for review.

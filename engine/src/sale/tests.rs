@@ -131,6 +131,29 @@ fn payment_after_the_deadline_releases_the_hold_instead() {
 }
 
 #[test]
+fn refunded_units_go_back_on_sale_once_per_refund_and_survive_a_restore() {
+    let mut sale = FlashSale::new(terms(5, 3));
+    sale.reserve(request(1, 1, 3, "a"), Timestamp(START)).unwrap();
+    sale.reserve(request(2, 2, 1, "b"), Timestamp(START)).unwrap();
+    sale.confirm_payment(OrderId(1), Timestamp(START + 1)).unwrap();
+    assert_eq!(sale.restock(RefundId(9), OrderId(2), 1), Err(RestockError::NotSold), "unpaid");
+    assert_eq!(sale.restock(RefundId(9), OrderId(1), 1), Ok(Restocked::Done));
+    assert_eq!(sale.restock(RefundId(9), OrderId(1), 1), Ok(Restocked::AlreadyDone));
+    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 1, sold: 2 });
+    assert_eq!(sale.restock(RefundId(10), OrderId(1), 3), Err(RestockError::MoreThanSold { left: 2 }));
+    assert_eq!(sale.restock(RefundId(10), OrderId(1), 2), Ok(Restocked::Done));
+    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 4, reserved: 1, sold: 0 });
+    sale.verify().unwrap();
+    // Rebuilt from storage: the same counts, and the same refunds are recognised.
+    let orders: Vec<Order> = sale.orders().cloned().collect();
+    let mut restored = FlashSale::restore(terms(5, 3), orders).unwrap();
+    restored.restore_restocks([(RefundId(9), OrderId(1), 1), (RefundId(10), OrderId(1), 2)]).unwrap();
+    assert_eq!(restored.counts(), sale.counts());
+    assert_eq!(restored.restock(RefundId(10), OrderId(1), 2), Ok(Restocked::AlreadyDone));
+    restored.verify().unwrap();
+}
+
+#[test]
 fn only_the_buyer_cancels_and_only_while_unpaid() {
     let mut sale = FlashSale::new(terms(2, 2));
     sale.reserve(request(1, 1, 2, "a"), Timestamp(START)).unwrap();

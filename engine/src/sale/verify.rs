@@ -38,6 +38,14 @@ impl FlashSale {
         {
             return Err(format!("buyer {buyer} has units in its tally and no order"));
         }
+        // Units of refunded orders put back on sale are no longer sold.
+        let restocked: u64 = self.restocked.values().map(|(_, units)| u64::from(*units)).sum();
+        sold = sold.checked_sub(restocked).ok_or("more units restocked than sold")?;
+        for (refund, (order_id, _)) in &self.restocked {
+            if !self.orders.get(order_id).is_some_and(|o| o.state.sold_units()) {
+                return Err(format!("refund {refund} restocked units of order {order_id}, which sold none"));
+            }
+        }
         let counts = self.counts();
         if !counts.is_balanced() {
             return Err(format!("buckets do not sum to the quantity: {counts:?}"));

@@ -67,6 +67,38 @@ fn capture_credits_at_once_and_a_full_refund_reverses_it_exactly() {
 }
 
 #[test]
+fn an_owed_refund_and_its_confirmation_are_the_refund_exactly() {
+    // 3 units at 33.33 yuan with a 30% MCN share: one unit back, then the rest.
+    let rule = SplitRule::new(vec![(MCN, 3_000)]).unwrap();
+    let s = PaymentSettlement::compute(M, Channel::Wechat, Fen(9_999), 60, &rule);
+    let (mut direct, mut owed) = (Ledger::new(), Ledger::new());
+    for ledger in [&mut direct, &mut owed] {
+        ledger.post(s.capture(op("pay:1"), Timestamp(0)));
+    }
+    let mut refunded = Fen(0);
+    for (i, part) in [3_333, 6_666].into_iter().enumerate() {
+        direct.post(s.refund(op(&format!("refund:{i}")), refunded, Fen(part), true, Timestamp(1)).unwrap());
+        let posting =
+            s.refund_owed(op(&format!("owed:{i}")), refunded, Fen(part), true, Timestamp(1)).unwrap();
+        assert!(posting.lines.iter().all(|l| l.account != Account::ChannelClearing(Channel::Wechat)));
+        owed.post(posting);
+        owed.post(refund_paid(op(&format!("paid:{i}")), Channel::Wechat, Fen(part), Timestamp(2)));
+        refunded = Fen(refunded.as_i64() + part);
+    }
+    for account in [
+        Account::MerchantAvailable(M),
+        Account::PartnerAvailable(MCN),
+        Account::ChannelFees(Channel::Wechat),
+        Account::ChannelClearing(Channel::Wechat),
+        Account::RefundsPayable(Channel::Wechat),
+    ] {
+        assert_eq!(owed.balance(account), direct.balance(account), "{account}");
+        assert_eq!(owed.balance(account), 0, "{account}");
+    }
+    owed.verify().unwrap();
+}
+
+#[test]
 fn a_large_payment_waits_for_review_then_is_credited() {
     // ¥60,000: over the AML threshold.
     let rule = SplitRule::new(vec![(MCN, 1_000)]).unwrap();

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod refunds;
 
 use actix_web::error::{JsonPayloadError, PathError};
 use actix_web::http::StatusCode;
@@ -38,6 +39,11 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(payments::list)
         .service(payments::wechat_notify)
         .service(payments::alipay_notify)
+        .service(refunds::ask)
+        .service(refunds::of_order)
+        .service(refunds::list_mine)
+        .service(refunds::approve)
+        .service(refunds::reject)
         .service(money::balance)
         .service(money::entries)
         .service(money::entries_csv)

@@ -228,6 +228,11 @@ pub(crate) fn books_error(error: &BooksError, retry_after: u32) -> ApiError {
         }
         BooksError::Settle(SettleError::NotUnderReview) => ApiError::conflict("not_under_review", message),
         BooksError::Settle(SettleError::NoSuchWithdrawal) => ApiError::conflict("not_pending", message),
+        // Refund decisions have routes of their own (`routes::refunds`).
+        BooksError::Settle(SettleError::RefundDecided) => ApiError::conflict("already_decided", message),
+        BooksError::Settle(SettleError::NothingToRefund | SettleError::Refund(_)) => {
+            ApiError::conflict("not_refundable", message)
+        }
         BooksError::Settle(
             SettleError::Unavailable(_)
             | SettleError::Journal(_)

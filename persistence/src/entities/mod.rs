@@ -21,6 +21,7 @@ pub mod payment;
 pub mod posting;
 pub mod posting_line;
 pub mod product;
+pub mod refund_request;
 pub mod setting;
 pub mod split_rule;
 pub mod withdrawal;

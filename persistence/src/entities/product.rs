@@ -16,6 +16,8 @@ pub struct Model {
     /// `listed` or `delisted`.
     pub status: String,
     pub created_at: i64,
+    /// Takes no-reason returns within the window after delivery (七天无理由).
+    pub no_reason_returns: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

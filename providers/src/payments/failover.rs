@@ -88,7 +88,7 @@ impl Channels {
         self.client(channel)?.close(out_trade_no).await
     }
 
-    /// Refunds the whole of `amount` (the platform only refunds whole payments today).
+    /// Refunds the whole of a payment of `amount`.
     pub async fn refund(
         &self,
         channel: Channel,
@@ -96,11 +96,24 @@ impl Channels {
         out_refund_no: &str,
         amount: Fen,
     ) -> Result<bool, ChannelError> {
+        self.refund_part(channel, out_trade_no, out_refund_no, amount, amount).await
+    }
+
+    /// Refunds `refund` of a payment of `total`; the same `out_refund_no` again is the same
+    /// refund. `true` once the channel says it succeeded, `false` while it is processing.
+    pub async fn refund_part(
+        &self,
+        channel: Channel,
+        out_trade_no: &str,
+        out_refund_no: &str,
+        refund: Fen,
+        total: Fen,
+    ) -> Result<bool, ChannelError> {
         let request = RefundRequest {
             out_trade_no: out_trade_no.to_owned(),
             out_refund_no: out_refund_no.to_owned(),
-            refund: amount,
-            total: amount,
+            refund,
+            total,
         };
         self.client(channel)?.refund(&request).await
     }

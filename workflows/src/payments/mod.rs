@@ -11,8 +11,12 @@
 //! - [`refunds`]: the **refund worker** pays back every payment recorded as owed to its buyer
 //!   (late, double, rejected in review), idempotently (`out_refund_no` = `R` + payment id), and
 //!   posts the refund once the channel confirms;
+//! - [`aftersales`]: buyers' refund requests and merchants' decisions; approved ones are paid
+//!   back by the same worker (`out_refund_no` = `A` + request id), their units put back on
+//!   sale through the stock actor once;
 //! - [`reconciliation`]: each channel's daily bill against the ledger, on demand and nightly.
 
+pub mod aftersales;
 pub mod books;
 pub mod create;
 pub mod query;
@@ -29,6 +33,7 @@ use persistence::{DatabaseConnection, DbErr, money as repo};
 use providers::payments::Channels;
 use tokio::sync::Notify;
 
+pub use aftersales::AfterSalesError;
 pub use books::BooksError;
 pub use create::{CreateError, NewPaymentRequest, PaymentCreated};
 pub use query::QuerySweep;
@@ -45,6 +50,8 @@ pub struct PaymentSettings {
     pub query_interval: Duration,
     /// How often the refund worker retries what is still owed.
     pub refund_interval: Duration,
+    /// When a buyer may ask for an after-sales refund.
+    pub return_policy: engine::aftersales::ReturnPolicy,
 }
 
 /// The payment workflow's context: everything payments touch, and nothing else.

@@ -1,5 +1,5 @@
 //! The refund worker: every payment recorded as owed back (late, double, rejected in review)
-//! is refunded at its channel under `out_refund_no` = `R` + payment id (so a retry is the same
+//! — and every approved after-sales refund request (`aftersales.rs`) — is refunded at its channel under `out_refund_no` = `R` + payment id (so a retry is the same
 //! refund), and posted through the merchant's settlement actor once the channel confirms.
 
 use engine::payment::{PaymentState, Review};
@@ -34,6 +34,8 @@ impl Payments {
                 }
             }
         }
+        // After-sales refunds approved by merchants go back the same way.
+        done += self.aftersales_sweep().await?;
         Ok(done)
     }
 

@@ -1,0 +1,286 @@
+//! After-sales refunds end to end: the buyer asks, the merchant decides, the money goes back
+//! through the channel sandbox and the ledger is reversed by the engine's proportional rule.
+//! Every expected fen is computed here, written out apart from the server's code.
+
+use std::collections::BTreeMap;
+
+use engine::ledger::Channel;
+use engine::{Fen, OrderId, RefundId};
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::helpers::{Api, TestDb, spawn_app, test_settings};
+use crate::payments::pay_and_notify;
+
+/// 20 bps, half up.
+fn fee(gross: i64) -> i64 {
+    (gross * 20 + 5_000) / 10_000
+}
+
+/// `(fee, merchant, partner)` of a capture with a partner share of `bps`, floored.
+fn capture(gross: i64, bps: i64) -> (i64, i64, i64) {
+    let fee = fee(gross);
+    let partner = (gross - fee) * bps / 10_000;
+    (fee, gross - fee - partner, partner)
+}
+
+/// What `refunded` fen of `gross` took back of a part, floored (the merchant takes the rest).
+fn back(part: i64, refunded: i64, gross: i64) -> i64 {
+    part * refunded / gross
+}
+
+async fn paid_order(
+    api: &Api,
+    sandbox: &std::sync::Arc<sandbox::Sandbox>,
+    sale: i64,
+    buyer: &str,
+    key: &str,
+    units: i64,
+    channel: Channel,
+) -> (i64, String) {
+    let placed = api.order(sale, buyer, key, units).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order = placed.body["order_id"].as_i64().unwrap();
+    let payment = api.create_payment(order, buyer, channel.as_str()).await;
+    let trade = payment["out_trade_no"].as_str().unwrap().to_owned();
+    pay_and_notify(api, sandbox, channel, &trade).await;
+    (order, trade)
+}
+
+async fn partner_owed(db: &sea_orm::DatabaseConnection, partner: i64) -> i64 {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let lines = persistence::entities::posting_line::Entity::find()
+        .filter(
+            persistence::entities::posting_line::Column::Account.eq(format!("partner_available:{partner}")),
+        )
+        .all(db)
+        .await
+        .unwrap();
+    -lines.iter().map(|l| l.amount_fen).sum::<i64>()
+}
+
+/// The kinds of the outbox messages about an order, with their counts.
+async fn notices(db: &sea_orm::DatabaseConnection, order: i64) -> BTreeMap<String, usize> {
+    let mut kinds = BTreeMap::new();
+    for message in persistence::outbox::of_order(db, OrderId(order)).await.unwrap() {
+        *kinds.entry(message.kind.as_str().to_owned()).or_default() += 1;
+    }
+    kinds
+}
+
+/// Runs the refund worker until nothing approved is left unpaid (WeChat Pay answers
+/// PROCESSING first), at most a few passes.
+async fn run_refunds(api: &Api, operator: &str) {
+    for _ in 0..3 {
+        let run = api.post("/api/v1/operator/refunds/run", Some(operator), json!({})).await;
+        assert_eq!(run.status, 200, "{}", run.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_full_and_partial_with_an_mcn_split_agree_to_the_fen() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let sandbox = app.state.sandbox.clone().expect("the bundled sandbox is on");
+    let operator = api.operator().await;
+    // 33.33 yuan a unit, 10 units; the MCN takes 30% of the net.
+    let (merchant, merchant_id, sale) = api.merchant_sale("13600000001", 3_333, 10, 3_600).await;
+    let mcn = api.post("/api/v1/operator/partners", Some(&operator), json!({"name": "星光 MCN"})).await;
+    let mcn = mcn.body["partner_id"].as_i64().unwrap();
+    let split = api
+        .put_json(
+            &format!("/api/v1/operator/merchants/{merchant_id}/split"),
+            &operator,
+            json!({"partners": [{"partner_id": mcn, "bps": 3_000}]}),
+        )
+        .await;
+    assert_eq!(split.status, 200, "{}", split.body);
+    let (fan, other, third) =
+        (api.buyer("13900000001").await, api.buyer("13900000002").await, api.buyer("13900000003").await);
+
+    // Three units at 33.33 by WeChat Pay, one by Alipay, one more by WeChat Pay that stays paid.
+    let (three, three_trade) = paid_order(&api, &sandbox, sale, &fan, "three", 3, Channel::Wechat).await;
+    let (one, one_trade) = paid_order(&api, &sandbox, sale, &other, "one", 1, Channel::Alipay).await;
+    let (kept, _) = paid_order(&api, &sandbox, sale, &third, "kept", 1, Channel::Wechat).await;
+    let (f3, m3, p3) = capture(9_999, 3_000);
+    let (f1, m1, p1) = capture(3_333, 3_000);
+    assert_eq!((f3, m3, p3), (20, 6_986, 2_993));
+    assert_eq!((f1, m1, p1), (7, 2_329, 997));
+    assert_eq!(api.balance(&merchant).await, (m3 + 2 * m1, 0, 0));
+    assert_eq!(api.counts(sale).await, (5, 0, 5, 10));
+
+    // Not the buyer's order, not a positive amount, both at once: refused.
+    let refunds = |order: i64| format!("/api/v1/orders/{order}/refunds");
+    let foreign = api.post(&refunds(three), Some(&other), json!({"reason": "x"})).await;
+    assert_eq!((foreign.status.as_u16(), foreign.code()), (404, "order_not_found"));
+    let zero = api.post(&refunds(three), Some(&fan), json!({"amount_fen": 0, "reason": "x"})).await;
+    assert_eq!((zero.status.as_u16(), zero.code()), (422, "invalid_amount"));
+    let both =
+        api.post(&refunds(three), Some(&fan), json!({"amount_fen": 1, "quantity": 1, "reason": "x"})).await;
+    assert_eq!((both.status.as_u16(), both.code()), (422, "invalid_amount"));
+
+    // One unit of three back, before shipping, and on sale again.
+    let asked = api.post(&refunds(three), Some(&fan), json!({"quantity": 1, "reason": "拍多了"})).await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    assert_eq!(
+        (asked.body["amount_fen"].as_i64(), asked.body["state"].as_str()),
+        (Some(3_333), Some("requested"))
+    );
+    let first = asked.body["refund_id"].as_i64().unwrap();
+    let too_much = api.post(&refunds(three), Some(&fan), json!({"amount_fen": 6_667, "reason": "x"})).await;
+    assert_eq!((too_much.status.as_u16(), too_much.code()), (409, "exceeds_refundable"), "{}", too_much.body);
+    let listed = api.get("/api/v1/merchants/me/refunds?state=requested", Some(&merchant)).await;
+    assert_eq!(listed.body["refunds"].as_array().unwrap().len(), 1, "{}", listed.body);
+    let approve = |id: i64| format!("/api/v1/merchants/me/refunds/{id}/approve");
+    let approved = api.post(&approve(first), Some(&merchant), json!({"restock": "sale"})).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["state"], "approved");
+    assert_eq!(api.counts(sale).await, (6, 0, 4, 10), "the unit is on sale again");
+    // A second approval, by the route and by the worker's retry of the restock: nothing moves.
+    let again = api.post(&approve(first), Some(&merchant), json!({"restock": "sale"})).await;
+    assert_eq!((again.status.as_u16(), again.code()), (409, "already_decided"));
+    let handle = app.state.sale(engine::FlashSaleId(sale)).await.unwrap().unwrap();
+    let retried = handle.try_restock(RefundId(first), OrderId(three), 1).unwrap().await.unwrap();
+    assert!(retried.is_ok(), "{retried:?}");
+    run_refunds(&api, &operator).await;
+    assert_eq!(api.counts(sale).await, (6, 0, 4, 10), "restocked exactly once");
+
+    let (fee_back, partner_back) = (back(f3, 3_333, 9_999), back(p3, 3_333, 9_999));
+    let merchant_back = 3_333 - fee_back - partner_back;
+    assert_eq!((fee_back, partner_back, merchant_back), (6, 997, 2_330));
+    assert_eq!(api.balance(&merchant).await, (m3 - merchant_back + 2 * m1, 0, 0));
+    assert_eq!(partner_owed(&app.state.db, mcn).await, p3 - partner_back + 2 * p1);
+    let trade = sandbox.trade(Channel::Wechat, &three_trade).unwrap();
+    assert_eq!(trade.refunded(), Fen(3_333));
+    assert_eq!(
+        trade.refunds.iter().map(|r| r.out_refund_no.clone()).collect::<Vec<_>>(),
+        [format!("A{first}")]
+    );
+    let order_now = api.get(&format!("/api/v1/orders/{three}"), Some(&fan)).await;
+    assert_eq!(order_now.body["state"], "paid");
+
+    // The rest of it: the order is refunded, the capture reversed to the fen.
+    let rest = api.post(&refunds(three), Some(&fan), json!({"reason": "不想要了"})).await;
+    assert_eq!(rest.status, 201, "{}", rest.body);
+    assert_eq!((rest.body["amount_fen"].as_i64(), rest.body["quantity"].as_i64()), (Some(6_666), Some(2)));
+    let second = rest.body["refund_id"].as_i64().unwrap();
+    let approved = api.post(&approve(second), Some(&merchant), json!({"restock": "none"})).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    run_refunds(&api, &operator).await;
+    assert_eq!(api.counts(sale).await, (6, 0, 4, 10), "units kept by the merchant stay sold");
+    assert_eq!(sandbox.trade(Channel::Wechat, &three_trade).unwrap().refunded(), Fen(9_999));
+    assert_eq!(api.get(&format!("/api/v1/orders/{three}"), Some(&fan)).await.body["state"], "refunded");
+    assert_eq!(api.balance(&merchant).await, (2 * m1, 0, 0));
+    assert_eq!(partner_owed(&app.state.db, mcn).await, 2 * p1);
+    let nothing_left = api.post(&refunds(three), Some(&fan), json!({"reason": "x"})).await;
+    assert_eq!((nothing_left.status.as_u16(), nothing_left.code()), (409, "not_refundable"));
+    assert_eq!(
+        notices(&app.state.db, three).await.get("refund_approved"),
+        Some(&4),
+        "two refunds × two channels"
+    );
+
+    // Rejected: no money moves, the buyer is told; asked again and approved to the product.
+    let whole = api.post(&refunds(one), Some(&other), json!({"reason": "质量问题"})).await;
+    let whole_id = whole.body["refund_id"].as_i64().unwrap();
+    let rejected = api
+        .post(
+            &format!("/api/v1/merchants/me/refunds/{whole_id}/reject"),
+            Some(&merchant),
+            json!({"reason": "商品无质量问题"}),
+        )
+        .await;
+    assert_eq!(
+        (rejected.status.as_u16(), rejected.body["state"].as_str()),
+        (200, Some("rejected")),
+        "{}",
+        rejected.body
+    );
+    let late = api.post(&approve(whole_id), Some(&merchant), json!({"restock": "none"})).await;
+    assert_eq!((late.status.as_u16(), late.code()), (409, "already_decided"));
+    run_refunds(&api, &operator).await;
+    assert_eq!(sandbox.trade(Channel::Alipay, &one_trade).unwrap().refunded(), Fen(0));
+    assert_eq!(api.balance(&merchant).await, (2 * m1, 0, 0));
+    assert_eq!(notices(&app.state.db, one).await.get("refund_rejected"), Some(&2));
+    let terms = persistence::entities::flash_sale::Entity::find_by_id(sale).one(&app.state.db).await.unwrap();
+    let product_id = terms.unwrap().product_id;
+    let stock = || async {
+        persistence::entities::product::Entity::find_by_id(product_id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock
+    };
+    let stock_before = stock().await;
+    let again = api.post(&refunds(one), Some(&other), json!({"reason": "还是想退"})).await;
+    let again_id = again.body["refund_id"].as_i64().unwrap();
+    let approved = api.post(&approve(again_id), Some(&merchant), json!({"restock": "product"})).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(stock().await, stock_before + 1);
+    run_refunds(&api, &operator).await;
+    assert_eq!(sandbox.trade(Channel::Alipay, &one_trade).unwrap().refunded(), Fen(3_333));
+    assert_eq!(api.balance(&merchant).await, (m1, 0, 0), "only the kept order's share is left");
+    assert_eq!(partner_owed(&app.state.db, mcn).await, p1);
+    assert_eq!(api.get(&format!("/api/v1/orders/{kept}"), Some(&third)).await.body["state"], "paid");
+
+    // The channels' bills, the ledger and the books agree to the fen.
+    let reconciliation = api.get("/api/v1/operator/reconciliation", Some(&operator)).await;
+    assert_eq!(reconciliation.body["reconciled"], true, "{}", reconciliation.body);
+    let refunded: BTreeMap<String, i64> = reconciliation.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["channel"].as_str().unwrap().to_owned(), c["statement"]["refunded_fen"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(refunded, BTreeMap::from([("alipay".to_owned(), 3_333), ("wechat".to_owned(), 9_999)]));
+    let check = api.get("/api/v1/operator/ledger/check", Some(&operator)).await;
+    assert_eq!(check.body["balanced"], true, "{}", check.body);
+    let books = app.state.payments.settlement_of(engine::MerchantId(merchant_id)).await.unwrap();
+    let (balances, verified) = books.verify().await.unwrap();
+    assert_eq!(verified, Ok(()));
+    assert_eq!(balances.available.as_i64(), m1);
+    let (counts, verified) = handle.verify().await.unwrap();
+    assert_eq!(verified, Ok(()));
+    assert_eq!((counts.available, counts.sold), (6, 4));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restocked_units_stay_on_sale_across_a_restart() {
+    let db = TestDb::new().await;
+    let settings = test_settings(&db);
+    let app = spawn_app(settings.clone()).await;
+    let api = app.api();
+    let sandbox = app.state.sandbox.clone().unwrap();
+    let (merchant, _, sale) = api.merchant_sale("13600000002", 1_000, 4, 3_600).await;
+    let fan = api.buyer("13900000011").await;
+    let (order, _) = paid_order(&api, &sandbox, sale, &fan, "two", 2, Channel::Alipay).await;
+    let asked = api
+        .post(&format!("/api/v1/orders/{order}/refunds"), Some(&fan), json!({"quantity": 2, "reason": "x"}))
+        .await;
+    let id = asked.body["refund_id"].as_i64().unwrap();
+    let approved = api
+        .post(
+            &format!("/api/v1/merchants/me/refunds/{id}/approve"),
+            Some(&merchant),
+            json!({"restock": "sale"}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(api.counts(sale).await, (4, 0, 0, 4));
+    app.stop().await;
+
+    let app = spawn_app(settings).await;
+    let api = app.api();
+    assert_eq!(api.counts(sale).await, (4, 0, 0, 4), "rebuilt with the restock, once");
+    let handle = app.state.sale(engine::FlashSaleId(sale)).await.unwrap().unwrap();
+    assert!(handle.try_restock(RefundId(id), OrderId(order), 2).unwrap().await.unwrap().is_ok());
+    assert_eq!(api.counts(sale).await, (4, 0, 0, 4));
+    let (_, verified) = handle.verify().await.unwrap();
+    assert_eq!(verified, Ok(()));
+    app.stop().await;
+}
