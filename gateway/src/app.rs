@@ -12,19 +12,22 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use actors::{Clock, Journal, OrderIds, SettlementRegistry, StockRegistry, SystemClock};
 use anyhow::Context as _;
 use persistence::{DatabaseConnection, WriterStatus, repo};
+use providers::sms::SmsSender;
 use rand::Rng as _;
 use sandbox::Sandbox;
 use sandbox::sms::SmsSandbox;
+use sandbox::wechat_mp::WechatMpSandbox;
 use tokio::task::JoinHandle;
 use workflows::accounts::login::{LoginThrottle, PasswordWork};
 use workflows::accounts::versions::TokenVersions;
 use workflows::buyer_codes::LoginCodes;
+use workflows::notifications::Notifications;
 use workflows::payments::Payments;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, sandbox_keys, sms};
+use crate::wiring::{channel_clients, sandbox_keys, sms, wechat_mp};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -56,6 +59,11 @@ pub struct AppState {
     pub login_codes: LoginCodes,
     /// The bundled SMS sandbox, when this server serves it.
     pub sms_sandbox: Option<Arc<SmsSandbox>>,
+    /// The outbox worker that tells buyers what happened to their orders (SMS, WeChat), and
+    /// what operators do with the messages that could not go.
+    pub notifications: Arc<Notifications>,
+    /// The bundled WeChat mini-program sandbox, when this server serves it.
+    pub wechat_mp_sandbox: Option<Arc<WechatMpSandbox>>,
 }
 
 impl AppState {
@@ -151,12 +159,21 @@ impl Application {
         let sandbox =
             sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
+        let sms_client: Arc<dyn SmsSender> = Arc::new(sms_client);
         let login_codes = LoginCodes::new(
             settings.buyer_codes.rules(),
             &secret,
-            Arc::new(sms_client),
+            sms_client.clone(),
             settings.sms.template_id_login.clone(),
         );
+        let (wechat_mp_client, wechat_mp_sandbox) = wechat_mp(&db, &settings, &base_url, &clock).await?;
+        let notifications = Arc::new(Notifications::new(
+            db.clone(),
+            sms_client,
+            wechat_mp_client.map(Arc::new),
+            settings.notifications.clone(),
+            clock.clone(),
+        ));
         let withdrawal_ids =
             Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
         let settlements = Arc::new(SettlementRegistry::new(
@@ -197,6 +214,8 @@ impl Application {
             health: Health::new(writer_status),
             login_codes,
             sms_sandbox,
+            notifications,
+            wechat_mp_sandbox,
         });
         state.health.probe(&state.db).await;
 
@@ -231,6 +250,7 @@ impl Application {
         let server_pages = pages.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
+        let wechat_mp_sandbox_data = state.wechat_mp_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -252,6 +272,9 @@ impl Application {
                 let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
                 if let Some(sms) = &sms_sandbox_data {
                     scope = scope.app_data(sms.clone());
+                }
+                if let Some(mp) = &wechat_mp_sandbox_data {
+                    scope = scope.app_data(mp.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -361,7 +384,13 @@ impl Application {
                 }
             }
         });
-        let background = state.payments.clone().spawn_background();
+        let mut background = state.payments.clone().spawn_background();
+        // Stopped by abort like the rest: a message it was sending when stopped is under a
+        // lease and is sent again once the lease ends (at least once, deduplicated by key).
+        background.push(tokio::spawn({
+            let notifications = state.notifications.clone();
+            async move { notifications.run(std::future::pending::<()>()).await }
+        }));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;
