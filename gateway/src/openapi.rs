@@ -72,7 +72,7 @@ impl Modify for BearerTokens {
         operator::reviews, operator::approve, operator::reject, operator::withdrawals,
         operator::pay_withdrawal, operator::reject_withdrawal, operator::set_kyc,
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
-        operator::ledger_check, operator::reconcile,
+        operator::ledger_check, operator::reconcile, operator::dead_letters, operator::replay_notification,
         document, docs,
     ),
     components(schemas(ErrorBody)),

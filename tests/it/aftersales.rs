@@ -284,3 +284,88 @@ async fn restocked_units_stay_on_sale_across_a_restart() {
     assert_eq!(verified, Ok(()));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_and_replay_dead_letters_within_their_role_and_on_the_record() {
+    use persistence::entities::outbox_message;
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let sandbox = app.state.sandbox.clone().unwrap();
+    let admin = api.operator().await;
+    let finance = api.operator_with_role("fina", "finance").await;
+    let reviewer = api.operator_with_role("revi", "reviewer").await;
+    let (_, _, sale) = api.merchant_sale("13600000003", 1_000, 4, 3_600).await;
+    let fan = api.buyer("13900000021").await;
+    let (order, _) = paid_order(&api, &sandbox, sale, &fan, "dead", 1, Channel::Wechat).await;
+    let sms_key = format!("order_paid:{order}:sms");
+    let state_of = |key: String| {
+        let db = app.state.db.clone();
+        async move { persistence::outbox::by_key(&db, &key).await.unwrap().map(|m| m.state.as_str()) }
+    };
+    crate::helpers::eventually("the paid notice went out", || async {
+        state_of(sms_key.clone()).await == Some("delivered")
+    })
+    .await;
+    let inbox = app.state.sms_sandbox.clone().unwrap();
+    let paid_texts = || {
+        inbox.messages(Some("13900000021"), 50).into_iter().filter(|m| m.session_context == sms_key).count()
+    };
+    assert_eq!(paid_texts(), 1);
+    // As if the provider had refused them until the worker gave up.
+    outbox_message::Entity::update_many()
+        .col_expr(outbox_message::Column::State, Expr::value("dead"))
+        .filter(outbox_message::Column::OrderId.eq(order))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    let list = "/api/v1/operator/notifications/dead-letters";
+    let refused = api.get(list, Some(&reviewer)).await;
+    assert_eq!((refused.status.as_u16(), refused.code()), (403, "forbidden"));
+    let all = api.get(list, Some(&finance)).await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let keys: Vec<&str> = all.body["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["dedupe_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [sms_key.as_str(), &format!("order_paid:{order}:wechat_mp")]);
+    let first = api.get(&format!("{list}?limit=1"), Some(&finance)).await;
+    assert_eq!(first.body["dead_letters"].as_array().unwrap().len(), 1);
+    let after = first.body["next_after_id"].as_i64().unwrap();
+    let second = api.get(&format!("{list}?after_id={after}&limit=1"), Some(&finance)).await;
+    assert_eq!(second.body["dead_letters"][0]["dedupe_key"], format!("order_paid:{order}:wechat_mp"));
+
+    let sms_id = all.body["dead_letters"][0]["id"].as_i64().unwrap();
+    let replay = format!("/api/v1/operator/notifications/{sms_id}/replay");
+    let refused = api.post(&replay, Some(&reviewer), json!({})).await;
+    assert_eq!(refused.status, 403);
+    let replayed = api.post(&replay, Some(&finance), json!({})).await;
+    assert_eq!(
+        (replayed.status.as_u16(), replayed.body["state"].as_str()),
+        (200, Some("pending")),
+        "{}",
+        replayed.body
+    );
+    let again = api.post(&replay, Some(&finance), json!({})).await;
+    assert_eq!((again.status.as_u16(), again.code()), (409, "not_a_dead_letter"));
+    crate::helpers::eventually("the replayed notice went out", || async {
+        state_of(sms_key.clone()).await == Some("delivered")
+    })
+    .await;
+    assert_eq!(paid_texts(), 2, "a replay sends the message again");
+    let left = api.get(list, Some(&admin)).await;
+    assert_eq!(left.body["dead_letters"].as_array().unwrap().len(), 1);
+    let audit = api.get("/api/v1/operator/audit?action=notification.replay", Some(&admin)).await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", audit.body);
+    assert_eq!(
+        (entries[0]["username"].as_str(), entries[0]["target"].as_str()),
+        (Some("fina"), Some(format!("outbox:{sms_id}").as_str()))
+    );
+    app.stop().await;
+}

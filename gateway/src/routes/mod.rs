@@ -67,6 +67,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(operator::run_refunds)
         .service(operator::ledger_check)
         .service(operator::reconcile)
+        .service(operator::dead_letters)
+        .service(operator::replay_notification)
         .service(crate::openapi::document)
         .service(crate::openapi::docs);
 }

@@ -1,5 +1,6 @@
 //! The operator console's API: AML review, withdrawal review, KYC, profit-sharing rules,
-//! the active query and refunds on demand, the ledger check and the daily reconciliation.
+//! the active query and refunds on demand, the ledger check and the daily reconciliation,
+//! notifications that could not be delivered (listed, replayed).
 //! Each route names the role duty it needs; each state-changing one writes an audit row once
 //! the change is durable.
 
@@ -13,6 +14,7 @@ use persistence::money as repo;
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
+use workflows::notifications::DEAD_LETTER_PAGE_MAX;
 use workflows::payments::BooksError;
 
 use crate::AppState;
@@ -513,4 +515,84 @@ pub async fn reconcile(
         None => BeijingDay::of(state.clock.now()),
     };
     Ok(HttpResponse::Ok().json(state.payments.reconcile(day).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Dead letters with a larger id (the `next_after_id` of the page before).
+    after_id: Option<i64>,
+    /// At most this many (1 to 200, default 50).
+    limit: Option<u64>,
+}
+
+/// Notifications the worker gave up on, oldest first, paged by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/operator/notifications/dead-letters",
+    tag = "operator console",
+    summary = "Notifications that could not be delivered (finance)",
+    params(DeadLetterQuery),
+    responses(
+        (status = 200, description = "`{\"dead_letters\": [...], \"next_after_id\": id or null}`"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
+#[get("/operator/notifications/dead-letters")]
+pub async fn dead_letters(
+    state: web::Data<AppState>,
+    _: OperatorAuth<Finance>,
+    query: web::Query<DeadLetterQuery>,
+) -> Result<HttpResponse, OperatorError> {
+    let limit = query.limit.unwrap_or(50).clamp(1, DEAD_LETTER_PAGE_MAX);
+    let page = state.notifications.dead_letters(query.after_id.unwrap_or(0), limit).await?;
+    let next = (page.len() as u64 == limit).then(|| page.last().map(|m| m.id)).flatten();
+    let rendered: Vec<_> = page
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "dedupe_key": m.dedupe_key,
+                "channel": m.channel.as_str(),
+                "kind": m.kind.as_str(),
+                "order_id": m.order_id,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "created_at": rfc3339(m.created_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "dead_letters": rendered, "next_after_id": next })))
+}
+
+/// Gives a dead letter its attempts back; the worker sends it again at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/notifications/{id}/replay",
+    tag = "operator console",
+    summary = "Send a dead-lettered notification again (finance)",
+    params(("id" = i64, Path, description = "outbox message id")),
+    responses(
+        (status = 200, description = "`{\"id\": id, \"state\": \"pending\"}`"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
+        (status = 409, description = "`not_a_dead_letter`: no such message, or it is not dead", body = ErrorBody),
+    ),
+    security(("operator" = [])),
+)]
+#[post("/operator/notifications/{id}/replay")]
+pub async fn replay_notification(
+    state: web::Data<AppState>,
+    operator: OperatorAuth<Finance>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, OperatorError> {
+    let id = id.into_inner();
+    if !state.notifications.replay(id).await? {
+        let message = format!("message {id} is not a dead letter");
+        return Err(ApiError::conflict("not_a_dead_letter", message).into());
+    }
+    operator.audit(&state, "notification.replay", format!("outbox:{id}"), json!({})).await?;
+    Ok(HttpResponse::Ok().json(json!({ "id": id, "state": "pending" })))
 }

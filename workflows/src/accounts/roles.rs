@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | [`DutyKind::AmlReview`]: payments held for anti-money-laundering review | ✓ | | ✓ |
 //! | [`DutyKind::Kyc`]: a merchant's identity verification | ✓ | | ✓ |
-//! | [`DutyKind::Finance`]: withdrawals, reconciliation, the ledger check, active query and refunds | | ✓ | ✓ |
+//! | [`DutyKind::Finance`]: withdrawals, reconciliation, the ledger check, active query and refunds, notification dead letters | | ✓ | ✓ |
 //! | [`DutyKind::Partners`]: MCN partners and who shares a merchant's sales | | | ✓ |
 //! | [`DutyKind::Admin`]: operator accounts, revocation, reading the audit log | | | ✓ |
 //!
