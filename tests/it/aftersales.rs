@@ -9,7 +9,7 @@ use engine::{Fen, OrderId, RefundId};
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::helpers::{Api, TestDb, spawn_app, test_settings};
+use crate::helpers::{Api, ChildServer, TestDb, client, spawn_app, test_settings};
 use crate::payments::pay_and_notify;
 
 /// 20 bps, half up.
@@ -368,4 +368,193 @@ async fn operators_list_and_replay_dead_letters_within_their_role_and_on_the_rec
         (Some("fina"), Some(format!("outbox:{sms_id}").as_str()))
     );
     app.stop().await;
+}
+
+/// The buyer's session, its login code read from the SMS provider at `sms`.
+async fn session(api: &Api, sms: &Api, phone: &str) -> String {
+    let sent = api.post("/api/v1/buyers/codes", None, json!({"phone": phone})).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let code = sms.sms_code(phone).await;
+    let session = api.post("/api/v1/buyers/sessions", None, json!({"phone": phone, "code": code})).await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    session.body["token"].as_str().unwrap().to_owned()
+}
+
+/// A POST that may meet a killed server: `None` when nothing answered.
+async fn try_post(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> Option<(u16, serde_json::Value)> {
+    let mut request = api.client.post(api.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.unwrap_or_default()))
+}
+
+/// Places, and pays at the server's own WeChat Pay sandbox, up to `orders` orders one after
+/// another; stops at the first refusal (the server was killed). How many were paid at the
+/// sandbox.
+async fn buy_and_pay(api: Api, buyer: String, sale: i64, orders: usize, tag: usize) -> usize {
+    let mut paid = 0;
+    for n in 0..orders {
+        let key = format!("crash-{tag}-{n}");
+        let orders_path = format!("/api/v1/flash-sales/{sale}/orders");
+        let Some((201, placed)) =
+            try_post(&api, &orders_path, Some(&buyer), Some(&key), json!({"quantity": 1})).await
+        else {
+            break;
+        };
+        let order = placed["order_id"].as_i64().unwrap();
+        let payments = format!("/api/v1/orders/{order}/payments");
+        let Some((201, payment)) =
+            try_post(&api, &payments, Some(&buyer), None, json!({"channel": "wechat"})).await
+        else {
+            break;
+        };
+        let trade = payment["out_trade_no"].clone();
+        let Some((200, _)) =
+            try_post(&api, "/sandbox/wechat/pay", None, None, json!({"out_trade_no": trade})).await
+        else {
+            break;
+        };
+        paid += 1;
+    }
+    paid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_while_notices_go_out_delivers_every_paid_notice_and_at_most_one_twice() {
+    use persistence::entities::{order, outbox_message};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+
+    const ORDERS: usize = 1_000;
+    const BUYERS: usize = 20;
+    const KILL_AFTER_DELIVERED: usize = 300;
+    let db = TestDb::new().await;
+
+    // The SMS provider lives in this process, outside the one that is killed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sms_base = format!("http://{}", listener.local_addr().unwrap());
+    let (secret_id, secret_key) = sandbox::sms::generate_keys();
+    let mut provider_settings = gateway::Settings::default().sms_sandbox(&secret_id, &secret_key);
+    provider_settings.inbox_capacity = 4 * ORDERS;
+    let provider = std::sync::Arc::new(sandbox::sms::SmsSandbox::new(
+        provider_settings,
+        std::sync::Arc::new(actors::SystemClock),
+    ));
+    let sms_server = sandbox::sms::serve(listener, provider.clone()).unwrap();
+    let sms_handle = sms_server.handle();
+    tokio::spawn(sms_server);
+    let paid_notices = || {
+        let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+        for message in provider.messages(None, 8 * ORDERS) {
+            if message.session_context.starts_with("order_paid:") {
+                *per_key.entry(message.session_context).or_default() += 1;
+            }
+        }
+        per_key
+    };
+
+    let mut env: Vec<(&str, String)> = vec![
+        ("FLASHSALE__DATABASE__URL", db.url.clone()),
+        ("FLASHSALE__DEMO__SEED", "false".into()),
+        ("FLASHSALE__ADMISSION__PER_IP_PER_SEC", "0".into()),
+        ("FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_NETWORK", "0".into()),
+        ("FLASHSALE__ADMISSION__PER_BUYER_PER_SEC", "0".into()),
+        ("FLASHSALE__SERVER__WORKERS", "2".into()),
+        ("FLASHSALE__LOG__LEVEL", "warn".into()),
+        ("FLASHSALE__SMS__PROVIDER_URL", format!("{sms_base}/sandbox/sms")),
+        ("FLASHSALE__SMS__SECRET_ID", secret_id.clone()),
+        ("FLASHSALE__SMS__SECRET_KEY", secret_key.clone()),
+        // A message claimed by the killed worker is taken again this soon after the restart.
+        ("FLASHSALE__NOTIFICATIONS__LEASE_MS", "10000".into()),
+        ("FLASHSALE__NOTIFICATIONS__POLL_INTERVAL_MS", "100".into()),
+    ];
+    env.extend(crate::helpers::code_caps_off_env());
+    let mut server = ChildServer::start(db.dir(), &env);
+    let api = Api { base: server.base.clone(), client: client() };
+    let sms = Api { base: sms_base.clone(), client: client() };
+    let (_, _, sale) = api.merchant_sale("13600000009", 100, ORDERS as i64, 3_600).await;
+    let mut buyers = Vec::new();
+    for b in 0..BUYERS {
+        buyers.push(session(&api, &sms, &format!("139100000{b:02}")).await);
+    }
+
+    // Buyers pay while the worker sends; the server is killed once some notices went out.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (b, buyer) in buyers.into_iter().enumerate() {
+        tasks.spawn(buy_and_pay(api.clone(), buyer, sale, ORDERS / BUYERS, b));
+    }
+    crate::helpers::eventually("notices went out", || async { paid_notices().len() >= KILL_AFTER_DELIVERED })
+        .await;
+    server.kill_9();
+    let delivered_before_kill = paid_notices().len();
+    let mut paid_at_sandbox = 0;
+    while let Some(done) = tasks.join_next().await {
+        paid_at_sandbox += done.unwrap();
+    }
+
+    // Restarted on the same database: every durable payment's notice goes out.
+    let server = ChildServer::start(db.dir(), &env);
+    let conn = db.connect().await;
+    let paid: Vec<i64> = order::Entity::find()
+        .filter(order::Column::State.eq("paid"))
+        .all(&conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert!(
+        paid.len() >= KILL_AFTER_DELIVERED && paid.len() <= paid_at_sandbox,
+        "{} paid of {paid_at_sandbox}",
+        paid.len()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let delivered = outbox_message::Entity::find()
+            .filter(outbox_message::Column::Kind.eq("order_paid"))
+            .filter(outbox_message::Column::Channel.eq("sms"))
+            .filter(outbox_message::Column::State.eq("delivered"))
+            .count(&conn)
+            .await
+            .unwrap();
+        if delivered as usize == paid.len() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{delivered} of {} paid notices delivered", paid.len());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Counted at the provider by dedupe key (Tencent's SessionContext): each paid order's
+    // notice arrived; none for an order that is not paid.
+    let per_key = paid_notices();
+    let expected: std::collections::BTreeSet<String> =
+        paid.iter().map(|id| format!("order_paid:{id}:sms")).collect();
+    let arrived: std::collections::BTreeSet<String> = per_key.keys().cloned().collect();
+    assert_eq!(arrived, expected);
+    // Tencent's SendSms has no idempotency key (SessionContext is only echoed back), so at
+    // least once can send a copy: the worker sends one message at a time and marks it, so only
+    // the one in flight at the kill can arrive twice.
+    let copies: usize = per_key.values().map(|n| n - 1).sum();
+    println!(
+        "{} paid orders, {delivered_before_kill} notices out before the kill, {copies} sent twice",
+        paid.len()
+    );
+    assert!(
+        copies <= 1,
+        "{copies} notices arrived twice: {:?}",
+        per_key.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+    drop(server);
+    sms_handle.stop(false).await;
 }
