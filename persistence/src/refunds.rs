@@ -213,20 +213,6 @@ pub async fn no_reason_returns(db: &DatabaseConnection, product_id: ProductId) -
     Ok(product::Entity::find_by_id(product_id.0).one(db).await?.is_none_or(|p| p.no_reason_returns))
 }
 
-/// Sets a product's after-sales policy.
-pub async fn set_no_reason_returns(
-    db: &DatabaseConnection,
-    product_id: ProductId,
-    allowed: bool,
-) -> Result<(), DbErr> {
-    product::Entity::update_many()
-        .col_expr(product::Column::NoReasonReturns, Expr::value(allowed))
-        .filter(product::Column::Id.eq(product_id.0))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 /// Records a merchant's decision on a request still `requested`; an approval that sends the
 /// units to the product puts them back in its stock here, in the same transaction (guarded by
 /// the state change, so a retried batch adds them once).

@@ -203,6 +203,23 @@ async fn refunds_full_and_partial_with_an_mcn_split_agree_to_the_fen() {
     assert_eq!(sandbox.trade(Channel::Alipay, &one_trade).unwrap().refunded(), Fen(0));
     assert_eq!(api.balance(&merchant).await, (2 * m1, 0, 0));
     assert_eq!(notices(&app.state.db, one).await.get("refund_rejected"), Some(&2));
+    // …and the buyers read the decisions on their phones.
+    let inbox = app.state.sms_sandbox.clone().unwrap();
+    let texts =
+        |phone: &'static str| inbox.messages(Some(phone), 50).into_iter().map(|m| m.text).collect::<Vec<_>>();
+    let told = |phone: &'static str, text: String| {
+        let texts = &texts;
+        async move { texts(phone).iter().filter(|t| t.ends_with(&text)).count() == 1 }
+    };
+    crate::helpers::eventually("the rejection reached the buyer", || {
+        told("13900000002", format!("您的订单{one}退款申请未通过：商品无质量问题"))
+    })
+    .await;
+    crate::helpers::eventually("both approvals reached the buyer", || async {
+        told("13900000001", format!("您的订单{three}退款33.33元已同意，将原路退回。")).await
+            && told("13900000001", format!("您的订单{three}退款66.66元已同意，将原路退回。")).await
+    })
+    .await;
     let terms = persistence::entities::flash_sale::Entity::find_by_id(sale).one(&app.state.db).await.unwrap();
     let product_id = terms.unwrap().product_id;
     let stock = || async {
