@@ -579,3 +579,73 @@ async fn kill_9_while_notices_go_out_delivers_every_paid_notice_and_at_most_one_
     drop(server);
     sms_handle.stop(false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_refund_input_changes_nothing_and_of_two_racing_approvals_one_wins() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let sandbox = app.state.sandbox.clone().unwrap();
+    let (merchant, _, sale) = api.merchant_sale("13600000004", 500, 6, 3_600).await;
+    let (stranger, _, _) = api.merchant_sale("13600000005", 500, 6, 3_600).await;
+    let fan = api.buyer("13900000031").await;
+    let (order, _) = paid_order(&api, &sandbox, sale, &fan, "paid", 2, Channel::Alipay).await;
+    let unpaid = api.order(sale, &fan, "unpaid", 1).await.body["order_id"].as_i64().unwrap();
+    let asked = api
+        .post(&format!("/api/v1/orders/{order}/refunds"), Some(&fan), json!({"quantity": 2, "reason": "x"}))
+        .await;
+    let id = asked.body["refund_id"].as_i64().unwrap();
+    let approve = format!("/api/v1/merchants/me/refunds/{id}/approve");
+    let reject = format!("/api/v1/merchants/me/refunds/{id}/reject");
+    let before = api.counts(sale).await;
+
+    let cases: Vec<(&str, Option<&str>, serde_json::Value, u16, &str)> = vec![
+        ("/api/v1/orders/{unpaid}/refunds", Some(&fan), json!({"reason": "x"}), 409, "not_refundable"),
+        ("/api/v1/orders/999999/refunds", Some(&fan), json!({"reason": "x"}), 404, "order_not_found"),
+        ("/api/v1/orders/{order}/refunds", Some(&fan), json!({"reason": " "}), 422, "invalid_field"),
+        (
+            "/api/v1/orders/{order}/refunds",
+            Some(&fan),
+            json!({"quantity": -1, "reason": "x"}),
+            422,
+            "invalid_amount",
+        ),
+        ("/api/v1/orders/{order}/refunds", Some(&fan), json!({"reason": "x"}), 409, "exceeds_refundable"),
+        ("/api/v1/orders/{order}/refunds", None, json!({"reason": "x"}), 401, "unauthorized"),
+        (approve.as_str(), Some(&merchant), json!({"restock": "shelf"}), 422, "invalid_restock"),
+        (approve.as_str(), Some(&stranger), json!({"restock": "none"}), 404, "refund_not_found"),
+        (reject.as_str(), Some(&merchant), json!({"reason": ""}), 422, "invalid_field"),
+        (
+            "/api/v1/merchants/me/refunds/999999/approve",
+            Some(&merchant),
+            json!({"restock": "none"}),
+            404,
+            "refund_not_found",
+        ),
+    ];
+    for (path, token, body, status, code) in cases {
+        let path = path.replace("{unpaid}", &unpaid.to_string()).replace("{order}", &order.to_string());
+        let answer = api.post(&path, token, body.clone()).await;
+        assert_eq!((answer.status.as_u16(), answer.code()), (status, code), "{path} {body}: {}", answer.body);
+    }
+    let listed = api.get("/api/v1/merchants/me/refunds?state=bogus", Some(&merchant)).await;
+    assert_eq!((listed.status.as_u16(), listed.code()), (422, "invalid_query"));
+    let theirs = api.get("/api/v1/merchants/me/refunds", Some(&stranger)).await;
+    assert_eq!(theirs.body["refunds"].as_array().unwrap().len(), 0, "another merchant sees none");
+    assert_eq!(api.counts(sale).await, before);
+    let stored = persistence::refunds::of_order(&app.state.db, OrderId(order)).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].state, engine::aftersales::RefundState::Requested);
+
+    // The merchant double-clicks: both approvals race; one wins, the units go back once.
+    let (first, second) = tokio::join!(
+        api.post(&approve, Some(&merchant), json!({"restock": "sale"})),
+        api.post(&approve, Some(&merchant), json!({"restock": "sale"})),
+    );
+    let mut statuses = [first.status.as_u16(), second.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", first.body, second.body);
+    let (available, reserved, sold, quantity) = before;
+    assert_eq!(api.counts(sale).await, (available + 2, reserved, sold - 2, quantity));
+    app.stop().await;
+}
