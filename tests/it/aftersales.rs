@@ -649,3 +649,62 @@ async fn bad_refund_input_changes_nothing_and_of_two_racing_approvals_one_wins()
     assert_eq!(api.counts(sale).await, (available + 2, reserved, sold - 2, quantity));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_put_back_on_an_ended_sale_count_once_read_from_the_database() {
+    use actors::Clock as _;
+    use actors::clock::ManualClock;
+
+    let db = TestDb::new().await;
+    let clock = std::sync::Arc::new(ManualClock::new(actors::SystemClock.now()));
+    let app = crate::helpers::spawn_app_with_clock(test_settings(&db), clock.clone()).await;
+    let api = app.api();
+    let sandbox = app.state.sandbox.clone().unwrap();
+    let registry = app.state.registry.clone();
+    let merchant = api.merchant("13600000006").await;
+    let product = api
+        .post("/api/v1/products", Some(&merchant), json!({"title": "t", "price_fen": 800, "stock": 5}))
+        .await;
+    let now = chrono::DateTime::from_timestamp_millis(clock.now().as_millis()).unwrap();
+    let sale = api
+        .post(
+            "/api/v1/flash-sales",
+            Some(&merchant),
+            json!({
+                "product_id": product.body["product_id"], "price_fen": 800, "quantity": 5,
+                "per_buyer_limit": 5, "payment_window_secs": 30,
+                "starts_at": (now - chrono::Duration::seconds(1)).to_rfc3339(),
+                "ends_at": (now + chrono::Duration::seconds(60)).to_rfc3339(),
+            }),
+        )
+        .await;
+    let sale = sale.body["flash_sale_id"].as_i64().unwrap();
+    let fan = api.buyer("13900000041").await;
+    let (order, _) = paid_order(&api, &sandbox, sale, &fan, "two", 2, Channel::Wechat).await;
+    let asked = api
+        .post(&format!("/api/v1/orders/{order}/refunds"), Some(&fan), json!({"quantity": 1, "reason": "x"}))
+        .await;
+    let id = asked.body["refund_id"].as_i64().unwrap();
+
+    // The sale ends and, with nothing held, its actor leaves: counts come from the database.
+    clock.advance_millis(120_000);
+    registry.tick_all();
+    crate::helpers::eventually("the settled sale's actor left", || async { registry.is_empty() }).await;
+    assert_eq!(api.counts(sale).await, (3, 0, 2, 5));
+    // Approved back to the sale: its actor is started for it, restocks once, and leaves again.
+    let approved = api
+        .post(
+            &format!("/api/v1/merchants/me/refunds/{id}/approve"),
+            Some(&merchant),
+            json!({"restock": "sale"}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    registry.tick_all();
+    crate::helpers::eventually("the actor left again", || async { registry.is_empty() }).await;
+    assert_eq!(api.counts(sale).await, (4, 0, 1, 5), "read from the database, the restock counted once");
+    let stored =
+        persistence::refunds::restocks_of_sale(&app.state.db, engine::FlashSaleId(sale)).await.unwrap();
+    assert_eq!(stored, [(RefundId(id), OrderId(order), 1)]);
+    app.stop().await;
+}
