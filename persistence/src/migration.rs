@@ -11,6 +11,7 @@ mod m0006_addresses;
 mod m0007_outbox;
 mod m0008_qualification;
 mod m0009_aftersales;
+mod m0010_outbox_in_flight;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_outbox::Migration),
             Box::new(m0008_qualification::Migration),
             Box::new(m0009_aftersales::Migration),
+            Box::new(m0010_outbox_in_flight::Migration),
         ]
     }
 }

@@ -8,8 +8,10 @@
 //! update ([`claim`]) that moves its next attempt time to the end of a lease: of two workers
 //! that read the same row, one claims it; a worker that dies holding it leaves it to be taken
 //! again when the lease ends. The outcome is a guarded update too ([`mark_delivered`],
-//! [`record_failure`], [`mark_skipped`]). Only a crash between the provider's acceptance and
-//! [`mark_delivered`] sends a message twice.
+//! [`record_failure`], [`mark_skipped`]). A claim stamps `in_flight_since` and every outcome
+//! clears it, so a message taken again with the stamp still there is one whose worker died
+//! mid-attempt: the worker asks the provider's receipts before sending it again (SMS), and
+//! only a provider without receipts (or one that is slow to report) can get it twice.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,9 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
+    /// Set while an attempt is under way. Found set by [`claim`]'s caller, it means the last
+    /// attempt was cut short (its worker died) and the provider may have the message already.
+    pub in_flight_since: Option<Timestamp>,
 }
 
 fn message_of(row: outbox_message::Model) -> Result<OutboxMessage, DbErr> {
@@ -60,6 +65,7 @@ fn message_of(row: outbox_message::Model) -> Result<OutboxMessage, DbErr> {
         last_error: row.last_error,
         created_at: Timestamp(row.created_at),
         delivered_at: row.delivered_at.map(Timestamp),
+        in_flight_since: row.in_flight_since.map(Timestamp),
         dedupe_key: row.dedupe_key,
     })
 }
@@ -82,6 +88,7 @@ pub async fn enqueue(conn: &impl ConnectionTrait, notice: &Notice) -> Result<u64
         created_at: Set(notice.at.as_millis()),
         updated_at: Set(notice.at.as_millis()),
         delivered_at: Set(None),
+        in_flight_since: Set(None),
     });
     Entity::insert_many(rows)
         .on_conflict(OnConflict::column(Column::DedupeKey).do_nothing().to_owned())
@@ -131,6 +138,7 @@ pub async fn claim(
     let updated = Entity::update_many()
         .col_expr(Column::NextAttemptAt, Expr::value(lease_until.as_millis()))
         .col_expr(Column::UpdatedAt, Expr::value(now.as_millis()))
+        .col_expr(Column::InFlightSince, Expr::value(now.as_millis()))
         .filter(Column::Id.eq(message.id))
         .filter(Column::State.eq(OutboxState::Pending.as_str()))
         .filter(Column::NextAttemptAt.eq(message.next_attempt_at.as_millis()))
@@ -164,7 +172,8 @@ async fn finish(
 ) -> Result<bool, DbErr> {
     let mut update = Entity::update_many()
         .col_expr(Column::State, Expr::value(state.as_str()))
-        .col_expr(Column::UpdatedAt, Expr::value(now.as_millis()));
+        .col_expr(Column::UpdatedAt, Expr::value(now.as_millis()))
+        .col_expr(Column::InFlightSince, Expr::value(Option::<i64>::None));
     if state == OutboxState::Delivered {
         update = update.col_expr(Column::DeliveredAt, Expr::value(now.as_millis()));
     }
@@ -203,6 +212,7 @@ pub async fn record_failure(
         .col_expr(Column::NextAttemptAt, Expr::value(next.as_millis()))
         .col_expr(Column::LastError, Expr::value(cut(error)))
         .col_expr(Column::UpdatedAt, Expr::value(now.as_millis()))
+        .col_expr(Column::InFlightSince, Expr::value(Option::<i64>::None))
         .filter(Column::Id.eq(id))
         .filter(Column::State.eq(OutboxState::Pending.as_str()))
         .filter(Column::Attempts.eq(i64::from(attempts.saturating_sub(1))))
@@ -236,6 +246,7 @@ pub async fn replay(db: &DatabaseConnection, id: i64, now: Timestamp) -> Result<
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(Column::NextAttemptAt, Expr::value(now.as_millis()))
         .col_expr(Column::UpdatedAt, Expr::value(now.as_millis()))
+        .col_expr(Column::InFlightSince, Expr::value(Option::<i64>::None))
         .filter(Column::Id.eq(id))
         .filter(Column::State.eq(OutboxState::Dead.as_str()))
         .exec(db)

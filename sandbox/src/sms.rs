@@ -1,5 +1,6 @@
-//! The bundled SMS sandbox: Tencent Cloud SMS `SendSms` (API 3.0, 2021-01-11) with its own
-//! SecretId/SecretKey. It verifies the TC3-HMAC-SHA256 signature and the ±5 minute timestamp
+//! The bundled SMS sandbox: Tencent Cloud SMS `SendSms` and `PullSmsSendStatusByPhoneNumber`
+//! (API 3.0, 2021-01-11; every message it takes is delivered at once, so its receipt is there
+//! at once) with its own SecretId/SecretKey. It verifies the TC3-HMAC-SHA256 signature and the ±5 minute timestamp
 //! window, refuses with Tencent's error codes (HTTP 200 with `Response.Error`, as API 3.0
 //! does), renders the approved template into the text a phone would show, and keeps the
 //! messages in a bounded in-memory inbox: `GET /sandbox/sms/messages?phone=…`, newest first.
@@ -16,7 +17,8 @@ use engine::Timestamp;
 use engine::time::Clock;
 use parking_lot::Mutex;
 use providers::sms::tencent::protocol::{
-    self, Answer, ApiError, Received, SendSmsRequest, SendSmsResponse, SendStatus,
+    self, Answer, ApiError, PullSendStatus, PullStatusByPhoneRequest, PullStatusResponse, Received,
+    SendSmsRequest, SendSmsResponse, SendStatus,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -125,29 +127,41 @@ impl SmsSandbox {
         format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
     }
 
-    /// One API call, as API 3.0 answers it.
-    pub fn handle(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> Answer {
+    /// One API call, as API 3.0 answers it: `SendSms` or `PullSmsSendStatusByPhoneNumber`.
+    pub fn handle(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> serde_json::Value {
         let request_id = self.request_id();
-        match self.send(header, body) {
-            Ok(send_status_set) => Answer::Sent(SendSmsResponse { send_status_set, request_id }),
-            Err(error) => Answer::Refused { error, request_id },
+        let action = match self.common(header, body) {
+            Ok(action) => action,
+            Err(error) => return protocol::error_json(&error, &request_id),
+        };
+        match action.as_str() {
+            protocol::SEND_SMS => match self.send(body) {
+                Ok(send_status_set) => {
+                    Answer::Sent(SendSmsResponse { send_status_set, request_id }).to_json()
+                }
+                Err(error) => Answer::Refused { error, request_id }.to_json(),
+            },
+            protocol::PULL_STATUS_BY_PHONE => match self.pull(body) {
+                Ok(pull_sms_send_status_set) => {
+                    protocol::pull_answer_json(&PullStatusResponse { pull_sms_send_status_set, request_id })
+                }
+                Err(error) => protocol::error_json(&error, &request_id),
+            },
+            other => protocol::error_json(
+                &ApiError::new("InvalidAction", format!("the action {other:?} is not found")),
+                &request_id,
+            ),
         }
     }
 
-    fn send(
-        &self,
-        header: &dyn Fn(&str) -> Option<String>,
-        body: &[u8],
-    ) -> Result<Vec<SendStatus>, ApiError> {
+    /// What every action checks: the signature, the version, the region. The action's name.
+    fn common(&self, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> Result<String, ApiError> {
         let now = self.clock.now();
         let received = Received { method: "POST", query: "", header, payload: body };
         protocol::verify(&received, protocol::SERVICE, now.as_millis().div_euclid(1_000), |id| {
             (id == self.settings.secret_id).then(|| self.settings.secret_key.clone())
         })?;
         let action = header("x-tc-action").unwrap_or_default();
-        if action != protocol::SEND_SMS {
-            return Err(ApiError::new("InvalidAction", format!("the action {action:?} is not found")));
-        }
         let version = header("x-tc-version").unwrap_or_default();
         if version != protocol::VERSION {
             return Err(ApiError::new("NoSuchVersion", format!("the version {version:?} does not exist")));
@@ -159,6 +173,59 @@ impl SmsSandbox {
                 format!("the region {region:?} is not supported"),
             ));
         }
+        Ok(action)
+    }
+
+    /// `PullSmsSendStatusByPhoneNumber`: the receipts of one number in a time window, newest
+    /// first, at most `Limit` (≤ 100). Every message here is delivered the moment it is taken.
+    fn pull(&self, body: &[u8]) -> Result<Vec<PullSendStatus>, ApiError> {
+        let request: PullStatusByPhoneRequest = serde_json::from_slice(body)
+            .map_err(|e| ApiError::new("InvalidParameter", format!("the request body is invalid: {e}")))?;
+        if request.sms_sdk_app_id != self.settings.sdk_app_id {
+            return Err(ApiError::new(
+                "InvalidParameterValue.SdkAppIdNotExist",
+                "the SmsSdkAppId does not exist",
+            ));
+        }
+        if request.limit == 0 || request.limit > protocol::PULL_LIMIT_MAX {
+            return Err(ApiError::new("InvalidParameterValue", "Limit must be 1 to 100"));
+        }
+        if request.offset != 0 {
+            return Err(ApiError::new("InvalidParameterValue", "Offset must be 0"));
+        }
+        let now_secs = self.clock.now().as_millis().div_euclid(1_000);
+        if request.begin_time < now_secs - 7 * 86_400 {
+            return Err(ApiError::new("InvalidParameterValue", "BeginTime is more than 7 days ago"));
+        }
+        let Some(phone) = mainland_number(&request.phone_number) else {
+            return Err(ApiError::new(
+                "InvalidParameterValue.IncorrectPhoneNumber",
+                "incorrect phone number",
+            ));
+        };
+        let end = request.end_time.unwrap_or(i64::MAX);
+        let inbox = self.inbox.lock();
+        Ok(inbox
+            .iter()
+            .rev()
+            .filter(|m| m.phone == phone)
+            .filter(|m| (request.begin_time..=end).contains(&m.sent_at.as_millis().div_euclid(1_000)))
+            .take(request.limit as usize)
+            .map(|m| PullSendStatus {
+                user_receive_time: Some(m.sent_at.as_millis().div_euclid(1_000)),
+                country_code: "86".into(),
+                subscriber_number: m.phone.trim_start_matches("+86").to_owned(),
+                phone_number: m.phone.clone(),
+                serial_no: m.serial_no.clone(),
+                report_status: "SUCCESS".into(),
+                description: "DELIVRD".into(),
+                session_context: m.session_context.clone(),
+            })
+            .collect())
+    }
+
+    fn send(&self, body: &[u8]) -> Result<Vec<SendStatus>, ApiError> {
+        let now = self.clock.now();
         let request: SendSmsRequest = serde_json::from_slice(body)
             .map_err(|e| ApiError::new("InvalidParameter", format!("the request body is invalid: {e}")))?;
         if request.sms_sdk_app_id != self.settings.sdk_app_id {
@@ -235,7 +302,7 @@ impl SmsSandbox {
     }
 }
 
-/// `POST /sandbox/sms`: `SendSms`. Always 200 with `Content-Type: application/json`, as
+/// `POST /sandbox/sms`: `SendSms` or `PullSmsSendStatusByPhoneNumber`, by `X-TC-Action`. Always 200 with `Content-Type: application/json`, as
 /// API 3.0 answers (the Python SDK reads errors only from exactly that content type).
 async fn send_sms(
     sandbox: Option<web::Data<SmsSandbox>>,
@@ -245,7 +312,7 @@ async fn send_sms(
     let Some(sandbox) = sandbox else { return sms_sandbox_off() };
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let answer = sandbox.handle(&header, &body);
-    HttpResponse::Ok().content_type("application/json").json(answer.to_json())
+    HttpResponse::Ok().content_type("application/json").json(answer)
 }
 
 #[derive(Deserialize)]

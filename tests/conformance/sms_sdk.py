@@ -6,7 +6,8 @@ tests/conformance/requirements.txt installed. Two commands, each printing one JS
   sign   The SDK's TC3-HMAC-SHA256 signer over a request our Rust client prepared (same body
          bytes, host, content type, timestamp): the Rust test compares the signatures.
   drive  The SDK's SmsClient sends SendSms to our bundled SMS sandbox, once right and several
-         times wrong, and reports what came back: the sandbox must accept the SDK's signature
+         times wrong, pulls that number's receipts (PullSmsSendStatusByPhoneNumber), and
+         reports what came back: the sandbox must accept the SDK's signature
          and refuse bad ones with Tencent's error codes, in the answer shape the SDK parses.
 
 What had to change to point the SDK at our sandbox, and why:
@@ -20,6 +21,7 @@ What had to change to point the SDK at our sandbox, and why:
 
 import argparse
 import json
+import time
 import sys
 from datetime import datetime, timezone
 
@@ -80,6 +82,21 @@ def drive(args):
         and status.SessionContext == "conformance" and status.Fee >= 1,
         "code": status.Code,
         "serial_no": status.SerialNo,
+    }
+    # The receipts of that number, as the outbox reads them after a crash: the SDK's own
+    # request and its own parsing of our answer find the message by its SessionContext.
+    pull = models.PullSmsSendStatusByPhoneNumberRequest()
+    pull.BeginTime = int(time.time()) - 600
+    pull.EndTime = int(time.time()) + 600
+    pull.Offset = 0
+    pull.Limit = 100
+    pull.PhoneNumber = "+86" + args.phone
+    pull.SmsSdkAppId = args.sdk_app_id
+    receipts = good.PullSmsSendStatusByPhoneNumber(pull).PullSmsSendStatusSet
+    results["receipts"] = {
+        "ok": [r.SessionContext for r in receipts] == ["conformance"]
+        and receipts[0].SerialNo == status.SerialNo and receipts[0].ReportStatus == "SUCCESS",
+        "count": len(receipts),
     }
     results["wrong_key"] = refused_with(
         "AuthFailure.SignatureFailure", lambda: send(client(args.endpoint, args.secret_id, args.secret_key + "x"), args)

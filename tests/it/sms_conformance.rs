@@ -124,6 +124,7 @@ async fn the_sdk_is_served_by_our_sandbox() {
     eprintln!("sms conformance: {results}");
     for check in [
         "accepted",
+        "receipts",
         "wrong_key",
         "unknown_secret_id",
         "unapproved_template",

@@ -27,6 +27,8 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub delivered_at: Option<i64>,
+    /// When the attempt holding it began; null when no attempt is under way.
+    pub in_flight_since: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

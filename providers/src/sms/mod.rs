@@ -6,7 +6,7 @@ pub mod tencent;
 use std::future::Future;
 use std::pin::Pin;
 
-use engine::Phone;
+use engine::{Phone, Timestamp};
 use thiserror::Error;
 
 /// What the provider said about a message it accepted.
@@ -38,6 +38,9 @@ pub enum SmsError {
 /// The future a sender returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Sent, SmsError>> + Send + 'a>>;
 
+/// The future of [`SmsSender::already_sent`].
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, SmsError>> + Send + 'a>>;
+
 /// Sends one templated text message. `template_id` names a template approved at the provider;
 /// `params` fill its `{1}`, `{2}`… in order.
 pub trait SmsSender: Send + Sync {
@@ -55,5 +58,14 @@ pub trait SmsSender: Send + Sync {
     ) -> SendFuture<'a> {
         let _ = context;
         self.send(phone, template_id, params)
+    }
+
+    /// Whether the provider already took a message to `phone` sent with `context` since
+    /// `since` (Tencent: a delivery receipt with that `SessionContext`). The outbox asks before
+    /// it sends again a message whose earlier attempt was cut short by a crash. `false` means
+    /// no evidence of it (and is all a sender without receipts can say): it is sent again.
+    fn already_sent<'a>(&'a self, phone: &'a Phone, since: Timestamp, context: &'a str) -> CheckFuture<'a> {
+        let _ = (phone, since, context);
+        Box::pin(async { Ok(false) })
     }
 }

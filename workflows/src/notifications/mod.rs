@@ -9,9 +9,14 @@
 //! be tried again after an exponential, jittered wait on the injected clock, and after
 //! `max_attempts` (or at once, for a refusal that cannot change, such as WeChat's 43101) a
 //! dead letter that an operator can list and replay. Delivery is at least once: a worker that
-//! dies between the provider's acceptance and the mark sends that one message again.
+//! dies between the provider's acceptance and the mark may leave that message unmarked.
 //!
-//! SMS carries the dedupe key as Tencent's `SessionContext`, so a copy can be recognised.
+//! SMS carries the dedupe key as Tencent's `SessionContext`. A message claimed again with its
+//! last attempt unfinished (`in_flight_since`) is first looked for among the number's delivery
+//! receipts (`PullSmsSendStatusByPhoneNumber`): found, it is marked delivered without a second
+//! text; not found (or receipts unavailable), it is sent again. So a text is sent twice only if
+//! the provider has not reported the first by the time the lease ends (a minute by default).
+//! WeChat subscription messages have no receipts: a crash mid-send can send one twice.
 
 pub mod templates;
 
@@ -144,6 +149,21 @@ impl Notifications {
                     match templates::value_of(name, &message.params) {
                         Some(value) => params.push(value.to_owned()),
                         None => return Ok(missing(name)),
+                    }
+                }
+                // The last attempt was cut short (its worker died after claiming it): the
+                // provider may have taken it. Its receipts say; without evidence it goes again.
+                if let Some(since) = message.in_flight_since {
+                    match self.sms.already_sent(&recipient.phone, since, &message.dedupe_key).await {
+                        Ok(true) => {
+                            tracing::info!(id = message.id, key = %message.dedupe_key, "taken before the crash, not sent again");
+                            metrics::counter!("flashsale_notifications_recovered_total").increment(1);
+                            return Ok(Outcome::Sent);
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            tracing::warn!(id = message.id, %error, "receipts unavailable; sending again")
+                        }
                     }
                 }
                 let sent = self

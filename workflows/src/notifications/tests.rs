@@ -12,8 +12,8 @@ use engine::notification::{Notice, NoticeKind};
 use engine::{Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState, Phone, Timestamp};
 use persistence::outbox::change_and_enqueue;
 use persistence::repo;
-use providers::sms::SendFuture;
 use providers::sms::tencent::{TencentSms, TencentSmsConfig};
+use providers::sms::{CheckFuture, SendFuture};
 use providers::wechat_mp::WechatMpConfig;
 use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
 use sandbox::wechat_mp::{WechatMpSandbox, WechatMpSandboxSettings};
@@ -21,12 +21,15 @@ use sea_orm::EntityTrait as _;
 
 use super::*;
 
-/// The SMS client, optionally stopping for good before its `n`-th send (a worker that dies
-/// mid-batch) — a fault put in front of the real client, not a stand-in for it.
+/// The SMS client, optionally stopping for good at its `n`-th send (a worker that dies
+/// mid-batch): before the provider has the message, or — `stall_after_provider` — once the
+/// provider took it, before the worker could mark it. A fault put in front of the real
+/// client, not a stand-in for it.
 struct StallingSms {
     inner: TencentSms,
     sends: AtomicUsize,
     stall_at: Option<usize>,
+    stall_after_provider: bool,
 }
 
 impl SmsSender for StallingSms {
@@ -43,9 +46,20 @@ impl SmsSender for StallingSms {
     ) -> SendFuture<'a> {
         let n = self.sends.fetch_add(1, Ordering::SeqCst);
         if self.stall_at.is_some_and(|at| n >= at) {
+            if self.stall_after_provider {
+                let sent = self.inner.send_with_context(phone, template_id, params, context);
+                return Box::pin(async move {
+                    let _ = sent.await;
+                    std::future::pending().await
+                });
+            }
             return Box::pin(std::future::pending());
         }
         self.inner.send_with_context(phone, template_id, params, context)
+    }
+
+    fn already_sent<'a>(&'a self, phone: &'a Phone, since: Timestamp, context: &'a str) -> CheckFuture<'a> {
+        self.inner.already_sent(phone, since, context)
     }
 }
 
@@ -115,6 +129,15 @@ impl World {
     }
 
     fn worker(&self, settings: NotificationSettings, stall_sms_at: Option<usize>) -> Notifications {
+        self.worker_stalling(settings, stall_sms_at, false)
+    }
+
+    fn worker_stalling(
+        &self,
+        settings: NotificationSettings,
+        stall_sms_at: Option<usize>,
+        stall_after_provider: bool,
+    ) -> Notifications {
         let sms = TencentSms::new(
             TencentSmsConfig {
                 url: self.sms_url.clone(),
@@ -141,7 +164,12 @@ impl World {
             self.clock.clone(),
         )
         .unwrap();
-        let sms = StallingSms { inner: sms, sends: AtomicUsize::new(0), stall_at: stall_sms_at };
+        let sms = StallingSms {
+            inner: sms,
+            sends: AtomicUsize::new(0),
+            stall_at: stall_sms_at,
+            stall_after_provider,
+        };
         Notifications::new(
             self.db.clone(),
             Arc::new(sms),
@@ -288,6 +316,40 @@ async fn a_worker_that_dies_mid_batch_is_followed_by_one_that_sends_the_rest_onc
     let sms = world.sms_by_key();
     assert_eq!(sms.len(), 10);
     assert!(sms.values().all(|&n| n == 1), "{sms:?}");
+}
+
+/// The worker dies after the provider took a text and before it could mark it: its successor
+/// finds the text among the number's receipts (`PullSmsSendStatusByPhoneNumber`, by the dedupe
+/// key as `SessionContext`) and marks it delivered without sending it a second time.
+#[tokio::test]
+async fn a_text_the_provider_took_before_its_worker_died_is_not_sent_twice() {
+    let world = World::new().await;
+    for id in 1..=6 {
+        let (order, _) = world.order(id, false).await;
+        outbox::enqueue(&world.db, &paid(order)).await.unwrap();
+    }
+    let settings = NotificationSettings { batch_size: 100, ..NotificationSettings::default() };
+    let dying = world.worker_stalling(settings.clone(), Some(3), true);
+    let pass = tokio::time::timeout(Duration::from_millis(1_500), dying.deliver_due()).await;
+    assert!(pass.is_err(), "the dying worker should hang");
+    drop(dying);
+    // Three sent and marked, the fourth taken by the provider and never marked.
+    assert_eq!(world.sms_by_key().len(), 4);
+    let stuck = outbox::due(&world.db, Timestamp(i64::MAX), 100).await.unwrap();
+    let held: Vec<_> = stuck.iter().filter(|m| m.in_flight_since.is_some()).collect();
+    assert_eq!(held.len(), 1, "exactly the message in flight carries its attempt's start");
+    let successor = world.worker(settings.clone(), None);
+    let report = drain(&successor).await;
+    assert_eq!(report.delivered, 2, "the two never tried");
+    world.clock.advance_millis(settings.lease_ms);
+    let report = drain(&successor).await;
+    assert_eq!(report.delivered, 1, "the held one, found among the receipts");
+    let sms = world.sms_by_key();
+    assert_eq!(sms.len(), 6);
+    assert!(sms.values().all(|&n| n == 1), "no text twice: {sms:?}");
+    assert_eq!(outbox::count(&world.db, OutboxState::Pending).await.unwrap(), 0);
+    let rows = outbox::due(&world.db, Timestamp(i64::MAX), 100).await.unwrap();
+    assert!(rows.is_empty());
 }
 
 #[tokio::test]

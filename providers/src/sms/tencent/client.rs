@@ -9,8 +9,10 @@ use engine::Phone;
 use engine::time::Clock;
 use reqwest::Url;
 
-use super::protocol::{self, Answer, SendSmsRequest, SendStatus, Signable};
-use crate::sms::{SendFuture, Sent, SmsError, SmsSender};
+use engine::Timestamp;
+
+use super::protocol::{self, Answer, PullStatusByPhoneRequest, SendSmsRequest, SendStatus, Signable};
+use crate::sms::{CheckFuture, SendFuture, Sent, SmsError, SmsSender};
 
 /// Where and as whom to send. `Debug` is not derived: it would print the key.
 #[derive(Clone)]
@@ -98,6 +100,11 @@ impl TencentSms {
             session_context: session_context.map(str::to_owned),
         };
         let body = serde_json::to_vec(&request).expect("a SendSms request serializes");
+        self.signed(protocol::SEND_SMS, body, timestamp_secs)
+    }
+
+    /// `body` as a signed request for `action`.
+    fn signed(&self, action: &str, body: Vec<u8>, timestamp_secs: i64) -> PreparedRequest {
         let signed: [(&str, &str); 2] = [("content-type", protocol::CONTENT_TYPE), ("host", &self.host)];
         let authorization = protocol::authorization(
             &self.config.secret_id,
@@ -117,12 +124,61 @@ impl TencentSms {
                 ("Authorization", authorization),
                 ("Content-Type", protocol::CONTENT_TYPE.to_owned()),
                 ("Host", self.host.clone()),
-                ("X-TC-Action", protocol::SEND_SMS.to_owned()),
+                ("X-TC-Action", action.to_owned()),
                 ("X-TC-Timestamp", timestamp_secs.to_string()),
                 ("X-TC-Version", protocol::VERSION.to_owned()),
                 ("X-TC-Region", self.config.region.clone()),
             ],
             body,
+        }
+    }
+
+    /// The signed `PullSmsSendStatusByPhoneNumber` request for the receipts of `phone` sent
+    /// between `begin_secs` and `end_secs`.
+    pub fn prepare_pull(
+        &self,
+        phone: &Phone,
+        begin_secs: i64,
+        end_secs: i64,
+        timestamp_secs: i64,
+    ) -> PreparedRequest {
+        let request = PullStatusByPhoneRequest {
+            begin_time: begin_secs,
+            offset: 0,
+            limit: protocol::PULL_LIMIT_MAX,
+            phone_number: format!("+86{phone}"),
+            sms_sdk_app_id: self.config.sdk_app_id.clone(),
+            end_time: Some(end_secs),
+        };
+        let body = serde_json::to_vec(&request).expect("a pull request serializes");
+        self.signed(protocol::PULL_STATUS_BY_PHONE, body, timestamp_secs)
+    }
+
+    async fn post(&self, prepared: PreparedRequest) -> Result<Vec<u8>, SmsError> {
+        let mut request = self.http.post(&prepared.url).body(prepared.body);
+        for (name, value) in &prepared.headers {
+            request = request.header(*name, value.as_str());
+        }
+        let response = request.send().await.map_err(|e| SmsError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| SmsError::Transport(e.without_url().to_string()))?;
+        // API 3.0 answers 200 to everything it understood, errors included.
+        if !status.is_success() {
+            return Err(SmsError::Transport(format!("http status {status}")));
+        }
+        Ok(body.to_vec())
+    }
+
+    /// Whether a receipt of a message to `phone` with `context` as its `SessionContext`, sent
+    /// since `since`, is there: the provider took it, whatever became of its sender.
+    async fn receipt_of(&self, phone: &Phone, since: Timestamp, context: &str) -> Result<bool, SmsError> {
+        let now_secs = self.clock.now().as_millis().div_euclid(1_000);
+        // A minute's slack for clocks that disagree; the provider keeps 7 days.
+        let begin = (since.as_millis().div_euclid(1_000) - 60).max(now_secs - 7 * 86_400 + 60);
+        let body = self.post(self.prepare_pull(phone, begin, now_secs + 60, now_secs)).await?;
+        match protocol::parse_pull_answer(&body).map_err(SmsError::BadAnswer)? {
+            Err(error) => Err(SmsError::Refused { code: error.code, message: error.message }),
+            Ok(pulled) => Ok(pulled.pull_sms_send_status_set.iter().any(|r| r.session_context == context)),
         }
     }
 
@@ -135,17 +191,7 @@ impl TencentSms {
     ) -> Result<Sent, SmsError> {
         let now_secs = self.clock.now().as_millis().div_euclid(1_000);
         let prepared = self.prepare_with_context(phone, template_id, params, session_context, now_secs);
-        let mut request = self.http.post(&prepared.url).body(prepared.body);
-        for (name, value) in &prepared.headers {
-            request = request.header(*name, value.as_str());
-        }
-        let response = request.send().await.map_err(|e| SmsError::Transport(e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| SmsError::Transport(e.without_url().to_string()))?;
-        // API 3.0 answers 200 to everything it understood, errors included.
-        if !status.is_success() {
-            return Err(SmsError::Transport(format!("http status {status}")));
-        }
+        let body = self.post(prepared).await?;
         match Answer::parse(&body).map_err(SmsError::BadAnswer)? {
             Answer::Refused { error, .. } => {
                 Err(SmsError::Refused { code: error.code, message: error.message })
@@ -180,6 +226,10 @@ impl SmsSender for TencentSms {
         context: &'a str,
     ) -> SendFuture<'a> {
         Box::pin(self.send_now(phone, template_id, params, Some(context)))
+    }
+
+    fn already_sent<'a>(&'a self, phone: &'a Phone, since: Timestamp, context: &'a str) -> CheckFuture<'a> {
+        Box::pin(self.receipt_of(phone, since, context))
     }
 }
 
