@@ -10,6 +10,7 @@ mod conformance;
 mod courier_conformance;
 mod crash;
 mod expiry;
+mod fulfilment;
 mod helpers;
 mod lifecycle;
 mod logins;
