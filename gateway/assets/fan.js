@@ -83,21 +83,25 @@
     return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
 
-  // Paying: creates the payment at the chosen channel and opens its cashier page, which
-  // returns to the order's page.
+  // Paying: creates the payment at the chosen channel. A phone opens the channel's H5/WAP
+  // cashier, which returns to the order's page; a desk shows the channel's QR code to scan
+  // and waits on the order's state.
   function payOrder(code, orderId, button, errorId) {
     var picked = document.querySelector("input[name=channel]:checked");
     var channel = picked ? picked.value : "wechat";
+    var desk = !window.matchMedia("(pointer: coarse)").matches && window.innerWidth >= 768;
+    var method = channel === "wechat" ? (desk ? "native" : "h5") : (desk ? "precreate" : "wap");
+    var back = location.origin + "/s/" + code + "/o/" + orderId;
     button.disabled = true;
     $(errorId).textContent = "";
-    call("POST", "/api/v1/orders/" + orderId + "/payments",
-      { channel: channel, method: channel === "wechat" ? "h5" : "wap" })
+    call("POST", "/api/v1/orders/" + orderId + "/payments", { channel: channel, method: method, return_url: back })
       .then(function (answer) {
-        var back = location.origin + "/s/" + code + "/o/" + orderId;
         if (answer.status === 201) {
           var body = answer.body;
           if (body.h5_url) { location.assign(body.h5_url + "&redirect_url=" + encodeURIComponent(back)); return; }
           if (body.pay_url) { location.assign(body.pay_url); return; }
+          var qr = body.code_url || body.qr_code;
+          if (qr) { showQr(qr, body, orderId, back); return; }
           $(errorId).textContent = "该支付方式请在手机上完成";
         } else if (answer.status === 409) {
           location.assign(back);
@@ -107,6 +111,28 @@
         }
         button.disabled = false;
       });
+  }
+
+  function showQr(url, payment, orderId, back) {
+    $("pay-qr-img").src = "/pay/qr.svg?u=" + encodeURIComponent(url);
+    $("pay-qr-hint").textContent = "请用" + (payment.channel === "alipay" ? "支付宝" : "微信") + "扫码支付，支付后本页自动跳转";
+    $("pay-qr").hidden = false;
+    var demo = $("sandbox-pay");
+    if (payment.sandbox_pay) {
+      demo.hidden = false;
+      demo.onclick = function () {
+        demo.disabled = true;
+        fetch(payment.sandbox_pay.url, { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(payment.sandbox_pay.body) });
+      };
+    }
+    var watch = function () {
+      call("GET", "/api/v1/orders/" + orderId).then(function (answer) {
+        if (answer.status === 200 && answer.body.state !== "pending_payment") { location.assign(back); return; }
+        setTimeout(watch, 1500);
+      });
+    };
+    setTimeout(watch, 1500);
   }
 
   function salePage(main) {

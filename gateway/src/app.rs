@@ -12,23 +12,26 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use actors::{Clock, Journal, OrderIds, SettlementRegistry, StockRegistry, SystemClock};
 use anyhow::Context as _;
 use persistence::{DatabaseConnection, WriterStatus, repo};
+use providers::sms::SmsSender;
 use rand::Rng as _;
 use sandbox::Sandbox;
 use sandbox::courier::CourierSandbox;
 use sandbox::sms::SmsSandbox;
+use sandbox::wechat_mp::WechatMpSandbox;
 use tokio::task::JoinHandle;
 use workflows::accounts::login::{LoginThrottle, PasswordWork};
 use workflows::accounts::versions::TokenVersions;
 use workflows::buyer_codes::LoginCodes;
 use workflows::fulfilment::label::LabelFont;
 use workflows::fulfilment::shipping::Fulfilment;
+use workflows::notifications::Notifications;
 use workflows::orders::export::Exports;
 use workflows::payments::Payments;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, courier, sandbox_keys, sms};
+use crate::wiring::{channel_clients, courier, sandbox_keys, sms, wechat_mp};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -66,6 +69,11 @@ pub struct AppState {
     pub courier_sandbox: Option<Arc<CourierSandbox>>,
     /// The merchants' order exports (files and jobs).
     pub exports: Arc<Exports>,
+    /// The outbox worker that tells buyers what happened to their orders (SMS, WeChat), and
+    /// what operators do with the messages that could not go.
+    pub notifications: Arc<Notifications>,
+    /// The bundled WeChat mini-program sandbox, when this server serves it.
+    pub wechat_mp_sandbox: Option<Arc<WechatMpSandbox>>,
 }
 
 impl AppState {
@@ -161,12 +169,21 @@ impl Application {
         let sandbox =
             sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
+        let sms_client: Arc<dyn SmsSender> = Arc::new(sms_client);
         let login_codes = LoginCodes::new(
             settings.buyer_codes.rules(),
             &secret,
-            Arc::new(sms_client),
+            sms_client.clone(),
             settings.sms.template_id_login.clone(),
         );
+        let (wechat_mp_client, wechat_mp_sandbox) = wechat_mp(&db, &settings, &base_url, &clock).await?;
+        let notifications = Arc::new(Notifications::new(
+            db.clone(),
+            sms_client,
+            wechat_mp_client.map(Arc::new),
+            settings.notifications.clone(),
+            clock.clone(),
+        ));
         let withdrawal_ids =
             Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
         let settlements = Arc::new(SettlementRegistry::new(
@@ -227,6 +244,8 @@ impl Application {
             fulfilment,
             courier_sandbox,
             exports,
+            notifications,
+            wechat_mp_sandbox,
         });
         state.health.probe(&state.db).await;
 
@@ -262,6 +281,7 @@ impl Application {
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
         let courier_sandbox_data = state.courier_sandbox.clone().map(web::Data::from);
+        let wechat_mp_sandbox_data = state.wechat_mp_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -286,6 +306,9 @@ impl Application {
                 }
                 if let Some(courier) = &courier_sandbox_data {
                     scope = scope.app_data(courier.clone());
+                }
+                if let Some(mp) = &wechat_mp_sandbox_data {
+                    scope = scope.app_data(mp.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -398,6 +421,12 @@ impl Application {
         let mut background = state.payments.clone().spawn_background();
         background.push(state.fulfilment.clone().spawn_sweep());
         background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
+        // Stopped by abort like the rest: a message it was sending when stopped is under a
+        // lease and is sent again once the lease ends (at least once, deduplicated by key).
+        background.push(tokio::spawn({
+            let notifications = state.notifications.clone();
+            async move { notifications.run(std::future::pending::<()>()).await }
+        }));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;

@@ -131,7 +131,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     if app.state().sms_sandbox.is_some() {
-        println!("sms sandbox inbox: {base}/sandbox/sms/messages?phone=PHONE (buyers' login codes)");
+        println!(
+            "sms sandbox inbox: {base}/sandbox/sms/messages?phone=PHONE (buyers' login codes and order notices)"
+        );
+    }
+    if app.state().wechat_mp_sandbox.is_some() {
+        println!("wechat subscription messages sandbox: {base}/sandbox/wechat-mp/messages?openid=OPENID");
     }
     app.run(true).await
 }

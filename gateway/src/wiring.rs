@@ -1,5 +1,5 @@
-//! The outside systems' clients built from configuration: the payment channels and the SMS
-//! provider, pointed at the bundled sandboxes (with their keys, generated once and kept in the
+//! The outside systems' clients built from configuration: the payment channels, the SMS
+//! provider and the WeChat mini program's subscription messages, pointed at the bundled sandboxes (with their keys, generated once and kept in the
 //! database) in demo mode when no URL is configured, never in production.
 
 use std::sync::Arc;
@@ -9,13 +9,15 @@ use actors::Clock;
 use anyhow::Context as _;
 use engine::ledger::Channel;
 use persistence::DatabaseConnection;
+use providers::couriers::kdniao::{Kdniao, KdniaoConfig};
 use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
 use providers::sms::tencent::{TencentSms, TencentSmsConfig};
-use providers::couriers::kdniao::{Kdniao, KdniaoConfig};
+use providers::wechat_mp::WechatMp;
 use sandbox::courier::CourierSandbox;
 use sandbox::sms::SmsSandbox;
+use sandbox::wechat_mp::WechatMpSandbox;
 use workflows::kept_keys;
 
 use settings::Settings;
@@ -177,6 +179,47 @@ pub(crate) async fn sms(
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((client, sandbox))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MpCredentials {
+    appid: String,
+    secret: String,
+}
+
+/// The subscription-message client and, with an empty `wechat_mp.api_url` in demo mode, the
+/// bundled sandbox it talks to. `None` for the client: no mini program is configured, and
+/// WeChat messages are skipped (production without `wechat_mp.appid`).
+pub(crate) async fn wechat_mp(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    base_url: &str,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<(Option<WechatMp>, Option<Arc<WechatMpSandbox>>)> {
+    let mp = &settings.wechat_mp;
+    let sandboxed =
+        mp.api_url.is_empty() && settings.sandbox.enabled && settings.mode == settings::Mode::Demo;
+    let (url, appid, secret, sandbox) = if sandboxed {
+        let MpCredentials { appid, secret } = kept_keys::kept(db, "wechat_mp_sandbox_credentials", || {
+            let (appid, secret) = sandbox::wechat_mp::generate_credentials();
+            MpCredentials { appid, secret }
+        })
+        .await?;
+        let sandbox = WechatMpSandbox::new(settings.wechat_mp_sandbox(&appid, &secret), clock.clone());
+        (format!("{base_url}/sandbox/wechat-mp"), appid, secret, Some(Arc::new(sandbox)))
+    } else if mp.api_url.is_empty() || mp.appid.is_empty() {
+        return Ok((None, None));
+    } else {
+        (mp.api_url.clone(), mp.appid.clone(), mp.secret.clone(), None)
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(mp.timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the wechat_mp HTTP client")?;
+    let client = WechatMp::new(settings.wechat_mp_client(&url, &appid, &secret), http, clock.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((Some(client), sandbox))
 }
 
 /// The courier sandbox's account as stored.

@@ -7,9 +7,11 @@ use std::time::Duration;
 use actors::{ActorSettings, HoldCaps, SettlementSettings};
 use engine::settlement::WithdrawalPolicy;
 use persistence::{WriterSettings, WriterStatus};
+use providers::wechat_mp::WechatMpConfig;
 use sandbox::SandboxSettings;
 use sandbox::courier::CourierSandboxSettings;
 use sandbox::sms::SmsSandboxSettings;
+use sandbox::wechat_mp::WechatMpSandboxSettings;
 use workflows::accounts::login::{PasswordWorkSettings, ThrottleSettings};
 use workflows::admission::Limits;
 use workflows::fulfilment::shipping::FulfilmentSettings;
@@ -126,13 +128,49 @@ impl Settings {
             secret_key: secret_key.to_owned(),
             sdk_app_id: s.sdk_app_id.clone(),
             sign_name: s.sign_name.clone(),
-            templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
+            // The login template and every notification template are approved there.
+            templates: s
+                .sandbox_templates
+                .iter()
+                .map(|t| (t.id.clone(), t.text.clone()))
+                .chain(self.notifications.sms_templates())
+                .collect(),
             inbox_capacity: s.sandbox_inbox_capacity,
         }
     }
 
+    /// The bundled WeChat mini-program sandbox with its credentials and every notification
+    /// template.
+    pub fn wechat_mp_sandbox(&self, appid: &str, secret: &str) -> WechatMpSandboxSettings {
+        WechatMpSandboxSettings {
+            appid: appid.to_owned(),
+            secret: secret.to_owned(),
+            token_ttl_secs: self.wechat_mp.sandbox_token_ttl_secs,
+            templates: self.notifications.wechat_templates(),
+            inbox_capacity: self.wechat_mp.sandbox_inbox_capacity,
+        }
+    }
+
+    /// The subscription-message client of the mini program `appid` at `url`.
+    pub fn wechat_mp_client(&self, url: &str, appid: &str, secret: &str) -> WechatMpConfig {
+        let mp = &self.wechat_mp;
+        WechatMpConfig {
+            url: url.to_owned(),
+            appid: appid.to_owned(),
+            secret: secret.to_owned(),
+            miniprogram_state: mp.miniprogram_state.clone(),
+            lang: mp.lang.clone(),
+            refresh_before_secs: mp.refresh_before_secs,
+        }
+    }
+
     /// The bundled courier sandbox, pushing tracking to this server's push endpoint.
-    pub fn courier_sandbox(&self, ebusiness_id: &str, app_key: &str, base_url: &str) -> CourierSandboxSettings {
+    pub fn courier_sandbox(
+        &self,
+        ebusiness_id: &str,
+        app_key: &str,
+        base_url: &str,
+    ) -> CourierSandboxSettings {
         CourierSandboxSettings {
             ebusiness_id: ebusiness_id.to_owned(),
             app_key: app_key.to_owned(),

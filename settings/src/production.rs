@@ -16,10 +16,11 @@ use providers::crypto;
 use crate::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
-pub const SECRETS: [&str; 7] = [
+pub const SECRETS: [&str; 8] = [
     "auth.token_secret",
     "sms.secret_key",
     "couriers.app_key",
+    "wechat_mp.secret",
     "server.metrics_token",
     "payments.wechat.merchant_private_key",
     "payments.wechat.api_v3_key",
@@ -51,11 +52,13 @@ pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
     let w = &mut settings.payments.wechat;
     let a = &mut settings.payments.alipay;
     let sms = &mut settings.sms;
+    let mp = &mut settings.wechat_mp;
     let couriers = &mut settings.couriers;
-    let slots: [(&str, &mut String, &str); 9] = [
+    let slots: [(&str, &mut String, &str); 10] = [
         ("auth.token_secret", &mut settings.auth.token_secret, &settings.auth.token_secret_file),
         ("sms.secret_key", &mut sms.secret_key, &sms.secret_key_file),
         ("couriers.app_key", &mut couriers.app_key, &couriers.app_key_file),
+        ("wechat_mp.secret", &mut mp.secret, &mp.secret_file),
         ("server.metrics_token", &mut settings.server.metrics_token, &settings.server.metrics_token_file),
         ("payments.wechat.merchant_private_key", &mut w.merchant_private_key, &w.merchant_private_key_file),
         ("payments.wechat.platform_public_key", &mut w.platform_public_key, &w.platform_public_key_file),
@@ -175,6 +178,14 @@ fn production_problems(s: &Settings, problems: &mut Vec<String>) {
     check_key("couriers.provider_url", &couriers.provider_url, |_, _| Ok(()));
     check_key("couriers.ebusiness_id", &couriers.ebusiness_id, |_, _| Ok(()));
     check_key("couriers.app_key", &couriers.app_key, |_, _| Ok(()));
+    // WeChat subscription messages are optional (no mini program: SMS only), but a mini
+    // program named without its secret could never send.
+    let mp = &s.wechat_mp;
+    if !mp.api_url.is_empty() || !mp.appid.is_empty() {
+        check_key("wechat_mp.api_url", &mp.api_url, |_, _| Ok(()));
+        check_key("wechat_mp.appid", &mp.appid, |_, _| Ok(()));
+        check_key("wechat_mp.secret", &mp.secret, |_, _| Ok(()));
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +249,24 @@ mod tests {
         );
         assert!(problems[2].starts_with("payments.alipay.app_private_key_file: cannot read"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn wechat_messages_are_optional_but_a_named_mini_program_needs_its_keys() {
+        let production = Settings { mode: Mode::Production, ..Settings::default() };
+        let named = |problems: &[String]| -> Vec<String> {
+            problems.iter().filter(|p| p.starts_with("wechat_mp.")).cloned().collect()
+        };
+        assert!(named(&startup_problems(&production)).is_empty(), "no mini program: SMS only");
+        let mut half = production.clone();
+        half.wechat_mp.appid = "wx0123456789abcdef".into();
+        let problems = named(&startup_problems(&half));
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(problems[0].starts_with("wechat_mp.api_url is not set"));
+        assert!(
+            problems[1]
+                .starts_with("wechat_mp.secret is not set: supply it from FLASHSALE__WECHAT_MP__SECRET")
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Settings {
     pub payments: Payments,
     pub sandbox: Sandbox,
     pub sms: Sms,
+    /// What buyers are told and how hard the outbox worker tries (`[notifications]`).
+    pub notifications: workflows::notifications::NotificationSettings,
+    pub wechat_mp: WechatMp,
     pub buyer_codes: BuyerCodes,
     pub operator: Operator,
     pub demo: Demo,
@@ -478,6 +481,47 @@ impl Default for Sms {
     }
 }
 
+/// WeChat subscription messages from the platform's mini program (`subscribeMessage.send`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatMp {
+    /// `https://api.weixin.qq.com`; empty = the bundled sandbox of this server (demo mode), with
+    /// an appid and secret generated on first start and kept in the database.
+    pub api_url: String,
+    /// The mini program's appid; with a real `api_url` and no appid, WeChat messages are
+    /// skipped (buyers are told by SMS only).
+    pub appid: String,
+    pub secret: String,
+    /// A file holding the secret (read at start when `secret` is empty).
+    pub secret_file: String,
+    /// `formal` for the released mini program; `developer` or `trial` for test builds.
+    pub miniprogram_state: String,
+    pub lang: String,
+    /// An access token is replaced this long before it expires.
+    pub refresh_before_secs: i64,
+    pub timeout_ms: u64,
+    /// The bundled sandbox's token lifetime and inbox size (oldest dropped first).
+    pub sandbox_token_ttl_secs: i64,
+    pub sandbox_inbox_capacity: usize,
+}
+
+impl Default for WechatMp {
+    fn default() -> Self {
+        Self {
+            api_url: String::new(),
+            appid: String::new(),
+            secret: String::new(),
+            secret_file: String::new(),
+            miniprogram_state: "formal".into(),
+            lang: "zh_CN".into(),
+            refresh_before_secs: 300,
+            timeout_ms: 5_000,
+            sandbox_token_ttl_secs: 7_200,
+            sandbox_inbox_capacity: 10_000,
+        }
+    }
+}
+
 /// One-time login codes for buyers. Every cap is off at `0`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -660,6 +704,13 @@ impl Settings {
         anyhow::ensure!(
             self.sms.sandbox_inbox_capacity > 0,
             "sms.sandbox_inbox_capacity must be greater than 0"
+        );
+        let problems = self.notifications.problems();
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        let mp = &self.wechat_mp;
+        anyhow::ensure!(
+            mp.timeout_ms > 0 && mp.sandbox_token_ttl_secs > 0 && mp.sandbox_inbox_capacity > 0,
+            "wechat_mp.timeout_ms, sandbox_token_ttl_secs and sandbox_inbox_capacity must be greater than 0"
         );
         anyhow::ensure!(
             self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,

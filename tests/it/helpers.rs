@@ -508,11 +508,18 @@ impl Api {
         session.body["token"].as_str().unwrap().to_owned()
     }
 
-    /// The code in the newest message the SMS sandbox delivered to `phone`.
+    /// The code in the newest login-code message the SMS sandbox delivered to `phone` (order
+    /// notices go to the same inbox).
     pub async fn sms_code(&self, phone: &str) -> String {
         let inbox = self.get(&format!("/sandbox/sms/messages?phone={phone}"), None).await;
         assert_eq!(inbox.status, 200, "{}", inbox.body);
-        let text = inbox.body["messages"][0]["text"].as_str().unwrap_or_else(|| panic!("no SMS to {phone}"));
+        let login_template = Settings::default().sms.template_id_login;
+        let newest_code = inbox.body["messages"]
+            .as_array()
+            .and_then(|all| all.iter().find(|m| m["template_id"] == login_template.as_str()));
+        let text = newest_code
+            .and_then(|m| m["text"].as_str())
+            .unwrap_or_else(|| panic!("no login code SMS to {phone}"));
         code_in(text).unwrap_or_else(|| panic!("no code in {text:?}"))
     }
 

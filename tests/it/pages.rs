@@ -190,3 +190,68 @@ async fn a_page_buys_with_its_cookie_only_when_it_sends_its_csrf_token() {
     println!("fan page, stylesheet and script: {total} bytes gzipped");
     assert!(total <= 60 * 1024, "{total} bytes gzipped");
 }
+
+/// A phone pays at Alipay's WAP cashier, which sends it back to the order's page (the signed
+/// `return_url`, also the cashier's `quit_url`); a desk is shown the channel's scan-to-pay link
+/// as a QR code, and only such links are drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cashier_returns_to_the_order_page_and_a_desk_gets_the_payment_qr_code() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let sale = api.live_sale(20, 3, 900).await;
+    let buyer = api.buyer("13700000031").await;
+    let placed = api.order(sale.flash_sale_id, &buyer, "return-1", 1).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let order_id = placed.body["order_id"].as_i64().unwrap();
+    let back = format!("{}/s/anycode/o/{order_id}", api.base);
+    api.set_address(order_id, &buyer).await;
+
+    let created = api
+        .post(
+            &format!("/api/v1/orders/{order_id}/payments"),
+            Some(&buyer),
+            json!({"channel": "alipay", "method": "wap", "return_url": back}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let pay_url = reqwest::Url::parse(created.body["pay_url"].as_str().unwrap()).unwrap();
+    let param = |name: &str| pay_url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("return_url").as_deref(), Some(back.as_str()));
+    let biz: Value = serde_json::from_str(&param("biz_content").unwrap()).unwrap();
+    assert_eq!(biz["quit_url"], back.as_str());
+
+    // The cashier takes the signed request (return_url included in what is signed) and, once
+    // paid, sends the browser back to the order's page.
+    let cashier = api.client.get(pay_url.clone()).send().await.unwrap();
+    assert_eq!(cashier.status(), 200);
+    assert!(cashier.text().await.unwrap().contains(&format!("name=return_to value=\"{back}\"")));
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let out_trade_no = created.body["out_trade_no"].as_str().unwrap();
+    let paid = no_redirects
+        .post(api.url("/sandbox/alipay/pay-form"))
+        .form(&[("out_trade_no", out_trade_no), ("return_to", back.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    assert_eq!(paid.headers()["location"].to_str().unwrap(), back);
+
+    // A desk's QR code: drawn for the channels' scan-to-pay links, refused for anything else.
+    for link in ["weixin://wxpay/bizpayurl?pr=FS1W", "https://qr.alipay.com/sandboxFS1A"] {
+        let mut url = reqwest::Url::parse(&api.url("/pay/qr.svg")).unwrap();
+        url.query_pairs_mut().append_pair("u", link);
+        let qr = api.client.get(url).send().await.unwrap();
+        assert_eq!(qr.status(), 200, "{link}");
+        assert_eq!(qr.headers()[CONTENT_TYPE], "image/svg+xml");
+        assert!(qr.text().await.unwrap().contains("<svg"), "{link}");
+    }
+    for link in ["https://evil.example/pay", "javascript:alert(1)", ""] {
+        let mut url = reqwest::Url::parse(&api.url("/pay/qr.svg")).unwrap();
+        url.query_pairs_mut().append_pair("u", link);
+        let refused = reply(api.client.get(url).send().await.unwrap()).await;
+        assert_eq!((refused.status.as_u16(), refused.code()), (400, "invalid_payment_link"), "{link}");
+    }
+    app.stop().await;
+}

@@ -215,6 +215,31 @@ async fn notification_chaos_credits_each_genuine_payment_exactly_once() {
             [format!("order_paid:{}:sms", p.order_id), format!("order_paid:{}:wechat_mp", p.order_id)];
         assert_eq!(keys, expected);
     }
+    // The server's own worker delivers them: one text per paid order, carrying its dedupe key
+    // (the buyers have no WeChat openid: those are skipped, not sent).
+    let sms = app.state.sms_sandbox.clone().expect("the SMS sandbox is mounted");
+    let paid_texts = || -> Vec<String> {
+        let mut keys: Vec<String> = sms
+            .messages(None, usize::MAX)
+            .into_iter()
+            .filter(|m| m.template_id == "2100101")
+            .map(|m| m.session_context)
+            .collect();
+        keys.sort();
+        keys
+    };
+    let mut expected: Vec<String> =
+        paid.iter().map(|(_, p)| format!("order_paid:{}:sms", p.order_id)).collect();
+    expected.sort();
+    for _ in 0..600 {
+        if paid_texts().len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(paid_texts(), expected, "each paid order's text sent exactly once");
+    let pending = persistence::outbox::count(&connection, engine::notification::OutboxState::Pending).await;
+    assert_eq!(pending.unwrap(), 0, "nothing left waiting");
 
     // Every genuine payment credited exactly once, to the fen.
     let mut expected_mcn = 0;
@@ -579,6 +604,14 @@ async fn a_failing_channel_is_skipped_and_the_other_one_offered() {
         (json!({"channel": "paypal"}), "invalid_channel"),
         (json!({"channel": "wechat", "method": "wap"}), "invalid_method"),
         (json!({"channel": "wechat", "method": "jsapi"}), "openid_required"),
+        (
+            json!({"channel": "alipay", "method": "wap", "return_url": "https://evil.example/s/x"}),
+            "invalid_return_url",
+        ),
+        (
+            json!({"channel": "alipay", "method": "wap", "return_url": format!("{}.evil.example/", api.base)}),
+            "invalid_return_url",
+        ),
     ] {
         let refused = api.post(&format!("/api/v1/orders/{third}/payments"), Some(&buyer), body).await;
         assert_eq!((refused.status.as_u16(), refused.code()), (422, code), "{}", refused.body);

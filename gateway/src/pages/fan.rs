@@ -188,6 +188,7 @@ fn sale_view(
                     }
                     button.primary #pay type="button" { "去支付" }
                     p.form-error #pay-error role="alert" {}
+                    (pay_qr())
                 }
             }
             noscript { p.form-error { "请开启浏览器的 JavaScript 后下单。" } }
@@ -306,6 +307,7 @@ pub async fn order_page(
                         }
                         button.primary #pay type="button" { "继续支付" }
                         p.form-error #pay-error role="alert" {}
+                        (pay_qr())
                     }
                     p.center { a href=(sale_link) { "返回商品页" } }
                 }
@@ -313,4 +315,17 @@ pub async fn order_page(
         };
         page(&format!("订单 {order_id}"), Some(csrf), body)
     })
+}
+
+/// Where a desk's browser shows the channel's QR code (WeChat Native `code_url`, Alipay
+/// precreate `qr_code`) to scan with a phone; the script fills it. In demo mode a button pays
+/// as the scanning phone would, at the sandbox.
+fn pay_qr() -> Markup {
+    html! {
+        div.pay-qr #pay-qr hidden {
+            img #pay-qr-img width="220" height="220" alt="支付二维码";
+            p #pay-qr-hint role="status" { "请用手机扫码支付，支付后本页自动跳转" }
+            button.secondary #sandbox-pay type="button" hidden { "演示：模拟手机扫码付款" }
+        }
+    }
 }

@@ -82,7 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/s/{code}/live", web::get().to(fan::live))
         .route("/s/{code}/qr.png", web::get().to(share::qr_png))
         .route("/s/{code}/qr.svg", web::get().to(share::qr_svg))
-        .route("/s/{code}/o/{order}", web::get().to(fan::order_page));
+        .route("/s/{code}/o/{order}", web::get().to(fan::order_page))
+        .route("/pay/qr.svg", web::get().to(share::pay_qr_svg));
 }
 
 /// The page routes under `/api/v1`.

@@ -192,9 +192,59 @@ pub async fn qr_svg(
     image_answer("image/svg+xml", svg.into_bytes())
 }
 
+/// What a payment QR code may hold: the channels' own scan-to-pay links (WeChat Pay Native
+/// `code_url`, Alipay precreate `qr_code`), nothing else, so this is no QR service for anyone's
+/// link.
+const PAYMENT_QR_PREFIXES: [&str; 2] = ["weixin://wxpay/bizpayurl?", "https://qr.alipay.com/"];
+const PAYMENT_QR_MAX_CHARS: usize = 256;
+
+#[derive(serde::Deserialize)]
+pub struct PaymentQr {
+    u: String,
+}
+
+/// A channel's scan-to-pay link is `url`'s only acceptable shape.
+fn payment_link(url: &str) -> bool {
+    url.len() <= PAYMENT_QR_MAX_CHARS
+        && PAYMENT_QR_PREFIXES.iter().any(|prefix| url.starts_with(prefix))
+        && url.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// `GET /pay/qr.svg?u=…`: the QR code a desk's browser shows for a channel's scan-to-pay link.
+pub async fn pay_qr_svg(query: web::Query<PaymentQr>) -> HttpResponse {
+    if !payment_link(&query.u) {
+        return HttpResponse::BadRequest().json(serde_json::json!({
+            "error": {"code": "invalid_payment_link", "message": "not a WeChat Pay or Alipay scan-to-pay link"}
+        }));
+    }
+    match QrCode::with_error_correction_level(query.u.as_bytes(), qrcode::EcLevel::M) {
+        Ok(qr) => {
+            let svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).build();
+            image_answer("image/svg+xml", svg.into_bytes())
+        }
+        Err(_) => HttpResponse::BadRequest().finish(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_channels_scan_to_pay_links_become_payment_qr_codes() {
+        assert!(payment_link("weixin://wxpay/bizpayurl?pr=FS12W"));
+        assert!(payment_link("https://qr.alipay.com/bax03431ljhokirwl38f00a7"));
+        for bad in [
+            "https://evil.example/pay",
+            "https://qr.alipay.com.evil.example/x",
+            "weixin://wxpay/other",
+            "https://qr.alipay.com/a b",
+            "",
+        ] {
+            assert!(!payment_link(bad), "{bad}");
+        }
+        assert!(!payment_link(&format!("https://qr.alipay.com/{}", "x".repeat(300))));
+    }
 
     #[test]
     fn codes_round_trip_and_refuse_what_was_not_issued() {

@@ -41,6 +41,8 @@ pub enum PaymentError {
     InvalidMethod,
     #[error("a JSAPI payment needs the payer's openid")]
     OpenidRequired,
+    #[error("return_url must be a page of this platform ({0}/…), at most 512 characters")]
+    InvalidReturnUrl(String),
     #[error("{} is not offered", .0.as_str())]
     NotOffered(Channel),
     #[error(transparent)]
@@ -64,6 +66,7 @@ impl PaymentError {
             Self::InvalidChannel => ApiError::invalid("invalid_channel", message),
             Self::InvalidMethod => ApiError::invalid("invalid_method", message),
             Self::OpenidRequired => ApiError::invalid("openid_required", message),
+            Self::InvalidReturnUrl(_) => ApiError::invalid("invalid_return_url", message),
             Self::NotOffered(_) => ApiError::invalid("channel_not_offered", message),
             Self::NotPayable(_) => ApiError::conflict("not_payable", message),
             Self::AddressRequired => ApiError::conflict("address_required", message),
@@ -93,6 +96,8 @@ pub struct CreatePayment {
     method: Option<String>,
     /// The payer's openid, for WeChat JSAPI payments inside WeChat.
     openid: Option<String>,
+    /// Where Alipay's cashier sends the buyer back (a page of this platform).
+    return_url: Option<String>,
 }
 
 #[utoipa::path(
@@ -129,11 +134,23 @@ pub async fn create(
     if !state.payments.channels.offered(wanted) {
         return Err(PaymentError::NotOffered(wanted));
     }
+    let return_url = match body.return_url.as_deref() {
+        None | Some("") => None,
+        Some(url) if own_page(&state.base_url, url) => Some(url.to_owned()),
+        Some(_) => return Err(PaymentError::InvalidReturnUrl(state.base_url.clone())),
+    };
     let order = visible_order(&state, Caller::Buyer(buyer.0), OrderId(id.into_inner())).await?;
     let payer_ip =
         crate::client::request_address(&request, &state.proxies).map(|ip| ip.to_string()).unwrap_or_default();
-    let new =
-        NewPaymentRequest { order, buyer: buyer.0, wanted, method, openid: body.openid.clone(), payer_ip };
+    let new = NewPaymentRequest {
+        order,
+        buyer: buyer.0,
+        wanted,
+        method,
+        openid: body.openid.clone(),
+        payer_ip,
+        return_url,
+    };
     let retry_after = state.admission.retry_after_secs();
     let created = state.payments.create(new).await.map_err(|e| PaymentError::creating(e, retry_after))?;
     let mut answer = json!({
@@ -158,6 +175,14 @@ pub async fn create(
         });
     }
     Ok(HttpResponse::Created().json(answer))
+}
+
+/// A page of this platform: the channels only send buyers back to the merchant's own domain,
+/// and an open redirect through a payment would lend our name to anyone's page.
+fn own_page(base_url: &str, url: &str) -> bool {
+    url.len() <= 512
+        && url.strip_prefix(base_url).is_some_and(|rest| rest.starts_with('/'))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 #[utoipa::path(

@@ -197,6 +197,7 @@ mod tests {
                 method: PayMethod::Native.on(channel),
                 payer_openid: None,
                 payer_ip: "127.0.0.1".into(),
+                return_url: None,
                 sub_merchant: Some(SubMerchant { id: "1900000201".into(), app_id: None }),
                 split: None,
             };

@@ -112,6 +112,9 @@ pub struct CreateRequest {
     pub method: PayMethod,
     pub payer_openid: Option<String>,
     pub payer_ip: String,
+    /// Where the channel's page sends the buyer afterwards (Alipay WAP `return_url`, and its
+    /// `quit_url` for leaving the cashier); one of the platform's own pages.
+    pub return_url: Option<String>,
     /// The merchant the money goes to when the platform acts as the channel's partner
     /// (`reference/compliant-payments.md`). `None`: a direct payment to the platform's own
     /// account, the only kind the clients make today.

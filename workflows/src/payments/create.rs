@@ -21,6 +21,8 @@ pub struct NewPaymentRequest {
     /// The payer's openid, for WeChat JSAPI payments inside WeChat.
     pub openid: Option<String>,
     pub payer_ip: String,
+    /// The platform page the channel's cashier returns the buyer to (checked by the caller).
+    pub return_url: Option<String>,
 }
 
 /// A payment a channel took, with what the channel answered for the buyer's page.
@@ -67,7 +69,7 @@ pub fn out_trade_no(order_id: OrderId, channel: Channel) -> String {
 impl Payments {
     /// Creates the payment of a payable order, failing over between channels.
     pub async fn create(&self, request: NewPaymentRequest) -> Result<PaymentCreated, CreateError> {
-        let NewPaymentRequest { order, buyer, wanted, method, openid, payer_ip } = request;
+        let NewPaymentRequest { order, buyer, wanted, method, openid, payer_ip, return_url } = request;
         let now = self.clock.now();
         order.payable(now).map_err(CreateError::NotPayable)?;
         if persistence::addresses::of_order(&self.db, order.id).await?.is_none() {
@@ -102,6 +104,7 @@ impl Payments {
                 method,
                 payer_openid: openid.clone(),
                 payer_ip: payer_ip.clone(),
+                return_url: return_url.clone(),
                 sub_merchant: None,
                 split: None,
             };

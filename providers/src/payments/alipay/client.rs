@@ -35,6 +35,17 @@ pub struct AlipayClient {
 
 impl AlipayClient {
     fn params(&self, method: &str, biz_content: &Value, notify: bool) -> BTreeMap<String, String> {
+        self.params_returning(method, biz_content, notify, None)
+    }
+
+    /// [`Self::params`] with the public `return_url` (page payments only), signed with the rest.
+    fn params_returning(
+        &self,
+        method: &str,
+        biz_content: &Value,
+        notify: bool,
+        return_url: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let mut params: BTreeMap<String, String> = [
             ("app_id", self.app_id.clone()),
             ("method", method.to_owned()),
@@ -49,6 +60,9 @@ impl AlipayClient {
         .collect();
         if notify {
             params.insert("notify_url".into(), self.notify_url.clone());
+        }
+        if let Some(url) = return_url {
+            params.insert("return_url".into(), url.to_owned());
         }
         protocol::sign(&self.key, &mut params, true);
         params
@@ -119,7 +133,12 @@ impl AlipayClient {
             // A page redirect, not a server call: the buyer's browser opens the signed URL.
             let mut biz = biz;
             biz["product_code"] = json!("QUICK_WAP_WAY");
-            let params = self.params("alipay.trade.wap.pay", &biz, true);
+            if let Some(url) = &request.return_url {
+                // The cashier's "back" button leads to the same page as a finished payment.
+                biz["quit_url"] = json!(url);
+            }
+            let params =
+                self.params_returning("alipay.trade.wap.pay", &biz, true, request.return_url.as_deref());
             let query =
                 serde_urlencoded::to_string(&params).map_err(|e| ChannelError::Protocol(e.to_string()))?;
             return Ok(json!({ "pay_url": format!("{}?{query}", self.gateway_url) }));
