@@ -132,7 +132,7 @@ fn decode_code128(modules: &[u8]) -> Option<String> {
         return None;
     };
     let body = &modules[11..modules.len() - 13];
-    if body.len() % 11 != 0 {
+    if !body.len().is_multiple_of(11) {
         return None;
     }
     let values: Vec<usize> =
@@ -538,6 +538,9 @@ async fn merchants_list_filter_page_and_export_their_orders() {
     shop.app.stop().await;
 }
 
+/// One case of the bad-input table: name, method, path, token, body, status, `error.code`.
+type Row<'a> = (&'a str, Method, String, Option<&'a str>, Value, u16, &'a str);
+
 /// A push as KDNiao would send it about `waybill`, at `push_time`, signed with `key`.
 fn push(ebusiness_id: &str, key: &str, genuine: &str, push_time: Timestamp) -> String {
     let form = Form::decode(genuine.as_bytes()).unwrap();
@@ -573,8 +576,7 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
     let mut bad_phone = test_address();
     bad_phone["phone"] = json!("1380013800");
 
-    // (name, method, path, token, body, status, code)
-    let cases: Vec<(&str, Method, String, Option<&str>, Value, u16, &str)> = vec![
+    let cases: Vec<Row<'_>> = vec![
         (
             "unknown courier",
             Method::POST,
