@@ -15,19 +15,23 @@ use persistence::{DatabaseConnection, WriterStatus, repo};
 use providers::sms::SmsSender;
 use rand::Rng as _;
 use sandbox::Sandbox;
+use sandbox::courier::CourierSandbox;
 use sandbox::sms::SmsSandbox;
 use sandbox::wechat_mp::WechatMpSandbox;
 use tokio::task::JoinHandle;
 use workflows::accounts::login::{LoginThrottle, PasswordWork};
 use workflows::accounts::versions::TokenVersions;
 use workflows::buyer_codes::LoginCodes;
+use workflows::fulfilment::label::LabelFont;
+use workflows::fulfilment::shipping::Fulfilment;
 use workflows::notifications::Notifications;
+use workflows::orders::export::Exports;
 use workflows::payments::Payments;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, sandbox_keys, sms, wechat_mp};
+use crate::wiring::{channel_clients, courier, sandbox_keys, sms, wechat_mp};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -59,6 +63,12 @@ pub struct AppState {
     pub login_codes: LoginCodes,
     /// The bundled SMS sandbox, when this server serves it.
     pub sms_sandbox: Option<Arc<SmsSandbox>>,
+    /// Shipping, labels, tracking pushes, receipt and completion.
+    pub fulfilment: Arc<Fulfilment>,
+    /// The bundled courier sandbox, when this server serves it.
+    pub courier_sandbox: Option<Arc<CourierSandbox>>,
+    /// The merchants' order exports (files and jobs).
+    pub exports: Arc<Exports>,
     /// The outbox worker that tells buyers what happened to their orders (SMS, WeChat), and
     /// what operators do with the messages that could not go.
     pub notifications: Arc<Notifications>,
@@ -192,6 +202,23 @@ impl Application {
             clock.clone(),
             settings.payment_workflow(),
         ));
+        let (courier_client, courier_sandbox) = courier(&db, &settings, &base_url, &clock).await?;
+        let c = &settings.couriers;
+        let font = match LabelFont::load(std::path::Path::new(&c.label_font_path), c.label_font_index) {
+            Ok(font) => Some(font),
+            Err(error) => {
+                tracing::warn!(%error, "no label font: shipping works, labels are refused");
+                None
+            }
+        };
+        let fulfilment = Arc::new(Fulfilment::new(
+            db.clone(),
+            Arc::new(courier_client),
+            clock.clone(),
+            settings.fulfilment_workflow(),
+            font,
+        ));
+        let exports = Arc::new(Exports::new(db.clone(), clock.clone(), settings.export_settings())?);
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
@@ -214,6 +241,9 @@ impl Application {
             health: Health::new(writer_status),
             login_codes,
             sms_sandbox,
+            fulfilment,
+            courier_sandbox,
+            exports,
             notifications,
             wechat_mp_sandbox,
         });
@@ -250,6 +280,7 @@ impl Application {
         let server_pages = pages.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
+        let courier_sandbox_data = state.courier_sandbox.clone().map(web::Data::from);
         let wechat_mp_sandbox_data = state.wechat_mp_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
@@ -272,6 +303,9 @@ impl Application {
                 let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
                 if let Some(sms) = &sms_sandbox_data {
                     scope = scope.app_data(sms.clone());
+                }
+                if let Some(courier) = &courier_sandbox_data {
+                    scope = scope.app_data(courier.clone());
                 }
                 if let Some(mp) = &wechat_mp_sandbox_data {
                     scope = scope.app_data(mp.clone());
@@ -385,6 +419,8 @@ impl Application {
             }
         });
         let mut background = state.payments.clone().spawn_background();
+        background.push(state.fulfilment.clone().spawn_sweep());
+        background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
         // Stopped by abort like the rest: a message it was sending when stopped is under a
         // lease and is sent again once the lease ends (at least once, deduplicated by key).
         background.push(tokio::spawn({

@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
 use crate::routes::{
-    buyers, flash_sales, merchants, money, operator, operators, orders, payments, products, refunds,
+    addresses, buyers, flash_sales, fulfilment, merchant_orders, merchants, money, operator, operators,
+    orders, payments, products, refunds,
 };
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,
@@ -67,6 +68,10 @@ impl Modify for BearerTokens {
         orders::place_order, orders::get, orders::cancel,
         payments::create, payments::list, payments::wechat_notify, payments::alipay_notify,
         refunds::ask, refunds::of_order, refunds::list_mine, refunds::approve, refunds::reject,
+        addresses::list, addresses::save, addresses::remove, addresses::set_for_order,
+        fulfilment::ship, fulfilment::label, fulfilment::batch_labels, fulfilment::kdniao_push, fulfilment::receipt,
+        merchant_orders::list, merchant_orders::detail, merchant_orders::export, merchant_orders::export_job,
+        merchant_orders::export_file,
         money::balance, money::entries, money::entries_csv, money::withdraw, money::withdrawals,
         operators::log_in, operators::list, operators::create, operators::revoke, operators::audit,
         operator::reviews, operator::approve, operator::reject, operator::withdrawals,
@@ -171,6 +176,9 @@ mod tests {
             include_str!("routes/buyers.rs"),
             include_str!("routes/orders.rs"),
             include_str!("routes/payments.rs"),
+            include_str!("routes/addresses.rs"),
+            include_str!("routes/fulfilment.rs"),
+            include_str!("routes/merchant_orders.rs"),
             include_str!("routes/money.rs"),
             include_str!("routes/refunds.rs"),
             include_str!("routes/operators.rs"),

@@ -12,6 +12,7 @@ mod m0007_outbox;
 mod m0008_qualification;
 mod m0009_aftersales;
 mod m0010_outbox_in_flight;
+mod m0011_shipments;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_qualification::Migration),
             Box::new(m0009_aftersales::Migration),
             Box::new(m0010_outbox_in_flight::Migration),
+            Box::new(m0011_shipments::Migration),
         ]
     }
 }

@@ -431,6 +431,16 @@ async fn buy_and_pay(api: Api, buyer: String, sale: i64, orders: usize, tag: usi
             break;
         };
         let order = placed["order_id"].as_i64().unwrap();
+        let address = api
+            .client
+            .put(api.url(&format!("/api/v1/orders/{order}/address")))
+            .bearer_auth(&buyer)
+            .json(&crate::helpers::test_address())
+            .send()
+            .await;
+        if !address.is_ok_and(|a| a.status() == 200) {
+            break;
+        }
         let payments = format!("/api/v1/orders/{order}/payments");
         let Some((201, payment)) =
             try_post(&api, &payments, Some(&buyer), None, json!({"channel": "wechat"})).await

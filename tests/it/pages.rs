@@ -205,6 +205,7 @@ async fn the_cashier_returns_to_the_order_page_and_a_desk_gets_the_payment_qr_co
     assert_eq!(placed.status, 201, "{}", placed.body);
     let order_id = placed.body["order_id"].as_i64().unwrap();
     let back = format!("{}/s/anycode/o/{order_id}", api.base);
+    api.set_address(order_id, &buyer).await;
 
     let created = api
         .post(

@@ -23,5 +23,7 @@ pub mod posting_line;
 pub mod product;
 pub mod refund_request;
 pub mod setting;
+pub mod shipment;
 pub mod split_rule;
+pub mod tracking_event;
 pub mod withdrawal;
