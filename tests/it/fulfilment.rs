@@ -837,3 +837,81 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
     assert!(api.get("/api/v1/buyers/me/addresses", b).await.body["addresses"].as_array().unwrap().is_empty());
     shop.app.stop().await;
 }
+
+/// After delivery, a no-reason return is taken until seven days after the delivered scan and
+/// refused from then on; a shipped unit cannot go back on sale; the part refunded goes back
+/// through the channel and the books still agree with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_order_is_refunded_within_seven_days_of_delivery_and_not_after() {
+    let db = TestDb::new().await;
+    let shop = shop(&db, |_| {}).await;
+    let api = &shop.api;
+    let operator = api.operator().await;
+    let order = shop.order("after-delivery-1", 2).await;
+    api.set_address(order, &shop.buyer).await;
+    shop.pay(order).await;
+    let shipped = shop.ship(order, json!({"courier": "ZTO", "sender": sender()})).await;
+    let waybill = shipped["waybill_no"].as_str().unwrap().to_owned();
+    for to in ["collected", "delivered"] {
+        let moved =
+            api.post(&format!("/sandbox/courier/waybills/{waybill}/advance"), None, json!({"to": to})).await;
+        assert_eq!(moved.status, 200, "{}", moved.body);
+    }
+    eventually("delivered is pushed", || async {
+        shop.buyer_view(order).await["shipment"]["tracking_state"] == "delivered"
+    })
+    .await;
+    let shipment = persistence::shipments::of_order(&shop.app.state.db, OrderId(order)).await.unwrap();
+    let delivered_at = shipment.unwrap().delivered_at.expect("delivered");
+    let balance_before = api.balance(&shop.merchant).await.0;
+
+    // Delivered: one unit of two back, with no reason. (The channel is asked on the wall
+    // clock's day: its sandbox checks request times against its own clock.)
+    let refunds = format!("/api/v1/orders/{order}/refunds");
+    let asked = api.post(&refunds, Some(&shop.buyer), json!({"quantity": 1, "reason": "七天无理由"})).await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    assert_eq!(asked.body["amount_fen"], 1_990);
+    let id = asked.body["refund_id"].as_i64().unwrap();
+    let approve = format!("/api/v1/merchants/me/refunds/{id}/approve");
+    let on_sale = api.post(&approve, Some(&shop.merchant), json!({"restock": "sale"})).await;
+    assert_eq!((on_sale.status.as_u16(), on_sale.code()), (409, "shipped_units"), "{}", on_sale.body);
+    let approved = api.post(&approve, Some(&shop.merchant), json!({"restock": "none"})).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let run = api.post("/api/v1/operator/refunds/run", Some(&operator), json!({})).await;
+    assert_eq!(run.status, 200, "{}", run.body);
+
+    let sandbox = shop.app.state.sandbox.clone().unwrap();
+    let trade = api.get(&format!("/api/v1/orders/{order}/payments"), Some(&shop.buyer)).await;
+    let out_trade_no = trade.body["payments"][0]["out_trade_no"].as_str().unwrap().to_owned();
+    assert_eq!(sandbox.trade(Channel::Wechat, &out_trade_no).unwrap().refunded(), engine::Fen(1_990));
+    // The merchant gives back its share of the unit: the unit's price less its part of the fee.
+    let given_back = balance_before - api.balance(&shop.merchant).await.0;
+    assert!(given_back > 1_900 && given_back < 1_990, "{given_back}");
+    let check = api.get("/api/v1/operator/ledger/check", Some(&operator)).await;
+    assert_eq!(check.body["balanced"], true, "{}", check.body);
+    let reconciliation = api.get("/api/v1/operator/reconciliation", Some(&operator)).await;
+    assert_eq!(reconciliation.body["reconciled"], true, "{}", reconciliation.body);
+    assert_eq!(shop.buyer_view(order).await["state"], "shipped", "one unit of two: still the buyer's");
+
+    // A millisecond before seven days after the delivered scan: still taken (then rejected).
+    let closes = delivered_at.as_millis() + 7 * DAY_MS;
+    shop.clock.advance_millis(closes - 1 - shop.clock.now().as_millis());
+    let last_day =
+        api.post(&refunds, Some(&shop.buyer), json!({"quantity": 1, "reason": "七天无理由"})).await;
+    assert_eq!(last_day.status, 201, "{}", last_day.body);
+    let rejected = api
+        .post(
+            &format!("/api/v1/merchants/me/refunds/{}/reject", last_day.body["refund_id"]),
+            Some(&shop.merchant),
+            json!({"reason": "已超出退货条件"}),
+        )
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    // At seven days to the millisecond: closed, and nothing is written.
+    shop.clock.advance_millis(1);
+    let late = api.post(&refunds, Some(&shop.buyer), json!({"quantity": 1, "reason": "七天无理由"})).await;
+    assert_eq!((late.status.as_u16(), late.code()), (409, "not_refundable"), "{}", late.body);
+    let listed = api.get(&refunds, Some(&shop.buyer)).await;
+    assert_eq!(listed.body["refunds"].as_array().map(Vec::len), Some(2), "{}", listed.body);
+    shop.app.stop().await;
+}

@@ -78,8 +78,10 @@ impl Payments {
         let terms =
             repo::flash_sale(&self.db, order.flash_sale_id).await?.ok_or(AfterSalesError::OrderNotFound)?;
         let no_reason_returns = refund_repo::no_reason_returns(&self.db, terms.product_id).await?;
-        // Delivery times come with tracking; until an order has one it counts as in transit.
-        let delivered_at = None;
+        // The courier's delivered scan starts the no-reason window; without one the parcel
+        // counts as in transit.
+        let delivered_at =
+            persistence::shipments::of_order(&self.db, order.id).await?.and_then(|s| s.delivered_at);
         may_ask(order.state, delivered_at, self.clock.now(), self.settings.return_policy, no_reason_returns)?;
         let capture =
             money_repo::capture_of_order(&self.db, order.id).await?.ok_or(AfterSalesError::NotPaid)?;
