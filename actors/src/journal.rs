@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::books::MoneyEvent;
 use engine::payment::PaidOrder;
-use engine::{Order, StateChange, Timestamp};
+use engine::{Door, DoorOrder, FlashSaleId, Order, Slice, StateChange, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,6 +36,20 @@ pub enum JournalEvent {
     OrderPaid(Box<PaidOrder>),
     /// What a settlement actor decided, in one transaction.
     Money(Vec<MoneyEvent>),
+    /// A sale's live-platform slices and orders moved (see `engine::sale::doors`).
+    Doors(Vec<DoorEvent>),
+}
+
+/// A change of a sale's door, with the slice as it is after it (stored whole, so that the
+/// last event written is the slice recovery finds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorEvent {
+    pub flash_sale_id: FlashSaleId,
+    pub door: Door,
+    pub slice: Slice,
+    /// The platform order recorded or moved, if that is what happened.
+    pub order: Option<DoorOrder>,
+    pub at: Timestamp,
 }
 
 impl JournalEvent {
@@ -46,6 +60,7 @@ impl JournalEvent {
             JournalEvent::OrdersChanged(changes) => changes.first().map(|c| c.at),
             JournalEvent::OrderPaid(paid) => Some(paid.change.at),
             JournalEvent::Money(events) => events.first().map(MoneyEvent::at),
+            JournalEvent::Doors(events) => events.first().map(|e| e.at),
         }
     }
 }

@@ -124,12 +124,15 @@ pub struct StockCounts {
     pub quantity: u32,
     pub available: u32,
     pub reserved: u32,
+    /// Sold through every door: our page and the live platforms.
     pub sold: u32,
+    /// Leased to live platforms and not known to be sold (see [`doors`]).
+    pub leased: u32,
 }
 
 impl StockCounts {
     pub fn is_balanced(&self) -> bool {
-        u64::from(self.available) + u64::from(self.reserved) + u64::from(self.sold)
+        u64::from(self.available) + u64::from(self.reserved) + u64::from(self.sold) + u64::from(self.leased)
             == u64::from(self.quantity)
     }
 }
@@ -234,6 +237,8 @@ pub enum RestoreError {
     DuplicateKey(OrderId),
     #[error("buyer {0} holds or bought more than the per-buyer limit")]
     OverLimit(BuyerId),
+    #[error("live platform slices: {0}")]
+    Doors(doors::DoorRestoreError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -262,6 +267,8 @@ pub struct FlashSale {
     /// way are skipped when they come up, and compacted away when they outnumber the pending
     /// orders (see [`Self::compact_deadlines`]).
     deadlines: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
+    /// The live platforms' slices and orders.
+    doors: doors::Doors,
 }
 
 impl FlashSale {
@@ -281,6 +288,7 @@ impl FlashSale {
             pending: 0,
             buyers: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            doors: doors::Doors::default(),
             terms,
         }
     }
@@ -341,6 +349,7 @@ impl FlashSale {
             available: self.available,
             reserved: self.reserved,
             sold: self.sold,
+            leased: self.doors.leased(),
         }
     }
 
@@ -557,6 +566,7 @@ impl FlashSale {
     }
 }
 
+pub mod doors;
 mod verify;
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use workflows::payments::Payments;
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, sandbox_keys, sms};
+use crate::wiring::{channel_clients, live, sandbox_keys, sms};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -56,6 +56,11 @@ pub struct AppState {
     pub login_codes: LoginCodes,
     /// The bundled SMS sandbox, when this server serves it.
     pub sms_sandbox: Option<Arc<SmsSandbox>>,
+    /// The live platforms: bound shops, the refresh sweep.
+    pub live: Arc<workflows::live::Live>,
+    /// The bundled live-platform sandboxes, when this server serves them.
+    pub douyin_sandbox: Option<Arc<sandbox::live::douyin::DouyinSandbox>>,
+    pub kuaishou_sandbox: Option<Arc<sandbox::live::kuaishou::KuaishouSandbox>>,
 }
 
 impl AppState {
@@ -151,6 +156,14 @@ impl Application {
         let sandbox =
             sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
+        let live_wiring = live(&db, &settings, &base_url, &clock).await?;
+        let live = Arc::new(workflows::live::Live::new(
+            db.clone(),
+            live_wiring.platforms,
+            live_wiring.token_key,
+            clock.clone(),
+            settings.live_workflow(&base_url),
+        ));
         let login_codes = LoginCodes::new(
             settings.buyer_codes.rules(),
             &secret,
@@ -197,6 +210,9 @@ impl Application {
             health: Health::new(writer_status),
             login_codes,
             sms_sandbox,
+            live,
+            douyin_sandbox: live_wiring.douyin_sandbox,
+            kuaishou_sandbox: live_wiring.kuaishou_sandbox,
         });
         state.health.probe(&state.db).await;
 
@@ -231,6 +247,8 @@ impl Application {
         let server_pages = pages.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
+        let douyin_data = state.douyin_sandbox.clone().map(web::Data::from);
+        let kuaishou_data = state.kuaishou_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -252,6 +270,12 @@ impl Application {
                 let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
                 if let Some(sms) = &sms_sandbox_data {
                     scope = scope.app_data(sms.clone());
+                }
+                if let Some(douyin) = &douyin_data {
+                    scope = scope.app_data(douyin.clone());
+                }
+                if let Some(kuaishou) = &kuaishou_data {
+                    scope = scope.app_data(kuaishou.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -361,7 +385,20 @@ impl Application {
                 }
             }
         });
-        let background = state.payments.clone().spawn_background();
+        let mut background = state.payments.clone().spawn_background();
+        background.push(tokio::spawn({
+            let live = state.live.clone();
+            let every = Duration::from_secs(state.settings.live.refresh_interval_secs);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = live.refresh_due().await {
+                        tracing::warn!(%error, "live grant refresh sweep failed");
+                    }
+                }
+            }
+        }));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;

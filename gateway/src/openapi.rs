@@ -13,7 +13,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
-use crate::routes::{buyers, flash_sales, merchants, money, operator, operators, orders, payments, products};
+use crate::routes::{
+    buyers, flash_sales, live, merchants, money, operator, operators, orders, payments, products,
+};
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,
 /// for programs; `message` is for people.
@@ -70,6 +72,7 @@ impl Modify for BearerTokens {
         operator::pay_withdrawal, operator::reject_withdrawal, operator::set_kyc,
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
         operator::ledger_check, operator::reconcile,
+        live::list, live::authorize, live::callback,
         document, docs,
     ),
     components(schemas(ErrorBody)),
@@ -171,6 +174,7 @@ mod tests {
             include_str!("routes/money.rs"),
             include_str!("routes/operators.rs"),
             include_str!("routes/operator.rs"),
+            include_str!("routes/live.rs"),
             include_str!("pages/share.rs"),
             include_str!("openapi.rs"),
         ];

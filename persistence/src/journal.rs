@@ -204,6 +204,11 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
                     money::apply(&txn, event).await?;
                 }
             }
+            JournalEvent::Doors(events) => {
+                for event in events {
+                    crate::live::apply_door_event(&txn, event).await?;
+                }
+            }
         }
     }
     txn.commit().await

@@ -11,6 +11,7 @@ use sandbox::SandboxSettings;
 use sandbox::sms::SmsSandboxSettings;
 use workflows::accounts::login::{PasswordWorkSettings, ThrottleSettings};
 use workflows::admission::Limits;
+use workflows::live::LiveSettings;
 use workflows::payments::PaymentSettings;
 
 use crate::Settings;
@@ -125,6 +126,19 @@ impl Settings {
             sign_name: s.sign_name.clone(),
             templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
             inbox_capacity: s.sandbox_inbox_capacity,
+        }
+    }
+
+    /// The live workflow's settings, its callbacks under `public_url`.
+    pub fn live_workflow(&self, public_url: &str) -> LiveSettings {
+        let l = &self.live;
+        let ms = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+        LiveSettings {
+            callback_base: format!("{public_url}/api/v1/platforms"),
+            state_ttl_ms: ms(l.oauth_state_ttl_secs),
+            refresh_margin_ms: ms(l.refresh_margin_secs),
+            push_max_age_ms: ms(l.push_max_age_secs),
+            ..LiveSettings::default()
         }
     }
 }

@@ -12,6 +12,7 @@ mod crash;
 mod expiry;
 mod helpers;
 mod lifecycle;
+mod live;
 mod logins;
 mod newcomer;
 mod openapi;

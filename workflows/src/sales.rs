@@ -81,8 +81,11 @@ pub async fn start(
     terms: SaleTerms,
 ) -> anyhow::Result<Arc<SaleHandle>> {
     let orders = repo::orders_of_sale(db, terms.id).await?;
+    let doors = persistence::live::doors_of_sale(db, terms.id).await?;
     let id = terms.id;
-    registry.start(terms, orders).with_context(|| format!("flash sale {id} breaks an invariant in storage"))
+    registry
+        .start_with_doors(terms, orders, doors)
+        .with_context(|| format!("flash sale {id} breaks an invariant in storage"))
 }
 
 /// The stock actor of a sale, started on demand from the database when none is running (the

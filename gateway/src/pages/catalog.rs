@@ -99,7 +99,7 @@ pub async fn live_counts(state: &AppState, facts: &SaleFacts) -> anyhow::Result<
             let (reserved, sold) = persistence::repo::sale_units(&state.db, facts.terms.id).await?;
             let quantity = facts.terms.quantity;
             let available = quantity.saturating_sub(reserved + sold);
-            anyhow::Ok(StockCounts { quantity, available, reserved, sold })
+            anyhow::Ok(StockCounts { quantity, available, reserved, sold, leased: 0 })
         })
         .await?;
     Ok(*counts)

@@ -145,7 +145,7 @@ async fn terms_and_counts(
     let terms = repo::flash_sale(&state.db, id).await?.ok_or(FlashSaleError::NotFound)?;
     let (reserved, sold) = repo::sale_units(&state.db, id).await?;
     let available = terms.quantity.checked_sub(reserved + sold).ok_or(FlashSaleError::Overclaimed(id))?;
-    let counts = StockCounts { quantity: terms.quantity, available, reserved, sold };
+    let counts = StockCounts { quantity: terms.quantity, available, reserved, sold, leased: 0 };
     Ok((Arc::new(terms), counts))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod buyers;
 pub mod flash_sales;
+pub mod live;
 pub mod merchants;
 pub mod money;
 pub mod operator;
@@ -61,6 +62,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(operator::run_refunds)
         .service(operator::ledger_check)
         .service(operator::reconcile)
+        .service(live::list)
+        .service(live::authorize)
+        .service(live::callback)
         .service(crate::openapi::document)
         .service(crate::openapi::docs);
 }
