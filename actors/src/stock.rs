@@ -599,7 +599,11 @@ impl Handler<Lease> for StockActor {
 
     fn handle(&mut self, msg: Lease, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
-        let outcome = self.door(msg.door, |sale| Ok((sale.lease(msg.door, msg.wanted).0, None)));
+        // Nothing free, nothing leased: nothing to journal.
+        let outcome = self.door(msg.door, |sale| {
+            let (granted, _) = sale.lease(msg.door, msg.wanted);
+            Ok((granted, (granted == 0).then_some(DoorOutcome::Unchanged)))
+        });
         self.settle(ctx);
         let _ = msg.reply.send(outcome);
     }

@@ -161,6 +161,7 @@ impl Application {
             db.clone(),
             live_wiring.platforms,
             live_wiring.token_key,
+            (registry.clone(), journal.clone()),
             clock.clone(),
             settings.live_workflow(&base_url),
         ));
@@ -395,6 +396,20 @@ impl Application {
                     tick.tick().await;
                     if let Err(error) = live.refresh_due().await {
                         tracing::warn!(%error, "live grant refresh sweep failed");
+                    }
+                }
+            }
+        }));
+        background.push(tokio::spawn({
+            let live = state.live.clone();
+            let every = Duration::from_secs(state.settings.live.poll_interval_secs);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = live.poll_once().await {
+                        tracing::warn!(%error, "live order polling failed");
                     }
                 }
             }

@@ -72,7 +72,7 @@ impl Modify for BearerTokens {
         operator::pay_withdrawal, operator::reject_withdrawal, operator::set_kyc,
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
         operator::ledger_check, operator::reconcile,
-        live::list, live::authorize, live::callback,
+        live::list, live::authorize, live::callback, live::bind_sale, live::sale_platforms, live::notify,
         document, docs,
     ),
     components(schemas(ErrorBody)),

@@ -140,7 +140,7 @@ pub async fn take_state(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bound {
     /// The shop's row (new, or the merchant's own shop bound again).
-    Shop(ShopRecord),
+    Shop(Box<ShopRecord>),
     /// Another merchant has bound this shop.
     TakenByAnother,
 }
@@ -202,7 +202,7 @@ pub async fn bind(
         }
     };
     txn.commit().await?;
-    Ok(Bound::Shop(record(row)))
+    Ok(Bound::Shop(Box::new(record(row))))
 }
 
 /// A merchant's shops, oldest binding first.

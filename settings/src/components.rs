@@ -138,6 +138,10 @@ impl Settings {
             state_ttl_ms: ms(l.oauth_state_ttl_secs),
             refresh_margin_ms: ms(l.refresh_margin_secs),
             push_max_age_ms: ms(l.push_max_age_secs),
+            slice_units: l.slice_units,
+            top_up_below: l.top_up_below,
+            poll_max_pages: l.poll_max_pages,
+            ack_timeout: self.ack_timeout(),
             ..LiveSettings::default()
         }
     }

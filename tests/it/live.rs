@@ -5,14 +5,15 @@
 //! before they expire; a grant revoked at the platform makes the shop disconnected.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actors::Clock as _;
 use actors::clock::ManualClock;
 use engine::Timestamp;
 use persistence::live as store;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{Api, Reply, TestApp, TestDb, reply, spawn_app_with_clock, test_settings};
+use crate::helpers::{Api, Reply, TestApp, TestDb, reply, spawn_app, spawn_app_with_clock, test_settings};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -279,5 +280,304 @@ async fn grants_are_refreshed_before_expiry_and_a_revoked_grant_disconnects_the_
     let back = consent(&app, &token, "douyin", "抖店旗舰店").await;
     assert_eq!(get(&back).await.body["state"], "connected");
     assert_eq!(shop(&shops(&api, &token).await, "douyin")["state"], "connected");
+    app.stop().await;
+}
+
+/// Binds both of `token`'s shops through the consent pages.
+async fn bind_both(app: &TestApp, token: &str) {
+    for (platform, name) in [("douyin", "抖店旗舰店"), ("kuaishou", "快手小店")] {
+        let back = consent(app, token, platform, name).await;
+        let bound = get(&back).await;
+        assert_eq!(bound.status, 200, "{platform}: {}", bound.body);
+    }
+}
+
+/// Sells `sale` through `platform` too; the platform's item id.
+async fn bind_sale(api: &Api, token: &str, sale: i64, platform: &str, leased: u64) -> String {
+    let bound = api
+        .post(&format!("/api/v1/flash-sales/{sale}/platforms"), Some(token), json!({"platform": platform}))
+        .await;
+    assert_eq!(bound.status, 201, "{platform}: {}", bound.body);
+    assert_eq!(bound.body["leased"], leased, "{platform}: {}", bound.body);
+    bound.body["item_id"].as_str().unwrap().to_owned()
+}
+
+fn live_settings(db: &TestDb, slice_units: u32, top_up_below: u32) -> gateway::Settings {
+    let mut settings = test_settings(db);
+    settings.live.slice_units = slice_units;
+    settings.live.top_up_below = top_up_below;
+    // The test polls when it wants to.
+    settings.live.poll_interval_secs = 3_600;
+    settings.live.poll_max_pages = 50;
+    settings
+}
+
+/// A fan buys one unit on the platform's sandbox: whether it sold.
+async fn platform_buy(client: &reqwest::Client, base: &str, platform: &str, item: &str) -> bool {
+    let answer = client
+        .post(format!("{base}/sandbox/{platform}/items/{item}/buy"))
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    match answer.status().as_u16() {
+        201 => true,
+        409 => false,
+        other => panic!("{platform} buy answered {other}: {}", answer.text().await.unwrap()),
+    }
+}
+
+async fn slice(app: &TestApp, sale: i64, door: engine::Door) -> (engine::Slice, engine::StockCounts) {
+    app.state.registry.get(engine::FlashSaleId(sale)).unwrap().slice(door).await.unwrap()
+}
+
+/// Three doors at once: a 1,000-unit sale on our page and in both shops, buyers hammering all
+/// three until nothing is left anywhere. Exactly 1,000 units are sold in total, no platform
+/// sells more than was leased to it, every platform order is one order of ours, and the
+/// counters agree with the database and the platforms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_doors_sell_exactly_the_quantity_and_no_platform_passes_its_slice() {
+    const QUANTITY: i64 = 1_000;
+    let db = TestDb::new().await;
+    let app = spawn_app(live_settings(&db, 50, 20)).await;
+    let api = app.api();
+    let (token, _, sale) = api.merchant_sale("13600000001", 990, QUANTITY, 600).await;
+    bind_both(&app, &token).await;
+    let douyin_item = bind_sale(&api, &token, sale, "douyin", 50).await;
+    let kuaishou_item = bind_sale(&api, &token, sale, "kuaishou", 50).await;
+    let buyers = Arc::new(api.buyers(13_100_000_000, 20, 8).await);
+
+    let ours = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    // Our page: 20 buyers, 75 orders each, 128 at a time.
+    let gate = Arc::new(tokio::sync::Semaphore::new(128));
+    for n in 0..1_500usize {
+        let (api, buyers, ours, gate) = (api.clone(), buyers.clone(), ours.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            let placed = api.order(sale, &buyers[n % 20], &format!("k{n}"), 1).await;
+            match placed.status.as_u16() {
+                201 => {
+                    ours.fetch_add(1, Ordering::SeqCst);
+                }
+                409 => assert_eq!(placed.code(), "sold_out", "{}", placed.body),
+                other => panic!("our page answered {other}: {}", placed.body),
+            }
+        });
+    }
+    // Each platform: 16 fans buying until the platform is sold out and nothing is leased to it
+    // any more (its sales are all known and no free unit is left to top it up).
+    let sold_at = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    for (platform, item, door) in [
+        ("douyin", douyin_item.clone(), engine::Door::Douyin),
+        ("kuaishou", kuaishou_item.clone(), engine::Door::Kuaishou),
+    ] {
+        for _ in 0..16 {
+            let (client, base, item, sold_at) =
+                (app.client.clone(), app.base.clone(), item.clone(), sold_at.clone());
+            let state = app.state.clone();
+            tasks.spawn(async move {
+                for _ in 0..20_000 {
+                    if platform_buy(&client, &base, platform, &item).await {
+                        sold_at[door.index()].fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    let handle = state.registry.get(engine::FlashSaleId(sale)).unwrap();
+                    let (slice, counts) = handle.slice(door).await.unwrap();
+                    if slice.leased == 0 && counts.available == 0 {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                panic!("{platform} never ran dry");
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    // Pushes are all in; the backstop finds nothing new.
+    let polled = app.state.live.poll_once().await.unwrap();
+    assert_eq!(polled.failed, 0, "{polled:?}");
+
+    let ours = ours.load(Ordering::SeqCst);
+    let douyin_sold = sold_at[0].load(Ordering::SeqCst);
+    let kuaishou_sold = sold_at[1].load(Ordering::SeqCst);
+    assert_eq!(
+        ours + douyin_sold + kuaishou_sold,
+        QUANTITY as u64,
+        "ours {ours}, douyin {douyin_sold}, kuaishou {kuaishou_sold}"
+    );
+    assert!(douyin_sold >= 50 && kuaishou_sold >= 50, "each platform sold its first slice at least");
+
+    let (_, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!(counts.available, 0);
+    assert_eq!(counts.leased, 0);
+    assert_eq!(u64::from(counts.reserved), ours, "our page's orders hold their units");
+    assert_eq!(u64::from(counts.sold), douyin_sold + kuaishou_sold);
+    let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
+    assert_eq!(handle.verify().await.unwrap().1, Ok(()));
+
+    // Every platform order is one order of ours, once; each platform's item stock is empty
+    // and never went past its slice.
+    let stored =
+        persistence::live::orders_of_sale(&app.state.db, engine::FlashSaleId(sale), 10_000).await.unwrap();
+    for (platform, item, door, sold) in [
+        ("douyin", &douyin_item, engine::Door::Douyin, douyin_sold),
+        ("kuaishou", &kuaishou_item, engine::Door::Kuaishou, kuaishou_sold),
+    ] {
+        let at_platform: std::collections::BTreeSet<String> = match platform {
+            "douyin" => app.state.douyin_sandbox.as_ref().unwrap().shop.all_orders(),
+            _ => app.state.kuaishou_sandbox.as_ref().unwrap().shop.all_orders(),
+        }
+        .into_iter()
+        .filter(|o| o.item_id.to_string() == *item)
+        .map(|o| o.order_id.to_string())
+        .collect();
+        let ours: Vec<&engine::DoorOrder> = stored.iter().filter(|o| o.door == door).collect();
+        assert_eq!(at_platform.len() as u64, sold, "{platform}");
+        assert_eq!(ours.len(), at_platform.len(), "{platform}: each platform order once");
+        let ours_ids: std::collections::BTreeSet<String> =
+            ours.iter().map(|o| o.platform_order_id.clone()).collect();
+        assert_eq!(ours_ids, at_platform, "{platform}");
+        assert!(ours.iter().all(|o| o.units == engine::DoorUnits::Sold && o.quantity == 1));
+        let (slice, _) = slice(&app, sale, door).await;
+        assert_eq!(u64::from(slice.sold), sold, "{platform}");
+        let stock = match platform {
+            "douyin" => app.state.douyin_sandbox.as_ref().unwrap().shop.item(item.parse().unwrap()),
+            _ => app.state.kuaishou_sandbox.as_ref().unwrap().shop.item(item.parse().unwrap()),
+        }
+        .unwrap()
+        .skus[0]
+            .stock;
+        assert_eq!(stock, 0, "{platform}: nothing left on the platform");
+    }
+    let (reserved, sold) =
+        persistence::repo::sale_units(&app.state.db, engine::FlashSaleId(sale)).await.unwrap();
+    assert_eq!((u64::from(reserved), sold), (ours, 0), "our own orders in the database");
+    app.stop().await;
+}
+
+/// Pushes duplicated, shuffled, dropped, forged, stale and malformed: each real event is
+/// applied once, refused ones change nothing, and polling brings the dropped one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothing() {
+    let db = TestDb::new().await;
+    let app = spawn_app(live_settings(&db, 10, 3)).await;
+    let api = app.api();
+    let (token, _, sale) = api.merchant_sale("13600000001", 990, 100, 600).await;
+    bind_both(&app, &token).await;
+    let douyin_item = bind_sale(&api, &token, sale, "douyin", 10).await;
+    let kuaishou_item = bind_sale(&api, &token, sale, "kuaishou", 10).await;
+    let douyin = app.state.douyin_sandbox.clone().unwrap();
+    let kuaishou = app.state.kuaishou_sandbox.clone().unwrap();
+    // The platforms push nothing themselves: this test is the platform's network.
+    douyin.shop.set_push_url(None);
+    kuaishou.shop.set_push_url(None);
+    for _ in 0..4 {
+        assert!(platform_buy(&app.client, &app.base, "douyin", &douyin_item).await);
+    }
+    assert!(platform_buy(&app.client, &app.base, "kuaishou", &kuaishou_item).await);
+    let mut orders: Vec<_> = douyin.shop.all_orders().into_iter().map(|o| (o.order_id, o.shop_id)).collect();
+    orders.sort();
+    let now_secs = chrono::Utc::now().timestamp();
+    let douyin_push = |order: u64, shop: &str, msg: &str, at_secs: i64, secret: &str| {
+        let data = json!({"p_id": order, "s_ids": [order], "shop_id": shop.parse::<i64>().unwrap(),
+            "order_status": 2, "create_time": at_secs, "update_time": at_secs, "pay_time": at_secs});
+        let body = json!([{"tag": "101", "msg_id": msg, "data": data.to_string()}]).to_string();
+        let sign = providers::live::douyin::protocol::push_sign(&douyin.app.app_key, body.as_bytes(), secret);
+        (body, sign)
+    };
+    let send = |platform: &'static str, body: String, sign: Option<String>| {
+        let (client, base, app_key) = (app.client.clone(), app.base.clone(), douyin.app.app_key.clone());
+        async move {
+            let mut request = client.post(format!("{base}/api/v1/platforms/{platform}/notify")).body(body);
+            if let Some(sign) = sign {
+                request = request.header("app-id", app_key).header("event-sign", sign);
+            }
+            reply(request.send().await.unwrap()).await
+        }
+    };
+    let secret = douyin.app.app_secret.clone();
+    let real: Vec<(String, String)> = orders
+        .iter()
+        .take(3)
+        .enumerate()
+        .map(|(i, (order, shop))| douyin_push(*order, shop, &format!("m-{i}"), now_secs, &secret))
+        .collect();
+    // Duplicated and shuffled; the fourth order's push is lost.
+    for i in [0, 2, 1, 0, 2, 1, 0] {
+        let answer = send("douyin", real[i].0.clone(), Some(real[i].1.clone())).await;
+        assert_eq!((answer.status.as_u16(), answer.body["code"].clone()), (200, json!(0)), "{}", answer.body);
+    }
+    let door_orders = || async {
+        persistence::live::orders_of_sale(&app.state.db, engine::FlashSaleId(sale), 100).await.unwrap()
+    };
+    assert_eq!(door_orders().await.len(), 3);
+    let (slice_after_real, counts_after_real) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!(slice_after_real.sold, 3);
+
+    // Forged (another secret), stale (two days old), malformed (not the platform's array):
+    // refused in Douyin's shape, nothing changes.
+    let (fourth, shop) = &orders[3];
+    let forged = douyin_push(*fourth, shop, "m-forged", now_secs, "not-the-secret");
+    let stale = douyin_push(*fourth, shop, "m-stale", now_secs - 2 * 86_400, &secret);
+    let malformed_body = "{\"tag\":1}".to_owned();
+    let malformed_sign =
+        providers::live::douyin::protocol::push_sign(&douyin.app.app_key, malformed_body.as_bytes(), &secret);
+    for (why, body, sign) in [
+        ("forged", forged.0, Some(forged.1)),
+        ("stale", stale.0, Some(stale.1)),
+        ("malformed", malformed_body, Some(malformed_sign)),
+        ("unsigned", real[0].0.clone(), None),
+    ] {
+        let answer = send("douyin", body, sign).await;
+        assert_eq!(answer.status.as_u16(), 400, "{why}: {}", answer.body);
+        assert_ne!(answer.body["code"], json!(0), "{why}: never acknowledged");
+    }
+    // Kuaishou: a push sealed under another key is forged.
+    let foreign = providers::live::kuaishou::protocol::encrypt_push(
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        b"{}",
+    )
+    .unwrap();
+    let answer = send("kuaishou", foreign, None).await;
+    assert_eq!((answer.status.as_u16(), answer.body["result"].clone()), (400, json!(0)), "{}", answer.body);
+    assert_eq!(door_orders().await.len(), 3, "refused pushes recorded nothing");
+    assert_eq!(slice(&app, sale, engine::Door::Douyin).await, (slice_after_real, counts_after_real));
+
+    // Polling brings the lost one (and Kuaishou's, never pushed), once each however often.
+    for _ in 0..2 {
+        let polled = app.state.live.poll_once().await.unwrap();
+        assert_eq!(polled.failed, 0, "{polled:?}");
+    }
+    let stored = door_orders().await;
+    assert_eq!(stored.len(), 5, "{stored:?}");
+    assert_eq!(stored.iter().filter(|o| o.door == engine::Door::Douyin).count(), 4);
+    let (douyin_slice, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    let (kuaishou_slice, _) = slice(&app, sale, engine::Door::Kuaishou).await;
+    assert_eq!((douyin_slice.sold, kuaishou_slice.sold), (4, 1));
+    // Douyin sold 4 of its 10, Kuaishou 1 of its 10: neither fell below 3, no top-up.
+    assert_eq!((douyin_slice.leased, kuaishou_slice.leased), (6, 9));
+    assert_eq!(
+        counts,
+        engine::StockCounts { quantity: 100, available: 80, reserved: 0, sold: 5, leased: 6 + 9 }
+    );
+
+    // A cancellation before payment gives the unit back to the platform's slice; a refund
+    // agreed after payment gives it back to the sale.
+    let order = douyin.shop.all_orders().into_iter().map(|o| o.order_id).min().unwrap();
+    let refunded = app
+        .client
+        .post(format!("{}/sandbox/douyin/orders/{order}/refund/agree", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refunded.status(), 201);
+    app.state.live.poll_once().await.unwrap();
+    let (douyin_slice, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!((douyin_slice.sold, douyin_slice.leased, counts.available), (3, 6, 81));
+    let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
+    assert_eq!(handle.verify().await.unwrap().1, Ok(()));
     app.stop().await;
 }

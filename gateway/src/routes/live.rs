@@ -2,13 +2,14 @@
 //! OAuth round trip (302 to the platform's consent page) and the callback the platform sends
 //! the merchant back to. The rules are `workflows::live`'s.
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use engine::FlashSaleId;
 use providers::live::Platform;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
-use workflows::live::{BindError, BoundShop};
+use workflows::live::{ApplyError, BindError, BoundShop, SaleBindError, SaleDoor};
 
 use crate::AppState;
 use crate::auth::MerchantAuth;
@@ -23,6 +24,8 @@ pub enum PlatformError {
     UnknownPlatform,
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error(transparent)]
+    Sale(#[from] SaleBindError),
 }
 
 impl PlatformError {
@@ -38,6 +41,16 @@ impl PlatformError {
                 BindError::Unavailable(_) => ApiError::unavailable("platform_unavailable", message, 5),
                 BindError::ShopTaken => ApiError::conflict("shop_taken", message),
                 BindError::Internal(_) => ApiError::unexpected(),
+            },
+            Self::Sale(error) => match error {
+                SaleBindError::NotOffered => ApiError::not_found("platform_not_offered", message),
+                SaleBindError::NotFound => ApiError::not_found("flash_sale_not_found", message),
+                SaleBindError::Ended => ApiError::conflict("ended", message),
+                SaleBindError::NoShop => ApiError::conflict("no_connected_shop", message),
+                SaleBindError::Refused(_) => ApiError::conflict("platform_refused", message),
+                SaleBindError::Unavailable(_) => ApiError::unavailable("platform_unavailable", message, 5),
+                SaleBindError::Busy => ApiError::unavailable("busy", message, 1),
+                SaleBindError::Internal(_) => ApiError::unexpected(),
             },
         }
     }
@@ -137,4 +150,120 @@ pub async fn callback(
 ) -> Result<HttpResponse, PlatformError> {
     let shop = state.live.callback(platform(&path)?, &query.code, &query.state).await?;
     Ok(HttpResponse::Ok().json(shop_json(&shop)))
+}
+
+fn door_json(door: &SaleDoor) -> Value {
+    json!({
+        "platform": door.platform.as_str(),
+        "item_id": door.item_id,
+        "sku_id": door.sku_id,
+        "leased": door.leased,
+        "sold": door.sold,
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BindSaleBody {
+    /// `douyin` or `kuaishou`.
+    platform: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/flash-sales/{id}/platforms",
+    tag = "live",
+    summary = "Sells the sale through the merchant's shop on a platform too: the item is created there and a slice of the units leased to it",
+    params(("id" = i64, Path, description = "the flash sale")),
+    request_body = BindSaleBody,
+    responses(
+        (status = 201, description = "`{platform, item_id, sku_id, leased, sold}`"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`flash_sale_not_found` (or another merchant's), `unknown_platform`", body = ErrorBody),
+        (status = 409, description = "`no_connected_shop`, `ended`, `platform_refused`", body = ErrorBody),
+        (status = 503, description = "the platform or the stock is busy", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
+#[post("/flash-sales/{id}/platforms")]
+pub async fn bind_sale(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    path: web::Path<i64>,
+    body: web::Json<BindSaleBody>,
+) -> Result<HttpResponse, PlatformError> {
+    let platform = platform(&body.platform)?;
+    let door = state.live.bind_sale(merchant.0, FlashSaleId(path.into_inner()), platform).await?;
+    Ok(HttpResponse::Created().json(door_json(&door)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/flash-sales/{id}/platforms",
+    tag = "live",
+    summary = "The platforms a sale is sold through: item, units leased there and sold there",
+    params(("id" = i64, Path, description = "the flash sale")),
+    responses(
+        (status = 200, description = "`{platforms: [{platform, item_id, sku_id, leased, sold}]}`"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "no such sale of this merchant", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
+#[get("/flash-sales/{id}/platforms")]
+pub async fn sale_platforms(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PlatformError> {
+    let doors = state.live.sale_doors(merchant.0, FlashSaleId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(json!({ "platforms": doors.iter().map(door_json).collect::<Vec<_>>() })))
+}
+
+/// Each platform's refusal, which it retries: Douyin wants `code` 0 for success, Kuaishou
+/// `result` 1.
+fn push_refused(platform: Platform, status: StatusCode, message: String) -> HttpResponse {
+    let body = match platform {
+        Platform::Douyin => json!({"code": 40004, "msg": message}),
+        Platform::Kuaishou => json!({"result": 0, "error_msg": message}),
+    };
+    HttpResponse::build(status).json(body)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/platforms/{platform}/notify",
+    tag = "live",
+    summary = "A platform's message push (Douyin: event-sign; Kuaishou: AES-CBC under the message key): verified, deduplicated by message id, each order read back and applied",
+    params(("platform" = String, Path, description = "`douyin` or `kuaishou`")),
+    responses(
+        (status = 200, description = "acknowledged: Douyin `{\"code\":0,\"msg\":\"success\"}`, Kuaishou `{\"result\":1}`"),
+        (status = 400, description = "forged, stale or malformed: nothing changed, in the platform's error shape"),
+        (status = 503, description = "not applied now; the platform retries"),
+    ),
+)]
+#[post("/platforms/{platform}/notify")]
+pub async fn notify(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(platform) = Platform::parse(&path) else {
+        return actix_web::ResponseError::error_response(&PlatformError::UnknownPlatform);
+    };
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match state.live.receive_push(platform, &header, &body).await {
+        Ok(ack) => HttpResponse::Ok().content_type("application/json").body(ack),
+        Err(error @ ApplyError::Refused(_)) => {
+            tracing::warn!(platform = platform.as_str(), %error, "live push refused");
+            push_refused(platform, StatusCode::BAD_REQUEST, error.to_string())
+        }
+        Err(ApplyError::NotOffered) => {
+            push_refused(platform, StatusCode::NOT_FOUND, "not offered here".into())
+        }
+        Err(error) => {
+            tracing::warn!(platform = platform.as_str(), %error, "live push not applied; the platform retries");
+            push_refused(platform, StatusCode::SERVICE_UNAVAILABLE, "try again".into())
+        }
+    }
 }

@@ -65,6 +65,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(live::list)
         .service(live::authorize)
         .service(live::callback)
+        .service(live::bind_sale)
+        .service(live::sale_platforms)
+        .service(live::notify)
         .service(crate::openapi::document)
         .service(crate::openapi::docs);
 }

@@ -5,18 +5,22 @@
 //!   merchant, single use, expiring, stored as a keyed hash), the shop list, and the refresh
 //!   sweep that keeps grants alive and tells a revoked one apart (the shop becomes
 //!   disconnected).
+//! - [`doors`]: a sale sold through the platforms too — items created, slices leased and
+//!   topped up through the stock actor, platform orders from pushes and polling.
 //! - [`seal`]: the shops' tokens encrypted at rest (AES-256-GCM, bound to their row).
 
 pub mod binding;
+pub mod doors;
 pub mod seal;
 
 use std::sync::Arc;
 
-use actors::Clock;
+use actors::{Clock, Journal, StockRegistry};
 use persistence::DatabaseConnection;
 use providers::live::{LivePlatform, Platform};
 
 pub use binding::{BindError, BoundShop, RefreshReport, ShopState};
+pub use doors::{ApplyError, PollReport, SaleBindError, SaleDoor};
 pub use seal::TokenSeal;
 
 /// The clients of the platforms this deployment offers.
@@ -48,6 +52,14 @@ pub struct LiveSettings {
     /// Grants refreshed per sweep, at most.
     pub refresh_batch: u64,
     pub push_max_age_ms: i64,
+    /// Units leased to a platform at a time, and the level below which it is topped up.
+    pub slice_units: u32,
+    pub top_up_below: u32,
+    pub poll_max_pages: u32,
+    /// Each polling round looks this far before the last one's end.
+    pub poll_overlap_ms: i64,
+    /// How long a door change may wait for the journal.
+    pub ack_timeout: std::time::Duration,
 }
 
 impl Default for LiveSettings {
@@ -59,6 +71,11 @@ impl Default for LiveSettings {
             refresh_margin_ms: 86_400_000,
             refresh_batch: 100,
             push_max_age_ms: providers::live::PUSH_MAX_AGE_MS,
+            slice_units: 100,
+            top_up_below: 20,
+            poll_max_pages: 10,
+            poll_overlap_ms: 60_000,
+            ack_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -72,6 +89,12 @@ pub struct Live {
     state_key: [u8; 32],
     pub clock: Arc<dyn Clock>,
     pub settings: LiveSettings,
+    pub registry: Arc<StockRegistry>,
+    pub journal: Journal,
+    bindings: doors::Bindings,
+    top_ups: tokio::sync::Mutex<()>,
+    /// When each shop was last polled up to (one entry per connected shop).
+    polled: parking_lot::Mutex<std::collections::HashMap<i64, engine::Timestamp>>,
 }
 
 impl Live {
@@ -79,6 +102,7 @@ impl Live {
         db: DatabaseConnection,
         platforms: Platforms,
         token_key: [u8; 32],
+        (registry, journal): (Arc<StockRegistry>, Journal),
         clock: Arc<dyn Clock>,
         settings: LiveSettings,
     ) -> Self {
@@ -87,7 +111,19 @@ impl Live {
             hmac::Hmac::<sha2::Sha256>::new_from_slice(&token_key).expect("HMAC takes keys of any length");
         derive.update(b"live oauth state");
         let state_key = derive.finalize().into_bytes().into();
-        Self { db, platforms, seal: TokenSeal::new(token_key), state_key, clock, settings }
+        Self {
+            db,
+            platforms,
+            seal: TokenSeal::new(token_key),
+            state_key,
+            clock,
+            settings,
+            registry,
+            journal,
+            bindings: Default::default(),
+            top_ups: tokio::sync::Mutex::new(()),
+            polled: Default::default(),
+        }
     }
 
     /// The client of `platform`, when this deployment offers it.
