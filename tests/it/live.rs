@@ -459,7 +459,8 @@ async fn three_doors_sell_exactly_the_quantity_and_no_platform_passes_its_slice(
 }
 
 /// Pushes duplicated, shuffled, dropped, forged, stale and malformed: each real event is
-/// applied once, refused ones change nothing, and polling brings the dropped one.
+/// applied once, refused ones change nothing, and polling brings the dropped one; a refund
+/// gives units back to the sale; a restart rebuilds slices and platform orders exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothing() {
     let db = TestDb::new().await;
@@ -579,5 +580,18 @@ async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothi
     assert_eq!((douyin_slice.sold, douyin_slice.leased, counts.available), (3, 6, 81));
     let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
     assert_eq!(handle.verify().await.unwrap().1, Ok(()));
+    let before =
+        (slice(&app, sale, engine::Door::Douyin).await, slice(&app, sale, engine::Door::Kuaishou).await.0);
+    drop(handle);
+    app.stop().await;
+
+    // A restart rebuilds the sale from the journal exactly: slices, platform orders, counts.
+    let app = spawn_app(live_settings(&db, 10, 3)).await;
+    let after =
+        (slice(&app, sale, engine::Door::Douyin).await, slice(&app, sale, engine::Door::Kuaishou).await.0);
+    assert_eq!(after, before);
+    let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
+    assert_eq!(handle.verify().await.unwrap().1, Ok(()));
+    drop(handle);
     app.stop().await;
 }
