@@ -372,11 +372,13 @@ impl FlashSale {
         self.buyers.iter().flat_map(|(buyer, tally)| tally.keys.iter().map(|(key, r)| (*buyer, key, *r)))
     }
 
-    /// Nothing about this sale can change any more: it has ended and every hold is settled
-    /// (paid, expired or cancelled). Stays true: time only moves on, and an ended sale takes
+    /// Nothing about this sale can change any more: it has ended, every hold is settled
+    /// (paid, expired or cancelled) and no unit is leased to a live platform. Stays true: time only moves on, and an ended sale takes
     /// no new holds.
     pub fn is_settled(&self, now: Timestamp) -> bool {
-        now >= self.terms.ends_at && self.pending == 0
+        // Units still leased to a live platform are not settled: they come back (or their
+        // orders arrive) after the end.
+        now >= self.terms.ends_at && self.pending == 0 && self.doors.leased() == 0
     }
 
     /// The earliest hold deadline still pending, if any.

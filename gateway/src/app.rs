@@ -411,6 +411,10 @@ impl Application {
                     if let Err(error) = live.poll_once().await {
                         tracing::warn!(%error, "live order polling failed");
                     }
+                    // After the orders are in: what the platforms still hold of ended sales.
+                    if let Err(error) = live.take_back_ended().await {
+                        tracing::warn!(%error, "taking live slices back failed");
+                    }
                 }
             }
         }));

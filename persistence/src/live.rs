@@ -552,3 +552,17 @@ pub async fn sale_door_units(
     let leased: u32 = stored.slices.iter().map(|(_, leased, _)| *leased).sum();
     Ok((sold, leased))
 }
+
+/// Slices that still hold units, at most `limit`: `(sale, platform)`.
+pub async fn held_slices(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<(engine::FlashSaleId, String)>, DbErr> {
+    let rows = live_slice::Entity::find()
+        .filter(live_slice::Column::Leased.gt(0))
+        .order_by_asc(live_slice::Column::FlashSaleId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (engine::FlashSaleId(r.flash_sale_id), r.platform)).collect())
+}

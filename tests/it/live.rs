@@ -328,7 +328,7 @@ async fn platform_buy(client: &reqwest::Client, base: &str, platform: &str, item
 }
 
 async fn slice(app: &TestApp, sale: i64, door: engine::Door) -> (engine::Slice, engine::StockCounts) {
-    app.state.registry.get(engine::FlashSaleId(sale)).unwrap().slice(door).await.unwrap()
+    app.state.sale(engine::FlashSaleId(sale)).await.unwrap().unwrap().slice(door).await.unwrap()
 }
 
 /// Three doors at once: a 1,000-unit sale on our page and in both shops, buyers hammering all
@@ -464,7 +464,8 @@ async fn three_doors_sell_exactly_the_quantity_and_no_platform_passes_its_slice(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothing() {
     let db = TestDb::new().await;
-    let app = spawn_app(live_settings(&db, 10, 3)).await;
+    let clock = manual_clock();
+    let app = spawn_app_with_clock(live_settings(&db, 10, 3), clock.clone()).await;
     let api = app.api();
     let (token, _, sale) = api.merchant_sale("13600000001", 990, 100, 600).await;
     bind_both(&app, &token).await;
@@ -580,9 +581,21 @@ async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothi
     assert_eq!((douyin_slice.sold, douyin_slice.leased, counts.available), (3, 6, 81));
     let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
     assert_eq!(handle.verify().await.unwrap().1, Ok(()));
+    drop(handle);
+
+    // Nothing is taken back while the sale runs; once it has ended, what each platform still
+    // holds comes back: its stock is lowered first, then the units return to the sale.
+    assert_eq!(app.state.live.take_back_ended().await.unwrap(), 0);
+    clock.advance_millis(2 * 3_600_000);
+    assert_eq!(app.state.live.take_back_ended().await.unwrap(), 6 + 9);
+    assert_eq!(douyin.shop.item(douyin_item.parse().unwrap()).unwrap().skus[0].stock, 0);
+    assert_eq!(kuaishou.shop.item(kuaishou_item.parse().unwrap()).unwrap().skus[0].stock, 0);
+    let (douyin_slice, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!((douyin_slice.leased, douyin_slice.sold), (0, 3));
+    assert_eq!(counts, engine::StockCounts { quantity: 100, available: 96, reserved: 0, sold: 4, leased: 0 });
+    assert_eq!(app.state.live.take_back_ended().await.unwrap(), 0, "nothing left to take back");
     let before =
         (slice(&app, sale, engine::Door::Douyin).await, slice(&app, sale, engine::Door::Kuaishou).await.0);
-    drop(handle);
     app.stop().await;
 
     // A restart rebuilds the sale from the journal exactly: slices, platform orders, counts.

@@ -15,7 +15,8 @@
 //! - taking units back lowers the platform's stock first (refused by the platform if it has
 //!   fewer left, atomically with its own sales), and only then returns them to *available*:
 //!   a platform sale in flight either happened before the lowering (and is still covered by
-//!   the slice) or finds the stock already lowered.
+//!   the slice) or finds the stock already lowered. [`Live::take_back_ended`] does this for
+//!   ended sales, after the polling round; a sale's actor stays while units are leased.
 //!
 //! Pushes are verified by the platform's client (forged, stale, malformed → refused, nothing
 //! changes), deduplicated by message id (a bounded window in memory, then the
@@ -451,6 +452,74 @@ impl Live {
             "more than {} pages of orders",
             self.settings.poll_max_pages
         )))
+    }
+
+    /// Takes back what the platforms still hold of sales that have ended: for each binding,
+    /// the platform's stock is lowered first (by the slice; when the platform has fewer left —
+    /// sales we have not heard of yet — by halves of it, down to one unit), and only what the
+    /// platform gave up returns to the sale. Units it sold meanwhile stay in the slice until
+    /// their orders arrive. Bounded: at most `MAX_BINDINGS` bindings, a few calls each.
+    pub async fn take_back_ended(&self) -> Result<u32, ApplyError> {
+        let now = self.clock.now();
+        let mut returned = 0;
+        for (sale, platform) in store::held_slices(&self.db, MAX_BINDINGS).await? {
+            let Some(platform) = Platform::parse(&platform) else { continue };
+            let Some(client) = self.client(platform) else { continue };
+            let Some(binding) = store::bindings_of_sale(&self.db, sale)
+                .await?
+                .into_iter()
+                .find(|b| b.platform == platform.as_str())
+            else {
+                continue;
+            };
+            let Some(terms) = persistence::repo::flash_sale(&self.db, sale).await? else { continue };
+            if now < terms.ends_at {
+                continue;
+            }
+            let handle = self.handle(sale).await?;
+            let door = door_of(platform);
+            let Some((slice, _)) = handle.slice(door).await else { continue };
+            if slice.leased == 0 {
+                continue;
+            }
+            let Some(shop) = store::shop(&self.db, binding.live_shop_id).await? else { continue };
+            let grant = self.grant_of(&shop).map_err(|e| ApplyError::Internal(anyhow::anyhow!("{e}")))?;
+            let mut want = slice.leased;
+            while want > 0 {
+                let change = StockChange {
+                    item_id: binding.item_id.clone(),
+                    sku_id: binding.sku_id.clone(),
+                    change: StockMove::By(-i64::from(want)),
+                    // A key of its own per attempt: a refused attempt must never make a later
+                    // one look done. A lost answer retried lowers the stock twice: fewer sold,
+                    // never more.
+                    idempotency_key: format!(
+                        "unlease-{}-{}-{}-{want}",
+                        binding.flash_sale_id,
+                        door.as_str(),
+                        self.clock.now().as_millis()
+                    ),
+                };
+                match client.change_stock(&grant.access_token, &change).await {
+                    Ok(()) => break,
+                    // Fewer left than the slice: the platform sold some we have not heard of.
+                    Err(LiveError::Refused { .. }) => want /= 2,
+                    Err(error) => return Err(ApplyError::Platform(error)),
+                }
+            }
+            if want == 0 {
+                continue;
+            }
+            let changed = handle
+                .try_unlease(door, want)
+                .map_err(busy)?
+                .await
+                .map_err(busy)?
+                .map_err(|e| ApplyError::Internal(anyhow::anyhow!("unlease refused: {e:?}")))?;
+            self.durable(changed).await?;
+            returned += want;
+        }
+        Ok(returned)
     }
 
     /// A sale's doors: each bound platform's item, slice and units sold there.
