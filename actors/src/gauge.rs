@@ -1,6 +1,6 @@
 //! A sale's stock counters, published by its actor and read by anyone without a message.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use engine::StockCounts;
@@ -10,14 +10,23 @@ use engine::StockCounts;
 /// from the quantity. Written only by the sale's actor. Cache-padded: thousands of gateway
 /// threads read it while one actor writes it.
 #[derive(Debug)]
+///
+/// Units leased to live platforms are a word of their own: a reader may see them a change
+/// apart from the pair, which only shifts units between `leased` and `sold` in what it reads
+/// (the sold-out flag reads `available` alone).
 pub struct SaleGauge {
     quantity: u32,
     packed: CachePadded<AtomicU64>,
+    leased: AtomicU32,
 }
 
 impl SaleGauge {
     pub fn new(counts: StockCounts) -> Self {
-        let gauge = Self { quantity: counts.quantity, packed: CachePadded::new(AtomicU64::new(0)) };
+        let gauge = Self {
+            quantity: counts.quantity,
+            packed: CachePadded::new(AtomicU64::new(0)),
+            leased: AtomicU32::new(0),
+        };
         gauge.publish(counts);
         gauge
     }
@@ -26,6 +35,7 @@ impl SaleGauge {
         assert_eq!(counts.quantity, self.quantity);
         assert!(counts.is_balanced());
         let word = (u64::from(counts.available) << 32) | u64::from(counts.reserved);
+        self.leased.store(counts.leased, Ordering::Release);
         self.packed.store(word, Ordering::Release);
     }
 
@@ -33,12 +43,9 @@ impl SaleGauge {
         let word = self.packed.load(Ordering::Acquire);
         let available = (word >> 32) as u32;
         let reserved = word as u32;
-        StockCounts {
-            quantity: self.quantity,
-            available,
-            reserved,
-            sold: self.quantity - available - reserved,
-        }
+        let rest = self.quantity - available - reserved;
+        let leased = self.leased.load(Ordering::Acquire).min(rest);
+        StockCounts { quantity: self.quantity, available, reserved, sold: rest - leased, leased }
     }
 
     /// The sold-out flag: no unit is available right now. Not final: expired holds come back.

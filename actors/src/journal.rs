@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use engine::books::MoneyEvent;
 use engine::payment::PaidOrder;
-use engine::{Order, OrderId, RefundId, StateChange, Timestamp};
+use engine::{Door, DoorOrder, FlashSaleId, Order, OrderId, RefundId, Slice, StateChange, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,6 +38,20 @@ pub enum JournalEvent {
     Money(Vec<MoneyEvent>),
     /// Units of a refunded order went back on sale (once per refund).
     Restocked { refund_id: RefundId, order_id: OrderId, units: u32, at: Timestamp },
+    /// A sale's live-platform slices and orders moved (see `engine::sale::doors`).
+    Doors(Vec<DoorEvent>),
+}
+
+/// A change of a sale's door, with the slice as it is after it (stored whole, so that the
+/// last event written is the slice recovery finds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorEvent {
+    pub flash_sale_id: FlashSaleId,
+    pub door: Door,
+    pub slice: Slice,
+    /// The platform order recorded or moved, if that is what happened.
+    pub order: Option<DoorOrder>,
+    pub at: Timestamp,
 }
 
 impl JournalEvent {
@@ -49,6 +63,7 @@ impl JournalEvent {
             JournalEvent::OrderPaid(paid) => Some(paid.change.at),
             JournalEvent::Money(events) => events.first().map(MoneyEvent::at),
             JournalEvent::Restocked { at, .. } => Some(*at),
+            JournalEvent::Doors(events) => events.first().map(|e| e.at),
         }
     }
 }

@@ -26,10 +26,13 @@ pub use clock::{Clock, SystemClock};
 pub use gauge::SaleGauge;
 pub use holds::{CapReached, HoldCaps, UnpaidHolds};
 pub use ids::OrderIds;
-pub use journal::{Journal, JournalEvent, JournalReceiver, Seq};
-pub use registry::{ActorSettings, MailboxFull, SaleHandle, StartFailure, StockRegistry};
+pub use journal::{DoorEvent, Journal, JournalEvent, JournalReceiver, Seq};
+pub use registry::{ActorSettings, MailboxFull, SaleHandle, StartFailure, StockRegistry, StoredDoors};
 pub use settlement::{
     PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle, SettlementRegistry,
     SettlementSettings, StartError, Unavailable,
 };
-pub use stock::{CancelFailure, ConfirmFailure, Confirmed, PlaceError, PlaceRequest, Placed, RestockFailure};
+pub use stock::{
+    CancelFailure, ConfirmFailure, Confirmed, DoorChanged, DoorFailure, PlaceError, PlaceRequest, Placed,
+    RestockFailure,
+};

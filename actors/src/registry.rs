@@ -30,8 +30,9 @@ use tokio::sync::oneshot;
 
 use crate::holds::{HoldCaps, UnpaidHolds};
 use crate::stock::{
-    CancelOrder, Cancelled, ConfirmPayment, Confirmed, PlaceBatch, PlaceError, PlaceOrder, PlaceRequest,
-    Placed, ReplayIndex, Shared, StockActor, StockActorSettings, Tick,
+    CancelOrder, Cancelled, ConfirmPayment, Confirmed, DoorChanged, DoorFailure, Lease, PlaceBatch,
+    PlaceError, PlaceOrder, PlaceRequest, Placed, ReadSlice, RecordDoorOrder, ReplayIndex, Shared,
+    StockActor, StockActorSettings, Tick, Unlease,
 };
 use crate::{Clock, Journal, OrderIds, SaleGauge};
 
@@ -161,6 +162,49 @@ impl SaleHandle {
         Ok(answer)
     }
 
+    /// Asks the actor to lease up to `wanted` free units to `door`.
+    pub fn try_lease(
+        &self,
+        door: engine::Door,
+        wanted: u32,
+    ) -> Result<oneshot::Receiver<Result<DoorChanged, DoorFailure>>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(Lease { door, wanted, reply })?;
+        Ok(answer)
+    }
+
+    /// Asks the actor to take `units` back from `door`'s slice (after the platform lowered
+    /// its stock by as many).
+    pub fn try_unlease(
+        &self,
+        door: engine::Door,
+        units: u32,
+    ) -> Result<oneshot::Receiver<Result<DoorChanged, DoorFailure>>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(Unlease { door, units, reply })?;
+        Ok(answer)
+    }
+
+    /// Asks the actor to record a platform order as the platform reports it now.
+    pub fn try_record_door_order(
+        &self,
+        order: engine::DoorOrder,
+    ) -> Result<oneshot::Receiver<Result<DoorChanged, DoorFailure>>, MailboxFull> {
+        let (reply, answer) = oneshot::channel();
+        self.try_send(RecordDoorOrder { order, reply })?;
+        Ok(answer)
+    }
+
+    /// A door's slice and the sale's counts.
+    pub async fn slice(&self, door: engine::Door) -> Option<(engine::Slice, engine::StockCounts)> {
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        let answer = self.addr.send(ReadSlice(door)).await.ok();
+        if answer.is_none() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+        }
+        answer
+    }
+
     /// Recomputes the sale's invariants inside its actor.
     pub async fn verify(&self) -> Option<(engine::StockCounts, Result<(), String>)> {
         self.addr.send(crate::stock::Verify).await.ok()
@@ -182,6 +226,13 @@ impl SaleHandle {
             MailboxFull
         })
     }
+}
+
+/// A sale's live-platform slices `(door, leased, lease_seq)` and platform orders, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct StoredDoors {
+    pub slices: Vec<(engine::Door, u32, u64)>,
+    pub orders: Vec<engine::DoorOrder>,
 }
 
 /// All running stock actors, by sale.
@@ -245,25 +296,30 @@ impl StockRegistry {
 
     /// Starts the actor of a sale from its stored orders; returns the running one if there is.
     pub fn start(&self, terms: SaleTerms, orders: Vec<Order>) -> Result<Arc<SaleHandle>, RestoreError> {
-        self.start_restocked(terms, orders, Vec::new()).map_err(|e| match e {
+        self.start_restored(terms, orders, Vec::new(), StoredDoors::default()).map_err(|e| match e {
             StartFailure::Restore(e) => e,
             StartFailure::Restock(e) => unreachable!("no restocks given: {e}"),
         })
     }
 
-    /// Starts the actor of a sale from its stored orders and the refunds whose units went back
-    /// on sale, `(refund, order, units)`; returns the running one if there is.
-    pub fn start_restocked(
+    /// Starts the actor of a sale from its stored orders, the refunds whose units went back on
+    /// sale `(refund, order, units)`, and its live-platform slices and orders; returns the
+    /// running one if there is.
+    pub fn start_restored(
         &self,
         terms: SaleTerms,
         orders: Vec<Order>,
         restocks: Vec<(engine::RefundId, OrderId, u32)>,
+        doors: StoredDoors,
     ) -> Result<Arc<SaleHandle>, StartFailure> {
         if let Some(handle) = self.get(terms.id) {
             return Ok(handle);
         }
         let mut sale = FlashSale::restore(terms.clone(), orders).map_err(StartFailure::Restore)?;
+        // Units back on sale first: the slices are leased out of what is available.
         sale.restore_restocks(restocks).map_err(StartFailure::Restock)?;
+        sale.restore_doors(doors.slices, doors.orders)
+            .map_err(|e| StartFailure::Restore(RestoreError::Doors(e)))?;
         let vacant = match self.sales.entry(terms.id) {
             // Started meanwhile: this restore is dropped, no actor was spawned for it.
             MapEntry::Occupied(running) => return Ok(running.get().clone()),

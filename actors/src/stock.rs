@@ -21,14 +21,14 @@ use dashmap::DashMap;
 use engine::books::Entry;
 use engine::payment::{Capture, PaidOrder};
 use engine::{
-    BuyerId, CancelError, ClientNetwork, ConfirmError, FlashSale, IdempotencyKey, Order, OrderId, Quantity,
-    Receipt, RefundId, Reservation, ReserveError, ReserveRequest, RestockError, Restocked, StateChange,
-    StockCounts, Timestamp,
+    BuyerId, CancelError, ClientNetwork, ConfirmError, Door, DoorError, DoorOrder, DoorOutcome, FlashSale,
+    IdempotencyKey, Order, OrderId, Quantity, Receipt, RefundId, Reservation, ReserveError, ReserveRequest,
+    RestockError, Restocked, Slice, StateChange, StockCounts, Timestamp,
 };
 use tokio::sync::oneshot;
 
 use crate::holds::{CapReached, UnpaidHolds};
-use crate::journal::{AppendError, Journal, JournalEvent, Seq, Slot};
+use crate::journal::{AppendError, DoorEvent, Journal, JournalEvent, Seq, Slot};
 use crate::registry::Membership;
 use crate::{Clock, OrderIds, SaleGauge};
 
@@ -137,6 +137,58 @@ pub enum RestockFailure {
     Refused(RestockError),
     Journal(AppendError),
 }
+
+/// Why a door change did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoorFailure {
+    Refused(DoorError),
+    Journal(AppendError),
+}
+
+/// A door's slice after a change, and the journal position to wait for before telling the
+/// platform (or answering it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorChanged {
+    pub slice: Slice,
+    /// Units leased by a [`Lease`] (0 for the other messages).
+    pub granted: u32,
+    /// The platform order as now recorded, when a [`RecordDoorOrder`] changed it.
+    pub order: Option<DoorOrder>,
+    pub counts: StockCounts,
+    pub seq: Seq,
+}
+
+/// Lease up to `wanted` free units to a live platform's slice.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Lease {
+    pub door: Door,
+    pub wanted: u32,
+    pub reply: oneshot::Sender<Result<DoorChanged, DoorFailure>>,
+}
+
+/// Take units back from a platform's slice: only after its stock was lowered by as many.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Unlease {
+    pub door: Door,
+    pub units: u32,
+    pub reply: oneshot::Sender<Result<DoorChanged, DoorFailure>>,
+}
+
+/// A platform order as the platform reports it now: recorded, or moved (paid, cancelled,
+/// refunded); a repeat changes nothing and needs no journal room.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RecordDoorOrder {
+    pub order: DoorOrder,
+    pub reply: oneshot::Sender<Result<DoorChanged, DoorFailure>>,
+}
+
+/// A door's slice and the sale's counts, without changing anything.
+#[derive(Debug, Message)]
+#[rtype(result = "(Slice, StockCounts)")]
+pub struct ReadSlice(pub Door);
 
 /// Recompute every invariant of the sale from its orders (tests and operators).
 #[derive(Debug, Message)]
@@ -308,6 +360,41 @@ impl StockActor {
             }
             Err(error) => Err(ConfirmFailure::Refused { error, seq: self.journal.last_appended() }),
         }
+    }
+
+    /// One door change: room in the journal first, then the engine, then the event.
+    fn door(
+        &mut self,
+        door: Door,
+        change: impl FnOnce(&mut FlashSale) -> Result<(u32, Option<DoorOutcome>), DoorError>,
+    ) -> Result<DoorChanged, DoorFailure> {
+        let slot = self.journal.slot().map_err(DoorFailure::Journal)?;
+        let (granted, outcome) = change(&mut self.sale).map_err(DoorFailure::Refused)?;
+        let slice = self.sale.slice(door);
+        let counts = self.sale.counts();
+        let order = match outcome {
+            Some(DoorOutcome::Unchanged) => {
+                return Ok(DoorChanged {
+                    slice,
+                    granted,
+                    order: None,
+                    counts,
+                    seq: self.journal.last_appended(),
+                });
+            }
+            Some(DoorOutcome::Changed(order)) => Some(order),
+            None => None,
+        };
+        self.publish();
+        let event = DoorEvent {
+            flash_sale_id: self.sale.terms().id,
+            door,
+            slice,
+            order: order.clone(),
+            at: self.clock.now(),
+        };
+        let seq = slot.append(JournalEvent::Doors(vec![event])).map_err(DoorFailure::Journal)?;
+        Ok(DoorChanged { slice, granted, order, counts, seq })
     }
 
     fn cancel(&mut self, order_id: OrderId, buyer_id: BuyerId) -> Cancelled {
@@ -552,6 +639,53 @@ impl Handler<Tick> for StockActor {
     fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
         self.depth.fetch_sub(1, Ordering::Relaxed);
         self.expire_due(ctx);
+    }
+}
+
+impl Handler<Lease> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Lease, ctx: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        // Nothing free, nothing leased: nothing to journal.
+        let outcome = self.door(msg.door, |sale| {
+            let (granted, _) = sale.lease(msg.door, msg.wanted);
+            Ok((granted, (granted == 0).then_some(DoorOutcome::Unchanged)))
+        });
+        self.settle(ctx);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<Unlease> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unlease, ctx: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let outcome = self.door(msg.door, |sale| sale.unlease(msg.door, msg.units).map(|()| (0, None)));
+        self.settle(ctx);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<RecordDoorOrder> for StockActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordDoorOrder, ctx: &mut Self::Context) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        let door = msg.order.door;
+        let outcome = self.door(door, |sale| sale.record_door_order(msg.order).map(|o| (0, Some(o))));
+        self.settle(ctx);
+        let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<ReadSlice> for StockActor {
+    type Result = MessageResult<ReadSlice>;
+
+    fn handle(&mut self, msg: ReadSlice, _: &mut Self::Context) -> Self::Result {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        MessageResult((self.sale.slice(msg.0), self.sale.counts()))
     }
 }
 

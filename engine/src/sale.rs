@@ -124,12 +124,15 @@ pub struct StockCounts {
     pub quantity: u32,
     pub available: u32,
     pub reserved: u32,
+    /// Sold through every door: our page and the live platforms.
     pub sold: u32,
+    /// Leased to live platforms and not known to be sold (see [`doors`]).
+    pub leased: u32,
 }
 
 impl StockCounts {
     pub fn is_balanced(&self) -> bool {
-        u64::from(self.available) + u64::from(self.reserved) + u64::from(self.sold)
+        u64::from(self.available) + u64::from(self.reserved) + u64::from(self.sold) + u64::from(self.leased)
             == u64::from(self.quantity)
     }
 }
@@ -234,6 +237,8 @@ pub enum RestoreError {
     DuplicateKey(OrderId),
     #[error("buyer {0} holds or bought more than the per-buyer limit")]
     OverLimit(BuyerId),
+    #[error("live platform slices: {0}")]
+    Doors(doors::DoorRestoreError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -265,6 +270,8 @@ pub struct FlashSale {
     /// Units of refunded orders put back on sale, by the refund that did it (each refund at
     /// most once; at most the order's quantity per order, so bounded by the sale's quantity).
     restocked: HashMap<RefundId, (OrderId, u32)>,
+    /// The live platforms' slices and orders.
+    doors: doors::Doors,
 }
 
 /// Why refunded units cannot go back on sale.
@@ -303,6 +310,7 @@ impl FlashSale {
             buyers: HashMap::new(),
             deadlines: BinaryHeap::new(),
             restocked: HashMap::new(),
+            doors: doors::Doors::default(),
             terms,
         }
     }
@@ -363,6 +371,7 @@ impl FlashSale {
             available: self.available,
             reserved: self.reserved,
             sold: self.sold,
+            leased: self.doors.leased(),
         }
     }
 
@@ -385,11 +394,13 @@ impl FlashSale {
         self.buyers.iter().flat_map(|(buyer, tally)| tally.keys.iter().map(|(key, r)| (*buyer, key, *r)))
     }
 
-    /// Nothing about this sale can change any more: it has ended and every hold is settled
-    /// (paid, expired or cancelled). Stays true: time only moves on, and an ended sale takes
+    /// Nothing about this sale can change any more: it has ended, every hold is settled
+    /// (paid, expired or cancelled) and no unit is leased to a live platform. Stays true: time only moves on, and an ended sale takes
     /// no new holds.
     pub fn is_settled(&self, now: Timestamp) -> bool {
-        now >= self.terms.ends_at && self.pending == 0
+        // Units still leased to a live platform are not settled: they come back (or their
+        // orders arrive) after the end.
+        now >= self.terms.ends_at && self.pending == 0 && self.doors.leased() == 0
     }
 
     /// The earliest hold deadline still pending, if any.
@@ -616,6 +627,7 @@ impl FlashSale {
     }
 }
 
+pub mod doors;
 mod verify;
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use workflows::payments::Payments;
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, courier, sandbox_keys, sms, wechat_mp};
+use crate::wiring::{channel_clients, courier, live, sandbox_keys, sms, wechat_mp};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -74,6 +74,11 @@ pub struct AppState {
     pub notifications: Arc<Notifications>,
     /// The bundled WeChat mini-program sandbox, when this server serves it.
     pub wechat_mp_sandbox: Option<Arc<WechatMpSandbox>>,
+    /// The live platforms: bound shops, the refresh sweep.
+    pub live: Arc<workflows::live::Live>,
+    /// The bundled live-platform sandboxes, when this server serves them.
+    pub douyin_sandbox: Option<Arc<sandbox::live::douyin::DouyinSandbox>>,
+    pub kuaishou_sandbox: Option<Arc<sandbox::live::kuaishou::KuaishouSandbox>>,
 }
 
 impl AppState {
@@ -170,6 +175,15 @@ impl Application {
             sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
         let sms_client: Arc<dyn SmsSender> = Arc::new(sms_client);
+        let live_wiring = live(&db, &settings, &base_url, &clock).await?;
+        let live = Arc::new(workflows::live::Live::new(
+            db.clone(),
+            live_wiring.platforms,
+            live_wiring.token_key,
+            (registry.clone(), journal.clone()),
+            clock.clone(),
+            settings.live_workflow(&base_url),
+        ));
         let login_codes = LoginCodes::new(
             settings.buyer_codes.rules(),
             &secret,
@@ -246,6 +260,9 @@ impl Application {
             exports,
             notifications,
             wechat_mp_sandbox,
+            live,
+            douyin_sandbox: live_wiring.douyin_sandbox,
+            kuaishou_sandbox: live_wiring.kuaishou_sandbox,
         });
         state.health.probe(&state.db).await;
 
@@ -282,6 +299,8 @@ impl Application {
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
         let courier_sandbox_data = state.courier_sandbox.clone().map(web::Data::from);
         let wechat_mp_sandbox_data = state.wechat_mp_sandbox.clone().map(web::Data::from);
+        let douyin_data = state.douyin_sandbox.clone().map(web::Data::from);
+        let kuaishou_data = state.kuaishou_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -309,6 +328,12 @@ impl Application {
                 }
                 if let Some(mp) = &wechat_mp_sandbox_data {
                     scope = scope.app_data(mp.clone());
+                }
+                if let Some(douyin) = &douyin_data {
+                    scope = scope.app_data(douyin.clone());
+                }
+                if let Some(kuaishou) = &kuaishou_data {
+                    scope = scope.app_data(kuaishou.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -426,6 +451,37 @@ impl Application {
         background.push(tokio::spawn({
             let notifications = state.notifications.clone();
             async move { notifications.run(std::future::pending::<()>()).await }
+        }));
+        background.push(tokio::spawn({
+            let live = state.live.clone();
+            let every = Duration::from_secs(state.settings.live.refresh_interval_secs);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = live.refresh_due().await {
+                        tracing::warn!(%error, "live grant refresh sweep failed");
+                    }
+                }
+            }
+        }));
+        background.push(tokio::spawn({
+            let live = state.live.clone();
+            let every = Duration::from_secs(state.settings.live.poll_interval_secs);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = live.poll_once().await {
+                        tracing::warn!(%error, "live order polling failed");
+                    }
+                    // After the orders are in: what the platforms still hold of ended sales.
+                    if let Err(error) = live.take_back_ended().await {
+                        tracing::warn!(%error, "taking live slices back failed");
+                    }
+                }
+            }
         }));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
 use crate::routes::{
-    addresses, buyers, flash_sales, fulfilment, merchant_orders, merchants, money, operator, operators,
+    addresses, buyers, flash_sales, fulfilment, live, merchant_orders, merchants, money, operator, operators,
     orders, payments, products, refunds,
 };
 
@@ -78,6 +78,7 @@ impl Modify for BearerTokens {
         operator::pay_withdrawal, operator::reject_withdrawal, operator::set_kyc,
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
         operator::ledger_check, operator::reconcile, operator::dead_letters, operator::replay_notification,
+        live::list, live::authorize, live::callback, live::bind_sale, live::sale_platforms, live::notify,
         document, docs,
     ),
     components(schemas(ErrorBody)),
@@ -183,6 +184,7 @@ mod tests {
             include_str!("routes/refunds.rs"),
             include_str!("routes/operators.rs"),
             include_str!("routes/operator.rs"),
+            include_str!("routes/live.rs"),
             include_str!("pages/share.rs"),
             include_str!("openapi.rs"),
         ];

@@ -1,5 +1,6 @@
 //! The outside systems' clients built from configuration: the payment channels, the SMS
-//! provider and the WeChat mini program's subscription messages, pointed at the bundled sandboxes (with their keys, generated once and kept in the
+//! provider, the WeChat mini program's subscription messages and the live platforms (Douyin
+//! shop, Kuaishou shop), pointed at the bundled sandboxes (with their keys, generated once and kept in the
 //! database) in demo mode when no URL is configured, never in production.
 
 use std::sync::Arc;
@@ -11,11 +12,15 @@ use engine::ledger::Channel;
 use persistence::DatabaseConnection;
 use providers::couriers::kdniao::{Kdniao, KdniaoConfig};
 use providers::crypto::{self, ChannelKeys, KeyPems};
+use providers::live::douyin::client::{DouyinShop, DouyinShopConfig};
+use providers::live::kuaishou::client::{KuaishouShop, KuaishouShopConfig};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
 use providers::sms::tencent::{TencentSms, TencentSmsConfig};
 use providers::wechat_mp::WechatMp;
 use sandbox::courier::CourierSandbox;
+use sandbox::live::douyin::DouyinSandbox;
+use sandbox::live::kuaishou::KuaishouSandbox;
 use sandbox::sms::SmsSandbox;
 use sandbox::wechat_mp::WechatMpSandbox;
 use workflows::kept_keys;
@@ -274,4 +279,164 @@ pub(crate) async fn courier(
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((client, sandbox))
+}
+
+/// The live sandboxes' apps as stored (generated once, kept in the database).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LiveSandboxApps {
+    douyin_app_key: String,
+    douyin_app_secret: String,
+    douyin_service_id: String,
+    kuaishou_app_key: String,
+    kuaishou_app_secret: String,
+    kuaishou_sign_secret: String,
+    kuaishou_message_key: String,
+}
+
+/// The live platforms' clients, the bundled sandboxes they talk to (demo mode, empty
+/// `api_url`), and the token key.
+pub(crate) struct LiveWiring {
+    pub platforms: workflows::live::Platforms,
+    pub douyin_sandbox: Option<Arc<DouyinSandbox>>,
+    pub kuaishou_sandbox: Option<Arc<KuaishouSandbox>>,
+    pub token_key: [u8; 32],
+}
+
+/// Builds the clients of the platforms in `live.platforms`: with an empty `api_url`, the
+/// bundled sandbox on this server (demo mode with the sandbox on only; production refused to
+/// start before this), its app generated once and kept, pushing to our notify endpoint.
+pub(crate) async fn live(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    base_url: &str,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<LiveWiring> {
+    let l = &settings.live;
+    let demo = settings.mode == settings::Mode::Demo;
+    let token_key = if l.token_key.is_empty() {
+        anyhow::ensure!(demo, "live.token_key is not set");
+        let fresh: [u8; 32] = rand::random();
+        let stored = kept_keys::kept(db, "live_token_key", move || hex::encode(fresh)).await?;
+        workflows::live::parse_token_key(&stored)?
+    } else {
+        workflows::live::parse_token_key(&l.token_key)?
+    };
+    let offered = |name: &str| l.platforms.iter().any(|p| p == name);
+    let bundled = |name: &str| -> anyhow::Result<bool> {
+        let empty = match name {
+            "douyin" => l.douyin.api_url.is_empty(),
+            _ => l.kuaishou.api_url.is_empty(),
+        };
+        if empty {
+            anyhow::ensure!(
+                demo && settings.sandbox.enabled,
+                "live.{name}.api_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+            );
+        }
+        Ok(empty)
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(l.call_timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the live platforms' HTTP client")?;
+    let apps = if (offered("douyin") && bundled("douyin")?) || (offered("kuaishou") && bundled("kuaishou")?) {
+        Some(
+            kept_keys::kept(db, "live_sandbox_apps", || {
+                let douyin = sandbox::live::douyin::DouyinApp::generate("sandbox-service", "");
+                let kuaishou = sandbox::live::kuaishou::KuaishouApp::generate();
+                LiveSandboxApps {
+                    douyin_app_key: douyin.app_key,
+                    douyin_app_secret: douyin.app_secret,
+                    douyin_service_id: douyin.service_id,
+                    kuaishou_app_key: kuaishou.app_key,
+                    kuaishou_app_secret: kuaishou.app_secret,
+                    kuaishou_sign_secret: kuaishou.sign_secret,
+                    kuaishou_message_key: kuaishou.message_key,
+                }
+            })
+            .await?,
+        )
+    } else {
+        None
+    };
+    let shop_settings = |platform: &str| sandbox::live::ShopSettings {
+        push_url: Some(format!("{base_url}/api/v1/platforms/{platform}/notify")),
+        retry_scale: settings.sandbox.retry_scale,
+        ..sandbox::live::ShopSettings::default()
+    };
+    let mut wiring = LiveWiring {
+        platforms: workflows::live::Platforms::default(),
+        douyin_sandbox: None,
+        kuaishou_sandbox: None,
+        token_key,
+    };
+    if offered("douyin") {
+        let d = &l.douyin;
+        let config = match (&apps, d.api_url.is_empty()) {
+            (Some(apps), true) => {
+                let app = sandbox::live::douyin::DouyinApp {
+                    app_key: apps.douyin_app_key.clone(),
+                    app_secret: apps.douyin_app_secret.clone(),
+                    service_id: apps.douyin_service_id.clone(),
+                    redirect_uri: format!("{base_url}/api/v1/platforms/douyin/callback"),
+                };
+                let sandbox = DouyinSandbox::new(app, shop_settings("douyin"), clock.clone());
+                wiring.douyin_sandbox = Some(Arc::new(sandbox));
+                DouyinShopConfig {
+                    gateway: format!("{base_url}/sandbox/douyin"),
+                    authorize_url: format!("{base_url}/sandbox/douyin/authorize"),
+                    service_id: apps.douyin_service_id.clone(),
+                    app_key: apps.douyin_app_key.clone(),
+                    app_secret: apps.douyin_app_secret.clone(),
+                }
+            }
+            _ => DouyinShopConfig {
+                gateway: d.api_url.trim_end_matches('/').to_owned(),
+                authorize_url: d.authorize_url.clone(),
+                service_id: d.service_id.clone(),
+                app_key: d.app_key.clone(),
+                app_secret: d.app_secret.clone(),
+            },
+        };
+        let client = DouyinShop::new(config, http.clone(), clock.clone()).map_err(|e| anyhow::anyhow!(e))?;
+        wiring.platforms.douyin = Some(Arc::new(client));
+    }
+    if offered("kuaishou") {
+        let k = &l.kuaishou;
+        let config = match (&apps, k.api_url.is_empty()) {
+            (Some(apps), true) => {
+                let app = sandbox::live::kuaishou::KuaishouApp {
+                    app_key: apps.kuaishou_app_key.clone(),
+                    app_secret: apps.kuaishou_app_secret.clone(),
+                    sign_secret: apps.kuaishou_sign_secret.clone(),
+                    message_key: apps.kuaishou_message_key.clone(),
+                };
+                let sandbox = KuaishouSandbox::new(app, shop_settings("kuaishou"), clock.clone())
+                    .map_err(|e| anyhow::anyhow!("kuaishou sandbox: {e}"))?;
+                wiring.kuaishou_sandbox = Some(Arc::new(sandbox));
+                KuaishouShopConfig {
+                    openapi: format!("{base_url}/sandbox/kuaishou"),
+                    authorize_url: format!("{base_url}/sandbox/kuaishou/oauth/authorize"),
+                    app_key: apps.kuaishou_app_key.clone(),
+                    app_secret: apps.kuaishou_app_secret.clone(),
+                    sign_secret: apps.kuaishou_sign_secret.clone(),
+                    message_key: apps.kuaishou_message_key.clone(),
+                    scopes: k.scopes.clone(),
+                }
+            }
+            _ => KuaishouShopConfig {
+                openapi: k.api_url.trim_end_matches('/').to_owned(),
+                authorize_url: k.authorize_url.clone(),
+                app_key: k.app_key.clone(),
+                app_secret: k.app_secret.clone(),
+                sign_secret: k.sign_secret.clone(),
+                message_key: k.message_key.clone(),
+                scopes: k.scopes.clone(),
+            },
+        };
+        let client = KuaishouShop::new(config, http, clock.clone()).map_err(|e| anyhow::anyhow!(e))?;
+        wiring.platforms.kuaishou = Some(Arc::new(client));
+    }
+    Ok(wiring)
 }

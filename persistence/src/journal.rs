@@ -207,6 +207,11 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
             JournalEvent::Restocked { refund_id, at, .. } => {
                 crate::refunds::mark_restocked(&txn, *refund_id, *at).await?;
             }
+            JournalEvent::Doors(events) => {
+                for event in events {
+                    crate::live::apply_door_event(&txn, event).await?;
+                }
+            }
         }
     }
     txn.commit().await

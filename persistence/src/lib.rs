@@ -16,6 +16,7 @@ pub mod db;
 pub mod entities;
 pub mod health;
 pub mod journal;
+pub mod live;
 pub mod migration;
 pub mod money;
 pub mod order_lists;

@@ -13,6 +13,8 @@ mod m0008_qualification;
 mod m0009_aftersales;
 mod m0010_outbox_in_flight;
 mod m0011_shipments;
+mod m0012_live_shops;
+mod m0013_live_sales;
 
 pub struct Migrator;
 
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_aftersales::Migration),
             Box::new(m0010_outbox_in_flight::Migration),
             Box::new(m0011_shipments::Migration),
+            Box::new(m0012_live_shops::Migration),
+            Box::new(m0013_live_sales::Migration),
         ]
     }
 }

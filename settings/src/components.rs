@@ -15,6 +15,7 @@ use sandbox::wechat_mp::WechatMpSandboxSettings;
 use workflows::accounts::login::{PasswordWorkSettings, ThrottleSettings};
 use workflows::admission::Limits;
 use workflows::fulfilment::shipping::FulfilmentSettings;
+use workflows::live::LiveSettings;
 use workflows::orders::export::ExportSettings;
 use workflows::payments::PaymentSettings;
 
@@ -208,6 +209,23 @@ impl Settings {
             max_jobs: f.export_max_jobs,
             dir,
             ttl: Duration::from_secs(f.export_ttl_secs),
+        }
+    }
+
+    /// The live workflow's settings, its callbacks under `public_url`.
+    pub fn live_workflow(&self, public_url: &str) -> LiveSettings {
+        let l = &self.live;
+        let ms = |secs: u64| i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+        LiveSettings {
+            callback_base: format!("{public_url}/api/v1/platforms"),
+            state_ttl_ms: ms(l.oauth_state_ttl_secs),
+            refresh_margin_ms: ms(l.refresh_margin_secs),
+            push_max_age_ms: ms(l.push_max_age_secs),
+            slice_units: l.slice_units,
+            top_up_below: l.top_up_below,
+            poll_max_pages: l.poll_max_pages,
+            ack_timeout: self.ack_timeout(),
+            ..LiveSettings::default()
         }
     }
 }

@@ -16,8 +16,13 @@ use providers::crypto;
 use crate::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
-pub const SECRETS: [&str; 8] = [
+pub const SECRETS: [&str; 13] = [
     "auth.token_secret",
+    "live.token_key",
+    "live.douyin.app_secret",
+    "live.kuaishou.app_secret",
+    "live.kuaishou.sign_secret",
+    "live.kuaishou.message_key",
     "sms.secret_key",
     "couriers.app_key",
     "wechat_mp.secret",
@@ -54,7 +59,14 @@ pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
     let sms = &mut settings.sms;
     let mp = &mut settings.wechat_mp;
     let couriers = &mut settings.couriers;
-    let slots: [(&str, &mut String, &str); 10] = [
+    let live = &mut settings.live;
+    let (douyin, kuaishou) = (&mut live.douyin, &mut live.kuaishou);
+    let slots: [(&str, &mut String, &str); 15] = [
+        ("live.token_key", &mut live.token_key, &live.token_key_file),
+        ("live.douyin.app_secret", &mut douyin.app_secret, &douyin.app_secret_file),
+        ("live.kuaishou.app_secret", &mut kuaishou.app_secret, &kuaishou.app_secret_file),
+        ("live.kuaishou.sign_secret", &mut kuaishou.sign_secret, &kuaishou.sign_secret_file),
+        ("live.kuaishou.message_key", &mut kuaishou.message_key, &kuaishou.message_key_file),
         ("auth.token_secret", &mut settings.auth.token_secret, &settings.auth.token_secret_file),
         ("sms.secret_key", &mut sms.secret_key, &sms.secret_key_file),
         ("couriers.app_key", &mut couriers.app_key, &couriers.app_key_file),
@@ -186,6 +198,36 @@ fn production_problems(s: &Settings, problems: &mut Vec<String>) {
         check_key("wechat_mp.appid", &mp.appid, |_, _| Ok(()));
         check_key("wechat_mp.secret", &mp.secret, |_, _| Ok(()));
     }
+    // Live platforms: the bundled sandboxes never stand in for one in production.
+    let live = &s.live;
+    let bound = |name: &str| live.platforms.iter().any(|p| p == name);
+    if !live.platforms.is_empty() {
+        let token_key: fn(&str, &str) -> anyhow::Result<()> = |raw, key| {
+            anyhow::ensure!(
+                raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{key} must be 64 hex characters (32 bytes)"
+            );
+            Ok(())
+        };
+        check_key("live.token_key", &live.token_key, token_key);
+    }
+    if bound("douyin") {
+        let d = &live.douyin;
+        check_key("live.douyin.api_url", &d.api_url, |_, _| Ok(()));
+        check_key("live.douyin.authorize_url", &d.authorize_url, |_, _| Ok(()));
+        check_key("live.douyin.service_id", &d.service_id, |_, _| Ok(()));
+        check_key("live.douyin.app_key", &d.app_key, |_, _| Ok(()));
+        check_key("live.douyin.app_secret", &d.app_secret, |_, _| Ok(()));
+    }
+    if bound("kuaishou") {
+        let k = &live.kuaishou;
+        check_key("live.kuaishou.api_url", &k.api_url, |_, _| Ok(()));
+        check_key("live.kuaishou.authorize_url", &k.authorize_url, |_, _| Ok(()));
+        check_key("live.kuaishou.app_key", &k.app_key, |_, _| Ok(()));
+        check_key("live.kuaishou.app_secret", &k.app_secret, |_, _| Ok(()));
+        check_key("live.kuaishou.sign_secret", &k.sign_secret, |_, _| Ok(()));
+        check_key("live.kuaishou.message_key", &k.message_key, |_, _| Ok(()));
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +257,18 @@ mod tests {
             "couriers.provider_url",
             "couriers.ebusiness_id",
             "couriers.app_key",
+            "live.token_key",
+            "live.douyin.api_url",
+            "live.douyin.authorize_url",
+            "live.douyin.service_id",
+            "live.douyin.app_key",
+            "live.douyin.app_secret",
+            "live.kuaishou.api_url",
+            "live.kuaishou.authorize_url",
+            "live.kuaishou.app_key",
+            "live.kuaishou.app_secret",
+            "live.kuaishou.sign_secret",
+            "live.kuaishou.message_key",
         ] {
             assert_eq!(
                 problems.iter().filter(|p| p.starts_with(key)).count(),
@@ -222,7 +276,7 @@ mod tests {
                 "{key} named once in {problems:#?}"
             );
         }
-        assert_eq!(problems.len(), 17, "{problems:#?}");
+        assert_eq!(problems.len(), 29, "{problems:#?}");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct Settings {
     /// What buyers are told and how hard the outbox worker tries (`[notifications]`).
     pub notifications: workflows::notifications::NotificationSettings,
     pub wechat_mp: WechatMp,
+    pub live: Live,
     pub buyer_codes: BuyerCodes,
     pub operator: Operator,
     pub demo: Demo,
@@ -523,6 +524,116 @@ impl Default for WechatMp {
     }
 }
 
+/// The live-commerce platforms merchants bind their shops from: the Douyin shop (抖店) and the
+/// Kuaishou shop (快手小店) open platforms.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Live {
+    /// Platforms a merchant may bind (`douyin`, `kuaishou`); production needs each one's URLs
+    /// and keys.
+    pub platforms: Vec<String>,
+    /// AES-256-GCM key the shops' tokens are encrypted under at rest: 64 hex characters.
+    /// Empty in demo mode: generated once and kept in the database.
+    pub token_key: String,
+    pub token_key_file: String,
+    /// How long an authorisation round trip (the `state`) may take.
+    pub oauth_state_ttl_secs: u64,
+    /// A grant is refreshed when its access token expires within this long.
+    pub refresh_margin_secs: u64,
+    /// How often the refresh sweep looks for grants to refresh.
+    pub refresh_interval_secs: u64,
+    /// Pushes whose event is older than this are refused as stale (longer than the
+    /// platforms' retry schedules).
+    pub push_max_age_secs: u64,
+    /// How often the polling backstop asks each bound shop for its recent orders.
+    pub poll_interval_secs: u64,
+    /// Pages the polling backstop reads per shop and round, at most.
+    pub poll_max_pages: u32,
+    /// Units leased to a platform at once when a sale is bound or topped up.
+    pub slice_units: u32,
+    /// A platform's slice is topped up when fewer than this many units are left in it.
+    pub top_up_below: u32,
+    /// Timeout of one call to a platform.
+    pub call_timeout_ms: u64,
+    pub douyin: Douyin,
+    pub kuaishou: Kuaishou,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            platforms: vec!["douyin".into(), "kuaishou".into()],
+            token_key: String::new(),
+            token_key_file: String::new(),
+            oauth_state_ttl_secs: 600,
+            refresh_margin_secs: 86_400,
+            refresh_interval_secs: 60,
+            push_max_age_secs: 86_400,
+            poll_interval_secs: 60,
+            poll_max_pages: 10,
+            slice_units: 100,
+            top_up_below: 20,
+            call_timeout_ms: 5_000,
+            douyin: Douyin::default(),
+            kuaishou: Kuaishou::default(),
+        }
+    }
+}
+
+/// The Douyin shop open platform (op.jinritemai.com) app.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Douyin {
+    /// API gateway, e.g. https://openapi-fxg.jinritemai.com; empty = the bundled sandbox on this
+    /// server (demo mode only), with an app generated on first start and kept in the database.
+    pub api_url: String,
+    /// The service market's authorize page, e.g. https://fuwu.jinritemai.com/authorize.
+    pub authorize_url: String,
+    /// The app's service in the service market.
+    pub service_id: String,
+    pub app_key: String,
+    pub app_secret: String,
+    pub app_secret_file: String,
+}
+
+/// The Kuaishou shop open platform (open.kwaixiaodian.com) app.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Kuaishou {
+    /// API base, e.g. https://openapi.kwaixiaodian.com; empty = the bundled sandbox on this
+    /// server (demo mode only), with an app generated on first start and kept in the database.
+    pub api_url: String,
+    /// e.g. https://open.kwaixiaodian.com/oauth/authorize.
+    pub authorize_url: String,
+    pub app_key: String,
+    pub app_secret: String,
+    pub app_secret_file: String,
+    pub sign_secret: String,
+    pub sign_secret_file: String,
+    /// Base64 key pushes are encrypted with.
+    pub message_key: String,
+    pub message_key_file: String,
+    /// Permissions asked of the merchant.
+    pub scopes: Vec<String>,
+}
+
+impl Default for Kuaishou {
+    fn default() -> Self {
+        Self {
+            api_url: String::new(),
+            authorize_url: String::new(),
+            app_key: String::new(),
+            app_secret: String::new(),
+            app_secret_file: String::new(),
+            sign_secret: String::new(),
+            sign_secret_file: String::new(),
+            message_key: String::new(),
+            message_key_file: String::new(),
+            scopes: vec!["merchant_item".into(), "merchant_order".into(), "merchant_logistics".into()],
+        }
+    }
+}
+
 /// One-time login codes for buyers. Every cap is off at `0`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -730,6 +841,28 @@ impl Settings {
         anyhow::ensure!(
             self.buyer_codes.code_ttl_secs > 0 && self.buyer_codes.max_wrong_attempts > 0,
             "buyer_codes.code_ttl_secs and buyer_codes.max_wrong_attempts must be greater than 0"
+        );
+        let l = &self.live;
+        for platform in &l.platforms {
+            anyhow::ensure!(
+                providers::live::Platform::parse(platform).is_some(),
+                "live.platforms: unknown platform {platform:?} (douyin, kuaishou)"
+            );
+        }
+        for (key, value) in [
+            ("live.oauth_state_ttl_secs", l.oauth_state_ttl_secs),
+            ("live.refresh_interval_secs", l.refresh_interval_secs),
+            ("live.push_max_age_secs", l.push_max_age_secs),
+            ("live.poll_interval_secs", l.poll_interval_secs),
+            ("live.poll_max_pages", u64::from(l.poll_max_pages)),
+            ("live.slice_units", u64::from(l.slice_units)),
+            ("live.call_timeout_ms", l.call_timeout_ms),
+        ] {
+            anyhow::ensure!(value > 0, "{key} must be greater than 0");
+        }
+        anyhow::ensure!(
+            l.top_up_below <= l.slice_units,
+            "live.top_up_below must not exceed live.slice_units"
         );
         persistence::Backend::of(&self.database.url)?;
         Ok(())

@@ -14,6 +14,7 @@ mod expiry;
 mod fulfilment;
 mod helpers;
 mod lifecycle;
+mod live;
 mod logins;
 mod newcomer;
 mod openapi;

@@ -21,8 +21,10 @@ fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
 /// The success status and its example answer.
 fn success(op: &Value) -> (u16, Value) {
     let responses = op["responses"].as_object().expect("responses");
-    let (status, response) =
-        responses.iter().find(|(status, _)| status.starts_with('2')).expect("a documented success");
+    let (status, response) = responses
+        .iter()
+        .find(|(status, _)| status.starts_with('2') || status.starts_with('3'))
+        .expect("a documented success");
     (status.parse().unwrap(), response["content"]["application/json"]["example"].clone())
 }
 

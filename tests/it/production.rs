@@ -69,6 +69,22 @@ fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &st
         ("COURIERS__PROVIDER_URL", "http://127.0.0.1:9/kdniao".into()),
         ("COURIERS__EBUSINESS_ID", "1700001".into()),
         ("COURIERS__APP_KEY_FILE", file("kdniao_app_key", "a-kdniao-app-key-00000000000001")),
+        // The live platforms' apps (not called by this test: their addresses need only parse).
+        ("LIVE__TOKEN_KEY_FILE", file("live_token_key", &"5a".repeat(32))),
+        ("LIVE__DOUYIN__API_URL", format!("{sandbox_base}/sandbox/douyin")),
+        ("LIVE__DOUYIN__AUTHORIZE_URL", format!("{sandbox_base}/sandbox/douyin/authorize")),
+        ("LIVE__DOUYIN__SERVICE_ID", "service-1".into()),
+        ("LIVE__DOUYIN__APP_KEY", "7000000000000000001".into()),
+        ("LIVE__DOUYIN__APP_SECRET_FILE", file("douyin_app_secret", "douyin-app-secret-0001")),
+        ("LIVE__KUAISHOU__API_URL", format!("{sandbox_base}/sandbox/kuaishou")),
+        ("LIVE__KUAISHOU__AUTHORIZE_URL", format!("{sandbox_base}/sandbox/kuaishou/oauth/authorize")),
+        ("LIVE__KUAISHOU__APP_KEY", "ks100000000000000001".into()),
+        ("LIVE__KUAISHOU__APP_SECRET_FILE", file("kuaishou_app_secret", "kuaishou-app-secret-01")),
+        ("LIVE__KUAISHOU__SIGN_SECRET_FILE", file("kuaishou_sign_secret", "kuaishou-sign-secret-0000000001")),
+        (
+            "LIVE__KUAISHOU__MESSAGE_KEY_FILE",
+            file("kuaishou_message_key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+        ),
         ("ADMISSION__PER_IP_PER_SEC", "0".into()),
         // The active query (run on demand here) looks at every payment, however young.
         ("PAYMENTS__QUERY_AFTER_MS", "0".into()),
@@ -186,6 +202,17 @@ async fn production_refuses_every_unsafe_setting_and_names_it() {
         ),
         ("no public URL", vec![Unset("SERVER__PUBLIC_URL")], "server.public_url is \"\""),
         ("no SMS provider", vec![Unset("SMS__PROVIDER_URL")], "sms.provider_url is not set"),
+        (
+            "no Douyin app secret",
+            vec![Unset("LIVE__DOUYIN__APP_SECRET_FILE")],
+            "live.douyin.app_secret is not set",
+        ),
+        ("no live token key", vec![Unset("LIVE__TOKEN_KEY_FILE")], "live.token_key is not set"),
+        (
+            "a Kuaishou shop without its API",
+            vec![Unset("LIVE__KUAISHOU__API_URL")],
+            "live.kuaishou.api_url is not set",
+        ),
         ("no SMS secret key", vec![Unset("SMS__SECRET_KEY_FILE")], "sms.secret_key is not set"),
         (
             "the SMS secret key inline in the config file",

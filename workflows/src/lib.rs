@@ -14,6 +14,8 @@
 //!   dead letters and their replay) and the notification templates.
 //! - [`merchants`]: merchants' qualification — document uploads behind an object store and
 //!   the automated review through the verification service.
+//! - [`live`]: the Douyin and Kuaishou shops a merchant binds (OAuth round trip, tokens
+//!   sealed at rest, the refresh sweep, revocation).
 //! - [`sales`]: a sale's stock actor, rebuilt from its stored orders (also on demand).
 //! - [`accounts`]: password hashing with bounded work, the per-account log-in throttle, the
 //!   token-version memory, bearer tokens, operators' roles and accounts.
@@ -28,6 +30,7 @@ pub mod buyer_codes;
 pub mod demo;
 pub mod fulfilment;
 pub mod kept_keys;
+pub mod live;
 pub mod merchants;
 pub mod notifications;
 pub mod orders;

@@ -82,9 +82,10 @@ pub async fn start(
 ) -> anyhow::Result<Arc<SaleHandle>> {
     let orders = repo::orders_of_sale(db, terms.id).await?;
     let restocks = persistence::refunds::restocks_of_sale(db, terms.id).await?;
+    let doors = persistence::live::doors_of_sale(db, terms.id).await?;
     let id = terms.id;
     registry
-        .start_restocked(terms, orders, restocks)
+        .start_restored(terms, orders, restocks, doors)
         .with_context(|| format!("flash sale {id} breaks an invariant in storage"))
 }
 

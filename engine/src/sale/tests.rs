@@ -40,7 +40,7 @@ fn reserve_moves_units_and_prices_the_order() {
     assert_eq!(order.amount_fen, Fen(1_980));
     assert_eq!(order.expires_at, Timestamp(START + 3_000));
     assert_eq!(order.state, OrderState::PendingPayment);
-    assert_eq!(sale.counts(), StockCounts { quantity: 10, available: 8, reserved: 2, sold: 0 });
+    assert_eq!(sale.counts(), StockCounts { quantity: 10, available: 8, reserved: 2, sold: 0, leased: 0 });
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn expiry_returns_units_exactly_at_the_deadline() {
     assert_eq!(expired[0].change.order_id, OrderId(1));
     assert_eq!(expired[0].change.to, OrderState::Expired);
     assert_eq!(expired[0].buyer_id, BuyerId(1));
-    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 3, sold: 0 });
+    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 3, sold: 0, leased: 0 });
     // the freed units sell again
     sale.reserve(request(3, 3, 2, "c"), Timestamp(START + 3_001)).unwrap();
     assert_eq!(sale.counts().available, 0);
@@ -124,7 +124,7 @@ fn payment_after_the_deadline_releases_the_hold_instead() {
         panic!("a late payment must not be applied")
     };
     assert_eq!(change.to, OrderState::Expired);
-    assert_eq!(sale.counts(), StockCounts { quantity: 2, available: 1, reserved: 0, sold: 1 });
+    assert_eq!(sale.counts(), StockCounts { quantity: 2, available: 1, reserved: 0, sold: 1, leased: 0 });
     // The expired order is forgotten: paying it again is as unknown as an order never placed.
     assert_eq!(sale.confirm_payment(OrderId(2), Timestamp(START + 3_001)), Err(ConfirmError::UnknownOrder));
     assert_eq!(sale.confirm_payment(OrderId(99), Timestamp(START)), Err(ConfirmError::UnknownOrder));
@@ -139,10 +139,10 @@ fn refunded_units_go_back_on_sale_once_per_refund_and_survive_a_restore() {
     assert_eq!(sale.restock(RefundId(9), OrderId(2), 1), Err(RestockError::NotSold), "unpaid");
     assert_eq!(sale.restock(RefundId(9), OrderId(1), 1), Ok(Restocked::Done));
     assert_eq!(sale.restock(RefundId(9), OrderId(1), 1), Ok(Restocked::AlreadyDone));
-    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 1, sold: 2 });
+    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 2, reserved: 1, sold: 2, leased: 0 });
     assert_eq!(sale.restock(RefundId(10), OrderId(1), 3), Err(RestockError::MoreThanSold { left: 2 }));
     assert_eq!(sale.restock(RefundId(10), OrderId(1), 2), Ok(Restocked::Done));
-    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 4, reserved: 1, sold: 0 });
+    assert_eq!(sale.counts(), StockCounts { quantity: 5, available: 4, reserved: 1, sold: 0, leased: 0 });
     sale.verify().unwrap();
     // Rebuilt from storage: the same counts, and the same refunds are recognised.
     let orders: Vec<Order> = sale.orders().cloned().collect();

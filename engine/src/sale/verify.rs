@@ -46,6 +46,23 @@ impl FlashSale {
                 return Err(format!("refund {refund} restocked units of order {order_id}, which sold none"));
             }
         }
+        let mut door_sold = [0u64; 2];
+        for order in self.doors.orders.values() {
+            if order.units == super::doors::DoorUnits::Sold {
+                door_sold[order.door.index()] += u64::from(order.quantity);
+            }
+        }
+        for door in super::doors::Door::ALL {
+            if door_sold[door.index()] != u64::from(self.doors.slices[door.index()].sold) {
+                return Err(format!(
+                    "{} orders sold {}, its slice says {:?}",
+                    door.as_str(),
+                    door_sold[door.index()],
+                    self.doors.slices[door.index()]
+                ));
+            }
+        }
+        sold += door_sold.iter().sum::<u64>();
         let counts = self.counts();
         if !counts.is_balanced() {
             return Err(format!("buckets do not sum to the quantity: {counts:?}"));

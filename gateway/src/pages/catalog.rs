@@ -96,10 +96,11 @@ pub async fn live_counts(state: &AppState, facts: &SaleFacts) -> anyhow::Result<
     let counts = facts
         .settled
         .get_or_try_init(|| async {
-            let (reserved, sold) = persistence::repo::sale_units(&state.db, facts.terms.id).await?;
-            let quantity = facts.terms.quantity;
-            let available = quantity.saturating_sub(reserved + sold);
-            anyhow::Ok(StockCounts { quantity, available, reserved, sold })
+            let (reserved, ours) = persistence::repo::sale_units(&state.db, facts.terms.id).await?;
+            let (door_sold, leased) = persistence::live::sale_door_units(&state.db, facts.terms.id).await?;
+            let (quantity, sold) = (facts.terms.quantity, ours + door_sold);
+            let available = quantity.saturating_sub(reserved + sold + leased);
+            anyhow::Ok(StockCounts { quantity, available, reserved, sold, leased })
         })
         .await?;
     Ok(*counts)

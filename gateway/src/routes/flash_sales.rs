@@ -143,9 +143,12 @@ async fn terms_and_counts(
         return Ok((sale.terms.clone(), sale.gauge.counts()));
     }
     let terms = repo::flash_sale(&state.db, id).await?.ok_or(FlashSaleError::NotFound)?;
-    let (reserved, sold) = repo::sale_units(&state.db, id).await?;
-    let available = terms.quantity.checked_sub(reserved + sold).ok_or(FlashSaleError::Overclaimed(id))?;
-    let counts = StockCounts { quantity: terms.quantity, available, reserved, sold };
+    let (reserved, ours) = repo::sale_units(&state.db, id).await?;
+    let (door_sold, leased) = persistence::live::sale_door_units(&state.db, id).await?;
+    let sold = ours + door_sold;
+    let available =
+        terms.quantity.checked_sub(reserved + sold + leased).ok_or(FlashSaleError::Overclaimed(id))?;
+    let counts = StockCounts { quantity: terms.quantity, available, reserved, sold, leased };
     Ok((Arc::new(terms), counts))
 }
 
@@ -183,6 +186,8 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
         "available": counts.available,
         "reserved": counts.reserved,
         "sold": counts.sold,
+        // Leased to live platforms (Douyin, Kuaishou) and not yet known sold there.
+        "leased": counts.leased,
         "per_buyer_limit": terms.per_buyer_limit,
         "starts_at": rfc3339(terms.starts_at),
         "ends_at": rfc3339(terms.ends_at),

@@ -5,6 +5,7 @@ pub mod addresses;
 pub mod buyers;
 pub mod flash_sales;
 pub mod fulfilment;
+pub mod live;
 pub mod merchant_orders;
 pub mod merchants;
 pub mod money;
@@ -87,6 +88,12 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(operator::reconcile)
         .service(operator::dead_letters)
         .service(operator::replay_notification)
+        .service(live::list)
+        .service(live::authorize)
+        .service(live::callback)
+        .service(live::bind_sale)
+        .service(live::sale_platforms)
+        .service(live::notify)
         .service(crate::openapi::document)
         .service(crate::openapi::docs);
 }
