@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod payments;
 pub mod qualification;
 pub mod repo;
+pub mod reports;
 
 pub use db::{Backend, connect};
 pub use journal::{WriterSettings, WriterStatus, run_writer};
