@@ -165,10 +165,10 @@
 
   function draw() {
     var peak = Math.max.apply(null, history.concat([1]));
-    var step = 300 / (POINTS - 1);
-    var start = POINTS - history.length;
+    // At least a 30-second window, drawn from the left; then the last two minutes scroll by.
+    var step = 300 / (Math.max(history.length, 30) - 1);
     var d = history.map(function (v, i) {
-      return (i ? "L" : "M") + ((start + i) * step).toFixed(1) + " " + (88 - (v / peak) * 84).toFixed(1);
+      return (i ? "L" : "M") + (i * step).toFixed(1) + " " + (88 - (v / peak) * 84).toFixed(1);
     }).join("");
     $("chart-line").setAttribute("d", d || "M0 88");
     $("chart-peak").textContent = String(Math.round(Math.max.apply(null, history.concat([0])) * 10) / 10);

@@ -179,7 +179,7 @@ pub async fn reviews(state: web::Data<AppState>, request: HttpRequest) -> HttpRe
         @if held.is_empty() {
             div.card.empty { p { "没有待审核的付款。" } }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" {
                 table {
                     thead { tr { th { "订单" } th { "商家" } th { "渠道" } th.number { "付款金额" } th.number { "商家应得" } th { "付款时间" } th { "处理" } } }
                     tbody {
@@ -240,7 +240,7 @@ pub async fn withdrawals(
         @if list.is_empty() {
             div.card.empty { p { "没有这个状态的提现。" } }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" {
                 table {
                     thead { tr { th { "编号" } th { "商家" } th.number { "金额" } th { "申请时间" } th { "处理" } } }
                     tbody {
@@ -293,7 +293,7 @@ pub async fn merchants(state: web::Data<AppState>, request: HttpRequest) -> Http
     let partner_name = |id: i64| partners.iter().find(|(p, _)| *p == id).map_or("?", |(_, n)| n.as_str());
     let body = html! {
         h1 { "商家" }
-        div.table-wrap {
+        div.table-wrap tabindex="0" {
             table {
                 thead { tr { th { "编号" } th { "店铺" } th { "手机号" } th { "实名认证" } th { "分账（MCN）" } } }
                 tbody {
@@ -425,9 +425,9 @@ pub async fn reconciliation(
                 @if let Some(error) = channel["error"].as_str() {
                     p.form-error { "账单下载失败：" (error) }
                 } @else {
-                    div.table-wrap {
+                    div.table-wrap tabindex="0" {
                         table {
-                            thead { tr { th { "" } th.number { "笔数" } th.number { "收款" } th.number { "退款" } } }
+                            thead { tr { th { span.visually-hidden { "操作" } } th.number { "笔数" } th.number { "收款" } th.number { "退款" } } }
                             tbody {
                                 @for (label, side) in [("渠道账单", "statement"), ("本方账本", "ledger")] {
                                     tr {
@@ -444,7 +444,7 @@ pub async fn reconciliation(
                     @if differences.is_empty() {
                         p.muted { "没有差异。" }
                     } @else {
-                        div.table-wrap {
+                        div.table-wrap tabindex="0" {
                             table {
                                 thead { tr { th { "交易号" } th { "类型" } th.number { "账单" } th.number { "账本" } th { "问题" } } }
                                 tbody {

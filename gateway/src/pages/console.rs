@@ -202,7 +202,7 @@ pub async fn home(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
                 p { "先在 " a href="/console/products" { "商品" } " 页添加商品，再点「新建秒杀」设置秒杀价、数量和时间。" }
             }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" {
                 table {
                     thead { tr { th { "活动" } th.number { "秒杀价" } th.number { "剩余 / 总量" } th { "状态" } th { "开始（北京时间）" } } }
                     tbody {
@@ -473,9 +473,9 @@ pub async fn products(state: web::Data<AppState>, request: HttpRequest) -> HttpR
         @if products.is_empty() {
             div.card.empty { p { "还没有商品。在下面填写标题、原价和库存即可上架第一件商品。" } }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" {
                 table {
-                    thead { tr { th { "商品" } th.number { "原价" } th.number { "可分配库存" } th { "" } } }
+                    thead { tr { th { "商品" } th.number { "原价" } th.number { "可分配库存" } th { span.visually-hidden { "操作" } } } }
                     tbody {
                         @for product in &products {
                             tr {
@@ -655,7 +655,7 @@ pub async fn dashboard_page(
             @if report.top_products.is_empty() {
                 p.muted { "这个周期还没有订单。" }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" {
                     table {
                         thead { tr { th { "商品" } th.number { "订单" } th.number { "件数" } th.number { "GMV" } } }
                         tbody {
@@ -677,7 +677,7 @@ pub async fn dashboard_page(
             @if report.regions.is_empty() {
                 p.muted { "订单填写收货地址后，这里按省份显示订单分布。" }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" {
                     table {
                         thead { tr { th { "省份" } th.number { "订单" } th.number { "GMV" } } }
                         tbody {
@@ -743,6 +743,30 @@ fn withdrawal_label(state: &str) -> &'static str {
     }
 }
 
+/// A ledger entry's kind as the merchant reads it; unknown kinds as stored.
+fn kind_label(kind: &str) -> &str {
+    match kind {
+        "payment" => "订单收款",
+        "review_release" => "风控审核通过",
+        "review_rejection" => "风控驳回",
+        "unmatched_payment" => "待退回的付款",
+        "refund" => "退款",
+        "withdrawal" => "申请提现",
+        "withdrawal_paid" => "提现到账",
+        "withdrawal_rejected" => "提现驳回",
+        other => other,
+    }
+}
+
+fn account_label(account: &str) -> &str {
+    match account {
+        "available" => "可提现",
+        "pending" => "待结算",
+        "withdrawing" => "提现中",
+        other => other,
+    }
+}
+
 /// `GET /console/money`: balances, a withdrawal, the withdrawals and the latest ledger lines.
 pub async fn money_page(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let (merchant, shop) = signed_in!(state, request);
@@ -776,7 +800,7 @@ pub async fn money_page(state: web::Data<AppState>, request: HttpRequest) -> Htt
                 p.form-error role="alert" {}
             }
             @if !withdrawals.is_empty() {
-                div.table-wrap {
+                div.table-wrap tabindex="0" {
                     table {
                         thead { tr { th { "编号" } th.number { "金额" } th { "状态" } th { "申请时间" } th { "说明" } } }
                         tbody {
@@ -802,16 +826,16 @@ pub async fn money_page(state: web::Data<AppState>, request: HttpRequest) -> Htt
             @if lines.is_empty() {
                 p.muted { "还没有资金流水。订单付款后，这里会出现收入记录。" }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" {
                     table {
-                        thead { tr { th { "时间" } th { "类型" } th { "账户" } th.number { "金额" } th { "订单" } } }
+                        thead { tr { th { "时间" } th { "类型" } th.number { "金额" } th { "账户" } th { "订单" } } }
                         tbody {
                             @for line in &lines {
                                 tr {
                                     td.nowrap { (beijing(engine::Timestamp(line.created_at))) }
-                                    td { (line.kind) }
-                                    td { (account_name(&line.account)) }
+                                    td { (kind_label(&line.kind)) }
                                     td.number { (yuan(Fen(line.amount_fen))) }
+                                    td { (account_label(account_name(&line.account))) }
                                     td { @if let Some(order) = line.order_id { (order) } }
                                 }
                             }
