@@ -100,6 +100,9 @@ pub async fn sale_figures(db: &DatabaseConnection, sale: FlashSaleId) -> Result<
     Ok((figures, count(buyers.unwrap_or(0))))
 }
 
+/// `(sale, state, orders, units, amount_fen)` as grouped.
+type SaleStateRow = (i64, String, i64, Option<i64>, Option<i64>);
+
 /// A merchant's placed orders created in `[from, to)`, per sale.
 pub async fn merchant_figures_by_sale(
     db: &DatabaseConnection,
@@ -107,7 +110,7 @@ pub async fn merchant_figures_by_sale(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<(FlashSaleId, OrderFigures)>, DbErr> {
-    let rows: Vec<(i64, String, i64, Option<i64>, Option<i64>)> = order::Entity::find()
+    let rows: Vec<SaleStateRow> = order::Entity::find()
         .select_only()
         .column(order::Column::FlashSaleId)
         .column(order::Column::State)
