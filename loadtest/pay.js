@@ -55,6 +55,14 @@ export default function () {
   sleep(thinkTime(0.5, 2)); // the fan reads the confirmation and taps "pay"
   const channel = (__VU + exec.vu.iterationInScenario) % 2 === 0 ? 'wechat' : 'alipay';
   const auth = { ...JSON_HEADERS, Authorization: `Bearer ${token}` };
+  // An order is paid only once it says where it ships to.
+  const address = http.put(`${BASE}/api/v1/orders/${order.order_id}/address`, JSON.stringify({
+    name: '张三', phone: '13800138000', province: '广东省', city: '深圳市', district: '南山区',
+    detail: '科技园南区1栋101',
+  }), { headers: auth, tags: { kind: 'address' } });
+  const addressOk = check(address, { 'address 200': (r) => r.status === 200 });
+  unexpected.add(!addressOk);
+  if (!addressOk) return;
   const created = http.post(`${BASE}/api/v1/orders/${order.order_id}/payments`, JSON.stringify({ channel }), {
     headers: auth,
     tags: { kind: 'payment' },

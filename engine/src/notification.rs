@@ -102,6 +102,23 @@ impl Notice {
         ]);
         Self { kind: NoticeKind::OrderPaid, order_id, occurrence: String::new(), params, at }
     }
+
+    /// The buyer is told their order left with `courier` (its Chinese name) under `waybill_no`;
+    /// the waybill names the occurrence.
+    pub fn order_shipped(order_id: OrderId, courier: &str, waybill_no: &str, at: Timestamp) -> Self {
+        let params = BTreeMap::from([
+            ("order_id".to_owned(), order_id.0.to_string()),
+            ("courier".to_owned(), courier.to_owned()),
+            ("waybill_no".to_owned(), waybill_no.to_owned()),
+        ]);
+        Self { kind: NoticeKind::OrderShipped, order_id, occurrence: waybill_no.to_owned(), params, at }
+    }
+
+    /// The buyer is told their order was delivered (once per order).
+    pub fn order_delivered(order_id: OrderId, at: Timestamp) -> Self {
+        let params = BTreeMap::from([("order_id".to_owned(), order_id.0.to_string())]);
+        Self { kind: NoticeKind::OrderDelivered, order_id, occurrence: String::new(), params, at }
+    }
 }
 
 /// Where a message is.
@@ -205,6 +222,11 @@ mod tests {
         assert_eq!(paid.dedupe_key(NoticeChannel::Sms), "order_paid:42:sms");
         assert_eq!(paid.params["amount_yuan"], "19.90");
         assert_eq!(paid.params["amount_cny"], "¥19.90");
+        let shipped = Notice::order_shipped(OrderId(42), "中通快递", "731234567890", Timestamp(0));
+        assert_eq!(shipped.dedupe_key(NoticeChannel::Sms), "order_shipped:42.731234567890:sms");
+        assert_eq!(shipped.params["courier"], "中通快递");
+        let delivered = Notice::order_delivered(OrderId(42), Timestamp(0));
+        assert_eq!(delivered.dedupe_key(NoticeChannel::WechatMp), "order_delivered:42:wechat_mp");
         let refund = Notice { kind: NoticeKind::RefundApproved, occurrence: "7".into(), ..paid };
         assert_eq!(refund.dedupe_key(NoticeChannel::WechatMp), "refund_approved:42.7:wechat_mp");
     }

@@ -18,8 +18,17 @@
     network_daily_limit: "验证码发送次数过多", too_many_sessions: "验证次数过多，请稍后再试",
     sms_unavailable: "短信发送失败，请稍后再试", csrf_failed: "页面已过期，请刷新后重试",
     not_payable: "订单已无法支付", payment_channels_unavailable: "支付通道繁忙，请稍后再试",
-    channel_not_offered: "暂不支持该支付方式", invalid_token: "请重新验证手机号", token_revoked: "请重新验证手机号"
+    channel_not_offered: "暂不支持该支付方式", invalid_token: "请重新验证手机号", token_revoked: "请重新验证手机号",
+    address_required: "请先填写收货地址", not_shipped: "订单尚未发货"
   };
+  // A server-side address error, by the field its code names, and what to say there.
+  var ADDRESS = {
+    invalid_name: ["recv-name", "请填写收货人姓名（1–25 字）"], invalid_phone: ["recv-phone", "请输入正确的 11 位手机号"],
+    invalid_province: ["province", "没有这个省份，请检查"], invalid_city: ["city", "该省没有这个城市，请检查"],
+    invalid_district: ["district", "该市没有这个区县，请检查"], invalid_district_code: ["district", "区县不正确"],
+    invalid_detail: ["detail", "请填写 4–120 字的详细地址"]
+  };
+  var ADDRESS_FIELDS = ["recv-name", "recv-phone", "province", "city", "district", "detail"];
   var STATES = {
     pending_payment: "待支付", paid: "已支付", shipped: "已发货", completed: "已完成",
     expired: "已过期（未在时限内支付）", cancelled: "已取消", refunded: "已退款"
@@ -228,6 +237,32 @@
         });
     }
 
+    // The address goes to the order once it exists; the server checks it against the
+    // division table and names the field it refuses.
+    function address() {
+      var v = function (id) { return $(id).value.trim(); };
+      ADDRESS_FIELDS.forEach(function (id) { fieldError($(id), id + "-error", ""); });
+      if (!v("recv-phone") && phone.value.trim()) $("recv-phone").value = phone.value.trim();
+      return { name: v("recv-name"), phone: v("recv-phone"), province: v("province"), city: v("city"),
+        district: v("district"), detail: v("detail") };
+    }
+    function toPay() {
+      $("pay-quantity").textContent = order.quantity;
+      $("pay-amount").textContent = yuan(order.amount_fen);
+      $("pay").textContent = "去支付 " + yuan(order.amount_fen);
+      tick();
+      show("step-pay");
+    }
+    function setAddress() {
+      return call("PUT", "/api/v1/orders/" + order.order_id + "/address", address()).then(function (answer) {
+        place.disabled = false;
+        if (answer.status === 200) { toPay(); return; }
+        var error = errorOf(answer), field = ADDRESS[error.code];
+        if (field) { fieldError($(field[0]), field[0] + "-error", field[1]); $(field[0]).focus(); }
+        else $("order-error").textContent = message(error);
+      });
+    }
+
     var place = $("place");
     $("confirm-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -235,23 +270,21 @@
       if (!n) { quantity.focus(); return; }
       place.disabled = true;
       $("order-error").textContent = "";
+      if (order) { setAddress(); return; }
       signIn().then(function (ok) {
         if (!ok) return null;
         return call("POST", "/api/v1/flash-sales/" + saleId + "/orders", { quantity: n },
           { "Idempotency-Key": keyFor(n) });
       }).then(function (answer) {
-        place.disabled = false;
-        if (!answer) return;
+        if (!answer) { place.disabled = false; return; }
         if (answer.status === 201) {
           sessionStorage.removeItem("fs-key-" + saleId);
           order = answer.body;
-          $("pay-quantity").textContent = order.quantity;
-          $("pay-amount").textContent = yuan(order.amount_fen);
-          $("pay").textContent = "去支付 " + yuan(order.amount_fen);
-          tick();
-          show("step-pay");
+          quantity.disabled = true;
+          setAddress();
           return;
         }
+        place.disabled = false;
         var error = errorOf(answer);
         if (answer.status === 401) {
           signedIn = false;
@@ -287,7 +320,9 @@
             li.classList.toggle("done", reached >= 0 && steps.indexOf(li.dataset.step) <= reached);
           });
           $("repay").hidden = o.state !== "pending_payment";
-          if (o.state === "paid" || o.state === "shipped") delay = 10000;
+          shipment(o);
+          if (o.state === "paid") delay = 10000;
+          if (o.state === "shipped") delay = 30000;
           if (["completed", "expired", "cancelled", "refunded"].indexOf(o.state) >= 0) return;
         } else if (answer.status === 401 || answer.status === 403 || answer.status === 404) {
           stateLine.textContent = "请在下单的手机上查看此订单";
@@ -297,8 +332,34 @@
         setTimeout(poll, delay);
       });
     }
+    // The parcel: courier and waybill, where it is, every scan, and receipt once shipped.
+    function shipment(o) {
+      var s = o.shipment;
+      $("shipment").hidden = !s;
+      if (!s) return;
+      $("ship-line").textContent = s.courier_name + " " + s.waybill_no;
+      var delivered = s.tracking_state === "delivered";
+      $("ship-state").textContent = s.tracking_state_name;
+      $("ship-state").dataset.state = delivered ? "delivered" : s.tracking_state;
+      var list = $("tracking");
+      list.textContent = "";
+      s.tracking.slice().reverse().forEach(function (t) {
+        var li = document.createElement("li");
+        li.textContent = new Date(t.at).toLocaleString("zh-CN", { hour12: false }) + " " + t.description;
+        list.appendChild(li);
+      });
+      $("receive").hidden = o.state !== "shipped";
+    }
     poll();
     $("pay").addEventListener("click", function () { payOrder(code, orderId, $("pay"), "pay-error"); });
+    $("receive").addEventListener("click", function () {
+      $("receive").disabled = true;
+      call("POST", "/api/v1/orders/" + orderId + "/receipt").then(function (answer) {
+        $("receive").disabled = false;
+        if (answer.status === 200) { poll(); return; }
+        $("receive-error").textContent = message(errorOf(answer));
+      });
+    });
   }
 
   var sale = $("fan"), order = $("order");

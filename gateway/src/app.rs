@@ -14,17 +14,21 @@ use anyhow::Context as _;
 use persistence::{DatabaseConnection, WriterStatus, repo};
 use rand::Rng as _;
 use sandbox::Sandbox;
+use sandbox::courier::CourierSandbox;
 use sandbox::sms::SmsSandbox;
 use tokio::task::JoinHandle;
 use workflows::accounts::login::{LoginThrottle, PasswordWork};
 use workflows::accounts::versions::TokenVersions;
 use workflows::buyer_codes::LoginCodes;
+use workflows::fulfilment::label::LabelFont;
+use workflows::fulfilment::shipping::Fulfilment;
+use workflows::orders::export::Exports;
 use workflows::payments::Payments;
 
 use crate::admission::Admission;
 use crate::auth::Tokens;
 use crate::client::TrustedProxies;
-use crate::wiring::{channel_clients, sandbox_keys, sms};
+use crate::wiring::{channel_clients, courier, sandbox_keys, sms};
 use crate::{routes, telemetry};
 use persistence::health::{self, Health};
 use settings::production;
@@ -56,6 +60,12 @@ pub struct AppState {
     pub login_codes: LoginCodes,
     /// The bundled SMS sandbox, when this server serves it.
     pub sms_sandbox: Option<Arc<SmsSandbox>>,
+    /// Shipping, labels, tracking pushes, receipt and completion.
+    pub fulfilment: Arc<Fulfilment>,
+    /// The bundled courier sandbox, when this server serves it.
+    pub courier_sandbox: Option<Arc<CourierSandbox>>,
+    /// The merchants' order exports (files and jobs).
+    pub exports: Arc<Exports>,
 }
 
 impl AppState {
@@ -175,6 +185,23 @@ impl Application {
             clock.clone(),
             settings.payment_workflow(),
         ));
+        let (courier_client, courier_sandbox) = courier(&db, &settings, &base_url, &clock).await?;
+        let c = &settings.couriers;
+        let font = match LabelFont::load(std::path::Path::new(&c.label_font_path), c.label_font_index) {
+            Ok(font) => Some(font),
+            Err(error) => {
+                tracing::warn!(%error, "no label font: shipping works, labels are refused");
+                None
+            }
+        };
+        let fulfilment = Arc::new(Fulfilment::new(
+            db.clone(),
+            Arc::new(courier_client),
+            clock.clone(),
+            settings.fulfilment_workflow(),
+            font,
+        ));
+        let exports = Arc::new(Exports::new(db.clone(), clock.clone(), settings.export_settings())?);
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
@@ -197,6 +224,9 @@ impl Application {
             health: Health::new(writer_status),
             login_codes,
             sms_sandbox,
+            fulfilment,
+            courier_sandbox,
+            exports,
         });
         state.health.probe(&state.db).await;
 
@@ -231,6 +261,7 @@ impl Application {
         let server_pages = pages.clone();
         let sandbox_data = state.sandbox.clone().map(web::Data::from);
         let sms_sandbox_data = state.sms_sandbox.clone().map(web::Data::from);
+        let courier_sandbox_data = state.courier_sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -252,6 +283,9 @@ impl Application {
                 let mut scope = web::scope("/sandbox").app_data(sandbox.clone());
                 if let Some(sms) = &sms_sandbox_data {
                     scope = scope.app_data(sms.clone());
+                }
+                if let Some(courier) = &courier_sandbox_data {
+                    scope = scope.app_data(courier.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -361,7 +395,9 @@ impl Application {
                 }
             }
         });
-        let background = state.payments.clone().spawn_background();
+        let mut background = state.payments.clone().spawn_background();
+        background.push(state.fulfilment.clone().spawn_sweep());
+        background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;

@@ -13,7 +13,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
-use crate::routes::{buyers, flash_sales, merchants, money, operator, operators, orders, payments, products};
+use crate::routes::{
+    addresses, buyers, flash_sales, fulfilment, merchant_orders, merchants, money, operator, operators, orders, payments,
+    products,
+};
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,
 /// for programs; `message` is for people.
@@ -64,6 +67,10 @@ impl Modify for BearerTokens {
         buyers::request_code, buyers::session,
         orders::place_order, orders::get, orders::cancel,
         payments::create, payments::list, payments::wechat_notify, payments::alipay_notify,
+        addresses::list, addresses::save, addresses::remove, addresses::set_for_order,
+        fulfilment::ship, fulfilment::label, fulfilment::batch_labels, fulfilment::kdniao_push, fulfilment::receipt,
+        merchant_orders::list, merchant_orders::detail, merchant_orders::export, merchant_orders::export_job,
+        merchant_orders::export_file,
         money::balance, money::entries, money::entries_csv, money::withdraw, money::withdrawals,
         operators::log_in, operators::list, operators::create, operators::revoke, operators::audit,
         operator::reviews, operator::approve, operator::reject, operator::withdrawals,
@@ -168,6 +175,9 @@ mod tests {
             include_str!("routes/buyers.rs"),
             include_str!("routes/orders.rs"),
             include_str!("routes/payments.rs"),
+            include_str!("routes/addresses.rs"),
+            include_str!("routes/fulfilment.rs"),
+            include_str!("routes/merchant_orders.rs"),
             include_str!("routes/money.rs"),
             include_str!("routes/operators.rs"),
             include_str!("routes/operator.rs"),

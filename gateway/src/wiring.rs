@@ -13,6 +13,8 @@ use providers::crypto::{self, ChannelKeys, KeyPems};
 use providers::payments::wechat::protocol::PlatformKeys;
 use providers::payments::{AlipayClient, Channels, WechatClient};
 use providers::sms::tencent::{TencentSms, TencentSmsConfig};
+use providers::couriers::kdniao::{Kdniao, KdniaoConfig};
+use sandbox::courier::CourierSandbox;
 use sandbox::sms::SmsSandbox;
 use workflows::kept_keys;
 
@@ -169,6 +171,60 @@ pub(crate) async fn sms(
             secret_key,
             sdk_app_id: s.sdk_app_id.clone(),
             sign_name: s.sign_name.clone(),
+        },
+        http,
+        clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((client, sandbox))
+}
+
+/// The courier sandbox's account as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CourierKeys {
+    ebusiness_id: String,
+    app_key: String,
+}
+
+/// The KDNiao adapter and, with an empty `couriers.provider_url`, the bundled sandbox it talks
+/// to (its account generated once and kept in the database), pushing to this server.
+pub(crate) async fn courier(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    base_url: &str,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<(Kdniao, Option<Arc<CourierSandbox>>)> {
+    let c = &settings.couriers;
+    let (url, ebusiness_id, app_key, sandbox) = if c.provider_url.is_empty() {
+        anyhow::ensure!(
+            settings.sandbox.enabled,
+            "couriers.provider_url: no URL is set and the bundled sandbox is off (sandbox.enabled)"
+        );
+        let CourierKeys { ebusiness_id, app_key } = kept_keys::kept(db, "courier_sandbox_keys", || {
+            let (ebusiness_id, app_key) = sandbox::courier::generate_keys();
+            CourierKeys { ebusiness_id, app_key }
+        })
+        .await?;
+        let sandbox =
+            CourierSandbox::new(settings.courier_sandbox(&ebusiness_id, &app_key, base_url), clock.clone());
+        (format!("{base_url}/sandbox/courier"), ebusiness_id, app_key, Some(Arc::new(sandbox)))
+    } else {
+        (c.provider_url.clone(), c.ebusiness_id.clone(), c.app_key.clone(), None)
+    };
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build()
+        .context("building the courier HTTP client")?;
+    let client = Kdniao::new(
+        KdniaoConfig {
+            url,
+            ebusiness_id,
+            app_key,
+            timeout: Duration::from_millis(c.timeout_ms),
+            attempts: c.attempts,
+            backoff: Duration::from_millis(c.backoff_ms),
+            push_max_age: Duration::from_secs(c.push_max_age_secs),
+            accounts: Vec::new(),
         },
         http,
         clock.clone(),

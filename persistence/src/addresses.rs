@@ -265,3 +265,20 @@ pub async fn of_order(
     let row = order_address::Entity::find_by_id(order_id.0).one(db).await?;
     row.map(|r| restore(r.name, &r.phone, r.district_code, r.detail)).transpose()
 }
+
+/// Where each of `orders` ships to, for those whose buyer said.
+pub async fn of_orders(
+    db: &DatabaseConnection,
+    orders: &[OrderId],
+) -> Result<Vec<(OrderId, ShippingAddress)>, DbErr> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    order_address::Entity::find()
+        .filter(order_address::Column::OrderId.is_in(orders.iter().map(|o| o.0)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| Ok((OrderId(r.order_id), restore(r.name, &r.phone, r.district_code, r.detail)?)))
+        .collect()
+}

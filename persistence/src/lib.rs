@@ -18,11 +18,13 @@ pub mod health;
 pub mod journal;
 pub mod migration;
 pub mod money;
+pub mod order_lists;
 pub mod outbox;
 pub mod payments;
 pub mod qualification;
 pub mod repo;
 pub mod reports;
+pub mod shipments;
 
 pub use db::{Backend, connect};
 pub use journal::{WriterSettings, WriterStatus, run_writer};

@@ -10,6 +10,7 @@ mod m0005_sale_lifecycle;
 mod m0006_addresses;
 mod m0007_outbox;
 mod m0008_qualification;
+mod m0009_shipments;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_addresses::Migration),
             Box::new(m0007_outbox::Migration),
             Box::new(m0008_qualification::Migration),
+            Box::new(m0009_shipments::Migration),
         ]
     }
 }

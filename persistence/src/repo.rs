@@ -85,6 +85,11 @@ pub async fn merchant_display_name(db: &DatabaseConnection, id: MerchantId) -> R
     Ok(merchant::Entity::find_by_id(id.0).one(db).await?.map(|m| m.display_name))
 }
 
+/// A merchant's name and phone, as a parcel's sender prints them.
+pub async fn merchant_contact(db: &DatabaseConnection, id: MerchantId) -> Result<Option<(String, String)>, DbErr> {
+    Ok(merchant::Entity::find_by_id(id.0).one(db).await?.map(|m| (m.display_name, m.phone)))
+}
+
 pub async fn merchant_count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     merchant::Entity::find().count(db).await
 }
@@ -445,7 +450,7 @@ pub fn order_row(order: &Order) -> order::ActiveModel {
     }
 }
 
-fn order_of(row: order::Model) -> Result<Order, DbErr> {
+pub(crate) fn order_of(row: order::Model) -> Result<Order, DbErr> {
     let bad = |what: &str| DbErr::Custom(format!("order {}: bad {what}", row.id));
     Ok(Order {
         id: OrderId(row.id),

@@ -8,9 +8,12 @@ use actors::{ActorSettings, HoldCaps, SettlementSettings};
 use engine::settlement::WithdrawalPolicy;
 use persistence::{WriterSettings, WriterStatus};
 use sandbox::SandboxSettings;
+use sandbox::courier::CourierSandboxSettings;
 use sandbox::sms::SmsSandboxSettings;
 use workflows::accounts::login::{PasswordWorkSettings, ThrottleSettings};
 use workflows::admission::Limits;
+use workflows::fulfilment::shipping::FulfilmentSettings;
+use workflows::orders::export::ExportSettings;
 use workflows::payments::PaymentSettings;
 
 use crate::Settings;
@@ -125,6 +128,45 @@ impl Settings {
             sign_name: s.sign_name.clone(),
             templates: s.sandbox_templates.iter().map(|t| (t.id.clone(), t.text.clone())).collect(),
             inbox_capacity: s.sandbox_inbox_capacity,
+        }
+    }
+
+    /// The bundled courier sandbox, pushing tracking to this server's push endpoint.
+    pub fn courier_sandbox(&self, ebusiness_id: &str, app_key: &str, base_url: &str) -> CourierSandboxSettings {
+        CourierSandboxSettings {
+            ebusiness_id: ebusiness_id.to_owned(),
+            app_key: app_key.to_owned(),
+            callback_url: Some(format!("{base_url}/api/v1/couriers/kdniao/push")),
+            retry_scale: self.sandbox.retry_scale,
+            capacity: self.couriers.sandbox_capacity,
+        }
+    }
+
+    /// Completion after delivery and the sweep that does it.
+    pub fn fulfilment_workflow(&self) -> FulfilmentSettings {
+        let f = &self.fulfilment;
+        FulfilmentSettings {
+            auto_complete_after_ms: i64::from(f.auto_complete_after_days) * 24 * 3_600_000,
+            sweep_interval: Duration::from_secs(f.sweep_interval_secs),
+            sweep_batch: f.sweep_batch,
+            ..FulfilmentSettings::default()
+        }
+    }
+
+    /// The merchants' order exports: what is answered at once, the jobs and their files.
+    pub fn export_settings(&self) -> ExportSettings {
+        let f = &self.fulfilment;
+        let dir = if f.export_dir.is_empty() {
+            std::env::temp_dir().join("flashsale-exports")
+        } else {
+            std::path::PathBuf::from(&f.export_dir)
+        };
+        ExportSettings {
+            direct_max_rows: f.export_direct_max_rows,
+            max_rows: f.export_max_rows,
+            max_jobs: f.export_max_jobs,
+            dir,
+            ttl: Duration::from_secs(f.export_ttl_secs),
         }
     }
 }

@@ -16,9 +16,10 @@ use providers::crypto;
 use crate::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
-pub const SECRETS: [&str; 6] = [
+pub const SECRETS: [&str; 7] = [
     "auth.token_secret",
     "sms.secret_key",
+    "couriers.app_key",
     "server.metrics_token",
     "payments.wechat.merchant_private_key",
     "payments.wechat.api_v3_key",
@@ -50,9 +51,11 @@ pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
     let w = &mut settings.payments.wechat;
     let a = &mut settings.payments.alipay;
     let sms = &mut settings.sms;
-    let slots: [(&str, &mut String, &str); 8] = [
+    let couriers = &mut settings.couriers;
+    let slots: [(&str, &mut String, &str); 9] = [
         ("auth.token_secret", &mut settings.auth.token_secret, &settings.auth.token_secret_file),
         ("sms.secret_key", &mut sms.secret_key, &sms.secret_key_file),
+        ("couriers.app_key", &mut couriers.app_key, &couriers.app_key_file),
         ("server.metrics_token", &mut settings.server.metrics_token, &settings.server.metrics_token_file),
         ("payments.wechat.merchant_private_key", &mut w.merchant_private_key, &w.merchant_private_key_file),
         ("payments.wechat.platform_public_key", &mut w.platform_public_key, &w.platform_public_key_file),
@@ -167,6 +170,11 @@ fn production_problems(s: &Settings, problems: &mut Vec<String>) {
     check_key("sms.provider_url", &sms.provider_url, |_, _| Ok(()));
     check_key("sms.secret_id", &sms.secret_id, |_, _| Ok(()));
     check_key("sms.secret_key", &sms.secret_key, |_, _| Ok(()));
+    // Merchants ship every paid order: without a courier account nothing would leave.
+    let couriers = &s.couriers;
+    check_key("couriers.provider_url", &couriers.provider_url, |_, _| Ok(()));
+    check_key("couriers.ebusiness_id", &couriers.ebusiness_id, |_, _| Ok(()));
+    check_key("couriers.app_key", &couriers.app_key, |_, _| Ok(()));
 }
 
 #[cfg(test)]
@@ -193,6 +201,9 @@ mod tests {
             "sms.provider_url",
             "sms.secret_id",
             "sms.secret_key",
+            "couriers.provider_url",
+            "couriers.ebusiness_id",
+            "couriers.app_key",
         ] {
             assert_eq!(
                 problems.iter().filter(|p| p.starts_with(key)).count(),
@@ -200,7 +211,7 @@ mod tests {
                 "{key} named once in {problems:#?}"
             );
         }
-        assert_eq!(problems.len(), 14, "{problems:#?}");
+        assert_eq!(problems.len(), 17, "{problems:#?}");
     }
 
     #[test]

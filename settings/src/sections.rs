@@ -19,6 +19,8 @@ pub struct Settings {
     pub actors: Actors,
     pub admission: Admission,
     pub flash_sales: FlashSales,
+    pub couriers: Couriers,
+    pub fulfilment: Fulfilment,
     pub auth: Auth,
     pub payments: Payments,
     pub sandbox: Sandbox,
@@ -169,6 +171,87 @@ pub struct FlashSales {
 impl Default for FlashSales {
     fn default() -> Self {
         Self { max_live_per_merchant: 50, max_scheduled_per_merchant: 200 }
+    }
+}
+
+/// Couriers through KDNiao (快递鸟): e-waybills (1007), tracking subscriptions (1008) and the
+/// signed tracking pushes (101) it sends to `/api/v1/couriers/kdniao/push`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Couriers {
+    /// KDNiao's API root, e.g. https://api.kdniao.com; empty = the bundled sandbox on this
+    /// server, with an account generated on first start and kept in the database.
+    pub provider_url: String,
+    pub ebusiness_id: String,
+    pub app_key: String,
+    /// A file holding the AppKey (read at start when `app_key` is empty).
+    pub app_key_file: String,
+    /// Per attempt.
+    pub timeout_ms: u64,
+    /// Attempts in all for one request.
+    pub attempts: u32,
+    /// Wait before the second attempt, doubled before each next one.
+    pub backoff_ms: u64,
+    /// A push whose `PushTime` is further than this from our clock is refused as stale.
+    pub push_max_age_secs: u64,
+    /// Waybills the bundled sandbox keeps.
+    pub sandbox_capacity: usize,
+    /// A TrueType font with CJK glyphs for labels (face `label_font_index` of a collection).
+    pub label_font_path: String,
+    pub label_font_index: u32,
+}
+
+impl Default for Couriers {
+    fn default() -> Self {
+        Self {
+            provider_url: String::new(),
+            ebusiness_id: String::new(),
+            app_key: String::new(),
+            app_key_file: String::new(),
+            timeout_ms: 5_000,
+            attempts: 3,
+            backoff_ms: 500,
+            push_max_age_secs: 300,
+            sandbox_capacity: 100_000,
+            label_font_path: "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc".into(),
+            label_font_index: 0,
+        }
+    }
+}
+
+/// After the sale: completion and the merchant's order exports.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fulfilment {
+    /// A delivered order completes by itself this many days after delivery.
+    pub auto_complete_after_days: u32,
+    /// How often the completion sweep runs, and how many orders it completes at most per run.
+    pub sweep_interval_secs: u64,
+    pub sweep_batch: u64,
+    /// An export of at most this many orders is answered at once; a larger one is a job.
+    pub export_direct_max_rows: u64,
+    /// The most orders one export holds.
+    pub export_max_rows: u64,
+    /// Export jobs kept at once (running or ready); one more is answered 429.
+    pub export_max_jobs: usize,
+    /// Where export files are written; empty = a directory of the system's temp dir.
+    pub export_dir: String,
+    /// A finished export's file is deleted this long after it was made.
+    pub export_ttl_secs: u64,
+}
+
+impl Default for Fulfilment {
+    fn default() -> Self {
+        Self {
+            auto_complete_after_days: 7,
+            sweep_interval_secs: 60,
+            sweep_batch: 500,
+            export_direct_max_rows: 5_000,
+            export_max_rows: 1_000_000,
+            export_max_jobs: 4,
+            export_dir: String::new(),
+            export_ttl_secs: 3_600,
+        }
     }
 }
 
@@ -564,6 +647,16 @@ impl Settings {
             "sandbox.retry_scale must be a number ≥ 0"
         );
         anyhow::ensure!(self.sms.timeout_ms > 0, "sms.timeout_ms must be greater than 0");
+        let c = &self.couriers;
+        anyhow::ensure!(
+            c.timeout_ms > 0 && c.attempts > 0 && c.sandbox_capacity > 0,
+            "couriers.timeout_ms, couriers.attempts and couriers.sandbox_capacity must be greater than 0"
+        );
+        let f = &self.fulfilment;
+        anyhow::ensure!(
+            f.sweep_interval_secs > 0 && f.sweep_batch > 0 && f.export_max_jobs > 0 && f.export_max_rows > 0,
+            "fulfilment.sweep_interval_secs, sweep_batch, export_max_jobs and export_max_rows must be greater than 0"
+        );
         anyhow::ensure!(
             self.sms.sandbox_inbox_capacity > 0,
             "sms.sandbox_inbox_capacity must be greater than 0"

@@ -579,8 +579,16 @@ impl Api {
         self.operator_as(username, &password).await
     }
 
-    /// Creates the payment of an order through `channel`; the 201 body.
+    /// Gives an unpaid order its shipping address (a typed one), as every order needs before
+    /// it can be paid.
+    pub async fn set_address(&self, order_id: i64, buyer: &str) {
+        let set = self.put_json(&format!("/api/v1/orders/{order_id}/address"), buyer, test_address()).await;
+        assert_eq!(set.status, 200, "{}", set.body);
+    }
+
+    /// Creates the payment of an order through `channel` (its address set first); the 201 body.
     pub async fn create_payment(&self, order_id: i64, buyer: &str, channel: &str) -> Value {
+        self.set_address(order_id, buyer).await;
         let created = self
             .post(&format!("/api/v1/orders/{order_id}/payments"), Some(buyer), json!({"channel": channel}))
             .await;
@@ -618,6 +626,18 @@ impl Api {
         let n = |k: &str| got.body[k].as_i64().unwrap();
         (n("available"), n("reserved"), n("sold"), n("quantity"))
     }
+}
+
+/// A valid shipping address.
+pub fn test_address() -> Value {
+    json!({
+        "name": "张三",
+        "phone": "13800138000",
+        "province": "广东省",
+        "city": "深圳市",
+        "district": "南山区",
+        "detail": "科技园南区1栋101",
+    })
 }
 
 /// The bundled SMS sandbox's SecretId and SecretKey, as the server stored them.

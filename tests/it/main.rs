@@ -11,6 +11,7 @@ mod consoles;
 mod courier_conformance;
 mod crash;
 mod expiry;
+mod fulfilment;
 mod helpers;
 mod lifecycle;
 mod logins;

@@ -72,6 +72,7 @@ impl Walk<'_> {
             "get" => self.api.client.get(self.api.url(url)),
             "post" => self.api.client.post(self.api.url(url)),
             "patch" => self.api.client.patch(self.api.url(url)),
+            "put" => self.api.client.put(self.api.url(url)),
             other => panic!("{other}"),
         };
         if !body.is_null() {
@@ -154,12 +155,17 @@ async fn every_documented_example_answers_as_documented() {
         .await;
     let order = order["order_id"].as_i64().unwrap();
     walk.call("get", "/api/v1/orders/{id}", &format!("/api/v1/orders/{order}"), b, none).await;
+    walk.call("post", "/api/v1/buyers/me/addresses", "/api/v1/buyers/me/addresses", b, none).await;
+    walk.call("get", "/api/v1/buyers/me/addresses", "/api/v1/buyers/me/addresses", b, none).await;
+    let address = format!("/api/v1/orders/{order}/address");
+    walk.call("put", "/api/v1/orders/{id}/address", &address, b, none).await;
     let payments = format!("/api/v1/orders/{order}/payments");
     walk.call("post", "/api/v1/orders/{id}/payments", &payments, b, none).await;
     walk.call("get", "/api/v1/orders/{id}/payments", &payments, b, none).await;
     walk.call("post", "/api/v1/orders/{id}/cancel", &format!("/api/v1/orders/{order}/cancel"), b, none).await;
     walk.call("get", "/api/v1/merchants/me/ledger", "/api/v1/merchants/me/ledger", m, none).await;
     walk.call("get", "/api/v1/merchants/me/withdrawals", "/api/v1/merchants/me/withdrawals", m, none).await;
+    walk.call("get", "/api/v1/merchants/me/orders", "/api/v1/merchants/me/orders", m, none).await;
 
     // Every operation that documents its answer was called: a new example is checked too, or
     // this fails until it is.

@@ -553,6 +553,14 @@ async fn a_failing_channel_is_skipped_and_the_other_one_offered() {
     assert_eq!(api.create_payment(second, &buyer, "wechat").await["channel"], "alipay");
     outage("alipay", true).await;
     let third = order(&api, sale, &buyer, "3").await;
+    // No address yet: nothing is created at any channel.
+    let homeless = api
+        .post(&format!("/api/v1/orders/{third}/payments"), Some(&buyer), json!({"channel": "alipay"}))
+        .await;
+    assert_eq!((homeless.status.as_u16(), homeless.code()), (409, "address_required"), "{}", homeless.body);
+    let listed = api.get(&format!("/api/v1/orders/{third}/payments"), Some(&buyer)).await;
+    assert_eq!(listed.body["payments"].as_array().map(Vec::len), Some(0), "{}", listed.body);
+    api.set_address(third, &buyer).await;
     let none = api
         .post(&format!("/api/v1/orders/{third}/payments"), Some(&buyer), json!({"channel": "alipay"}))
         .await;
@@ -758,6 +766,7 @@ async fn a_refusal_for_one_buyer_leaves_the_channel_offered_and_an_outage_still_
     // A mistyped openid: WeChat answers 400 to this payment only. The buyer is offered Alipay
     // instead, and WeChat is not marked down for anyone.
     let first = order(&api, sale, &first_buyer, "1").await;
+    api.set_address(first, &first_buyer).await;
     let offered = api
         .post(
             &format!("/api/v1/orders/{first}/payments"),

@@ -65,6 +65,10 @@ fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &st
         ("SMS__PROVIDER_URL", format!("{}/sandbox/sms", sms.base)),
         ("SMS__SECRET_ID", sms.secret_id.clone()),
         ("SMS__SECRET_KEY_FILE", file("sms_secret_key", &sms.secret_key)),
+        // Shipping is only called when a merchant ships; no test here does.
+        ("COURIERS__PROVIDER_URL", "http://127.0.0.1:9/kdniao".into()),
+        ("COURIERS__EBUSINESS_ID", "1700001".into()),
+        ("COURIERS__APP_KEY_FILE", file("kdniao_app_key", "a-kdniao-app-key-00000000000001")),
         ("ADMISSION__PER_IP_PER_SEC", "0".into()),
         // The active query (run on demand here) looks at every payment, however young.
         ("PAYMENTS__QUERY_AFTER_MS", "0".into()),
@@ -191,6 +195,8 @@ async fn production_refuses_every_unsafe_setting_and_names_it() {
             ],
             "sms.secret_key is written in the configuration file",
         ),
+        ("no courier account", vec![Unset("COURIERS__EBUSINESS_ID")], "couriers.ebusiness_id is not set"),
+        ("no courier key", vec![Unset("COURIERS__APP_KEY_FILE")], "couriers.app_key is not set"),
         (
             "a seeded operator password",
             vec![Set("OPERATOR__PASSWORD", "operator-password-1".into())],

@@ -8,7 +8,9 @@
 //! - [`buyer_codes`]: the verified-buyer login codes.
 //! - [`dashboard`]: a merchant's period report (CSV, XLSX) and the live boards' figures.
 //! - [`statements`]: a merchant's ledger statement as CSV; [`time`]: the API's RFC 3339 text.
-//! - [`fulfilment`]: shipping labels (100 × 150 mm PDF, Code 128, an embedded CJK subset).
+//! - [`fulfilment`]: shipping a paid order (typed waybill or e-waybill), labels (100 × 150 mm
+//!   PDF, Code 128, an embedded CJK subset), tracking pushes, receipt and completion.
+//! - [`orders`]: a merchant's order list (filters, keyset paging) and its CSV / XLSX exports.
 //! - [`notifications`]: the outbox worker (SMS and WeChat subscription messages, backoff,
 //!   dead letters and their replay) and the notification templates.
 //! - [`merchants`]: merchants' qualification — document uploads behind an object store and
@@ -30,6 +32,7 @@ pub mod fulfilment;
 pub mod kept_keys;
 pub mod merchants;
 pub mod notifications;
+pub mod orders;
 pub mod payments;
 pub mod sales;
 pub mod statements;

@@ -1,6 +1,7 @@
 //! The fan's page of a flash sale, in three screens on one page: the sale (live units left,
-//! countdown, limit), confirm (quantity, phone and SMS code), pay (WeChat Pay or Alipay); then
-//! the order's page, which follows the order's state by itself.
+//! countdown, limit), confirm (quantity, phone and SMS code, the shipping address — checked by
+//! the server, each error next to its field), pay (WeChat Pay or Alipay); then the order's
+//! page, which follows the order's state, shipment and tracking by itself.
 //!
 //! The page is complete as the server renders it (figures, prices, countdown as text); the
 //! script (`assets/fan.js`) makes it live — the figures from [`live`], which reads the sale's
@@ -150,6 +151,15 @@ fn sale_view(
                             p.field-error #code-error role="alert" {}
                         }
                     }
+                    fieldset.address #address {
+                        legend { "收货地址" }
+                        (address_field("recv-name", "收货人", "text", "name", "姓名"))
+                        (address_field("recv-phone", "联系电话", "tel", "tel", "11 位手机号"))
+                        (address_field("province", "省", "text", "address-level1", "如 广东省"))
+                        (address_field("city", "市", "text", "address-level2", "如 深圳市"))
+                        (address_field("district", "区 / 县", "text", "address-level3", "如 南山区"))
+                        (address_field("detail", "详细地址", "text", "street-address", "街道、楼栋、门牌号"))
+                    }
                     p.total { "合计 " strong #total { (yuan(terms.price_fen)) } }
                     button.primary #place type="submit" { "提交订单" }
                     p.form-error #order-error role="alert" {}
@@ -174,6 +184,18 @@ fn sale_view(
         }
     };
     page(&terms.title, Some(csrf), body)
+}
+
+/// One field of the address, with the place its server-side error is shown.
+fn address_field(id: &str, label: &str, kind: &str, autocomplete: &str, hint: &str) -> Markup {
+    let error = format!("{id}-error");
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            input id=(id) name=(id) type=(kind) autocomplete=(autocomplete) placeholder=(hint) required aria-describedby=(error);
+            p.field-error id=(error) role="alert" {}
+        }
+    }
 }
 
 fn buy_label(phase: &str) -> &'static str {
@@ -257,6 +279,14 @@ pub async fn order_page(
                             li data-step="shipped" { "已发货" }
                             li data-step="completed" { "已完成" }
                         }
+                    }
+                    div.card #shipment hidden {
+                        h2 { "物流" }
+                        p #ship-line {}
+                        p.order-state #ship-state data-state="" {}
+                        ol.tracking #tracking aria-label="物流轨迹" {}
+                        button.primary #receive type="button" hidden { "确认收货" }
+                        p.form-error #receive-error role="alert" {}
                     }
                     div.card #repay hidden {
                         fieldset.channels {

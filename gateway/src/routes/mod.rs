@@ -1,8 +1,11 @@
 //! HTTP routes, one file per resource. `api` is mounted under `/api/v1` behind admission
 //! control; `ops` (health, metrics) stays outside it so that probes work under overload.
 
+pub mod addresses;
 pub mod buyers;
 pub mod flash_sales;
+pub mod fulfilment;
+pub mod merchant_orders;
 pub mod merchants;
 pub mod money;
 pub mod operator;
@@ -39,6 +42,21 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(payments::list)
         .service(payments::wechat_notify)
         .service(payments::alipay_notify)
+        .service(addresses::list)
+        .service(addresses::save)
+        .service(addresses::remove)
+        .service(addresses::set_for_order)
+        .service(fulfilment::ship)
+        .service(fulfilment::label)
+        .service(fulfilment::batch_labels)
+        .service(fulfilment::kdniao_push)
+        .service(fulfilment::receipt)
+        // The export's fixed path before `{id}`, which would take it.
+        .service(merchant_orders::export)
+        .service(merchant_orders::list)
+        .service(merchant_orders::detail)
+        .service(merchant_orders::export_job)
+        .service(merchant_orders::export_file)
         .service(money::balance)
         .service(money::entries)
         .service(money::entries_csv)

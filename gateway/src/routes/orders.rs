@@ -332,10 +332,10 @@ pub(crate) async fn visible_order(state: &AppState, caller: Caller, id: OrderId)
     get,
     path = "/api/v1/orders/{id}",
     tag = "orders",
-    summary = "An order (its buyer or its merchant)",
+    summary = "An order (its buyer or its merchant), with its address (masked but to its merchant while there is something to ship), shipment and tracking",
     params(("id" = i64, Path, description = "order id")),
     responses(
-        (status = 200, description = "the order", example = json!({"id": 1, "flash_sale_id": 1, "quantity": 1, "amount_fen": 990, "state": "pending_payment"})),
+        (status = 200, description = "the order", example = json!({"id": 1, "flash_sale_id": 1, "quantity": 1, "amount_fen": 990, "state": "pending_payment", "shipment": null})),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
     ),
@@ -348,7 +348,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let order = visible_order(&state, caller, OrderId(id.into_inner())).await?;
-    Ok(HttpResponse::Ok().json(render(&order)))
+    Ok(HttpResponse::Ok().json(crate::routes::fulfilment::order_detail(&state, &order, caller).await?))
 }
 
 /// The buyer gives up an unpaid order; its units go back on sale at once.

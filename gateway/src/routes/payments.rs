@@ -45,6 +45,8 @@ pub enum PaymentError {
     NotOffered(Channel),
     #[error(transparent)]
     NotPayable(NotPayable),
+    #[error("set the order's shipping address (PUT /api/v1/orders/{{id}}/address) before paying")]
+    AddressRequired,
     /// Every channel failed or refused; with `Retry-After`.
     #[error("no payment channel could take the payment ({0})")]
     ChannelsUnavailable(String, u32),
@@ -64,6 +66,7 @@ impl PaymentError {
             Self::OpenidRequired => ApiError::invalid("openid_required", message),
             Self::NotOffered(_) => ApiError::invalid("channel_not_offered", message),
             Self::NotPayable(_) => ApiError::conflict("not_payable", message),
+            Self::AddressRequired => ApiError::conflict("address_required", message),
             Self::ChannelsUnavailable(_, retry_after) => {
                 ApiError::unavailable("payment_channels_unavailable", message, *retry_after)
             }
@@ -75,6 +78,7 @@ impl PaymentError {
     fn creating(error: CreateError, retry_after: u32) -> Self {
         match error {
             CreateError::NotPayable(e) => Self::NotPayable(e),
+            CreateError::AddressRequired => Self::AddressRequired,
             CreateError::ChannelsUnavailable(last) => Self::ChannelsUnavailable(last, retry_after),
             CreateError::Db(e) => Self::Internal(e),
         }
@@ -103,7 +107,7 @@ pub struct CreatePayment {
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
-        (status = 409, description = "`not_payable`: paid, expired or cancelled", body = ErrorBody),
+        (status = 409, description = "`not_payable`: paid, expired or cancelled; `address_required`: no shipping address yet", body = ErrorBody),
         (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
         (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
     ),

@@ -22,5 +22,7 @@ pub mod posting;
 pub mod posting_line;
 pub mod product;
 pub mod setting;
+pub mod shipment;
 pub mod split_rule;
+pub mod tracking_event;
 pub mod withdrawal;

@@ -1,4 +1,6 @@
-//! Fulfilment: what happens to a paid order until it is delivered. So far the shipping
-//! label ([`label`]); shipments, tracking and completion join it.
+//! Fulfilment: what happens to a paid order until it is completed — the shipment (typed
+//! waybill or e-waybill), the label ([`label`]), tracking pushes, receipt and completion
+//! ([`shipping`]).
 
 pub mod label;
+pub mod shipping;

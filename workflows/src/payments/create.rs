@@ -49,6 +49,9 @@ impl PaymentCreated {
 pub enum CreateError {
     #[error(transparent)]
     NotPayable(NotPayable),
+    /// The buyer has not said where the order ships to.
+    #[error("set the order's shipping address before paying")]
+    AddressRequired,
     /// Every channel in the failover order failed or refused; the last reason.
     #[error("no payment channel could take the payment ({0})")]
     ChannelsUnavailable(String),
@@ -67,6 +70,9 @@ impl Payments {
         let NewPaymentRequest { order, buyer, wanted, method, openid, payer_ip } = request;
         let now = self.clock.now();
         order.payable(now).map_err(CreateError::NotPayable)?;
+        if persistence::addresses::of_order(&self.db, order.id).await?.is_none() {
+            return Err(CreateError::AddressRequired);
+        }
         let title = self
             .stock
             .get(order.flash_sale_id)
