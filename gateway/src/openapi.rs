@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
 use crate::routes::{
-    addresses, buyers, flash_sales, fulfilment, merchant_orders, merchants, money, operator, operators, orders, payments,
-    products,
+    addresses, buyers, flash_sales, fulfilment, merchant_orders, merchants, money, operator, operators,
+    orders, payments, products,
 };
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,

@@ -5,8 +5,8 @@
 use engine::{FlashSaleId, MerchantId, Order, OrderState, Timestamp};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use crate::entities::order;
@@ -77,6 +77,10 @@ pub async fn merchant_orders(
 }
 
 /// How many of the merchant's orders match `filter`.
-pub async fn count(db: &DatabaseConnection, merchant: MerchantId, filter: &OrderFilter) -> Result<u64, DbErr> {
+pub async fn count(
+    db: &DatabaseConnection,
+    merchant: MerchantId,
+    filter: &OrderFilter,
+) -> Result<u64, DbErr> {
     filtered(merchant, filter).count(db).await
 }

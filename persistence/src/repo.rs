@@ -86,7 +86,10 @@ pub async fn merchant_display_name(db: &DatabaseConnection, id: MerchantId) -> R
 }
 
 /// A merchant's name and phone, as a parcel's sender prints them.
-pub async fn merchant_contact(db: &DatabaseConnection, id: MerchantId) -> Result<Option<(String, String)>, DbErr> {
+pub async fn merchant_contact(
+    db: &DatabaseConnection,
+    id: MerchantId,
+) -> Result<Option<(String, String)>, DbErr> {
     Ok(merchant::Entity::find_by_id(id.0).one(db).await?.map(|m| (m.display_name, m.phone)))
 }
 

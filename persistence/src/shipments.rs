@@ -375,7 +375,10 @@ pub async fn due_for_completion(
 
 /// The sender of `merchant`'s latest shipment that named one: where its next parcel leaves
 /// from unless it says otherwise.
-pub async fn last_sender(db: &DatabaseConnection, merchant: MerchantId) -> Result<Option<SenderRecord>, DbErr> {
+pub async fn last_sender(
+    db: &DatabaseConnection,
+    merchant: MerchantId,
+) -> Result<Option<SenderRecord>, DbErr> {
     let row = shipment::Entity::find()
         .filter(shipment::Column::MerchantId.eq(merchant.0))
         .filter(shipment::Column::Sender.is_not_null())

@@ -132,7 +132,12 @@ impl Settings {
     }
 
     /// The bundled courier sandbox, pushing tracking to this server's push endpoint.
-    pub fn courier_sandbox(&self, ebusiness_id: &str, app_key: &str, base_url: &str) -> CourierSandboxSettings {
+    pub fn courier_sandbox(
+        &self,
+        ebusiness_id: &str,
+        app_key: &str,
+        base_url: &str,
+    ) -> CourierSandboxSettings {
         CourierSandboxSettings {
             ebusiness_id: ebusiness_id.to_owned(),
             app_key: app_key.to_owned(),

@@ -199,6 +199,20 @@ async function merchantStory(browser, base, errors) {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.screenshot({ path: path.join(SHOTS, "console-dashboard-desk.png"), fullPage: true });
 
+  // The orders list (filters in the URL) and one order.
+  await page.click("nav.tabs >> text=订单");
+  await page.waitForURL(/\/console\/orders$/);
+  check((await page.locator("table tbody tr").count()) === 2, "the orders page lists the 2 orders");
+  await axeCheck(page, "the orders page");
+  await page.click("a.chip:has-text('待发货')");
+  await page.waitForURL(/state=to_ship/);
+  check((await page.textContent(".empty")).includes("没有这个状态的订单"), "none to ship yet");
+  await page.goBack();
+  await Promise.all([page.waitForURL(/\/console\/orders\/\d+$/), page.click("table tbody tr a")]);
+  check((await text(page, "#order-state")) === "待付款", "an order's page: awaiting payment");
+  await axeCheck(page, "an order's page");
+  await page.screenshot({ path: path.join(SHOTS, "console-orders-phone.png"), fullPage: true });
+
   // The board on a desk while orders keep coming, for the picture in the README.
   const more = [];
   for (let i = 0; i < 5; i += 1) more.push(await buyerToken(base, "1360000004" + i));
@@ -238,6 +252,10 @@ async function heldPayment(base) {
     body: JSON.stringify({ quantity: 1 }),
   });
   const orderId = (await placed.json()).order_id;
+  // Orders are paid once they carry a shipping address.
+  const address = await api(base, "PUT", "/api/v1/orders/" + orderId + "/address",
+    { name: "张三", phone: "13800138000", province: "广东省", city: "深圳市", district: "南山区", detail: "科技园南区1栋101" }, buyer);
+  check(address.status === 200, "the order ships to 深圳 (" + address.status + ")");
   const payment = await api(base, "POST", "/api/v1/orders/" + orderId + "/payments", { channel: "wechat", method: "h5" }, buyer);
   const paid = await fetch(base + "/sandbox/wechat/pay-form", {
     method: "POST", redirect: "manual", body: new URLSearchParams({ out_trade_no: payment.body.out_trade_no }),
@@ -290,6 +308,10 @@ async function operatorStory(browser, base, merchantPage, errors) {
   check((await text(merchantPage, "#balance-available")) === yuan(6000000 - fee), "the balance page shows the released ¥59880.00 available");
   check((await text(merchantPage, "#balance-pending")) === "¥0.00", "and nothing pending");
   await merchantPage.screenshot({ path: path.join(SHOTS, "console-money-phone.png"), fullPage: true });
+  await merchantPage.goto(base + "/console/dashboard");
+  const regions = await merchantPage.textContent("section[aria-labelledby=region-title]");
+  check(regions.includes("广东省") && regions.includes("¥60000.00"), "fans by region: 广东省 with the paid order");
+  await merchantPage.goto(base + "/console/money");
 
   // KYC in /admin, a withdrawal asked for in the console, paid in /admin.
   await page.click("nav.tabs >> text=商家");

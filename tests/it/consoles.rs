@@ -125,6 +125,16 @@ async fn a_merchant_signs_in_to_the_console_and_its_board_counts_orders_exactly(
     assert_eq!(figures["paid_fen"], 0, "{figures}");
     assert_eq!(figures["state"], "live", "{figures}");
 
+    // The orders page lists them through the orders workflow, filters in the URL.
+    let (_, pending) = page(&api, "/console/orders?state=pending_payment", &cookies).await;
+    for id in [&a.body["order_id"], &c.body["order_id"]] {
+        let link = format!(r#"href="/console/orders/{id}""#);
+        assert_eq!(pending.contains(&link), id == &a.body["order_id"], "{id} in {pending}");
+    }
+    let (status, order) = page(&api, &format!("/console/orders/{}", a.body["order_id"]), &cookies).await;
+    assert_eq!(status, 200);
+    assert!(order.contains(r#"<dd id="order-state">待付款</dd>"#) && order.contains("¥19.80"), "{order}");
+
     // The board shows them and the share link of `GET …/share`.
     let (status, board) = page(&api, &format!("/console/sales/{}", sale.flash_sale_id), &cookies).await;
     assert_eq!(status, 200);

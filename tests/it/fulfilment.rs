@@ -15,7 +15,9 @@ use providers::couriers::kdniao::protocol::{self, Form, PushData};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, TestApp, TestDb, eventually, reply, spawn_app_with_clock, test_address, test_settings};
+use crate::helpers::{
+    Api, TestApp, TestDb, eventually, reply, spawn_app_with_clock, test_address, test_settings,
+};
 use crate::payments::pay_and_notify;
 
 const DAY_MS: i64 = 24 * 3_600_000;
@@ -62,16 +64,17 @@ impl Shop {
     async fn pay(&self, order: i64) {
         let created = self
             .api
-            .post(&format!("/api/v1/orders/{order}/payments"), Some(&self.buyer), json!({"channel": "wechat"}))
+            .post(
+                &format!("/api/v1/orders/{order}/payments"),
+                Some(&self.buyer),
+                json!({"channel": "wechat"}),
+            )
             .await;
         assert_eq!(created.status, 201, "{}", created.body);
         let sandbox = self.app.state.sandbox.clone().unwrap();
         let trade = created.body["out_trade_no"].as_str().unwrap().to_owned();
         pay_and_notify(&self.api, &sandbox, Channel::Wechat, &trade).await;
-        eventually("the order is paid", || async {
-            self.state(order).await == "paid"
-        })
-        .await;
+        eventually("the order is paid", || async { self.state(order).await == "paid" }).await;
     }
 
     async fn state(&self, order: i64) -> String {
@@ -86,7 +89,8 @@ impl Shop {
     }
 
     async fn ship(&self, order: i64, body: Value) -> Value {
-        let shipped = self.api.post(&format!("/api/v1/orders/{order}/shipments"), Some(&self.merchant), body).await;
+        let shipped =
+            self.api.post(&format!("/api/v1/orders/{order}/shipments"), Some(&self.merchant), body).await;
         assert_eq!(shipped.status, 201, "{}", shipped.body);
         shipped.body
     }
@@ -95,7 +99,9 @@ impl Shop {
     async fn outbox(&self, order: i64) -> BTreeMap<(String, String), usize> {
         let mut counted = BTreeMap::new();
         for message in persistence::outbox::of_order(&self.app.state.db, OrderId(order)).await.unwrap() {
-            *counted.entry((message.kind.as_str().to_owned(), message.channel.as_str().to_owned())).or_default() += 1;
+            *counted
+                .entry((message.kind.as_str().to_owned(), message.channel.as_str().to_owned()))
+                .or_default() += 1;
         }
         counted
     }
@@ -184,7 +190,9 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     let order = shop.order("e2e-1", 2).await;
 
     // No address, no payment.
-    let early = api.post(&format!("/api/v1/orders/{order}/payments"), Some(&shop.buyer), json!({"channel": "wechat"})).await;
+    let early = api
+        .post(&format!("/api/v1/orders/{order}/payments"), Some(&shop.buyer), json!({"channel": "wechat"}))
+        .await;
     assert_eq!((early.status.as_u16(), early.code()), (409, "address_required"), "{}", early.body);
 
     // A saved address, listed masked, then given to the order.
@@ -192,10 +200,19 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     assert_eq!(saved.status, 201, "{}", saved.body);
     let listed = api.get("/api/v1/buyers/me/addresses", Some(&shop.buyer)).await;
     let first = &listed.body["addresses"][0];
-    assert_eq!((first["name"].as_str(), first["phone"].as_str()), (Some("张*"), Some("138****8000")), "{}", listed.body);
+    assert_eq!(
+        (first["name"].as_str(), first["phone"].as_str()),
+        (Some("张*"), Some("138****8000")),
+        "{}",
+        listed.body
+    );
     assert_eq!(first["is_default"], true);
     let set = api
-        .put_json(&format!("/api/v1/orders/{order}/address"), &shop.buyer, json!({"address_id": saved.body["id"]}))
+        .put_json(
+            &format!("/api/v1/orders/{order}/address"),
+            &shop.buyer,
+            json!({"address_id": saved.body["id"]}),
+        )
         .await;
     assert_eq!(set.status, 200, "{}", set.body);
     assert_eq!(set.body["address"]["detail"], "科技园南区…");
@@ -219,18 +236,27 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     let shipped = shop.ship(order, json!({"courier": "ZTO", "sender": sender()})).await;
     let waybill = shipped["waybill_no"].as_str().unwrap().to_owned();
     assert!(waybill.starts_with("73") && waybill.len() == 12, "{shipped}");
-    assert_eq!((shipped["electronic_waybill"].as_bool(), shipped["state"].as_str()), (Some(true), Some("shipped")));
+    assert_eq!(
+        (shipped["electronic_waybill"].as_bool(), shipped["state"].as_str()),
+        (Some(true), Some("shipped"))
+    );
     let listed = api.get("/api/v1/merchants/me/orders?state=to_ship", Some(&shop.merchant)).await;
     assert_eq!(listed.body["orders"].as_array().unwrap().len(), 0, "{}", listed.body);
 
     // The label: one 100×150 mm page holding the number, whose barcode decodes to it.
-    let label = shop.app.client.get(api.url(&format!("/api/v1/orders/{order}/label.pdf"))).bearer_auth(&shop.merchant);
+    let label = shop
+        .app
+        .client
+        .get(api.url(&format!("/api/v1/orders/{order}/label.pdf")))
+        .bearer_auth(&shop.merchant);
     let label = reply(label.send().await.unwrap()).await;
     assert_eq!(label.status, 200);
     assert!(label.bytes.starts_with(b"%PDF"), "not a pdf");
     let texts = page_texts(&label.bytes);
     assert_eq!(texts.len(), 1);
-    for expected in [waybill.as_str(), "中通快递", "张三", "13800138000", "小美直播间", &format!("订单号：{order}")] {
+    for expected in
+        [waybill.as_str(), "中通快递", "张三", "13800138000", "小美直播间", &format!("订单号：{order}")]
+    {
         assert!(texts[0].contains(expected), "{expected:?} not on the label: {}", texts[0]);
     }
     assert_eq!(barcodes_of(&label.bytes), vec![waybill.clone()]);
@@ -258,7 +284,9 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     let advance = |to: &'static str| {
         let (api, waybill) = (api.clone(), waybill.clone());
         async move {
-            let moved = api.post(&format!("/sandbox/courier/waybills/{waybill}/advance"), None, json!({"to": to})).await;
+            let moved = api
+                .post(&format!("/sandbox/courier/waybills/{waybill}/advance"), None, json!({"to": to}))
+                .await;
             assert_eq!(moved.status, 200, "{}", moved.body);
         }
     };
@@ -276,17 +304,25 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     assert_eq!(view["state"], "shipped", "delivered, not completed yet");
     assert_eq!(view["shipment"]["tracking_state_name"], "已签收");
     assert!(view["shipment"]["delivered_at"].is_string(), "{view}");
-    let scans: Vec<&str> =
-        view["shipment"]["tracking"].as_array().unwrap().iter().map(|t| t["description"].as_str().unwrap()).collect();
+    let scans: Vec<&str> = view["shipment"]["tracking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["description"].as_str().unwrap())
+        .collect();
     assert_eq!(scans.len(), 3, "collected, in transit, delivered: {scans:?}");
     assert!(scans[2].contains("签收"), "{scans:?}");
     let record = api.get(&format!("/sandbox/courier/waybills/{waybill}"), None).await;
     assert_eq!(record.body["pushes_acknowledged"], 2, "{}", record.body);
     // The fan's order page is there for it.
     let share = api.get(&format!("/api/v1/flash-sales/{}/share", shop.sale), Some(&shop.merchant)).await;
-    let page = shop.app.client.get(format!("{}/o/{order}", share.body["short_url"].as_str().unwrap())).send().await;
+    let page =
+        shop.app.client.get(format!("{}/o/{order}", share.body["short_url"].as_str().unwrap())).send().await;
     let page = page.unwrap().text().await.unwrap();
-    assert!(page.contains("id=\"shipment\"") && page.contains("确认收货"), "the order page has its shipment card");
+    assert!(
+        page.contains("id=\"shipment\"") && page.contains("确认收货"),
+        "the order page has its shipment card"
+    );
 
     // The same push again: taken, and nothing new stored or sent.
     let courier = shop.app.state.courier_sandbox.clone().unwrap();
@@ -306,7 +342,11 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     let outbox = shop.outbox(order).await;
     for kind in ["order_paid", "order_shipped", "order_delivered"] {
         for channel in ["sms", "wechat_mp"] {
-            assert_eq!(outbox.get(&(kind.to_owned(), channel.to_owned())), Some(&1), "{kind} {channel}: {outbox:?}");
+            assert_eq!(
+                outbox.get(&(kind.to_owned(), channel.to_owned())),
+                Some(&1),
+                "{kind} {channel}: {outbox:?}"
+            );
         }
     }
 
@@ -326,7 +366,8 @@ async fn an_order_goes_from_address_to_completed_through_the_courier_sandbox() {
     assert_eq!(seen.body["state"], "completed", "{}", seen.body);
     assert!(seen.body["shipment"]["completed_at"].is_string());
     // A delivered order's label is no longer printed, nor its address shown whole.
-    let merchant = api.post("/api/v1/sessions", None, json!({"phone": "13500000031", "password": "password-123"})).await;
+    let merchant =
+        api.post("/api/v1/sessions", None, json!({"phone": "13500000031", "password": "password-123"})).await;
     let merchant = merchant.body["token"].as_str().unwrap().to_owned();
     let gone = api.get(&format!("/api/v1/merchants/me/orders/{order}"), Some(&merchant)).await;
     assert_eq!(gone.body["address"]["masked"], true, "{}", gone.body);
@@ -422,7 +463,10 @@ async fn merchants_list_filter_page_and_export_their_orders() {
     assert_eq!((hidden.status.as_u16(), hidden.code()), (404, "order_not_found"));
 
     // Small: the file at once. Two paid orders, a header line and a byte-order mark.
-    let csv = api.client.get(api.url("/api/v1/merchants/me/orders/export?state=to_ship")).bearer_auth(&shop.merchant);
+    let csv = api
+        .client
+        .get(api.url("/api/v1/merchants/me/orders/export?state=to_ship"))
+        .bearer_auth(&shop.merchant);
     let csv = reply(csv.send().await.unwrap()).await;
     assert_eq!(csv.status, 200);
     let text = String::from_utf8(csv.bytes.clone()).unwrap();
@@ -450,7 +494,11 @@ async fn merchants_list_filter_page_and_export_their_orders() {
     let file = api.client.get(job.body["download_url"].as_str().unwrap()).bearer_auth(&shop.merchant);
     let file = reply(file.send().await.unwrap()).await;
     assert_eq!(file.status, 200);
-    assert_eq!(String::from_utf8(file.bytes).unwrap().trim_end().lines().count(), 6, "a header and five orders");
+    assert_eq!(
+        String::from_utf8(file.bytes).unwrap().trim_end().lines().count(),
+        6,
+        "a header and five orders"
+    );
     // After its time to live the job and its file are gone.
     shop.clock.advance_millis(3_600_000);
     assert_eq!(shop.app.state.exports.clean_up(), 1);
@@ -495,27 +543,195 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
 
     // (name, method, path, token, body, status, code)
     let cases: Vec<(&str, Method, String, Option<&str>, Value, u16, &str)> = vec![
-        ("unknown courier", Method::POST, format!("/api/v1/orders/{paid}/shipments"), m, json!({"courier": "UPS", "waybill_no": "1Z999AA10123456784"}), 422, "unknown_courier"),
-        ("a lowercase courier code", Method::POST, format!("/api/v1/orders/{paid}/shipments"), m, json!({"courier": "sf"}), 422, "unknown_courier"),
-        ("a waybill number with spaces", Method::POST, format!("/api/v1/orders/{paid}/shipments"), m, json!({"courier": "SF", "waybill_no": "SF 1234 5678"}), 422, "invalid_waybill_no"),
-        ("a malformed sender", Method::POST, format!("/api/v1/orders/{paid}/shipments"), m, json!({"courier": "SF", "sender": bad_phone.clone()}), 422, "invalid_phone"),
-        ("shipping someone else's order", Method::POST, format!("/api/v1/orders/{paid}/shipments"), Some(other.as_str()), json!({"courier": "SF", "waybill_no": "SF1234567890123"}), 404, "order_not_found"),
-        ("shipping an unpaid order", Method::POST, format!("/api/v1/orders/{unpaid}/shipments"), m, json!({"courier": "SF", "waybill_no": "SF1234567890123"}), 409, "not_paid"),
-        ("shipping twice", Method::POST, format!("/api/v1/orders/{shipped}/shipments"), m, json!({"courier": "SF", "waybill_no": "SF1234567890123"}), 409, "not_paid"),
-        ("another order's waybill number", Method::POST, format!("/api/v1/orders/{paid}/shipments"), m, json!({"courier": "STO", "waybill_no": waybill.clone()}), 409, "waybill_taken"),
-        ("a buyer shipping", Method::POST, format!("/api/v1/orders/{paid}/shipments"), b, json!({"courier": "SF"}), 403, "forbidden"),
-        ("the label of an order not yours", Method::GET, format!("/api/v1/orders/{shipped}/label.pdf"), Some(other.as_str()), Value::Null, 404, "order_not_found"),
-        ("the label of an order not shipped", Method::GET, format!("/api/v1/orders/{paid}/label.pdf"), m, Value::Null, 409, "not_shipped"),
-        ("labels of nothing", Method::POST, "/api/v1/merchants/me/labels".into(), m, json!({"order_ids": []}), 422, "invalid_order_ids"),
-        ("labels with an order not yours", Method::POST, "/api/v1/merchants/me/labels".into(), Some(other.as_str()), json!({"order_ids": [shipped]}), 404, "order_not_found"),
-        ("a district not in the city", Method::PUT, format!("/api/v1/orders/{unpaid}/address"), b, bad_district.clone(), 422, "invalid_district"),
-        ("a short phone", Method::POST, "/api/v1/buyers/me/addresses".into(), b, bad_phone.clone(), 422, "invalid_phone"),
-        ("no detail", Method::POST, "/api/v1/buyers/me/addresses".into(), b, json!({"name": "张三", "phone": "13800138000", "province": "广东省", "city": "深圳市", "district": "南山区"}), 422, "invalid_detail"),
-        ("a saved address that does not exist", Method::PUT, format!("/api/v1/orders/{unpaid}/address"), b, json!({"address_id": 999_999}), 404, "address_not_found"),
-        ("the address of a paid order", Method::PUT, format!("/api/v1/orders/{paid}/address"), b, test_address(), 409, "address_fixed"),
-        ("an unknown order state", Method::GET, "/api/v1/merchants/me/orders?state=lost".into(), m, Value::Null, 422, "invalid_state"),
-        ("a forged cursor", Method::GET, "/api/v1/merchants/me/orders?cursor=x".into(), m, Value::Null, 422, "invalid_cursor"),
-        ("an unknown export format", Method::GET, "/api/v1/merchants/me/orders/export?format=pdf".into(), m, Value::Null, 422, "invalid_format"),
+        (
+            "unknown courier",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            m,
+            json!({"courier": "UPS", "waybill_no": "1Z999AA10123456784"}),
+            422,
+            "unknown_courier",
+        ),
+        (
+            "a lowercase courier code",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            m,
+            json!({"courier": "sf"}),
+            422,
+            "unknown_courier",
+        ),
+        (
+            "a waybill number with spaces",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            m,
+            json!({"courier": "SF", "waybill_no": "SF 1234 5678"}),
+            422,
+            "invalid_waybill_no",
+        ),
+        (
+            "a malformed sender",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            m,
+            json!({"courier": "SF", "sender": bad_phone.clone()}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "shipping someone else's order",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            Some(other.as_str()),
+            json!({"courier": "SF", "waybill_no": "SF1234567890123"}),
+            404,
+            "order_not_found",
+        ),
+        (
+            "shipping an unpaid order",
+            Method::POST,
+            format!("/api/v1/orders/{unpaid}/shipments"),
+            m,
+            json!({"courier": "SF", "waybill_no": "SF1234567890123"}),
+            409,
+            "not_paid",
+        ),
+        (
+            "shipping twice",
+            Method::POST,
+            format!("/api/v1/orders/{shipped}/shipments"),
+            m,
+            json!({"courier": "SF", "waybill_no": "SF1234567890123"}),
+            409,
+            "not_paid",
+        ),
+        (
+            "another order's waybill number",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            m,
+            json!({"courier": "STO", "waybill_no": waybill.clone()}),
+            409,
+            "waybill_taken",
+        ),
+        (
+            "a buyer shipping",
+            Method::POST,
+            format!("/api/v1/orders/{paid}/shipments"),
+            b,
+            json!({"courier": "SF"}),
+            403,
+            "forbidden",
+        ),
+        (
+            "the label of an order not yours",
+            Method::GET,
+            format!("/api/v1/orders/{shipped}/label.pdf"),
+            Some(other.as_str()),
+            Value::Null,
+            404,
+            "order_not_found",
+        ),
+        (
+            "the label of an order not shipped",
+            Method::GET,
+            format!("/api/v1/orders/{paid}/label.pdf"),
+            m,
+            Value::Null,
+            409,
+            "not_shipped",
+        ),
+        (
+            "labels of nothing",
+            Method::POST,
+            "/api/v1/merchants/me/labels".into(),
+            m,
+            json!({"order_ids": []}),
+            422,
+            "invalid_order_ids",
+        ),
+        (
+            "labels with an order not yours",
+            Method::POST,
+            "/api/v1/merchants/me/labels".into(),
+            Some(other.as_str()),
+            json!({"order_ids": [shipped]}),
+            404,
+            "order_not_found",
+        ),
+        (
+            "a district not in the city",
+            Method::PUT,
+            format!("/api/v1/orders/{unpaid}/address"),
+            b,
+            bad_district.clone(),
+            422,
+            "invalid_district",
+        ),
+        (
+            "a short phone",
+            Method::POST,
+            "/api/v1/buyers/me/addresses".into(),
+            b,
+            bad_phone.clone(),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "no detail",
+            Method::POST,
+            "/api/v1/buyers/me/addresses".into(),
+            b,
+            json!({"name": "张三", "phone": "13800138000", "province": "广东省", "city": "深圳市", "district": "南山区"}),
+            422,
+            "invalid_detail",
+        ),
+        (
+            "a saved address that does not exist",
+            Method::PUT,
+            format!("/api/v1/orders/{unpaid}/address"),
+            b,
+            json!({"address_id": 999_999}),
+            404,
+            "address_not_found",
+        ),
+        (
+            "the address of a paid order",
+            Method::PUT,
+            format!("/api/v1/orders/{paid}/address"),
+            b,
+            test_address(),
+            409,
+            "address_fixed",
+        ),
+        (
+            "an unknown order state",
+            Method::GET,
+            "/api/v1/merchants/me/orders?state=lost".into(),
+            m,
+            Value::Null,
+            422,
+            "invalid_state",
+        ),
+        (
+            "a forged cursor",
+            Method::GET,
+            "/api/v1/merchants/me/orders?cursor=x".into(),
+            m,
+            Value::Null,
+            422,
+            "invalid_cursor",
+        ),
+        (
+            "an unknown export format",
+            Method::GET,
+            "/api/v1/merchants/me/orders/export?format=pdf".into(),
+            m,
+            Value::Null,
+            422,
+            "invalid_format",
+        ),
     ];
     let before = (shop.outbox(paid).await, shop.outbox(shipped).await, shop.buyer_view(shipped).await);
     for (name, method, path, token, body, status, code) in &cases {
@@ -537,7 +753,9 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
     .unwrap();
     let (id, key) = (keys["ebusiness_id"].as_str().unwrap(), keys["app_key"].as_str().unwrap());
     let courier = shop.app.state.courier_sandbox.clone().unwrap();
-    courier.advance(&waybill, Some(providers::couriers::TrackingState::Delivered)).unwrap_or_else(|e| panic!("{e}"));
+    courier
+        .advance(&waybill, Some(providers::couriers::TrackingState::Delivered))
+        .unwrap_or_else(|e| panic!("{e}"));
     eventually("the genuine push is taken", || async {
         shop.buyer_view(shipped).await["shipment"]["tracking_state"] == "delivered"
     })
@@ -546,10 +764,18 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
     let genuine = courier.push_body(&waybill).unwrap();
     let now = shop.clock.now();
     let pushes = [
-        ("forged (another key)", push(id, "not-the-app-key", &genuine, now), "push signature does not verify"),
+        (
+            "forged (another key)",
+            push(id, "not-the-app-key", &genuine, now),
+            "push signature does not verify",
+        ),
         ("another account", push("1234567", key, &genuine, now), "push is for another account"),
         ("stale (six minutes old)", push(id, key, &genuine, now.plus_millis(-360_000)), "push is stale"),
-        ("signed, not JSON", Form::signed("", key, protocol::TRACK_PUSH, "{".into()).encode(), "malformed push"),
+        (
+            "signed, not JSON",
+            Form::signed("", key, protocol::TRACK_PUSH, "{".into()).encode(),
+            "malformed push",
+        ),
     ];
     for (name, body, reason) in pushes {
         let answer = api

@@ -17,6 +17,7 @@ use persistence::{money, repo, reports};
 use serde::Deserialize;
 use serde_json::json;
 use workflows::dashboard::{self, Period};
+use workflows::orders::{ListError, OrderQuery, ShownAddress};
 use workflows::statements::{self, account_name};
 
 use super::catalog;
@@ -27,8 +28,9 @@ use super::{Pages, not_found_page, see_other, with_csrf};
 use crate::AppState;
 use crate::routes::merchants::{MerchantError, issue_token};
 
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/console", "秒杀"),
+    ("/console/orders", "订单"),
     ("/console/products", "商品"),
     ("/console/dashboard", "数据"),
     ("/console/money", "资金"),
@@ -452,6 +454,137 @@ pub async fn figures(
             HttpResponse::ServiceUnavailable().insert_header((header::RETRY_AFTER, "2")).finish()
         }
     }
+}
+
+// ---- orders ---------------------------------------------------------------------------------
+
+fn order_state_label(state: &str) -> &'static str {
+    match state {
+        "pending_payment" => "待付款",
+        "paid" => "待发货",
+        "shipped" => "已发货",
+        "completed" => "已完成",
+        "expired" => "已过期",
+        "cancelled" => "已取消",
+        "refunded" => "已退款",
+        _ => "—",
+    }
+}
+
+/// Where an order ships to, as much as the merchant may see.
+fn ship_to(address: Option<&ShownAddress>) -> String {
+    match address {
+        None => "—".to_owned(),
+        Some(ShownAddress::Whole(a)) => {
+            format!("{} {} {} {} {} {}", a.name, a.phone.as_str(), a.province, a.city, a.district, a.detail)
+        }
+        Some(ShownAddress::Masked(a)) => {
+            format!("{} {} {} {} {}", a.name, a.phone, a.province, a.city, a.district)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OrdersQuery {
+    state: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /console/orders?state=…&cursor=…`: the list of `workflows::orders::list`, the same as
+/// `GET /api/v1/merchants/me/orders`, filters in the URL.
+pub async fn orders_page(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<OrdersQuery>,
+) -> HttpResponse {
+    let (merchant, shop) = signed_in!(state, request);
+    let wanted = query.state.as_deref().filter(|s| !s.is_empty());
+    let listing = OrderQuery {
+        state: wanted,
+        cursor: query.cursor.as_deref(),
+        limit: Some(30),
+        ..OrderQuery::default()
+    };
+    let (page, refused) = match workflows::orders::list(&state.db, merchant, &listing).await {
+        Ok(page) => (Some(page), None),
+        Err(ListError::Db(error)) => return trouble(&error),
+        Err(other) => (None, Some(other.to_string())),
+    };
+    let current = wanted.unwrap_or("");
+    let body = html! {
+        h1 { "订单" }
+        nav.filters-row aria-label="按状态筛选" {
+            @for (value, label) in [("", "全部"), ("pending_payment", "待付款"), ("to_ship", "待发货"), ("shipped", "已发货"), ("completed", "已完成"), ("refunded", "已退款")] {
+                @let link = if value.is_empty() { "/console/orders".to_owned() } else { format!("/console/orders?state={value}") };
+                @if value == current {
+                    a.chip href=(link) aria-current="page" { (label) }
+                } @else {
+                    a.chip href=(link) { (label) }
+                }
+            }
+        }
+        @if let Some(message) = refused { p.form-error { (message) } }
+        @if let Some(page) = &page {
+            @if page.rows.is_empty() {
+                div.card.empty { p { "没有这个状态的订单。粉丝下单后会出现在这里。" } }
+            } @else {
+                div.table-wrap tabindex="0" {
+                    table {
+                        thead { tr { th { "订单" } th.number { "件数" } th.number { "金额" } th { "状态" } th { "下单时间" } th { "收货" } } }
+                        tbody {
+                            @for row in &page.rows {
+                                tr {
+                                    td { a href=(format!("/console/orders/{}", row.order.id.0)) { (row.order.id.0) } }
+                                    td.number { (row.order.quantity) }
+                                    td.number { (yuan(row.order.amount_fen)) }
+                                    td { (order_state_label(row.order.state.as_str())) }
+                                    td.nowrap { (beijing(row.order.created_at)) }
+                                    td { (ship_to(row.address.as_ref())) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if let Some(next) = &page.next {
+                    p { a.button.secondary href=(format!("/console/orders?state={current}&cursor={next}")) { "下一页" } }
+                }
+            }
+        }
+    };
+    frame(&state, &request, "订单", "/console/orders", &shop, body)
+}
+
+/// `GET /console/orders/{id}`: one order (`workflows::orders::detail`): its state, money, the
+/// address as the merchant may see it, the shipment.
+pub async fn order_page(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    let (merchant, shop) = signed_in!(state, request);
+    let row = match workflows::orders::detail(&state.db, merchant, engine::OrderId(id.into_inner())).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return not_found_page(),
+        Err(error) => return trouble(&error),
+    };
+    let order = &row.order;
+    let body = html! {
+        p { a href="/console/orders" { "‹ 订单" } }
+        h1 { "订单 " (order.id.0) }
+        dl.card.facts {
+            dt { "状态" } dd #order-state { (order_state_label(order.state.as_str())) }
+            dt { "秒杀活动" } dd { a href=(format!("/console/sales/{}", order.flash_sale_id.0)) { (order.flash_sale_id.0) } }
+            dt { "件数" } dd { (order.quantity) }
+            dt { "金额" } dd { (yuan(order.amount_fen)) }
+            dt { "下单时间" } dd { (beijing(order.created_at)) }
+            dt { "收货" } dd { (ship_to(row.address.as_ref())) }
+            @if let Some(shipment) = &row.shipment {
+                dt { "快递" } dd { (shipment.courier) " " (shipment.waybill_no) }
+                dt { "物流" } dd { (shipment.tracking_state) }
+            }
+        }
+    };
+    frame(&state, &request, &format!("订单 {}", order.id.0), "/console/orders", &shop, body)
 }
 
 // ---- products -------------------------------------------------------------------------------

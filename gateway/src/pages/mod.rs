@@ -123,6 +123,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/sales/new", web::get().to(console::new_sale_page))
         .route("/console/sales/{id}", web::get().to(console::board))
         .route("/console/sales/{id}/figures", web::get().to(console::figures))
+        .route("/console/orders", web::get().to(console::orders_page))
+        .route("/console/orders/{id}", web::get().to(console::order_page))
         .route("/console/products", web::get().to(console::products))
         .route("/console/products/{id}", web::get().to(console::edit_product))
         .route("/console/dashboard", web::get().to(console::dashboard_page))

@@ -181,9 +181,10 @@ pub async fn save(
     buyer: BuyerAuth,
     body: web::Json<SaveAddress>,
 ) -> Result<HttpResponse, AddressRouteError> {
-    let saved = addresses::save(&state.db, buyer.0, &body.address.input(), body.is_default, state.clock.now())
-        .await
-        .map_err(|e| AddressRouteError::of(e, AddressRouteError::AddressNotFound))?;
+    let saved =
+        addresses::save(&state.db, buyer.0, &body.address.input(), body.is_default, state.clock.now())
+            .await
+            .map_err(|e| AddressRouteError::of(e, AddressRouteError::AddressNotFound))?;
     Ok(HttpResponse::Created().json(json!({
         "id": saved.id,
         "is_default": saved.is_default,

@@ -47,15 +47,21 @@ impl FulfilmentError {
                 ShipFailure::NotPaid(_) => ApiError::conflict("not_paid", message),
                 ShipFailure::NoAddress => ApiError::conflict("address_required", message),
                 ShipFailure::WaybillTaken => ApiError::conflict("waybill_taken", message),
-                ShipFailure::CourierUnavailable(_) => ApiError::unavailable("courier_unavailable", message, 5),
-                ShipFailure::CourierRefused(_) => ApiError::new(StatusCode::BAD_GATEWAY, "courier_refused", message),
+                ShipFailure::CourierUnavailable(_) => {
+                    ApiError::unavailable("courier_unavailable", message, 5)
+                }
+                ShipFailure::CourierRefused(_) => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "courier_refused", message)
+                }
                 ShipFailure::Db(_) => ApiError::unexpected(),
             },
             Self::Label(failure) => match failure {
                 LabelFailure::NotFound(_) => ApiError::not_found("order_not_found", message),
                 LabelFailure::NotShipped(_) => ApiError::conflict("not_shipped", message),
                 LabelFailure::Delivered(_) => ApiError::conflict("already_delivered", message),
-                LabelFailure::TooMany | LabelFailure::Empty => ApiError::invalid("invalid_order_ids", message),
+                LabelFailure::TooMany | LabelFailure::Empty => {
+                    ApiError::invalid("invalid_order_ids", message)
+                }
                 LabelFailure::Unavailable(_) => ApiError::unavailable("labels_unavailable", message, 60),
                 LabelFailure::Db(_) => ApiError::unexpected(),
             },
@@ -105,11 +111,16 @@ pub fn shipment_json(shipment: &ShipmentRecord, tracking: &[TrackingRecord]) -> 
 
 /// An order with its address (whole only to its merchant while there is something to ship,
 /// else masked), its shipment and its tracking.
-pub async fn order_detail(state: &AppState, order: &Order, caller: Caller) -> Result<serde_json::Value, ApiError> {
+pub async fn order_detail(
+    state: &AppState,
+    order: &Order,
+    caller: Caller,
+) -> Result<serde_json::Value, ApiError> {
     let mut body = render(order);
     let tracking = state.fulfilment.tracking(order).await?;
     let address = persistence::addresses::of_order(&state.db, order.id).await?;
-    let whole = matches!(caller, Caller::Merchant(_)) && address_is_whole(order.state, tracking.as_ref().map(|t| &t.0));
+    let whole = matches!(caller, Caller::Merchant(_))
+        && address_is_whole(order.state, tracking.as_ref().map(|t| &t.0));
     body["address"] = match &address {
         None => serde_json::Value::Null,
         Some(a) if whole => json!({
@@ -168,7 +179,10 @@ pub async fn ship(
 }
 
 fn pdf(bytes: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/pdf").insert_header(("Cache-Control", "no-store")).body(bytes)
+    HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(bytes)
 }
 
 #[utoipa::path(

@@ -43,7 +43,9 @@ impl MerchantOrdersError {
         match self {
             Self::List(e) => match e {
                 ListError::InvalidState => ApiError::invalid("invalid_state", message),
-                ListError::InvalidTime(_) | ListError::EmptyRange => ApiError::invalid("invalid_range", message),
+                ListError::InvalidTime(_) | ListError::EmptyRange => {
+                    ApiError::invalid("invalid_range", message)
+                }
                 ListError::InvalidCursor => ApiError::invalid("invalid_cursor", message),
                 ListError::InvalidLimit => ApiError::invalid("invalid_limit", message),
                 ListError::Db(_) => ApiError::unexpected(),
@@ -169,7 +171,9 @@ pub async fn detail(
         .await?
         .filter(|o| o.merchant_id == merchant.0)
         .ok_or(MerchantOrdersError::OrderNotFound)?;
-    let body = crate::routes::fulfilment::order_detail(&state, &order, crate::auth::Caller::Merchant(merchant.0)).await?;
+    let body =
+        crate::routes::fulfilment::order_detail(&state, &order, crate::auth::Caller::Merchant(merchant.0))
+            .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -222,7 +226,11 @@ pub async fn export(
     }
 }
 
-fn job_json(state: &AppState, merchant: MerchantId, id: &str) -> Result<serde_json::Value, MerchantOrdersError> {
+fn job_json(
+    state: &AppState,
+    merchant: MerchantId,
+    id: &str,
+) -> Result<serde_json::Value, MerchantOrdersError> {
     let job = state.exports.job(merchant, id).ok_or(MerchantOrdersError::ExportNotFound)?;
     let (status_url, download_url) = job_links(state, id);
     let (name, rows, error) = match &job.state {

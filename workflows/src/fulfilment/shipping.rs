@@ -366,7 +366,8 @@ impl Fulfilment {
         };
         let mut updated = 0;
         for update in &push.updates {
-            let stored = match shipments::by_waybill(&self.db, update.courier.code, &update.waybill_no).await {
+            let stored = match shipments::by_waybill(&self.db, update.courier.code, &update.waybill_no).await
+            {
                 Ok(Some(stored)) => stored,
                 Ok(None) => continue,
                 Err(error) => return self.push_failed(&error, now, updated),
@@ -378,11 +379,18 @@ impl Fulfilment {
                 .collect();
             let state = update.state.as_str();
             let further = |current: &str| rank(state) > rank(current);
-            let delivered =
-                (update.state == TrackingState::Delivered).then(|| Notice::order_delivered(stored.order_id, now));
-            let recorded =
-                shipments::record_tracking(&self.db, stored.order_id, state, further, &events, delivered.as_ref(), now)
-                    .await;
+            let delivered = (update.state == TrackingState::Delivered)
+                .then(|| Notice::order_delivered(stored.order_id, now));
+            let recorded = shipments::record_tracking(
+                &self.db,
+                stored.order_id,
+                state,
+                further,
+                &events,
+                delivered.as_ref(),
+                now,
+            )
+            .await;
             match recorded {
                 Ok(_) => updated += 1,
                 Err(error) => return self.push_failed(&error, now, updated),
@@ -393,18 +401,22 @@ impl Fulfilment {
 
     fn push_failed(&self, error: &DbErr, now: Timestamp, updated: usize) -> PushOutcome {
         tracing::error!(%error, "courier push not stored");
-        PushOutcome { answer: self.courier.answer_push(Err("temporary failure"), now), refused: None, updated }
+        PushOutcome {
+            answer: self.courier.answer_push(Err("temporary failure"), now),
+            refused: None,
+            updated,
+        }
     }
 
     /// The buyer confirms receipt: `shipped → completed`.
     pub async fn confirm_receipt(&self, buyer: BuyerId, order_id: OrderId) -> Result<(), ReceiptFailure> {
-        shipments::complete(&self.db, order_id, Completer::Buyer(buyer), self.clock.now()).await.map_err(|e| {
-            match e {
+        shipments::complete(&self.db, order_id, Completer::Buyer(buyer), self.clock.now()).await.map_err(
+            |e| match e {
                 ShipmentError::NotFound | ShipmentError::WaybillTaken => ReceiptFailure::NotFound,
                 ShipmentError::WrongState(state) => ReceiptFailure::NotShipped(state),
                 ShipmentError::Db(e) => ReceiptFailure::Db(e),
-            }
-        })
+            },
+        )
     }
 
     /// Completes up to `sweep_batch` orders delivered at least `auto_complete_after_ms` ago;

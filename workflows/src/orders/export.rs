@@ -128,7 +128,19 @@ pub struct Exports {
 }
 
 const HEADER: [&str; 13] = [
-    "订单号", "下单时间", "秒杀场次", "状态", "数量", "金额(元)", "收货人", "电话", "省", "市", "区", "详细地址", "快递/运单号",
+    "订单号",
+    "下单时间",
+    "秒杀场次",
+    "状态",
+    "数量",
+    "金额(元)",
+    "收货人",
+    "电话",
+    "省",
+    "市",
+    "区",
+    "详细地址",
+    "快递/运单号",
 ];
 
 fn cells(row: &OrderRow) -> [String; 13] {
@@ -203,7 +215,8 @@ impl Sheet {
                 let page = book.add_worksheet();
                 page.set_name("订单").map_err(|e| ExportError::Failed(e.to_string()))?;
                 for (col, title) in HEADER.iter().enumerate() {
-                    page.write_string(0, col as u16, *title).map_err(|e| ExportError::Failed(e.to_string()))?;
+                    page.write_string(0, col as u16, *title)
+                        .map_err(|e| ExportError::Failed(e.to_string()))?;
                 }
                 sheet.book = Some(book);
             }
@@ -252,7 +265,11 @@ impl Sheet {
 }
 
 impl Exports {
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, settings: ExportSettings) -> std::io::Result<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        settings: ExportSettings,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings.dir)?;
         Ok(Self { db, clock, settings, jobs: Mutex::new(HashMap::new()) })
     }
@@ -270,7 +287,8 @@ impl Exports {
         let mut rows = 0;
         while rows < max_rows {
             let orders =
-                order_lists::merchant_orders(db, merchant, filter, cursor, CHUNK.min(max_rows - rows)).await?;
+                order_lists::merchant_orders(db, merchant, filter, cursor, CHUNK.min(max_rows - rows))
+                    .await?;
             let Some(last) = orders.last() else { break };
             cursor = Some(Cursor { created_at: last.created_at, id: last.id.0 });
             let fetched = orders.len() as u64;
@@ -379,7 +397,8 @@ impl Exports {
         let ttl_ms = self.settings.ttl.as_millis() as i64;
         let mut expired = Vec::new();
         self.jobs.lock().retain(|_, job| {
-            let keep = job.state == JobState::Running || now.as_millis() - job.created_at.as_millis() < ttl_ms;
+            let keep =
+                job.state == JobState::Running || now.as_millis() - job.created_at.as_millis() < ttl_ms;
             if !keep {
                 expired.push(job.path.clone());
             }

@@ -150,7 +150,11 @@ pub async fn list(
 }
 
 /// One of `merchant`'s orders (another merchant's is not found).
-pub async fn detail(db: &DatabaseConnection, merchant: MerchantId, order: engine::OrderId) -> Result<Option<OrderRow>, DbErr> {
+pub async fn detail(
+    db: &DatabaseConnection,
+    merchant: MerchantId,
+    order: engine::OrderId,
+) -> Result<Option<OrderRow>, DbErr> {
     let Some(order) = persistence::repo::order(db, order).await?.filter(|o| o.merchant_id == merchant) else {
         return Ok(None);
     };
@@ -183,10 +187,17 @@ mod tests {
             Err(ListError::InvalidTime("from"))
         ));
         assert!(matches!(
-            parse_filter(&OrderQuery { from: Some("2026-11-26T00:00:00Z"), to: Some("2026-11-26T00:00:00Z"), ..OrderQuery::default() }),
+            parse_filter(&OrderQuery {
+                from: Some("2026-11-26T00:00:00Z"),
+                to: Some("2026-11-26T00:00:00Z"),
+                ..OrderQuery::default()
+            }),
             Err(ListError::EmptyRange)
         ));
-        assert_eq!(decode_cursor("1700000000000_42").unwrap(), Cursor { created_at: Timestamp(1_700_000_000_000), id: 42 });
+        assert_eq!(
+            decode_cursor("1700000000000_42").unwrap(),
+            Cursor { created_at: Timestamp(1_700_000_000_000), id: 42 }
+        );
         assert!(decode_cursor("42").is_err() && decode_cursor("a_b").is_err());
     }
 }
