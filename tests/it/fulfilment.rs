@@ -130,7 +130,7 @@ fn decode_code128(modules: &[u8]) -> Option<String> {
         return None;
     };
     let body = &modules[11..modules.len() - 13];
-    if body.len() % 11 != 0 {
+    if !body.len().is_multiple_of(11) {
         return None;
     }
     let values: Vec<usize> =
@@ -542,6 +542,7 @@ async fn bad_fulfilment_input_is_refused_and_changes_nothing() {
     bad_phone["phone"] = json!("1380013800");
 
     // (name, method, path, token, body, status, code)
+    #[allow(clippy::type_complexity, reason = "one table row per case, read as a row")]
     let cases: Vec<(&str, Method, String, Option<&str>, Value, u16, &str)> = vec![
         (
             "unknown courier",
