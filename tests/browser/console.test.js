@@ -211,7 +211,7 @@ async function merchantStory(browser, base, errors) {
   await Promise.all([page.waitForURL(/\/console\/orders\/\d+$/), page.click("table tbody tr a")]);
   check((await text(page, "#order-state")) === "待付款", "an order's page: awaiting payment");
   await axeCheck(page, "an order's page");
-  await page.screenshot({ path: path.join(SHOTS, "console-orders-phone.png"), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, "console-order-desk.png"), fullPage: true });
 
   // The board on a desk while orders keep coming, for the picture in the README.
   const more = [];
