@@ -160,9 +160,28 @@ async fn a_merchant_signs_in_to_the_console_and_its_board_counts_orders_exactly(
 
     // Today's dashboard and its exports count the same orders.
     let (_, dashboard) = page(&api, "/console/dashboard", &cookies).await;
+    assert!(dashboard.contains("订单填写收货地址后"), "no addresses yet: {dashboard}");
     assert!(dashboard.contains(r#"<strong id="d-orders">2</strong>"#), "{dashboard}");
     assert!(dashboard.contains(r#"<strong id="d-gmv">¥49.50</strong>"#), "{dashboard}");
-    assert!(dashboard.contains("订单填写收货地址后"), "no addresses yet: {dashboard}");
+    // Fans by region: the ship-to province of the orders that carry an address.
+    let address = json!({"name": "张三", "phone": "13800138000", "province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园南区1栋101"});
+    let set = reply(
+        api.client
+            .put(api.url(&format!("/api/v1/orders/{}/address", a.body["order_id"])))
+            .bearer_auth(&first)
+            .json(&address)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let (_, dashboard) = page(&api, "/console/dashboard?period=month", &cookies).await;
+    assert!(
+        dashboard
+            .contains("<tr><td>广东省</td><td class=\"number\">1</td><td class=\"number\">¥19.80</td></tr>"),
+        "{dashboard}"
+    );
     let csv = no_redirects()
         .get(api.url("/console/dashboard.csv?period=week"))
         .header(COOKIE, &cookies)
@@ -171,7 +190,9 @@ async fn a_merchant_signs_in_to_the_console_and_its_board_counts_orders_exactly(
         .unwrap();
     assert!(csv.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
     let csv = csv.text().await.unwrap();
-    for line in ["orders,2", "units,5", "gmv_cny,49.50", "buyers,2", "average_order_cny,24.75"] {
+    for line in
+        ["orders,2", "units,5", "gmv_cny,49.50", "buyers,2", "average_order_cny,24.75", "广东省,1,19.80"]
+    {
         assert!(csv.lines().any(|l| l == line), "{line} in {csv}");
     }
     assert!(csv.contains(&format!("{},口红 lipstick,2,5,49.50,0.00", sale.product_id)), "{csv}");
