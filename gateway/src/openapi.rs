@@ -62,7 +62,7 @@ impl Modify for BearerTokens {
     ),
     paths(
         merchants::sign_up, merchants::log_in, merchants::revoke,
-        products::create, products::get, products::list_mine,
+        products::create, products::get, products::list_mine, products::edit,
         flash_sales::create, flash_sales::get, share::share,
         buyers::request_code, buyers::session,
         orders::place_order, orders::get, orders::cancel,

@@ -25,6 +25,7 @@ pub mod payments;
 pub mod qualification;
 pub mod refunds;
 pub mod repo;
+pub mod reports;
 pub mod shipments;
 
 pub use db::{Backend, connect};

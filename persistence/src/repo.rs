@@ -175,6 +175,44 @@ pub async fn products_of_merchant(
     Ok(rows.into_iter().map(product_of).collect())
 }
 
+/// What a product edit may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub price_fen: Option<Fen>,
+}
+
+/// Edits one of the merchant's products; `None` when it has no such product. Stock is not
+/// edited here: it is what flash sales draw on, moved only with them.
+pub async fn update_product(
+    db: &DatabaseConnection,
+    merchant_id: MerchantId,
+    id: ProductId,
+    patch: ProductPatch,
+) -> Result<Option<ProductRecord>, DbErr> {
+    let Some(row) = product::Entity::find_by_id(id.0).one(db).await? else { return Ok(None) };
+    if row.merchant_id != merchant_id.0 {
+        return Ok(None);
+    }
+    let mut active: product::ActiveModel = row.into();
+    if let Some(title) = patch.title {
+        active.title = Set(title);
+    }
+    if let Some(description) = patch.description {
+        active.description = Set(description);
+    }
+    if let Some(image_url) = patch.image_url {
+        active.image_url = Set(image_url);
+    }
+    if let Some(price) = patch.price_fen {
+        active.price_fen = Set(price.as_i64());
+    }
+    let saved = sea_orm::ActiveModelTrait::update(active, db).await?;
+    Ok(Some(product_of(saved)))
+}
+
 // ---- flash sales ----------------------------------------------------------------------------
 
 /// How many sales one merchant may have open; `0` switches a cap off.
@@ -292,7 +330,7 @@ async fn check_sale_caps(
     Ok(())
 }
 
-fn terms_of(row: flash_sale::Model) -> Result<SaleTerms, DbErr> {
+pub(crate) fn terms_of(row: flash_sale::Model) -> Result<SaleTerms, DbErr> {
     let narrow = |v: i64, what: &str| {
         u32::try_from(v).map_err(|_| DbErr::Custom(format!("flash sale {} {what} {v}", row.id)))
     };

@@ -8,6 +8,7 @@ mod bad_input;
 mod buyer_codes;
 mod caps;
 mod conformance;
+mod consoles;
 mod courier_conformance;
 mod crash;
 mod expiry;

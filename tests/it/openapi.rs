@@ -73,6 +73,7 @@ impl Walk<'_> {
         let mut request = match method {
             "get" => self.api.client.get(self.api.url(url)),
             "post" => self.api.client.post(self.api.url(url)),
+            "patch" => self.api.client.patch(self.api.url(url)),
             "put" => self.api.client.put(self.api.url(url)),
             other => panic!("{other}"),
         };
@@ -118,6 +119,12 @@ async fn every_documented_example_answers_as_documented() {
     let product = product["product_id"].as_i64().unwrap();
     walk.call("get", "/api/v1/products/{id}", &format!("/api/v1/products/{product}"), None, none).await;
     walk.call("get", "/api/v1/products", "/api/v1/products", m, none).await;
+    let edited =
+        walk.call("patch", "/api/v1/products/{id}", &format!("/api/v1/products/{product}"), m, none).await;
+    assert_eq!(
+        (edited["title"].as_str(), edited["price_fen"].as_i64()),
+        (Some("网红口红 Lipstick 新色"), Some(13_900))
+    );
     let sale = walk.call("post", "/api/v1/flash-sales", "/api/v1/flash-sales", m, none).await;
     let sale = sale["flash_sale_id"].as_i64().unwrap();
     walk.call("get", "/api/v1/flash-sales/{id}", &format!("/api/v1/flash-sales/{sale}"), None, none).await;

@@ -22,9 +22,10 @@ pub struct Asset {
     pub hash: String,
 }
 
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 5] = [
     ("app.css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
     ("fan.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/fan.js")),
+    ("console.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/console.js")),
     ("product.svg", "image/svg+xml", include_bytes!("../../assets/product.svg")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../assets/favicon.svg")),
 ];

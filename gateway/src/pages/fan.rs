@@ -16,8 +16,8 @@ use serde_json::json;
 
 use super::catalog::{self, SaleFacts};
 use super::layout::{page, yuan};
-use super::session::{self, BUYER_COOKIE};
-use super::{Pages, html as page_answer, not_found_page};
+use super::session::BUYER_COOKIE;
+use super::{Pages, html as page_answer, not_found_page, with_csrf};
 use crate::AppState;
 
 /// The sale's facts for a code, or the answer to give instead.
@@ -37,20 +37,10 @@ async fn facts_of(
     }
 }
 
-fn unavailable_page() -> HttpResponse {
+pub(super) fn unavailable_page() -> HttpResponse {
     let body = html! { main.narrow { h1 { "请稍后再试" } p { "页面暂时无法打开，请稍后刷新。" } } };
     let mut answer = page_answer(StatusCode::SERVICE_UNAVAILABLE, page("请稍后再试", None, body));
     answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
-    answer
-}
-
-/// A page with the CSRF cookie set when the request had none.
-fn with_csrf(state: &AppState, request: &HttpRequest, render: impl FnOnce(&str) -> Markup) -> HttpResponse {
-    let (token, fresh) = session::csrf_token(request);
-    let mut answer = page_answer(StatusCode::OK, render(&token));
-    if fresh {
-        let _ = answer.add_cookie(&session::csrf_cookie(state, token));
-    }
     answer
 }
 

@@ -10,9 +10,13 @@
 //!   figures from memory; `/s/{code}/o/{order}`: an order's page; `/s/{code}/qr.png|svg`.
 //! - `POST /s/session`: a login code for the page's HttpOnly cookie ([`session`]).
 //! - `GET /api/v1/flash-sales/{id}/share`: the short link and QR codes ([`share`]).
+//! - `/console/…`: the merchant console ([`console`]); `/admin/…`: the operator console
+//!   ([`admin`]). Both are reached first at `/console` and `/admin`.
 
+pub mod admin;
 pub mod assets;
 pub mod catalog;
+pub mod console;
 pub mod fan;
 pub mod layout;
 pub mod session;
@@ -22,15 +26,21 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use maud::Markup;
 
-/// What the pages keep besides the application state: share codes and the sale facts.
+/// What the pages keep besides the application state: share codes, the sale facts and the
+/// live boards' order figures.
 pub struct Pages {
     pub share: share::ShareCodes,
     pub catalog: catalog::Catalog,
+    pub boards: workflows::dashboard::Boards,
 }
 
 impl Pages {
     pub fn new(token_secret: &[u8]) -> Self {
-        Self { share: share::ShareCodes::new(token_secret), catalog: catalog::Catalog::default() }
+        Self {
+            share: share::ShareCodes::new(token_secret),
+            catalog: catalog::Catalog::default(),
+            boards: workflows::dashboard::Boards::default(),
+        }
     }
 }
 
@@ -58,6 +68,28 @@ pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
         .body(markup.into_string())
 }
 
+/// A page with the CSRF cookie set when the request had none.
+pub fn with_csrf(
+    state: &crate::AppState,
+    request: &actix_web::HttpRequest,
+    render: impl FnOnce(&str) -> Markup,
+) -> HttpResponse {
+    let (token, fresh) = session::csrf_token(request);
+    let mut answer = html(StatusCode::OK, render(&token));
+    if fresh {
+        let _ = answer.add_cookie(&session::csrf_cookie(state, token));
+    }
+    answer
+}
+
+/// `303 See Other` to `location` (after a page finds no session, or to a console's home).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 pub fn not_found_page() -> HttpResponse {
     html(
         StatusCode::NOT_FOUND,
@@ -83,7 +115,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/s/{code}/qr.png", web::get().to(share::qr_png))
         .route("/s/{code}/qr.svg", web::get().to(share::qr_svg))
         .route("/s/{code}/o/{order}", web::get().to(fan::order_page))
-        .route("/pay/qr.svg", web::get().to(share::pay_qr_svg));
+        .route("/pay/qr.svg", web::get().to(share::pay_qr_svg))
+        .route("/console", web::get().to(console::home))
+        .route("/console/login", web::get().to(console::login_page))
+        .route("/console/signup", web::get().to(console::signup_page))
+        .route("/console/session", web::post().to(console::sign_in))
+        .route("/console/logout", web::post().to(console::sign_out))
+        .route("/console/sales/new", web::get().to(console::new_sale_page))
+        .route("/console/sales/{id}", web::get().to(console::board))
+        .route("/console/sales/{id}/figures", web::get().to(console::figures))
+        .route("/console/orders", web::get().to(console::orders_page))
+        .route("/console/orders/{id}", web::get().to(console::order_page))
+        .route("/console/products", web::get().to(console::products))
+        .route("/console/products/{id}", web::get().to(console::edit_product))
+        .route("/console/dashboard", web::get().to(console::dashboard_page))
+        .route("/console/dashboard.csv", web::get().to(console::dashboard_export))
+        .route("/console/dashboard.xlsx", web::get().to(console::dashboard_export))
+        .route("/console/money", web::get().to(console::money_page))
+        .route("/console/money/ledger.csv", web::get().to(console::ledger_csv))
+        .route("/admin", web::get().to(admin::home))
+        .route("/admin/login", web::get().to(admin::login_page))
+        .route("/admin/session", web::post().to(admin::sign_in))
+        .route("/admin/logout", web::post().to(admin::sign_out))
+        .route("/admin/reviews", web::get().to(admin::reviews))
+        .route("/admin/withdrawals", web::get().to(admin::withdrawals))
+        .route("/admin/merchants", web::get().to(admin::merchants))
+        .route("/admin/reconciliation", web::get().to(admin::reconciliation))
+        .route("/admin/ledger", web::get().to(admin::ledger));
 }
 
 /// The page routes under `/api/v1`.

@@ -1,9 +1,11 @@
-//! Pages carry the buyer's token in a cookie the page's script cannot read (`HttpOnly`,
-//! `SameSite=Lax`), and state-changing calls from pages carry a CSRF token.
+//! Pages carry the buyer's, the merchant's or the operator's token in a cookie the page's
+//! script cannot read (`HttpOnly`, `SameSite=Lax`), and state-changing calls from pages carry a
+//! CSRF token.
 //!
 //! The Bearer API stays as it is: [`cookie_bearer`] wraps `/api/v1` and, for a request that has
-//! no `Authorization` header but the page cookie, lends the cookie's token to the request as a
-//! Bearer token. A state-changing request (anything but GET/HEAD) gets it only when its
+//! no `Authorization` header but a page cookie, lends the cookie's token to the request as a
+//! Bearer token: the buyer's, or the one its `X-Session` header names (`merchant`, `operator`,
+//! sent by the consoles' script). A state-changing request (anything but GET/HEAD) gets it only when its
 //! `X-CSRF-Token` header equals the page's CSRF cookie (double submit; both are set by the
 //! page, and another site can neither read the cookie nor send the header without a CORS
 //! preflight this server never grants). `POST /s/session` trades a login code for the cookie,
@@ -31,6 +33,12 @@ use crate::time::rfc3339;
 
 /// The buyer's token, for pages.
 pub const BUYER_COOKIE: &str = "fs_buyer";
+/// The merchant console's token.
+pub const MERCHANT_COOKIE: &str = "fs_merchant";
+/// The operator console's token.
+pub const OPERATOR_COOKIE: &str = "fs_operator";
+/// Which page cookie a console's API call lends: `merchant` or `operator`.
+pub const SESSION_HEADER: &str = "X-Session";
 /// The double-submit CSRF token.
 pub const CSRF_COOKIE: &str = "fs_csrf";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -64,7 +72,12 @@ pub fn csrf_cookie(state: &AppState, token: String) -> Cookie<'static> {
 }
 
 fn buyer_cookie(state: &AppState, token: String, ttl_secs: u64) -> Cookie<'static> {
-    Cookie::build(BUYER_COOKIE, token)
+    session_cookie(state, BUYER_COOKIE, token, ttl_secs)
+}
+
+/// A page session cookie (`name` is one of the cookies above) living as long as its token.
+pub fn session_cookie(state: &AppState, name: &'static str, token: String, ttl_secs: u64) -> Cookie<'static> {
+    Cookie::build(name, token)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -73,8 +86,15 @@ fn buyer_cookie(state: &AppState, token: String, ttl_secs: u64) -> Cookie<'stati
         .finish()
 }
 
+/// The cookie that ends a page session.
+pub fn ended_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut cookie = session_cookie(state, name, String::new(), 0);
+    cookie.make_removal();
+    cookie
+}
+
 /// Whether the request's `X-CSRF-Token` matches its CSRF cookie.
-fn csrf_ok(request: &HttpRequest) -> bool {
+pub fn csrf_ok(request: &HttpRequest) -> bool {
     let cookie = request.cookie(CSRF_COOKIE);
     let sent = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match (cookie, sent) {
@@ -85,7 +105,7 @@ fn csrf_ok(request: &HttpRequest) -> bool {
     }
 }
 
-fn csrf_refused() -> ApiError {
+pub fn csrf_refused() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "csrf_failed",
@@ -98,7 +118,12 @@ pub async fn cookie_bearer(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let lent = match req.request().cookie(BUYER_COOKIE) {
+    let cookie = match req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        Some("merchant") => MERCHANT_COOKIE,
+        Some("operator") => OPERATOR_COOKIE,
+        _ => BUYER_COOKIE,
+    };
+    let lent = match req.request().cookie(cookie) {
         Some(cookie) if !req.headers().contains_key(header::AUTHORIZATION) => Some(cookie.value().to_owned()),
         _ => None,
     };

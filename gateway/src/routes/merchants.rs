@@ -134,31 +134,41 @@ pub async fn log_in(
     state: web::Data<AppState>,
     body: web::Json<LogIn>,
 ) -> Result<HttpResponse, MerchantError> {
-    let phone = Phone::parse(&body.phone).map_err(MerchantError::InvalidPhone)?;
+    let (token, expires_at, merchant_id) = issue_token(&state, &body.phone, &body.password).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "token": token,
+        "expires_at": rfc3339(expires_at),
+        "merchant_id": merchant_id,
+    })))
+}
+
+/// A merchant's token for a phone and password: the log-in of the API and of the console's
+/// cookie alike.
+pub(crate) async fn issue_token(
+    state: &AppState,
+    phone: &str,
+    password: &str,
+) -> Result<(String, engine::Timestamp, engine::MerchantId), MerchantError> {
+    let phone = Phone::parse(phone).map_err(MerchantError::InvalidPhone)?;
     let throttle_key = format!("merchant:{}", phone.as_str());
     state.logins.admit(&throttle_key, Instant::now())?;
     let merchant = repo::merchant_by_phone(&state.db, &phone).await?;
     // An unknown phone costs the same hash as a wrong password, so timing tells nothing.
     let stored = merchant.as_ref().map(|a| a.password_hash.clone());
     let matches =
-        login::judge(&state.passwords, &state.logins, &throttle_key, stored, body.password.clone()).await?;
+        login::judge(&state.passwords, &state.logins, &throttle_key, stored, password.to_owned()).await?;
     let Some(merchant) = merchant.filter(|_| matches) else {
         return Err(MerchantError::InvalidCredentials);
     };
-    let merchant_id = merchant.id;
     // Read, not remembered: a token must carry the version as stored now, or a bump made on
     // another node would revoke it as soon as this node learns of it.
-    let Current::Version(version) = auth::stored_version(&state, Holder::Merchant(merchant.id.0)).await?
+    let Current::Version(version) = auth::stored_version(state, Holder::Merchant(merchant.id.0)).await?
     else {
         return Err(MerchantError::TokensClosed);
     };
     let ttl = state.settings.auth.merchant_token_ttl_secs;
-    let (token, expires_at) = state.tokens.issue_merchant(merchant_id, version, state.clock.now(), ttl);
-    Ok(HttpResponse::Ok().json(json!({
-        "token": token,
-        "expires_at": rfc3339(expires_at),
-        "merchant_id": merchant.id,
-    })))
+    let (token, expires_at) = state.tokens.issue_merchant(merchant.id, version, state.clock.now(), ttl);
+    Ok((token, expires_at, merchant.id))
 }
 
 /// Log out everywhere: every token of this merchant stops working, this one included.

@@ -34,6 +34,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(products::create)
         .service(products::list_mine)
         .service(products::get)
+        .service(products::edit)
         .service(flash_sales::create)
         .service(buyers::request_code)
         .service(buyers::session)

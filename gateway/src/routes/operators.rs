@@ -104,14 +104,30 @@ pub async fn log_in(
     state: web::Data<AppState>,
     body: web::Json<LogIn>,
 ) -> Result<HttpResponse, OperatorsError> {
-    let name = body.username.trim().to_lowercase();
+    let (token, expires_at, staff) = issue_token(&state, &body.username, &body.password).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "token": token,
+        "expires_at": rfc3339(expires_at),
+        "operator_id": staff.id,
+        "role": staff.role.as_str(),
+    })))
+}
+
+/// An operator's token for a username and password, its log-in audited: the log-in of the API
+/// and of the operator console's cookie alike.
+pub(crate) async fn issue_token(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<(String, engine::Timestamp, Staff), OperatorsError> {
+    let name = username.trim().to_lowercase();
     let throttle_key = format!("operator:{name}");
     state.logins.admit(&throttle_key, Instant::now())?;
     let account = access::operator_by_username(&state.db, &name).await?.filter(|a| a.disabled_at.is_none());
     // An unknown or closed account costs the same hash as a wrong password.
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     let matches =
-        login::judge(&state.passwords, &state.logins, &throttle_key, stored, body.password.clone()).await?;
+        login::judge(&state.passwords, &state.logins, &throttle_key, stored, password.to_owned()).await?;
     let Some(account) = account.filter(|_| matches) else {
         return Err(OperatorsError::InvalidCredentials);
     };
@@ -126,19 +142,14 @@ pub async fn log_in(
     let (token, expires_at) =
         state.tokens.issue_operator(staff.clone(), account.token_version, state.clock.now(), ttl);
     crate::access::record(
-        &state,
+        state,
         Some(&staff),
         "session.create",
         format!("operator:{}", account.id),
         json!({}),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "token": token,
-        "expires_at": rfc3339(expires_at),
-        "operator_id": account.id,
-        "role": role.as_str(),
-    })))
+    Ok((token, expires_at, staff))
 }
 
 fn render(account: &OperatorAccount) -> serde_json::Value {

@@ -1,9 +1,9 @@
 //! A merchant's products: manual entry (bulk import comes later), read by anyone.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use engine::{Fen, ProductId, SaleTerms};
 use persistence::DbErr;
-use persistence::repo::{self, NewProduct, ProductRecord};
+use persistence::repo::{self, NewProduct, ProductPatch, ProductRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -153,4 +153,61 @@ pub async fn list_mine(
 ) -> Result<HttpResponse, ProductError> {
     let products = repo::products_of_merchant(&state.db, merchant.0).await?;
     Ok(HttpResponse::Ok().json(json!({ "products": products.iter().map(render).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ProductEdit {
+    title: Option<String>,
+    description: Option<String>,
+    image_url: Option<String>,
+    price_fen: Option<i64>,
+}
+
+/// Changes what a product says of itself (a sale's terms, its flash price and units, do not
+/// change). The fan's page shows an edit within its catalogue's freshness (30 s).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/products/{id}",
+    tag = "catalogue",
+    summary = "Edit one of your products (title, description, picture, list price)",
+    params(("id" = i64, Path, description = "product id")),
+    request_body(content = ProductEdit, example = json!({"title": "网红口红 Lipstick 新色", "price_fen": 13900})),
+    responses(
+        (status = 200, description = "the product as edited", example = json!({"id": 1, "merchant_id": 1, "title": "网红口红 Lipstick 新色", "price_fen": 13900, "stock": 100})),
+        (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`product_not_found`: no such product of yours", body = ErrorBody),
+        (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
+#[patch("/products/{id}")]
+pub async fn edit(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    id: web::Path<i64>,
+    body: web::Json<ProductEdit>,
+) -> Result<HttpResponse, ProductError> {
+    let body = body.into_inner();
+    let title = body.title.as_deref().map(|t| text_field(t, "title", 120)).transpose()?;
+    if let Some(price) = body.price_fen
+        && !(1..=SaleTerms::MAX_PRICE_FEN).contains(&price)
+    {
+        return Err(ProductError::InvalidPrice);
+    }
+    let too_long = body.description.as_ref().is_some_and(|d| d.chars().count() > 5_000)
+        || body.image_url.as_ref().is_some_and(|u| u.len() > 1_000);
+    if too_long {
+        return Err(ProductError::TooLong);
+    }
+    let patch = ProductPatch {
+        title,
+        description: body.description.map(|d| d.trim().to_owned()),
+        image_url: body.image_url.map(|u| u.trim().to_owned()),
+        price_fen: body.price_fen.map(Fen),
+    };
+    let product = repo::update_product(&state.db, merchant.0, ProductId(id.into_inner()), patch)
+        .await?
+        .ok_or(ProductError::NotFound)?;
+    Ok(HttpResponse::Ok().json(render(&product)))
 }

@@ -1,0 +1,204 @@
+// The consoles made to act: forms and buttons call the JSON API with the page's HttpOnly
+// cookie (X-Session names which one) and the CSRF token of <meta name=csrf-token>; a sale's
+// live board polls its figures once a second and draws orders per second as an SVG line;
+// copy buttons copy the share link. The pages read fine without this script.
+"use strict";
+(function () {
+  var csrf = (document.querySelector("meta[name=csrf-token]") || {}).content || "";
+  var side = document.body.dataset.console || "merchant";
+  var home = side === "operator" ? "/admin" : "/console";
+
+  var MESSAGES = {
+    invalid_phone: "请输入正确的 11 位手机号", invalid_password: "密码需 8 到 128 位",
+    invalid_credentials: "账号或密码错误", phone_taken: "这个手机号已注册，请直接登录",
+    login_throttled: "登录失败次数过多，请稍后再试", busy: "系统繁忙，请再试一次",
+    overloaded: "系统繁忙，请再试一次", csrf_failed: "页面已过期，请刷新后重试",
+    invalid_field: "请检查填写的内容", invalid_price: "价格不在允许范围内", invalid_stock: "库存不在允许范围内",
+    invalid_quantity: "数量不在允许范围内", invalid_per_buyer_limit: "每人限购需在 1 和数量之间",
+    invalid_payment_window: "支付时限不在允许范围内", invalid_window: "结束时间需晚于开始时间，且不能已经结束",
+    invalid_time: "请选择时间", insufficient_product_stock: "商品库存不足",
+    too_many_live_sales: "同时进行的秒杀已达上限", too_many_scheduled_sales: "未开始的秒杀已达上限",
+    product_not_found: "商品不存在", kyc_required: "请先完成实名认证再提现", insufficient_funds: "可提现余额不足",
+    daily_limit: "超过今日提现上限", below_minimum: "低于最低提现金额", invalid_amount: "请输入正确的金额",
+    not_under_review: "这笔付款已处理过", not_pending: "这笔提现已处理过", review_not_found: "找不到这笔审核",
+    invalid_split: "分账比例不正确", unknown_partner: "MCN 机构不存在", invalid_username: "用户名不正确",
+    token_revoked: "登录已失效，请重新登录", invalid_token: "登录已失效，请重新登录", unauthorized: "请先登录",
+    forbidden: "没有权限", invalid_body: "请检查填写的内容"
+  };
+
+  function message(answer) {
+    if (answer.status === 0) return "网络异常，请重试";
+    var error = answer.body.error || {};
+    return MESSAGES[error.code] || error.message || "出错了（" + answer.status + "），请重试";
+  }
+
+  // One JSON call. Resolves to {status, body}; a network failure is status 0.
+  function call(method, url, body) {
+    var headers = { "Accept": "application/json", "X-CSRF-Token": csrf, "X-Session": side };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: method, headers: headers, credentials: "same-origin", cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body) })
+      .then(function (r) {
+        return r.text().then(function (t) {
+          var parsed = {};
+          try { parsed = t ? JSON.parse(t) : {}; } catch (e) { parsed = {}; }
+          return { status: r.status, body: parsed };
+        });
+      }, function () { return { status: 0, body: {} }; });
+  }
+  function ok(answer) { return answer.status >= 200 && answer.status < 300; }
+
+  // "19.9" → 1990 fen; null when it is not an amount with at most two decimals.
+  function fen(text) {
+    var m = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec(text);
+    if (!m) return null;
+    return Number(m[1]) * 100 + Number(((m[2] || "") + "00").slice(0, 2));
+  }
+
+  // A field's value as the API wants it, or undefined with the field marked invalid.
+  function valueOf(input) {
+    var raw = input.value;
+    switch (input.dataset.kind) {
+      case "int": return /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : undefined;
+      case "minutes": return /^\s*\d+\s*$/.test(raw) ? Number(raw) * 60 : undefined;
+      case "yuan": { var f = fen(raw); return f === null ? undefined : f; }
+      case "percent": { var p = fen(raw); return p === null ? undefined : p; }
+      // datetime-local "2026-11-26T20:00" is Beijing time.
+      case "beijing": return /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(raw) ? raw + ":00+08:00" : undefined;
+      default: return raw;
+    }
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return encodeURIComponent(values[key]); });
+  }
+
+  function submit(form, event) {
+    event.preventDefault();
+    var error = form.querySelector(".form-error");
+    var button = form.querySelector("button[type=submit]");
+    var spec = form.dataset.api.split(" ");
+    var body = {}, path = {}, bad = null;
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name) return;
+      input.removeAttribute("aria-invalid");
+      var value = valueOf(input);
+      if (value === undefined || (input.required && value === "")) {
+        input.setAttribute("aria-invalid", "true");
+        if (!bad) bad = input;
+        return;
+      }
+      if (input.dataset.path) path[input.name] = value; else body[input.name] = value;
+    });
+    if (bad) {
+      error.textContent = "请填写「" + (form.querySelector("label[for='" + bad.id + "']") || {}).textContent + "」";
+      bad.focus();
+      return;
+    }
+    if (form.dataset.split) body = { partners: [{ partner_id: body.partner_id, bps: body.bps }] };
+    error.textContent = "";
+    button.disabled = true;
+    call(spec[0], fill(spec[1], path), body).then(function (answer) {
+      if (!ok(answer)) throw answer;
+      if (!form.dataset.login) return answer;
+      // Signed up: sign in with the same phone and password.
+      return call("POST", form.dataset.login, { phone: body.phone, password: body.password }).then(function (again) {
+        if (!ok(again)) throw again;
+        return answer;
+      });
+    }).then(function (answer) {
+      var then = form.dataset.then;
+      if (then === "reload") location.reload(); else location.assign(fill(then, answer.body));
+    }, function (answer) {
+      error.textContent = message(answer);
+      button.disabled = false;
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.api) submit(form, event);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button");
+    if (!button) return;
+    if (button.id === "sign-out") {
+      call("POST", home + "/logout", {}).then(function () { location.assign(home + "/login"); });
+    } else if (button.dataset.call) {
+      var spec = button.dataset.call.split(" ");
+      var body = button.dataset.body ? JSON.parse(button.dataset.body) : {};
+      if (button.dataset.reason) body = { reason: document.getElementById(button.dataset.reason).value };
+      button.disabled = true;
+      call(spec[0], spec[1], body).then(function (answer) {
+        if (ok(answer)) { location.reload(); return; }
+        var error = document.getElementById("call-error");
+        if (error) error.textContent = message(answer);
+        button.disabled = false;
+      });
+    } else if (button.dataset.copy) {
+      var input = document.getElementById(button.dataset.copy);
+      var note = document.getElementById("copy-note");
+      var done = function () { if (note) note.textContent = "已复制：" + input.value; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+      } else {
+        input.select();
+        try { document.execCommand("copy"); done(); } catch (e) { /* selected for a manual copy */ }
+      }
+    }
+  });
+
+  // ---- the live board -------------------------------------------------------------------
+  var board = document.getElementById("board");
+  if (!board) return;
+  var $ = function (id) { return document.getElementById(id); };
+  var STATES = { scheduled: "未开始", live: "进行中", sold_out: "已抢光", ended: "已结束" };
+  var POINTS = 120;
+  var history = [];
+  var last = null;
+
+  function yuan(f) {
+    var a = Math.abs(f);
+    return (f < 0 ? "-" : "") + "¥" + Math.floor(a / 100) + "." + String(a % 100).padStart(2, "0");
+  }
+
+  function draw() {
+    var peak = Math.max.apply(null, history.concat([1]));
+    // At least a 30-second window, drawn from the left; then the last two minutes scroll by.
+    var step = 300 / (Math.max(history.length, 30) - 1);
+    var d = history.map(function (v, i) {
+      return (i ? "L" : "M") + (i * step).toFixed(1) + " " + (88 - (v / peak) * 84).toFixed(1);
+    }).join("");
+    $("chart-line").setAttribute("d", d || "M0 88");
+    $("chart-peak").textContent = String(Math.round(Math.max.apply(null, history.concat([0])) * 10) / 10);
+  }
+
+  function show(f) {
+    ["available", "reserved", "sold", "orders", "buyers"].forEach(function (k) { $("f-" + k).textContent = f[k]; });
+    ["gmv_fen", "average_order_fen", "paid_fen"].forEach(function (k) { $("f-" + k).textContent = yuan(f[k]); });
+    var state = $("f-state");
+    state.dataset.state = f.state;
+    state.textContent = STATES[f.state] || f.state;
+    if (last) {
+      var secs = Math.max(0.001, (f.now_ms - last.now_ms) / 1000);
+      var rate = Math.max(0, f.orders - last.orders) / secs;
+      history.push(rate);
+      if (history.length > POINTS) history.shift();
+      $("f-rate").textContent = String(Math.round(rate * 10) / 10);
+      draw();
+    }
+    last = f;
+  }
+
+  function poll() {
+    if (document.hidden) { setTimeout(poll, 1000); return; }
+    fetch(board.dataset.figures, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; }, function () { return null; })
+      .then(function (f) {
+        if (f) show(f);
+        setTimeout(poll, 1000);
+      });
+  }
+  poll();
+})();
