@@ -65,10 +65,29 @@ trap cleanup EXIT
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
 post() { curl -sf -X POST "$base$1" -H 'content-type: application/json' ${3:+-H "Authorization: Bearer $3"} -d "$2"; }
 
-# seed_merchant: signs up the load-test merchant and sets $merchant_token.
+# seed_merchant: signs up the load-test merchant, gets it approved through the qualification
+# review (its company registered in the demo's verification sandbox) and sets $merchant_token.
 seed_merchant() {
     post /api/v1/merchants '{"phone":"13800000001","password":"loadtest-pass","display_name":"loadtest"}' >/dev/null
     merchant_token=$(post /api/v1/sessions '{"phone":"13800000001","password":"loadtest-pass"}' | json '["token"]')
+    local company='"uscc":"91110101BK4R0HF00F","name":"压测商贸有限公司"'
+    local person='"legal_person_name":"王压测","legal_person_id_no":"110101196608180017"'
+    post /sandbox/verification/companies "{$company,$person}" >/dev/null
+    local doc="$work/document.png" kind state
+    printf '\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x03\x20\0\0\x02\x58\x08\x02\0\0\0\0\0\0\0' > "$doc"
+    for kind in business_licence id_card_front id_card_back; do
+        curl -sf -X POST "$base/api/v1/merchants/me/documents" -H "Authorization: Bearer $merchant_token" \
+            -F "kind=$kind" -F "file=@$doc;type=image/png" >/dev/null
+    done
+    curl -sf -X PUT "$base/api/v1/merchants/me/qualification" -H 'content-type: application/json' \
+        -H "Authorization: Bearer $merchant_token" \
+        -d "{\"entity_type\":\"company\",\"business_name\":\"压测商贸有限公司\",\"licence_number\":\"91110101BK4R0HF00F\",$person,\"contact_name\":\"王压测\",\"contact_phone\":\"13800000001\",\"categories\":[\"apparel\"]}" >/dev/null
+    for _ in $(seq 1 100); do
+        state=$(curl -sf "$base/api/v1/merchants/me" -H "Authorization: Bearer $merchant_token" | json '["review_state"]')
+        [ "$state" != pending ] && break
+        sleep 0.1
+    done
+    [ "$state" = approved ] || { echo "the load-test merchant was not approved: $state" >&2; exit 1; }
 }
 
 # seed_sale QUANTITY PER_BUYER_LIMIT PAYMENT_WINDOW_SECS: a product and a flash sale of the

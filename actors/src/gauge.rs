@@ -1,6 +1,6 @@
 //! A sale's stock counters, published by its actor and read by anyone without a message.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use engine::StockCounts;
@@ -18,6 +18,9 @@ pub struct SaleGauge {
     quantity: u32,
     packed: CachePadded<AtomicU64>,
     leased: AtomicU32,
+    /// Held back by an operator (a ban, a takedown): new orders are refused. Written only by
+    /// the sale's actor, which also reads it before every reservation.
+    suspended: AtomicBool,
 }
 
 impl SaleGauge {
@@ -26,6 +29,7 @@ impl SaleGauge {
             quantity: counts.quantity,
             packed: CachePadded::new(AtomicU64::new(0)),
             leased: AtomicU32::new(0),
+            suspended: AtomicBool::new(false),
         };
         gauge.publish(counts);
         gauge
@@ -51,5 +55,14 @@ impl SaleGauge {
     /// The sold-out flag: no unit is available right now. Not final: expired holds come back.
     pub fn is_sold_out(&self) -> bool {
         self.packed.load(Ordering::Acquire) >> 32 == 0
+    }
+
+    /// Whether an operator holds the sale back (orders refused `sale_suspended`).
+    pub fn is_suspended(&self) -> bool {
+        self.suspended.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_suspended(&self, suspended: bool) {
+        self.suspended.store(suspended, Ordering::SeqCst);
     }
 }

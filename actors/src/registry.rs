@@ -113,6 +113,13 @@ impl SaleHandle {
         Ok(answer)
     }
 
+    /// Holds the sale back or gives it back (see [`crate::stock::Suspend`]). Waits for room in
+    /// a full mailbox rather than failing: an operator's decision is not load to shed. `None`
+    /// if the actor is gone (shutdown).
+    pub async fn suspend(&self, suspended: bool, release_holds: bool) -> Option<crate::Seq> {
+        self.addr.send(crate::stock::Suspend { suspended, release_holds }).await.ok()
+    }
+
     /// Asks the actor to look at the clock (expire what is due, leave if settled).
     pub fn tick(&self) -> Result<(), MailboxFull> {
         self.try_send(Tick)

@@ -51,6 +51,8 @@ pub enum PlaceError {
     /// The buyer, or its network, already has as many unpaid orders as allowed (all sales).
     TooManyUnpaid(CapReached),
     Journal(AppendError),
+    /// An operator holds the sale back (the merchant's ban, a takedown).
+    Suspended,
 }
 
 /// Reserve units for a buyer.
@@ -201,6 +203,17 @@ pub struct Verify;
 #[rtype(result = "()")]
 pub struct Tick;
 
+/// Holds the sale back (`suspended`) or gives it back. Every order the actor takes after this
+/// message is refused while held back; with `release_holds`, the unpaid orders are cancelled
+/// at once (units back, journaled). Answers the journal position that covers everything the
+/// actor appended so far: once durable, no order it accepted before is left unsaved.
+#[derive(Debug, Message)]
+#[rtype(result = "Seq")]
+pub struct Suspend {
+    pub suspended: bool,
+    pub release_holds: bool,
+}
+
 /// Tuning of one stock actor (its mailbox capacity is set by the registry, which creates it).
 #[derive(Debug, Clone)]
 pub struct StockActorSettings {
@@ -273,6 +286,7 @@ impl StockActor {
     /// One order: the gateway's path, without a batch's vectors.
     fn place_one(&mut self, request: PlaceRequest) -> Result<Placed, PlaceError> {
         let now = self.clock.now();
+        let suspended = self.gauge.is_suspended();
         let mut slot = None;
         let (receipt, order) = reserve_one(
             &mut self.sale,
@@ -283,6 +297,7 @@ impl StockActor {
             &mut slot,
             request,
             now,
+            suspended,
         )?;
         let Some(order) = order else {
             return Ok(Placed { receipt, replayed: true, seq: self.journal.last_appended() });
@@ -296,6 +311,7 @@ impl StockActor {
     /// Many orders in one journal event. Answers in request order.
     fn place_batch(&mut self, requests: Vec<PlaceRequest>) -> Vec<Result<Placed, PlaceError>> {
         let now = self.clock.now();
+        let suspended = self.gauge.is_suspended();
         let mut slot = None;
         let mut placed_orders = Vec::new();
         let outcomes: Vec<Result<(Receipt, bool), PlaceError>> = requests
@@ -310,6 +326,7 @@ impl StockActor {
                     &mut slot,
                     request,
                     now,
+                    suspended,
                 )?;
                 let replayed = order.is_none();
                 placed_orders.extend(order);
@@ -395,6 +412,34 @@ impl StockActor {
         };
         let seq = slot.append(JournalEvent::Doors(vec![event])).map_err(DoorFailure::Journal)?;
         Ok(DoorChanged { slice, granted, order, counts, seq })
+    }
+
+    /// Holds the sale back or gives it back; with `release_holds`, cancels every unpaid order
+    /// in one journal event.
+    fn suspend(&mut self, suspended: bool, release_holds: bool) -> Seq {
+        self.gauge.set_suspended(suspended);
+        if !release_holds {
+            return self.journal.last_appended();
+        }
+        let pending: Vec<(OrderId, BuyerId, Option<ClientNetwork>)> =
+            self.sale.pending_orders().map(|o| (o.id, o.buyer_id, o.client_network)).collect();
+        if pending.is_empty() {
+            return self.journal.last_appended();
+        }
+        let Ok(slot) = self.journal.slot() else {
+            // Shutting down or full: the holds stay and expire as usual.
+            return self.journal.last_appended();
+        };
+        let now = self.clock.now();
+        let mut changes = Vec::new();
+        for (order_id, buyer_id, network) in pending {
+            if let Ok(change) = self.sale.cancel(order_id, buyer_id, now) {
+                self.holds.give_back(buyer_id, network);
+                changes.push(change);
+            }
+        }
+        self.publish();
+        slot.append(JournalEvent::OrdersChanged(changes)).unwrap_or_else(|_| self.journal.last_appended())
     }
 
     fn cancel(&mut self, order_id: OrderId, buyer_id: BuyerId) -> Cancelled {
@@ -522,11 +567,15 @@ fn reserve_one<'j>(
     slot: &mut Option<Slot<'j>>,
     request: PlaceRequest,
     now: Timestamp,
+    suspended: bool,
 ) -> Result<(Receipt, Option<Order>), PlaceError> {
     let PlaceRequest { buyer_id, quantity, idempotency_key, client_network } = request;
     let replayed = sale.replay(buyer_id, &idempotency_key, quantity);
     if let Some(receipt) = replayed.map_err(PlaceError::Refused)? {
         return Ok((receipt, None));
+    }
+    if suspended {
+        return Err(PlaceError::Suspended);
     }
     if slot.is_none() {
         *slot = Some(journal.slot().map_err(PlaceError::Journal)?);
@@ -630,6 +679,16 @@ impl Handler<ConfirmPayment> for StockActor {
         let outcome = self.confirm(msg.order_id, msg.capture);
         self.settle(ctx);
         let _ = msg.reply.send(outcome);
+    }
+}
+
+impl Handler<Suspend> for StockActor {
+    type Result = MessageResult<Suspend>;
+
+    fn handle(&mut self, msg: Suspend, ctx: &mut Self::Context) -> Self::Result {
+        let seq = self.suspend(msg.suspended, msg.release_holds);
+        self.settle(ctx);
+        MessageResult(seq)
     }
 }
 

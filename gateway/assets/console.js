@@ -23,13 +23,23 @@
     not_under_review: "这笔付款已处理过", not_pending: "这笔提现已处理过", review_not_found: "找不到这笔审核",
     invalid_split: "分账比例不正确", unknown_partner: "MCN 机构不存在", invalid_username: "用户名不正确",
     token_revoked: "登录已失效，请重新登录", invalid_token: "登录已失效，请重新登录", unauthorized: "请先登录",
-    forbidden: "没有权限", invalid_body: "请检查填写的内容"
+    forbidden: "没有权限", invalid_body: "请检查填写的内容",
+    merchant_not_approved: "资质审核通过后才能创建秒杀", merchant_banned: "该商家已被封禁",
+    number_banned: "执照号或身份证号属于被封禁的商家", invalid_qualification: "请按提示修改资质信息",
+    invalid_kind: "请选择证件类型", empty_file: "请选择照片", file_too_large: "照片太大",
+    unsupported_image_type: "只接受 PNG 或 JPEG 照片", content_type_mismatch: "照片格式与文件不符",
+    invalid_dimensions: "照片尺寸不符合要求", too_many_documents: "证件照片已达上限",
+    not_in_review: "这份资质已处理过", reasons_required: "请填写驳回原因", already_banned: "该商家已被封禁",
+    not_banned: "该商家未被封禁", already_decided: "这条举报已处理过", merchant_not_found: "商家不存在"
   };
 
   function message(answer) {
     if (answer.status === 0) return "网络异常，请重试";
     var error = answer.body.error || {};
-    return MESSAGES[error.code] || error.message || "出错了（" + answer.status + "），请重试";
+    var text = MESSAGES[error.code] || error.message || "出错了（" + answer.status + "），请重试";
+    // Reasons per field (a qualification's): each named.
+    (error.reasons || []).forEach(function (r) { text += "；" + r.field + "：" + r.message; });
+    return text;
   }
 
   // One JSON call. Resolves to {status, body}; a network failure is status 0.
@@ -64,6 +74,7 @@
       case "yuan": { var f = fen(raw); return f === null ? undefined : f; }
       case "percent": { var p = fen(raw); return p === null ? undefined : p; }
       // datetime-local "2026-11-26T20:00" is Beijing time.
+      case "list": return raw.split(/[,，、\s]+/).filter(function (x) { return x; });
       case "beijing": return /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(raw) ? raw + ":00+08:00" : undefined;
       default: return raw;
     }
@@ -96,6 +107,15 @@
       return;
     }
     if (form.dataset.split) body = { partners: [{ partner_id: body.partner_id, bps: body.bps }] };
+    if (form.dataset.qualification) {
+      body.permits = body.permit_kind && body.permit_number ? [{ kind: body.permit_kind, number: body.permit_number }] : [];
+      delete body.permit_kind;
+      delete body.permit_number;
+      ["business_name", "licence_number"].forEach(function (k) { if (!body[k]) delete body[k]; });
+    }
+    if (form.dataset.decision) {
+      body = { revision: body.revision, approve: false, reasons: [{ field: body.field, reason: "rejected", message: body.message }] };
+    }
     error.textContent = "";
     button.disabled = true;
     call(spec[0], fill(spec[1], path), body).then(function (answer) {
@@ -115,9 +135,32 @@
     });
   }
 
+  // A file upload (multipart): the form's fields as they are, with the session's headers.
+  function upload(form, event) {
+    event.preventDefault();
+    var error = form.querySelector(".form-error");
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    fetch(form.dataset.upload, { method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf, "X-Session": side }, body: new FormData(form) })
+      .then(function (r) {
+        return r.text().then(function (t) {
+          var parsed = {};
+          try { parsed = t ? JSON.parse(t) : {}; } catch (e) { parsed = {}; }
+          return { status: r.status, body: parsed };
+        });
+      }, function () { return { status: 0, body: {} }; })
+      .then(function (answer) {
+        if (ok(answer)) { location.reload(); return; }
+        error.textContent = message(answer);
+        button.disabled = false;
+      });
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset && form.dataset.api) submit(form, event);
+    if (form.dataset && form.dataset.upload) upload(form, event);
+    else if (form.dataset && form.dataset.api) submit(form, event);
   });
 
   document.addEventListener("click", function (event) {

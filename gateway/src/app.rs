@@ -79,6 +79,8 @@ pub struct AppState {
     /// The bundled live-platform sandboxes, when this server serves them.
     pub douyin_sandbox: Option<Arc<sandbox::live::douyin::DouyinSandbox>>,
     pub kuaishou_sandbox: Option<Arc<sandbox::live::kuaishou::KuaishouSandbox>>,
+    /// Who may sell: qualification review, documents, bans, takedowns.
+    pub trust: Arc<crate::trust::TrustState>,
 }
 
 impl AppState {
@@ -233,6 +235,10 @@ impl Application {
             font,
         ));
         let exports = Arc::new(Exports::new(db.clone(), clock.clone(), settings.export_settings())?);
+        let trust = Arc::new(
+            crate::trust::TrustState::build(&db, &settings, &base_url, &clock, registry.clone(), journal.clone())
+                .await?,
+        );
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
@@ -263,6 +269,7 @@ impl Application {
             live,
             douyin_sandbox: live_wiring.douyin_sandbox,
             kuaishou_sandbox: live_wiring.kuaishou_sandbox,
+            trust,
         });
         state.health.probe(&state.db).await;
 
@@ -301,6 +308,7 @@ impl Application {
         let wechat_mp_sandbox_data = state.wechat_mp_sandbox.clone().map(web::Data::from);
         let douyin_data = state.douyin_sandbox.clone().map(web::Data::from);
         let kuaishou_data = state.kuaishou_sandbox.clone().map(web::Data::from);
+        let verification_data = state.trust.sandbox.clone().map(web::Data::from);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(server_state.clone())
@@ -334,6 +342,9 @@ impl Application {
                 }
                 if let Some(kuaishou) = &kuaishou_data {
                     scope = scope.app_data(kuaishou.clone());
+                }
+                if let Some(verification) = &verification_data {
+                    scope = scope.app_data(verification.clone());
                 }
                 app = app.service(scope.configure(sandbox::configure));
             }
@@ -446,6 +457,7 @@ impl Application {
         let mut background = state.payments.clone().spawn_background();
         background.push(state.fulfilment.clone().spawn_sweep());
         background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
+        background.push(state.trust.spawn_sweep(Duration::from_secs(state.settings.trust.review_sweep_secs)));
         // Stopped by abort like the rest: a message it was sending when stopped is under a
         // lease and is sent again once the lease ends (at least once, deduplicated by key).
         background.push(tokio::spawn({

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod telemetry;
+pub mod trust;
 pub mod wiring;
 
 pub use app::{AppState, Application};

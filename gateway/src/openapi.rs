@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
 use crate::routes::{
-    addresses, buyers, flash_sales, fulfilment, live, merchant_orders, merchants, money, operator, operators,
-    orders, payments, products, refunds,
+    addresses, buyers, flash_sales, fulfilment, live, merchant_orders, merchants, moderation, money, operator,
+    operators, orders, payments, products, qualification, refunds,
 };
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,
@@ -79,6 +79,10 @@ impl Modify for BearerTokens {
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
         operator::ledger_check, operator::reconcile, operator::dead_letters, operator::replay_notification,
         live::list, live::authorize, live::callback, live::bind_sale, live::sale_platforms, live::notify,
+        qualification::submit, qualification::upload, qualification::me, qualification::queue,
+        qualification::decide,
+        moderation::ban, moderation::unban, moderation::report_sale, moderation::report_product,
+        moderation::reports, moderation::take_down, moderation::dismiss,
         document, docs,
     ),
     components(schemas(ErrorBody)),

@@ -27,6 +27,7 @@ pub mod refunds;
 pub mod repo;
 pub mod reports;
 pub mod shipments;
+pub mod trust;
 
 pub use db::{Backend, connect};
 pub use journal::{WriterSettings, WriterStatus, run_writer};

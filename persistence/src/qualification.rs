@@ -339,7 +339,7 @@ impl From<merchant_ban::Model> for BanRecord {
     }
 }
 
-async fn audit(conn: &impl ConnectionTrait, entry: &AuditEntry) -> Result<(), DbErr> {
+pub(crate) async fn audit(conn: &impl ConnectionTrait, entry: &AuditEntry) -> Result<(), DbErr> {
     let row = audit_entry::ActiveModel {
         id: NotSet,
         operator_id: Set(entry.operator_id),

@@ -9,5 +9,6 @@ mod components;
 pub mod production;
 pub mod proxies;
 mod sections;
+pub mod trust;
 
 pub use sections::*;

@@ -16,7 +16,8 @@ use providers::crypto;
 use crate::{Mode, Settings};
 
 /// Settings that hold secrets: never inline in the configuration file in production.
-pub const SECRETS: [&str; 13] = [
+pub const SECRETS: [&str; 14] = [
+    "trust.verification_secret_key",
     "auth.token_secret",
     "live.token_key",
     "live.douyin.app_secret",
@@ -60,8 +61,14 @@ pub fn read_secret_files(settings: &mut Settings) -> Vec<String> {
     let mp = &mut settings.wechat_mp;
     let couriers = &mut settings.couriers;
     let live = &mut settings.live;
+    let trust = &mut settings.trust;
     let (douyin, kuaishou) = (&mut live.douyin, &mut live.kuaishou);
-    let slots: [(&str, &mut String, &str); 15] = [
+    let slots: [(&str, &mut String, &str); 16] = [
+        (
+            "trust.verification_secret_key",
+            &mut trust.verification_secret_key,
+            &trust.verification_secret_key_file,
+        ),
         ("live.token_key", &mut live.token_key, &live.token_key_file),
         ("live.douyin.app_secret", &mut douyin.app_secret, &douyin.app_secret_file),
         ("live.kuaishou.app_secret", &mut kuaishou.app_secret, &kuaishou.app_secret_file),
@@ -185,6 +192,12 @@ fn production_problems(s: &Settings, problems: &mut Vec<String>) {
     check_key("sms.provider_url", &sms.provider_url, |_, _| Ok(()));
     check_key("sms.secret_id", &sms.secret_id, |_, _| Ok(()));
     check_key("sms.secret_key", &sms.secret_key, |_, _| Ok(()));
+    // Merchants are reviewed by the verification service: the sandbox is demo mode's only.
+    let t = &s.trust;
+    check_key("trust.verification_faceid_url", &t.verification_faceid_url, |_, _| Ok(()));
+    check_key("trust.verification_ocr_url", &t.verification_ocr_url, |_, _| Ok(()));
+    check_key("trust.verification_secret_id", &t.verification_secret_id, |_, _| Ok(()));
+    check_key("trust.verification_secret_key", &t.verification_secret_key, |_, _| Ok(()));
     // Merchants ship every paid order: without a courier account nothing would leave.
     let couriers = &s.couriers;
     check_key("couriers.provider_url", &couriers.provider_url, |_, _| Ok(()));
@@ -254,6 +267,10 @@ mod tests {
             "sms.provider_url",
             "sms.secret_id",
             "sms.secret_key",
+            "trust.verification_faceid_url",
+            "trust.verification_ocr_url",
+            "trust.verification_secret_id",
+            "trust.verification_secret_key",
             "couriers.provider_url",
             "couriers.ebusiness_id",
             "couriers.app_key",
@@ -276,7 +293,7 @@ mod tests {
                 "{key} named once in {problems:#?}"
             );
         }
-        assert_eq!(problems.len(), 29, "{problems:#?}");
+        assert_eq!(problems.len(), 33, "{problems:#?}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Settings {
     pub wechat_mp: WechatMp,
     pub live: Live,
     pub buyer_codes: BuyerCodes,
+    /// Verification, qualification review, bans and reports (`[trust]`).
+    pub trust: crate::trust::Trust,
     pub operator: Operator,
     pub demo: Demo,
     pub log: Log,
@@ -792,6 +794,7 @@ impl Settings {
         );
         anyhow::ensure!(self.actors.expiry_retry_ms > 0, "actors.expiry_retry_ms must be greater than 0");
         crate::proxies::TrustedProxies::parse(&self.server.trusted_proxies)?;
+        self.trust.check().map_err(anyhow::Error::msg)?;
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
         let p = &self.payments;
         for channel in &p.channels {

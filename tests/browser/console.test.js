@@ -15,8 +15,9 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
-const { ROOT, SHOTS, check, failed, startServer, stopServer, api, buyerToken, axeCheck, launchOptions } =
-  require("./lib.js");
+const {
+  ROOT, SHOTS, check, failed, startServer, stopServer, api, buyerToken, axeCheck, launchOptions, approveMerchant,
+} = require("./lib.js");
 
 const OPERATOR_PASSWORD = "operator-pass-1";
 const PHONE = "13500000077";
@@ -121,6 +122,9 @@ async function merchantStory(browser, base, errors) {
   await Promise.all([page.waitForURL(/\/console\/products$/), page.click("text=保存")]);
   const listed = await page.textContent("table");
   check(listed.includes("玻尿酸保湿面膜 12 片装") && listed.includes("¥109.90"), "the edit is saved (PATCH /api/v1/products/{id})");
+
+  // Only approved merchants open sales: the qualification goes through the real review.
+  await approveMerchant(base, PHONE, PASSWORD);
 
   // A sale with the date-time picker (Beijing time), started a minute ago.
   await page.click("nav.tabs >> text=秒杀");

@@ -81,6 +81,74 @@ async function buyerToken(base, phone) {
   return session.body.token;
 }
 
+// A unified social credit code and a resident ID number of their own for a phone (the same
+// rule as tests/it/helpers.rs `qualification_numbers`).
+function qualificationNumbers(phone) {
+  const ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+  const n = BigInt(phone.replace(/\D/g, "") || "0");
+  let rest = n;
+  let org = "";
+  for (let i = 0; i < 9; i += 1) { org += ALPHABET[Number(rest % 31n)]; rest /= 31n; }
+  const body = "91110101" + org;
+  let sum = 0;
+  let weight = 1;
+  for (const c of body) { sum += ALPHABET.indexOf(c) * weight; weight = (weight * 3) % 31; }
+  const uscc = body + ALPHABET[(31 - (sum % 31)) % 31];
+  const mixed = Number(n % 9999991n);
+  const born = new Date(Date.UTC(1960, 0, 1) + (mixed % 10000) * 86400000);
+  const ymd = born.toISOString().slice(0, 10).replace(/-/g, "");
+  const id17 = "110101" + ymd + String(Math.floor(mixed / 10000)).padStart(3, "0");
+  const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  let idSum = 0;
+  for (let i = 0; i < 17; i += 1) idSum += Number(id17[i]) * WEIGHTS[i];
+  return { uscc, id: id17 + "10X98765432"[idSum % 11] };
+}
+
+// A PNG signature and header of width × height (what the document checks read).
+function pngHeader(width, height) {
+  const bytes = Buffer.alloc(33);
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).copy(bytes, 0);
+  Buffer.from("IHDR").copy(bytes, 12);
+  bytes.writeUInt32BE(width, 16);
+  bytes.writeUInt32BE(height, 20);
+  bytes[24] = 8;
+  bytes[25] = 2;
+  return Buffer.concat([bytes, Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82])]);
+}
+
+// Takes a signed-up merchant through the real qualification flow until approved: its
+// company registered in the verification sandbox, documents uploaded, the form submitted.
+async function approveMerchant(base, phone, password) {
+  const session = await api(base, "POST", "/api/v1/sessions", { phone, password });
+  if (session.status !== 200) throw new Error("log-in: " + JSON.stringify(session.body));
+  const token = session.body.token;
+  const { uscc, id } = qualificationNumbers(phone);
+  const name = "测试商贸有限公司" + phone;
+  const registered = await api(base, "POST", "/sandbox/verification/companies",
+    { uscc, name, legal_person_name: "王测试", legal_person_id_no: id });
+  if (registered.status !== 201) throw new Error("sandbox: " + JSON.stringify(registered.body));
+  for (const kind of ["business_licence", "id_card_front", "id_card_back"]) {
+    const form = new FormData();
+    form.append("kind", kind);
+    form.append("file", new Blob([pngHeader(800, 600)], { type: "image/png" }), kind + ".png");
+    const answer = await fetch(base + "/api/v1/merchants/me/documents",
+      { method: "POST", headers: { Authorization: "Bearer " + token }, body: form });
+    if (answer.status !== 201) throw new Error("upload " + kind + ": " + (await answer.text()));
+  }
+  const submitted = await api(base, "PUT", "/api/v1/merchants/me/qualification", {
+    entity_type: "company", business_name: name, licence_number: uscc, legal_person_name: "王测试",
+    legal_person_id_no: id, contact_name: "王测试", contact_phone: phone, categories: ["apparel"], permits: [],
+  }, token);
+  if (submitted.status !== 202) throw new Error("qualification: " + JSON.stringify(submitted.body));
+  for (let i = 0; i < 500; i += 1) {
+    const me = await api(base, "GET", "/api/v1/merchants/me", undefined, token);
+    if (me.body.review_state === "approved") return token;
+    if (me.body.review_state !== "pending") throw new Error("review: " + JSON.stringify(me.body));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the review did not finish");
+}
+
 async function axeCheck(page, what) {
   // Evaluated by the debugger protocol, which the page's CSP (rightly) does not stop.
   await page.evaluate(AXE);
@@ -96,4 +164,7 @@ function launchOptions() {
   };
 }
 
-module.exports = { ROOT, SHOTS, check, failed, startServer, stopServer, api, smsCode, buyerToken, axeCheck, launchOptions };
+module.exports = {
+  ROOT, SHOTS, check, failed, startServer, stopServer, api, smsCode, buyerToken, axeCheck, launchOptions,
+  approveMerchant, qualificationNumbers,
+};

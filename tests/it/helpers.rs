@@ -112,6 +112,8 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.buyer_codes.phone_daily_limit = 0;
     s.buyer_codes.network_daily_limit = 0;
     s.buyer_codes.network_sessions_per_hour = 0;
+    // Document images of this test's own, removed with it.
+    s.trust.document_dir = db.dir().join("documents").display().to_string();
     s
 }
 
@@ -414,6 +416,21 @@ impl Api {
         payment_window_secs: i64,
     ) -> (String, i64, i64) {
         let token = self.merchant(phone).await;
+        let (merchant_id, sale) = self.sale_of(&token, title, price_fen, quantity, payment_window_secs).await;
+        (token, merchant_id, sale)
+    }
+
+    /// A product called `title` and a sale of it for the merchant of `token`, live for an hour:
+    /// `(merchant id, sale id)`.
+    pub async fn sale_of(
+        &self,
+        token: &str,
+        title: &str,
+        price_fen: i64,
+        quantity: i64,
+        payment_window_secs: i64,
+    ) -> (i64, i64) {
+        let token = token.to_owned();
         let merchant_id = self.get("/api/v1/merchants/me/balance", Some(&token)).await.body["merchant_id"]
             .as_i64()
             .unwrap();
@@ -442,10 +459,23 @@ impl Api {
             )
             .await;
         assert_eq!(sale.status, 201, "{}", sale.body);
-        (token, merchant_id, sale.body["flash_sale_id"].as_i64().unwrap())
+        (merchant_id, sale.body["flash_sale_id"].as_i64().unwrap())
     }
 
+    /// A merchant approved through the real flow: signed up, its company registered in the
+    /// verification sandbox, its documents uploaded, its qualification submitted and reviewed
+    /// (approved). Its token.
     pub async fn merchant(&self, phone: &str) -> String {
+        let token = self.unapproved_merchant(phone).await;
+        self.register_company(phone).await;
+        self.qualify(&token, phone).await;
+        let me = self.review_settled(&token).await;
+        assert_eq!(me["review_state"], "approved", "{me}");
+        token
+    }
+
+    /// A merchant signed up and logged in, without a qualification.
+    pub async fn unapproved_merchant(&self, phone: &str) -> String {
         let signed_up = self
             .post(
                 "/api/v1/merchants",
@@ -458,6 +488,78 @@ impl Api {
             self.post("/api/v1/sessions", None, json!({"phone": phone, "password": "password-123"})).await;
         assert_eq!(session.status, 200, "{}", session.body);
         session.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers the company of `phone` (as [`company_form`] describes it) in the verification
+    /// sandbox this server serves.
+    pub async fn register_company(&self, phone: &str) {
+        let form = company_form(phone);
+        let registered = self
+            .post(
+                "/sandbox/verification/companies",
+                None,
+                json!({
+                    "uscc": form["licence_number"],
+                    "name": form["business_name"],
+                    "legal_person_name": form["legal_person_name"],
+                    "legal_person_id_no": form["legal_person_id_no"],
+                }),
+            )
+            .await;
+        assert_eq!(registered.status, 201, "{}", registered.body);
+    }
+
+    /// Uploads the documents of the merchant of `token` and submits its qualification (as
+    /// [`company_form`] of `phone`), reviewed in the background.
+    pub async fn qualify(&self, token: &str, phone: &str) {
+        let form = company_form(phone);
+        for kind in ["business_licence", "id_card_front", "id_card_back"] {
+            let uploaded = self.upload_document(token, kind, "image/png", &png_header(800, 600)).await;
+            assert_eq!(uploaded.status, 201, "{kind}: {}", uploaded.body);
+        }
+        let submitted = self.put_json("/api/v1/merchants/me/qualification", token, form).await;
+        assert_eq!(submitted.status, 202, "{}", submitted.body);
+    }
+
+    /// `GET /merchants/me` once its review has left `pending`.
+    pub async fn review_settled(&self, token: &str) -> Value {
+        for _ in 0..2_000 {
+            let me = self.get("/api/v1/merchants/me", Some(token)).await;
+            assert_eq!(me.status, 200, "{}", me.body);
+            if me.body["review_state"] != "pending" {
+                return me.body;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the qualification review did not finish");
+    }
+
+    /// `POST /merchants/me/documents` with a multipart body of `kind` and `file`.
+    pub async fn upload_document(&self, token: &str, kind: &str, content_type: &str, bytes: &[u8]) -> Reply {
+        let boundary = "----flashsale-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n").as_bytes(),
+        );
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        reply(
+            self.client
+                .post(self.url("/api/v1/merchants/me/documents"))
+                .bearer_auth(token)
+                .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+                .body(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
     }
 
     /// A merchant, a product and a sale live from a second ago for an hour.
@@ -728,4 +830,58 @@ impl Rng {
             items.swap(i, j);
         }
     }
+}
+
+/// A PNG's signature and header of `width` × `height` (the document checks read no further).
+pub fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    bytes.extend(width.to_be_bytes());
+    bytes.extend(height.to_be_bytes());
+    bytes.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    bytes.extend(b"\x00\x00\x00\x00IEND\xae\x42\x60\x82");
+    bytes
+}
+
+/// A unified social credit code (GB 32100: `91` company, region, organisation code, check
+/// character) and a resident ID number (GB 11643) of their own for `seed` (a phone).
+pub fn qualification_numbers(seed: &str) -> (String, String) {
+    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let digits: String = seed.chars().filter(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().unwrap_or(0);
+    let mut org = Vec::new();
+    let mut rest = n;
+    for _ in 0..9 {
+        org.push(ALPHABET[(rest % 31) as usize]);
+        rest /= 31;
+    }
+    let body = format!("91110101{}", String::from_utf8(org).unwrap());
+    let (mut sum, mut weight) = (0u32, 1u32);
+    for byte in body.bytes() {
+        sum += ALPHABET.iter().position(|&c| c == byte).unwrap() as u32 * weight;
+        weight = weight * 3 % 31;
+    }
+    let uscc = format!("{body}{}", ALPHABET[((31 - sum % 31) % 31) as usize] as char);
+    let mixed = n % 9_999_991;
+    let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap() + chrono::Duration::days((mixed % 10_000) as i64);
+    let id17 = format!("110101{}{:03}", born.format("%Y%m%d"), mixed / 10_000);
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = id17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let id = format!("{id17}{}", b"10X98765432"[(sum % 11) as usize] as char);
+    (uscc, id)
+}
+
+/// A company's qualification form for `phone`, matching what [`Api::qualify`] registers.
+pub fn company_form(phone: &str) -> Value {
+    let (uscc, id) = qualification_numbers(phone);
+    json!({
+        "entity_type": "company",
+        "business_name": format!("测试商贸有限公司{phone}"),
+        "licence_number": uscc,
+        "legal_person_name": "王测试",
+        "legal_person_id_no": id,
+        "contact_name": "王测试",
+        "contact_phone": phone,
+        "categories": ["apparel"],
+        "permits": [],
+    })
 }

@@ -25,3 +25,4 @@ mod payments;
 mod production;
 mod sms_conformance;
 mod storm;
+mod trust;

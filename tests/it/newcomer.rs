@@ -51,6 +51,7 @@ async fn the_demo_url_answers_and_the_readme_walkthrough_runs() {
         "walkthrough failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(stdout.contains(r#""review_state":"approved""#), "{stdout}");
     assert!(stdout.contains("replayed: same order"), "{stdout}");
     assert!(stdout.contains(r#""code":"limit_exceeded""#), "{stdout}");
     assert!(stdout.contains(r#""available":48"#) && stdout.contains(r#""reserved":2"#), "{stdout}");

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use engine::ledger::Channel;
 use providers::crypto::{ChannelKeys, public_pem};
 use sandbox::sms::{SmsSandbox, SmsSandboxSettings};
+use sandbox::verification::{Company, VerificationSandbox, VerificationSandboxSettings};
 use sandbox::{Sandbox, SandboxSettings};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
-use crate::helpers::{Api, ChildServer, TestDb, client, run_to_exit, spawn_app, test_settings};
+use crate::helpers::{Api, ChildServer, TestDb, client, company_form, run_to_exit, spawn_app, test_settings};
 
 const PUBLIC_URL: &str = "https://shop.example.test";
 const METRICS_TOKEN: &str = "metrics-token-for-the-scraper-0001";
@@ -67,6 +68,11 @@ fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &st
         ("SMS__SECRET_KEY_FILE", file("sms_secret_key", &sms.secret_key)),
         // Shipping is only called when a merchant ships; no test here does.
         ("COURIERS__PROVIDER_URL", "http://127.0.0.1:9/kdniao".into()),
+        // Reviews are not run here: an unreachable service only sends merchants to a person.
+        ("TRUST__VERIFICATION_FACEID_URL", "http://127.0.0.1:9/faceid".into()),
+        ("TRUST__VERIFICATION_OCR_URL", "http://127.0.0.1:9/ocr".into()),
+        ("TRUST__VERIFICATION_SECRET_ID", "AKIDverificationexample000000000000".into()),
+        ("TRUST__VERIFICATION_SECRET_KEY_FILE", file("verification_secret_key", "a-verification-secret-key-0001")),
         ("COURIERS__EBUSINESS_ID", "1700001".into()),
         ("COURIERS__APP_KEY_FILE", file("kdniao_app_key", "a-kdniao-app-key-00000000000001")),
         // The live platforms' apps (not called by this test: their addresses need only parse).
@@ -292,6 +298,22 @@ fn outside_channels(keys: ChannelKeys) -> (Arc<Sandbox>, String, actix_web::dev:
     (sandbox, base, handle)
 }
 
+/// The verification provider hosted apart from the platform, with keys of its own: its
+/// sandbox, base URL, SecretId and SecretKey.
+fn outside_verification() -> (Arc<VerificationSandbox>, String, String, String, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (secret_id, secret_key) = sandbox::verification::generate_keys();
+    let provider = Arc::new(VerificationSandbox::new(
+        VerificationSandboxSettings { secret_id: secret_id.clone(), secret_key: secret_key.clone(), capacity: 64 },
+        Arc::new(actors::SystemClock),
+    ));
+    let server = sandbox::verification::serve(listener, provider.clone()).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (provider, base, secret_id, secret_key, handle)
+}
+
 /// The SMS provider hosted apart from the platform, with keys of its own.
 fn outside_sms() -> (SmsProvider, actix_web::dev::ServerHandle) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -318,8 +340,29 @@ fn outside_sms() -> (SmsProvider, actix_web::dev::ServerHandle) {
 /// A merchant's sale and one buyer's order of one unit, with its payment created through
 /// `channel`: `(merchant token, order id, out_trade_no)`. The buyer's login code is read from
 /// the inbox of the SMS provider at `sms_base`.
-async fn an_order_with_a_payment(api: &Api, sms_base: &str, channel: &str) -> (String, i64, String) {
-    let (merchant, _, sale) = api.merchant_sale("13500000077", 1_000, 10, 900).await;
+async fn an_order_with_a_payment(
+    api: &Api,
+    sms_base: &str,
+    verification: &VerificationSandbox,
+    channel: &str,
+) -> (String, i64, String) {
+    // The merchant's company is known to the verification provider (hosted apart, like the
+    // real one); its qualification goes through the review like any other.
+    let merchant_phone = "13500000077";
+    let merchant = api.unapproved_merchant(merchant_phone).await;
+    let form = company_form(merchant_phone);
+    let text = |field: &str| form[field].as_str().unwrap().to_owned();
+    verification
+        .add_company(Company {
+            uscc: text("licence_number"),
+            name: text("business_name"),
+            legal_person_name: text("legal_person_name"),
+            legal_person_id_no: text("legal_person_id_no"),
+        })
+        .unwrap();
+    api.qualify(&merchant, merchant_phone).await;
+    assert_eq!(api.review_settled(&merchant).await["review_state"], "approved");
+    let (_, sale) = api.sale_of(&merchant, "商品 item", 1_000, 10, 900).await;
     let phone = "13900000077";
     let sent = api.post("/api/v1/buyers/codes", None, json!({"phone": phone})).await;
     assert_eq!(sent.status, 202, "{}", sent.body);
@@ -347,8 +390,19 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     let keys = tokio::task::spawn_blocking(ChannelKeys::generate).await.unwrap();
     let (channels, channels_base, channels_handle) = outside_channels(keys.clone());
     let (sms, sms_handle) = outside_sms();
+    let (verification, verification_base, verification_id, verification_key, verification_handle) =
+        outside_verification();
     let mut env = production_env(&db, &dir, &keys, &channels_base, &sms);
     env.push(("FLASHSALE__SERVER__METRICS_BIND".into(), "127.0.0.1:0".into()));
+    let secrets = dir.join("secrets").join("verification_key");
+    std::fs::write(&secrets, &verification_key).unwrap();
+    env.retain(|(k, _)| !k.starts_with("FLASHSALE__TRUST__VERIFICATION_"));
+    env.extend([
+        ("FLASHSALE__TRUST__VERIFICATION_FACEID_URL".into(), format!("{verification_base}/sandbox/verification/faceid")),
+        ("FLASHSALE__TRUST__VERIFICATION_OCR_URL".into(), format!("{verification_base}/sandbox/verification/ocr")),
+        ("FLASHSALE__TRUST__VERIFICATION_SECRET_ID".into(), verification_id),
+        ("FLASHSALE__TRUST__VERIFICATION_SECRET_KEY_FILE".into(), secrets.display().to_string()),
+    ]);
 
     // Operators exist only through the command line: one with a password from stdin, one
     // generated and printed once.
@@ -422,7 +476,7 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     assert_eq!(created, [json!("cli"), json!("cli")], "the command line's actions are audited");
 
     // The free-order attack: pay an order at the bundled sandbox's route.
-    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &sms.base, "alipay").await;
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &sms.base, &verification, "alipay").await;
     for channel in ["alipay", "wechat"] {
         let attack = api.post(&format!("/sandbox/{channel}/pay"), None, json!({"out_trade_no": trade})).await;
         assert_eq!(attack.status, 404, "{}", attack.body);
@@ -447,6 +501,7 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     drop(server);
     channels_handle.stop(false).await;
     sms_handle.stop(false).await;
+    verification_handle.stop(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -454,7 +509,8 @@ async fn in_demo_mode_the_bundled_sandbox_still_pays() {
     let db = TestDb::new().await;
     let app = spawn_app(test_settings(&db)).await;
     let api = app.api();
-    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &api.base, "alipay").await;
+    let verification = app.state.trust.sandbox.clone().expect("the bundled verification sandbox");
+    let (merchant, order_id, trade) = an_order_with_a_payment(&api, &api.base, &verification, "alipay").await;
     let paid = api.post("/sandbox/alipay/pay", None, json!({"out_trade_no": trade})).await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     let operator = api.operator().await;

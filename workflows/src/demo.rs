@@ -79,6 +79,7 @@ pub async fn seed_if_empty(
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let merchant_id = repo::insert_merchant(db, &phone, &hash, "演示小店 Demo Shop", now).await?;
+    approve_demo_merchant(db, merchant_id, now).await?;
     let product = NewProduct {
         title: "网红口红 Lipstick #520".into(),
         description: "直播间专享秒杀价 livestream-only flash price".into(),
@@ -102,4 +103,34 @@ pub async fn seed_if_empty(
     let flash_sale_id = repo::create_flash_sale(db, &terms, now, repo::SaleCaps::default()).await?;
     crate::sales::start(db, registry, SaleTerms { id: flash_sale_id, ..terms }).await?;
     Ok(Some(Demo { merchant_id, product_id, flash_sale_id, merchant_password }))
+}
+
+/// The demo merchant's qualification, approved: only approved merchants open flash sales.
+async fn approve_demo_merchant(
+    db: &DatabaseConnection,
+    merchant: engine::MerchantId,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    use engine::qualification::{self, QualificationInput, QualificationRules, ReviewState};
+    use persistence::qualification as stored;
+    let input = QualificationInput {
+        entity_type: "company".into(),
+        business_name: Some("演示小店科技有限公司".into()),
+        licence_number: Some("91350100M000100Y43".into()),
+        legal_person_name: "张三".into(),
+        legal_person_id_no: "11010519491231002X".into(),
+        contact_name: "李四".into(),
+        contact_phone: DEMO_PHONE.into(),
+        categories: vec!["cosmetics".into()],
+        permits: vec![engine::qualification::PermitInput {
+            kind: "cosmetics_production".into(),
+            number: "粤妆20160001".into(),
+        }],
+    };
+    let checked = qualification::check(&input, &QualificationRules::default(), engine::BeijingDay::of(now))
+        .map_err(|reasons| anyhow::anyhow!("the demo qualification is invalid: {reasons:?}"))?;
+    let revision = stored::submit(db, merchant, &checked, now).await?;
+    stored::record_review(db, merchant, revision, &[ReviewState::Pending], ReviewState::Approved, &[], now)
+        .await?;
+    Ok(())
 }

@@ -83,10 +83,17 @@ pub async fn start(
     let orders = repo::orders_of_sale(db, terms.id).await?;
     let restocks = persistence::refunds::restocks_of_sale(db, terms.id).await?;
     let doors = persistence::live::doors_of_sale(db, terms.id).await?;
+    let suspended = persistence::trust::sale_suspension(db, terms.id).await?.is_some();
     let id = terms.id;
-    registry
+    let handle = registry
         .start_restored(terms, orders, restocks, doors)
-        .with_context(|| format!("flash sale {id} breaks an invariant in storage"))
+        .with_context(|| format!("flash sale {id} breaks an invariant in storage"))?;
+    // Held back by an operator (a ban, a takedown): so it stays across a restart. Its holds
+    // were dealt with when it was held back.
+    if suspended && !handle.gauge.is_suspended() {
+        handle.suspend(true, false).await;
+    }
+    Ok(handle)
 }
 
 /// The stock actor of a sale, started on demand from the database when none is running (the

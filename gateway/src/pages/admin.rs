@@ -26,17 +26,20 @@ use crate::auth::Staff;
 use crate::routes::operators::{OperatorsError, issue_token};
 
 /// Every page of the console, with the duty it needs.
-const PAGES: [(&str, &str, DutyKind); 5] = [
+const PAGES: [(&str, &str, DutyKind); 8] = [
     ("/admin/reviews", "风控审核", DutyKind::AmlReview),
     ("/admin/withdrawals", "提现", DutyKind::Finance),
     ("/admin/merchants", "商家", DutyKind::Kyc),
+    ("/admin/qualifications", "资质审核", DutyKind::Kyc),
+    ("/admin/reports", "举报", DutyKind::Kyc),
+    ("/admin/bans", "封禁", DutyKind::Kyc),
     ("/admin/reconciliation", "对账", DutyKind::Finance),
     ("/admin/ledger", "账本检查", DutyKind::Finance),
 ];
 /// Merchants listed at once.
 const MERCHANTS_LISTED: u64 = 200;
 
-fn role_label(role: OperatorRole) -> &'static str {
+pub(super) fn role_label(role: OperatorRole) -> &'static str {
     match role {
         OperatorRole::Admin => "管理员",
         OperatorRole::Reviewer => "审核员",
@@ -44,18 +47,18 @@ fn role_label(role: OperatorRole) -> &'static str {
     }
 }
 
-async fn staff_of(state: &AppState, request: &HttpRequest) -> Option<Staff> {
+pub(super) async fn staff_of(state: &AppState, request: &HttpRequest) -> Option<Staff> {
     let token = request.cookie(OPERATOR_COOKIE)?;
     crate::auth::staff_of_token(state, token.value()).await.ok()
 }
 
-fn trouble(error: &dyn std::fmt::Display) -> HttpResponse {
+pub(super) fn trouble(error: &dyn std::fmt::Display) -> HttpResponse {
     tracing::error!(%error, "rendering an operator page");
     unavailable_page()
 }
 
 /// A page of the console for `staff`, or 403 when its role lacks the page's duty.
-fn frame(
+pub(super) fn frame(
     state: &AppState,
     request: &HttpRequest,
     staff: &Staff,

@@ -28,31 +28,32 @@ use super::{Pages, not_found_page, see_other, with_csrf};
 use crate::AppState;
 use crate::routes::merchants::{MerchantError, issue_token};
 
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/console", "秒杀"),
     ("/console/orders", "订单"),
     ("/console/products", "商品"),
     ("/console/dashboard", "数据"),
     ("/console/money", "资金"),
+    ("/console/qualification", "资质"),
 ];
 /// Sales listed on the home page.
 const SALES_LISTED: u64 = 50;
 
 /// The signed-in merchant and its shop name, or `None` (no cookie, or its token no longer good).
-async fn merchant_of(state: &AppState, request: &HttpRequest) -> Option<(MerchantId, String)> {
+pub(super) async fn merchant_of(state: &AppState, request: &HttpRequest) -> Option<(MerchantId, String)> {
     let token = request.cookie(MERCHANT_COOKIE)?;
     let id = crate::auth::merchant_of_token(state, token.value()).await.ok()?;
     let name = repo::merchant_display_name(&state.db, id).await.ok().flatten().unwrap_or_default();
     Some((id, name))
 }
 
-fn trouble(error: &dyn std::fmt::Display) -> HttpResponse {
+pub(super) fn trouble(error: &dyn std::fmt::Display) -> HttpResponse {
     tracing::error!(%error, "rendering a console page");
     unavailable_page()
 }
 
 /// A console page for a signed-in merchant.
-fn frame(
+pub(super) fn frame(
     state: &AppState,
     request: &HttpRequest,
     title: &str,

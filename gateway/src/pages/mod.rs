@@ -11,7 +11,9 @@
 //! - `POST /s/session`: a login code for the page's HttpOnly cookie ([`session`]).
 //! - `GET /api/v1/flash-sales/{id}/share`: the short link and QR codes ([`share`]).
 //! - `/console/…`: the merchant console ([`console`]); `/admin/…`: the operator console
-//!   ([`admin`]). Both are reached first at `/console` and `/admin`.
+//!   ([`admin`]). Both are reached first at `/console` and `/admin`. The merchant's
+//!   qualification page ([`qualification`]); the operators' review queue, reports and bans
+//!   ([`moderation`]).
 
 pub mod admin;
 pub mod assets;
@@ -19,6 +21,8 @@ pub mod catalog;
 pub mod console;
 pub mod fan;
 pub mod layout;
+pub mod moderation;
+pub mod qualification;
 pub mod session;
 pub mod share;
 
@@ -133,6 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/dashboard.xlsx", web::get().to(console::dashboard_export))
         .route("/console/money", web::get().to(console::money_page))
         .route("/console/money/ledger.csv", web::get().to(console::ledger_csv))
+        .route("/console/qualification", web::get().to(qualification::page))
         .route("/admin", web::get().to(admin::home))
         .route("/admin/login", web::get().to(admin::login_page))
         .route("/admin/session", web::post().to(admin::sign_in))
@@ -141,7 +146,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/withdrawals", web::get().to(admin::withdrawals))
         .route("/admin/merchants", web::get().to(admin::merchants))
         .route("/admin/reconciliation", web::get().to(admin::reconciliation))
-        .route("/admin/ledger", web::get().to(admin::ledger));
+        .route("/admin/ledger", web::get().to(admin::ledger))
+        .route("/admin/qualifications", web::get().to(moderation::qualifications))
+        .route("/admin/reports", web::get().to(moderation::reports))
+        .route("/admin/bans", web::get().to(moderation::bans));
 }
 
 /// The page routes under `/api/v1`.

@@ -32,6 +32,8 @@ pub enum FlashSaleError {
     Overclaimed(FlashSaleId),
     #[error("no such flash sale")]
     NotFound,
+    #[error("your qualification is {0}: only approved merchants open flash sales")]
+    NotApproved(&'static str),
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error(transparent)]
@@ -66,6 +68,9 @@ impl FlashSaleError {
             }
             Self::Open(OpenError::Refused(_)) => ApiError::conflict("too_many_live_sales", message),
             Self::NotFound => ApiError::not_found("flash_sale_not_found", message),
+            Self::NotApproved(_) => {
+                ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "merchant_not_approved", message)
+            }
             Self::Overclaimed(_) | Self::Open(_) | Self::Db(_) | Self::Internal(_) => ApiError::unexpected(),
         }
     }
@@ -102,6 +107,7 @@ fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, FlashSal
         (status = 201, description = "the sale, its stock actor started", example = json!({"flash_sale_id": 1})),
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 403, description = "`merchant_not_approved`: the qualification review has not approved you (or you are banned)", body = ErrorBody),
         (status = 404, description = "`product_not_found`", body = ErrorBody),
         (status = 409, description = "`insufficient_product_stock`, `too_many_live_sales`, `too_many_scheduled_sales`", body = ErrorBody),
         (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
@@ -114,6 +120,13 @@ pub async fn create(
     merchant: MerchantAuth,
     body: web::Json<NewFlashSale>,
 ) -> Result<HttpResponse, FlashSaleError> {
+    let (review, _) = persistence::qualification::review_of(&state.db, merchant.0).await?;
+    if review != engine::qualification::ReviewState::Approved {
+        return Err(FlashSaleError::NotApproved(review.as_str()));
+    }
+    if persistence::qualification::active_ban(&state.db, merchant.0).await?.is_some() {
+        return Err(FlashSaleError::NotApproved("banned"));
+    }
     let opening = Opening {
         product_id: ProductId(body.product_id),
         price_fen: Fen(body.price_fen),
@@ -167,7 +180,10 @@ async fn terms_and_counts(
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, FlashSaleError> {
     let (terms, counts) = terms_and_counts(&state, FlashSaleId(id.into_inner())).await?;
     let now = state.clock.now();
-    let phase = if now < terms.starts_at {
+    let suspended = state.registry.get(terms.id).is_some_and(|sale| sale.gauge.is_suspended());
+    let phase = if suspended {
+        "suspended"
+    } else if now < terms.starts_at {
         "scheduled"
     } else if now >= terms.ends_at {
         "ended"

@@ -40,6 +40,8 @@ pub enum MerchantError {
     Hash(#[from] HashError),
     #[error("a merchant's tokens are never closed")]
     TokensClosed,
+    #[error("this merchant is banned: {0}")]
+    Banned(String),
     #[error("database: {0}")]
     Internal(#[from] DbErr),
 }
@@ -54,6 +56,9 @@ impl MerchantError {
             Self::Throttled(e) => throttled(e),
             Self::Work(e) => work_error(e),
             Self::Shared(api) => api.clone(),
+            Self::Banned(_) => {
+                ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "merchant_banned", message)
+            }
             Self::Hash(_) | Self::TokensClosed | Self::Internal(_) => ApiError::unexpected(),
         }
     }
@@ -125,6 +130,7 @@ pub struct LogIn {
         (status = 200, description = "a bearer token", example = json!({"token": "eyJ…", "expires_at": "2026-11-26T08:30:00.000Z", "merchant_id": 1})),
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`merchant_banned`", body = ErrorBody),
         (status = 429, description = "`login_throttled` after failed log-ins, with Retry-After", body = ErrorBody),
         (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
     ),
@@ -160,6 +166,9 @@ pub(crate) async fn issue_token(
     let Some(merchant) = merchant.filter(|_| matches) else {
         return Err(MerchantError::InvalidCredentials);
     };
+    if let Some(ban) = persistence::qualification::active_ban(&state.db, merchant.id).await? {
+        return Err(MerchantError::Banned(ban.reason));
+    }
     // Read, not remembered: a token must carry the version as stored now, or a bump made on
     // another node would revoke it as soon as this node learns of it.
     let Current::Version(version) = auth::stored_version(state, Holder::Merchant(merchant.id.0)).await?

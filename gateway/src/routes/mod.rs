@@ -8,6 +8,7 @@ pub mod fulfilment;
 pub mod live;
 pub mod merchant_orders;
 pub mod merchants;
+pub mod moderation;
 pub mod money;
 pub mod operator;
 pub mod operators;
@@ -15,6 +16,7 @@ pub mod ops;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod qualification;
 pub mod refunds;
 
 use actix_web::error::{JsonPayloadError, PathError};
@@ -95,6 +97,18 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(live::bind_sale)
         .service(live::sale_platforms)
         .service(live::notify)
+        .service(qualification::submit)
+        .service(qualification::upload)
+        .service(qualification::me)
+        .service(qualification::queue)
+        .service(qualification::decide)
+        .service(moderation::ban)
+        .service(moderation::unban)
+        .service(moderation::report_sale)
+        .service(moderation::report_product)
+        .service(moderation::reports)
+        .service(moderation::take_down)
+        .service(moderation::dismiss)
         .service(crate::openapi::document)
         .service(crate::openapi::docs);
 }

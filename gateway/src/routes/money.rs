@@ -35,6 +35,8 @@ pub enum MoneyError {
     Books(BooksError, u32),
     #[error("writing csv: {0}")]
     Csv(String),
+    #[error("withdrawals are frozen while the merchant is banned")]
+    Frozen,
     #[error("database: {0}")]
     Internal(#[from] DbErr),
 }
@@ -45,6 +47,7 @@ impl MoneyError {
             Self::InvalidQuery(message) => ApiError::invalid("invalid_query", message.clone()),
             Self::InvalidAmount => ApiError::invalid("invalid_amount", self.to_string()),
             Self::Books(error, retry_after) => books_error(error, *retry_after),
+            Self::Frozen => ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "merchant_banned", self.to_string()),
             Self::Csv(_) | Self::Internal(_) => ApiError::unexpected(),
         }
     }
@@ -274,6 +277,9 @@ pub async fn withdraw(
     let retry = state.admission.retry_after_secs();
     if body.amount_fen <= 0 {
         return Err(MoneyError::InvalidAmount);
+    }
+    if persistence::qualification::active_ban(&state.db, merchant.0).await?.is_some() {
+        return Err(MoneyError::Frozen);
     }
     let withdrawal = state
         .payments

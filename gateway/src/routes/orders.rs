@@ -52,6 +52,8 @@ pub enum OrderError {
     SaleNotFound,
     #[error(transparent)]
     Refused(ReserveError),
+    #[error("this flash sale is suspended by the platform")]
+    Suspended,
     #[error("{}", unpaid_message(.0))]
     TooManyUnpaid(CapReached),
     #[error("orders are arriving faster than they are saved, retry shortly")]
@@ -101,6 +103,7 @@ impl OrderError {
                 ReserveError::KeyReused => "idempotency_key_reused",
                 ReserveError::TooManyOrders { .. } => "too_many_orders",
             },
+            Self::Suspended => "sale_suspended",
             Self::TooManyUnpaid(_) => "too_many_unpaid_orders",
             Self::JournalFull(_) => "journal_full",
             Self::ShuttingDown(_) => "shutting_down",
@@ -123,7 +126,7 @@ impl OrderError {
             )
             | Self::TooManyUnpaid(_) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
             Self::Refused(ReserveError::KeyReused) => ApiError::invalid(code, message),
-            Self::Refused(_) | Self::NotCancellable(_) => ApiError::conflict(code, message),
+            Self::Refused(_) | Self::Suspended | Self::NotCancellable(_) => ApiError::conflict(code, message),
             Self::JournalFull(retry)
             | Self::ShuttingDown(retry)
             | Self::MailboxFull(retry)
@@ -184,7 +187,7 @@ async fn durable(state: &AppState, seq: Seq) -> Result<(), OrderError> {
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 404, description = "`flash_sale_not_found`", body = ErrorBody),
-        (status = 409, description = "`sold_out`, `insufficient_stock`, `not_started`, `ended`", body = ErrorBody),
+        (status = 409, description = "`sold_out`, `insufficient_stock`, `not_started`, `ended`, `sale_suspended`", body = ErrorBody),
         (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
         (status = 429, description = "`limit_exceeded`, `too_many_unpaid_orders`, `too_many_orders`, `rate_limited`", body = ErrorBody),
         (status = 503, description = "`overloaded`, `journal_full`, `not_confirmed` (retry with the same key), `shutting_down`", body = ErrorBody),
@@ -243,6 +246,9 @@ async fn place(
     // The engine's own first checks, then the sold-out flag: everything that can be refused
     // without asking the actor, in the order the actor would refuse it.
     sale.terms.admits(quantity, state.clock.now()).map_err(OrderError::Refused)?;
+    if sale.gauge.is_suspended() {
+        return Err(OrderError::Suspended);
+    }
     if sale.gauge.is_sold_out() {
         return Err(OrderError::Refused(ReserveError::SoldOut));
     }
@@ -263,6 +269,7 @@ async fn place(
             PlaceError::Refused(refusal) => OrderError::Refused(refusal),
             PlaceError::TooManyUnpaid(cap) => OrderError::TooManyUnpaid(cap),
             PlaceError::Journal(e) => OrderError::journal(e, retry),
+            PlaceError::Suspended => OrderError::Suspended,
         })?;
     metrics::histogram!("flashsale_reservation_seconds").record(reserved_at.elapsed().as_secs_f64());
     durable(state, placed.seq).await?;

@@ -6,6 +6,7 @@ pub mod buyer;
 pub mod buyer_address;
 pub mod buyer_code;
 pub mod capture;
+pub mod fan_report;
 pub mod flash_sale;
 pub mod live_oauth_state;
 pub mod live_order;

@@ -5,3 +5,4 @@
 pub mod documents;
 pub mod review;
 pub mod store;
+pub mod trust;
