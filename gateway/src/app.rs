@@ -236,8 +236,15 @@ impl Application {
         ));
         let exports = Arc::new(Exports::new(db.clone(), clock.clone(), settings.export_settings())?);
         let trust = Arc::new(
-            crate::trust::TrustState::build(&db, &settings, &base_url, &clock, registry.clone(), journal.clone())
-                .await?,
+            crate::trust::TrustState::build(
+                &db,
+                &settings,
+                &base_url,
+                &clock,
+                registry.clone(),
+                journal.clone(),
+            )
+            .await?,
         );
         let auth = &settings.auth;
         let state = web::Data::new(AppState {

@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::pages::share;
 use crate::routes::{
-    addresses, buyers, flash_sales, fulfilment, live, merchant_orders, merchants, moderation, money, operator,
-    operators, orders, payments, products, qualification, refunds,
+    addresses, buyers, flash_sales, fulfilment, live, merchant_orders, merchants, moderation, money,
+    operator, operators, orders, payments, products, qualification, refunds,
 };
 
 /// The error answer of every route: `{"error":{"code":"…","message":"…"}}`; `code` is stable,

@@ -109,8 +109,9 @@ impl TrustState {
         );
         let review_settings = settings.review_settings();
         let document_settings = settings.document_settings(&review_settings.rules);
-        let reviews =
-            Arc::new(Reviews::new(db.clone(), verifier, clock.clone(), review_settings).map_err(anyhow::Error::msg)?);
+        let reviews = Arc::new(
+            Reviews::new(db.clone(), verifier, clock.clone(), review_settings).map_err(anyhow::Error::msg)?,
+        );
         let store = Arc::new(FsStore::new(&t.document_dir));
         let documents = Documents::new(db.clone(), store, clock.clone(), document_settings);
         let trust = Trust::new(db.clone(), registry, journal, t.ban_releases_holds());

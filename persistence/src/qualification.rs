@@ -81,6 +81,16 @@ pub async fn submit(
     now: Timestamp,
 ) -> Result<i64, DbErr> {
     let txn = db.begin().await?;
+    // Write first: the transaction takes the write lock (SQLite waits for it; a read first
+    // could not be upgraded while the journal writer commits) and the row's lock (Postgres).
+    merchant_qualification::Entity::update_many()
+        .col_expr(
+            merchant_qualification::Column::Revision,
+            Expr::col(merchant_qualification::Column::Revision),
+        )
+        .filter(merchant_qualification::Column::MerchantId.eq(merchant.0))
+        .exec(&txn)
+        .await?;
     let current: Option<i64> = merchant_qualification::Entity::find_by_id(merchant.0)
         .select_only()
         .column(merchant_qualification::Column::Revision)
@@ -353,6 +363,17 @@ pub(crate) async fn audit(conn: &impl ConnectionTrait, entry: &AuditEntry) -> Re
     audit_entry::Entity::insert(row).exec(conn).await.map(drop)
 }
 
+/// Takes the write lock first (SQLite waits for it, where a read could not be upgraded while
+/// the journal writer commits) and the locks of the merchant's ban rows (Postgres).
+async fn lock_bans(conn: &impl ConnectionTrait, merchant: MerchantId) -> Result<(), DbErr> {
+    merchant_ban::Entity::update_many()
+        .col_expr(merchant_ban::Column::MerchantId, Expr::col(merchant_ban::Column::MerchantId))
+        .filter(merchant_ban::Column::MerchantId.eq(merchant.0))
+        .exec(conn)
+        .await
+        .map(drop)
+}
+
 /// The merchant's ban in force, if any.
 pub async fn active_ban(db: &impl ConnectionTrait, merchant: MerchantId) -> Result<Option<BanRecord>, DbErr> {
     Ok(merchant_ban::Entity::find()
@@ -374,6 +395,7 @@ pub async fn ban(
     now: Timestamp,
 ) -> Result<i64, InsertError> {
     let txn = db.begin().await?;
+    lock_bans(&txn, merchant).await?;
     if active_ban(&txn, merchant).await?.is_some() {
         return Err(InsertError::Duplicate);
     }
@@ -412,6 +434,7 @@ pub async fn lift_ban(
     now: Timestamp,
 ) -> Result<Option<i64>, DbErr> {
     let txn = db.begin().await?;
+    lock_bans(&txn, merchant).await?;
     let Some(current) = active_ban(&txn, merchant).await? else { return Ok(None) };
     let updated = merchant_ban::Entity::update_many()
         .col_expr(merchant_ban::Column::LiftedAt, Expr::value(now.as_millis()))

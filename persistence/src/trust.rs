@@ -76,7 +76,10 @@ pub async fn resume_banned_sales(
 }
 
 /// Why the sale is held back, if it is.
-pub async fn sale_suspension(conn: &impl ConnectionTrait, sale: FlashSaleId) -> Result<Option<String>, DbErr> {
+pub async fn sale_suspension(
+    conn: &impl ConnectionTrait,
+    sale: FlashSaleId,
+) -> Result<Option<String>, DbErr> {
     let reason: Option<Option<String>> = flash_sale::Entity::find_by_id(sale.0)
         .select_only()
         .expr_as(Expr::col(reason_col()), "suspended_reason")

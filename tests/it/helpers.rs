@@ -539,7 +539,8 @@ impl Api {
         let boundary = "----flashsale-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n").as_bytes(),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n")
+                .as_bytes(),
         );
         body.extend(
             format!(
@@ -862,7 +863,8 @@ pub fn qualification_numbers(seed: &str) -> (String, String) {
     }
     let uscc = format!("{body}{}", ALPHABET[((31 - sum % 31) % 31) as usize] as char);
     let mixed = n % 9_999_991;
-    let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap() + chrono::Duration::days((mixed % 10_000) as i64);
+    let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap()
+        + chrono::Duration::days((mixed % 10_000) as i64);
     let id17 = format!("110101{}{:03}", born.format("%Y%m%d"), mixed / 10_000);
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = id17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();

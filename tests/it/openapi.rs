@@ -117,8 +117,8 @@ async fn every_documented_example_answers_as_documented() {
     let m = Some(merchant.as_str());
     // Only approved merchants open sales: the documented qualification, its company known to
     // the verification sandbox, its documents uploaded, reviewed in the background.
-    let form = &operation(&doc, "put", "/api/v1/merchants/me/qualification")["requestBody"]["content"]
-        ["application/json"]["example"];
+    let form = &operation(&doc, "put", "/api/v1/merchants/me/qualification")["requestBody"]["content"]["application/json"]
+        ["example"];
     let registered = api
         .post(
             "/sandbox/verification/companies",

@@ -72,7 +72,10 @@ fn production_env(db: &TestDb, dir: &Path, keys: &ChannelKeys, sandbox_base: &st
         ("TRUST__VERIFICATION_FACEID_URL", "http://127.0.0.1:9/faceid".into()),
         ("TRUST__VERIFICATION_OCR_URL", "http://127.0.0.1:9/ocr".into()),
         ("TRUST__VERIFICATION_SECRET_ID", "AKIDverificationexample000000000000".into()),
-        ("TRUST__VERIFICATION_SECRET_KEY_FILE", file("verification_secret_key", "a-verification-secret-key-0001")),
+        (
+            "TRUST__VERIFICATION_SECRET_KEY_FILE",
+            file("verification_secret_key", "a-verification-secret-key-0001"),
+        ),
         ("COURIERS__EBUSINESS_ID", "1700001".into()),
         ("COURIERS__APP_KEY_FILE", file("kdniao_app_key", "a-kdniao-app-key-00000000000001")),
         // The live platforms' apps (not called by this test: their addresses need only parse).
@@ -300,12 +303,17 @@ fn outside_channels(keys: ChannelKeys) -> (Arc<Sandbox>, String, actix_web::dev:
 
 /// The verification provider hosted apart from the platform, with keys of its own: its
 /// sandbox, base URL, SecretId and SecretKey.
-fn outside_verification() -> (Arc<VerificationSandbox>, String, String, String, actix_web::dev::ServerHandle) {
+fn outside_verification() -> (Arc<VerificationSandbox>, String, String, String, actix_web::dev::ServerHandle)
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (secret_id, secret_key) = sandbox::verification::generate_keys();
     let provider = Arc::new(VerificationSandbox::new(
-        VerificationSandboxSettings { secret_id: secret_id.clone(), secret_key: secret_key.clone(), capacity: 64 },
+        VerificationSandboxSettings {
+            secret_id: secret_id.clone(),
+            secret_key: secret_key.clone(),
+            capacity: 64,
+        },
         Arc::new(actors::SystemClock),
     ));
     let server = sandbox::verification::serve(listener, provider.clone()).unwrap();
@@ -398,8 +406,14 @@ async fn a_production_start_serves_without_sandbox_secrets_in_the_database_or_fr
     std::fs::write(&secrets, &verification_key).unwrap();
     env.retain(|(k, _)| !k.starts_with("FLASHSALE__TRUST__VERIFICATION_"));
     env.extend([
-        ("FLASHSALE__TRUST__VERIFICATION_FACEID_URL".into(), format!("{verification_base}/sandbox/verification/faceid")),
-        ("FLASHSALE__TRUST__VERIFICATION_OCR_URL".into(), format!("{verification_base}/sandbox/verification/ocr")),
+        (
+            "FLASHSALE__TRUST__VERIFICATION_FACEID_URL".into(),
+            format!("{verification_base}/sandbox/verification/faceid"),
+        ),
+        (
+            "FLASHSALE__TRUST__VERIFICATION_OCR_URL".into(),
+            format!("{verification_base}/sandbox/verification/ocr"),
+        ),
         ("FLASHSALE__TRUST__VERIFICATION_SECRET_ID".into(), verification_id),
         ("FLASHSALE__TRUST__VERIFICATION_SECRET_KEY_FILE".into(), secrets.display().to_string()),
     ]);

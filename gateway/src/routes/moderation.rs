@@ -197,7 +197,11 @@ async fn file_report(
     let max_chars = state.settings.trust.report_text_max_chars;
     let text = body.text.trim();
     if text.chars().count() > max_chars || text.chars().any(char::is_control) {
-        return Err(ApiError::invalid("invalid_text", format!("text: at most {max_chars} characters, no control characters")).into());
+        return Err(ApiError::invalid(
+            "invalid_text",
+            format!("text: at most {max_chars} characters, no control characters"),
+        )
+        .into());
     }
     let limit = state.settings.trust.reports_per_buyer_per_hour;
     let now = state.clock.now();
@@ -280,8 +284,9 @@ pub async fn report_product(
     id: web::Path<i64>,
     body: web::Json<ReportBody>,
 ) -> Result<HttpResponse, ModerationError> {
-    let product =
-        repo::product(&state.db, ProductId(id.into_inner())).await?.ok_or(ModerationError::ProductNotFound)?;
+    let product = repo::product(&state.db, ProductId(id.into_inner()))
+        .await?
+        .ok_or(ModerationError::ProductNotFound)?;
     file_report(&state, buyer.0, (product.merchant_id, None, product.id), &body).await
 }
 

@@ -47,7 +47,9 @@ impl MoneyError {
             Self::InvalidQuery(message) => ApiError::invalid("invalid_query", message.clone()),
             Self::InvalidAmount => ApiError::invalid("invalid_amount", self.to_string()),
             Self::Books(error, retry_after) => books_error(error, *retry_after),
-            Self::Frozen => ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "merchant_banned", self.to_string()),
+            Self::Frozen => {
+                ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "merchant_banned", self.to_string())
+            }
             Self::Csv(_) | Self::Internal(_) => ApiError::unexpected(),
         }
     }

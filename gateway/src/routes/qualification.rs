@@ -91,9 +91,11 @@ impl ResponseError for QualificationError {
     fn error_response(&self) -> HttpResponse {
         let api = self.api();
         match self {
-            Self::Invalid(reasons) | Self::NumberBanned(reasons) => HttpResponse::build(api.status).json(json!({
-                "error": {"code": api.code, "message": api.message, "reasons": reasons_json(reasons)}
-            })),
+            Self::Invalid(reasons) | Self::NumberBanned(reasons) => {
+                HttpResponse::build(api.status).json(json!({
+                    "error": {"code": api.code, "message": api.message, "reasons": reasons_json(reasons)}
+                }))
+            }
             _ => {
                 if api.status == StatusCode::INTERNAL_SERVER_ERROR {
                     tracing::error!(cause = %self, "internal error");
@@ -144,7 +146,11 @@ impl QualificationBody {
             contact_name: self.contact_name,
             contact_phone: self.contact_phone,
             categories: self.categories,
-            permits: self.permits.into_iter().map(|p| PermitInput { kind: p.kind, number: p.number }).collect(),
+            permits: self
+                .permits
+                .into_iter()
+                .map(|p| PermitInput { kind: p.kind, number: p.number })
+                .collect(),
         }
     }
 }
@@ -221,7 +227,10 @@ async fn read_upload(
                     return Err(QualificationError::Upload(UploadError::TooLarge { max_bytes }));
                 }
                 if limit > 0 {
-                    return Err(QualificationError::BadUpload(format!("{} is too long", name.unwrap_or_default())));
+                    return Err(QualificationError::BadUpload(format!(
+                        "{} is too long",
+                        name.unwrap_or_default()
+                    )));
                 }
                 continue;
             }
@@ -229,7 +238,10 @@ async fn read_upload(
         }
         match name.as_deref() {
             Some("kind") => {
-                kind = Some(String::from_utf8(bytes).map_err(|_| QualificationError::BadUpload("kind is not text".into()))?)
+                kind = Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| QualificationError::BadUpload("kind is not text".into()))?,
+                )
             }
             Some("file") => {
                 let declared = field.content_type().map(|m| m.essence_str().to_owned());
@@ -238,7 +250,9 @@ async fn read_upload(
             _ => {}
         }
     }
-    let kind = kind.ok_or_else(|| QualificationError::BadUpload("send the document's kind as the field `kind`".into()))?;
+    let kind = kind.ok_or_else(|| {
+        QualificationError::BadUpload("send the document's kind as the field `kind`".into())
+    })?;
     let (declared, bytes) =
         file.ok_or_else(|| QualificationError::BadUpload("send the image as the field `file`".into()))?;
     Ok((kind.trim().to_owned(), declared, bytes))
@@ -336,7 +350,10 @@ pub(crate) async fn merchant_view(state: &AppState, merchant: MerchantId) -> Res
     security(("merchant" = [])),
 )]
 #[get("/merchants/me")]
-pub async fn me(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, QualificationError> {
+pub async fn me(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+) -> Result<HttpResponse, QualificationError> {
     Ok(HttpResponse::Ok().json(merchant_view(&state, merchant.0).await?))
 }
 
@@ -367,9 +384,9 @@ pub async fn queue(
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, QualificationError> {
     let wanted = query.state.as_deref().unwrap_or("manual");
-    let review_state = ReviewState::parse(wanted)
-        .filter(|s| *s != ReviewState::None)
-        .ok_or_else(|| ApiError::invalid("invalid_state", "state is manual, pending, rejected or approved"))?;
+    let review_state = ReviewState::parse(wanted).filter(|s| *s != ReviewState::None).ok_or_else(|| {
+        ApiError::invalid("invalid_state", "state is manual, pending, rejected or approved")
+    })?;
     let now = state.clock.now().plus_millis(1);
     let records = stored::in_state(&state.db, review_state, now, 100).await?;
     let items: Vec<Value> = records
@@ -451,15 +468,19 @@ pub async fn decide(
         .filter(|r| !r.field.is_empty() && !r.code.is_empty())
         .collect();
     if !body.approve && reasons.is_empty() {
-        return Err(ApiError::invalid("reasons_required", "a rejection names at least one field and reason").into());
+        return Err(
+            ApiError::invalid("reasons_required", "a rejection names at least one field and reason").into()
+        );
     }
     let to = if body.approve { ReviewState::Approved } else { ReviewState::Rejected };
     let reasons = if body.approve { Vec::new() } else { reasons };
     let from = [ReviewState::Manual, ReviewState::Pending];
     let written =
-        stored::record_review(&state.db, merchant, body.revision, &from, to, &reasons, state.clock.now()).await?;
+        stored::record_review(&state.db, merchant, body.revision, &from, to, &reasons, state.clock.now())
+            .await?;
     if !written {
-        let current = stored::qualification(&state.db, merchant).await?.ok_or(QualificationError::NotFound)?;
+        let current =
+            stored::qualification(&state.db, merchant).await?.ok_or(QualificationError::NotFound)?;
         return Err(QualificationError::NotInReview(current.review_state.as_str()));
     }
     let action = if body.approve { "qualification.approve" } else { "qualification.reject" };

@@ -66,7 +66,12 @@ pub struct Unbanned {
 }
 
 impl Trust {
-    pub fn new(db: DatabaseConnection, registry: Arc<StockRegistry>, journal: Journal, release_holds: bool) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        registry: Arc<StockRegistry>,
+        journal: Journal,
+        release_holds: bool,
+    ) -> Self {
         Self { db, registry, journal, release_holds }
     }
 
@@ -113,8 +118,11 @@ impl Trust {
         trust::suspend_merchant_sales(&self.db, merchant, &held).await?;
         // Every sale of the merchant held back in storage (by this ban or before) is held
         // back in its actor too.
-        let sales: Vec<FlashSaleId> =
-            trust::suspended_sales_of(&self.db, merchant, 10_000).await?.into_iter().map(|(id, _)| id).collect();
+        let sales: Vec<FlashSaleId> = trust::suspended_sales_of(&self.db, merchant, 10_000)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         self.tell_actors(&sales, true).await?;
         let products_delisted = trust::delist_merchant_products(&self.db, merchant, &held).await?;
         let token_version = access::revoke_merchant(&self.db, merchant).await?;
@@ -131,7 +139,8 @@ impl Trust {
         entry: &AuditEntry,
         now: Timestamp,
     ) -> Result<Unbanned, TrustError> {
-        let ban_id = stored::lift_ban(&self.db, merchant, reason, entry, now).await?.ok_or(TrustError::NotBanned)?;
+        let ban_id =
+            stored::lift_ban(&self.db, merchant, reason, entry, now).await?.ok_or(TrustError::NotBanned)?;
         let sales_resumed = trust::resume_banned_sales(&self.db, merchant).await?;
         self.tell_actors(&sales_resumed, false).await?;
         let products_relisted = trust::relist_banned_products(&self.db, merchant).await?;
