@@ -165,6 +165,20 @@ pub async fn bans_in_force(
         .collect())
 }
 
+/// Whether the merchant of withdrawal `id` is banned (its withdrawals are frozen then); `None`
+/// for no such withdrawal.
+pub async fn withdrawal_frozen(db: &DatabaseConnection, id: i64) -> Result<Option<bool>, DbErr> {
+    use crate::entities::withdrawal;
+    let merchant: Option<i64> = withdrawal::Entity::find_by_id(id)
+        .select_only()
+        .column(withdrawal::Column::MerchantId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(merchant) = merchant else { return Ok(None) };
+    Ok(Some(crate::qualification::active_ban(db, MerchantId(merchant)).await?.is_some()))
+}
+
 // ---- fans' reports --------------------------------------------------------------------------
 
 /// What a report can say is wrong, a fixed list.

@@ -509,3 +509,31 @@ async fn a_report_taken_down_stops_the_sale_tells_the_merchant_and_is_audited() 
     assert_eq!((after.status.as_u16(), after.code()), (409, "sale_suspended"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_ban_set_to_release_holds_cancels_the_unpaid_orders_at_once() {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.trust.ban_holds = "release".into();
+    let app = spawn_app(settings).await;
+    let api = app.api();
+    let phone = "13800000601";
+    let merchant = api.merchant(phone).await;
+    let (_, sale) = opened(open_sale(&api, &merchant, 10).await);
+    for (n, fan) in ["13100000601", "13100000602", "13100000603"].into_iter().enumerate() {
+        let fan = api.buyer(fan).await;
+        assert_eq!(api.order(sale, &fan, &format!("k{n}"), 2).await.status, 201);
+    }
+    assert_eq!(api.counts(sale).await, (4, 6, 0, 10));
+    let operator = api.operator().await;
+    let id = merchant_id(&api, phone).await;
+    let ban = api
+        .post(&format!("/api/v1/operator/merchants/{id}/ban"), Some(&operator), json!({"reason": "fraud"}))
+        .await;
+    assert_eq!(ban.status, 200, "{}", ban.body);
+    // Released with the ban's answer: every unit back, every order cancelled and stored so.
+    assert_eq!(api.counts(sale).await, (10, 0, 0, 10));
+    let stored = stored_orders(&db.connect().await, sale).await;
+    assert_eq!(stored, [("cancelled".to_owned(), (6, 3))].into_iter().collect());
+    app.stop().await;
+}

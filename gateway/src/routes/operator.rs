@@ -219,6 +219,10 @@ async fn decide_withdrawal(
     reason: String,
 ) -> Result<HttpResponse, OperatorError> {
     let retry = state.admission.retry_after_secs();
+    if pay && persistence::trust::withdrawal_frozen(&state.db, id).await? == Some(true) {
+        let message = "withdrawals are frozen while the merchant is banned";
+        return Err(ApiError::conflict("merchant_banned", message).into());
+    }
     let (withdrawal, decided) = state
         .payments
         .decide_withdrawal(WithdrawalId(id), pay, reason.clone())
@@ -246,7 +250,7 @@ async fn decide_withdrawal(
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 403, description = "the token is not of the role this needs", body = ErrorBody),
         (status = 404, description = "`withdrawal_not_found`", body = ErrorBody),
-        (status = 409, description = "`not_pending`", body = ErrorBody),
+        (status = 409, description = "`not_pending`, `merchant_banned` (frozen)", body = ErrorBody),
         (status = 503, description = "busy (`overloaded`), with Retry-After", body = ErrorBody),
     ),
     security(("operator" = [])),
