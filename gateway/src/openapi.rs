@@ -189,6 +189,8 @@ mod tests {
             include_str!("routes/operators.rs"),
             include_str!("routes/operator.rs"),
             include_str!("routes/live.rs"),
+            include_str!("routes/qualification.rs"),
+            include_str!("routes/moderation.rs"),
             include_str!("pages/share.rs"),
             include_str!("openapi.rs"),
         ];
