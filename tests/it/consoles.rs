@@ -21,7 +21,13 @@ fn cookie_of(response: &reqwest::Response, name: &str) -> Option<(String, String
 
 /// Signs in at `login_path` ({phone, password} or {username, password}) as a page would: the
 /// CSRF cookie from the sign-in page, then the session cookie. `Cookie:` to send afterwards.
-async fn page_session(api: &Api, page: &str, login_path: &str, body: Value, cookie: &str) -> String {
+pub(crate) async fn page_session(
+    api: &Api,
+    page: &str,
+    login_path: &str,
+    body: Value,
+    cookie: &str,
+) -> String {
     let client = no_redirects();
     let sign_in_page = client.get(api.url(page)).send().await.unwrap();
     assert_eq!(sign_in_page.status(), 200);
@@ -54,7 +60,7 @@ async fn page_session(api: &Api, page: &str, login_path: &str, body: Value, cook
     format!("fs_csrf={csrf}; {cookie}={token}")
 }
 
-async fn page(api: &Api, path: &str, cookies: &str) -> (u16, String) {
+pub(crate) async fn page(api: &Api, path: &str, cookies: &str) -> (u16, String) {
     let answer = no_redirects().get(api.url(path)).header(COOKIE, cookies).send().await.unwrap();
     let status = answer.status().as_u16();
     (status, answer.text().await.unwrap())

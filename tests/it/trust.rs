@@ -537,3 +537,51 @@ async fn a_ban_set_to_release_holds_cancels_the_unpaid_orders_at_once() {
     assert_eq!(stored, [("cancelled".to_owned(), (6, 3))].into_iter().collect());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_console_pages_show_the_review_the_queue_the_reports_and_the_bans() {
+    use crate::consoles::{page, page_session};
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let phone = "13800000701";
+    let token = api.unapproved_merchant(phone).await;
+    api.register_company(phone).await;
+    let uscc = company_form(phone)["licence_number"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.post("/sandbox/verification/unsure", None, json!({"key": uscc, "unsure": true})).await.status,
+        200
+    );
+    api.qualify(&token, phone).await;
+    assert_eq!(api.review_settled(&token).await["review_state"], "manual");
+
+    let login = json!({"phone": phone, "password": "password-123"});
+    let merchant = page_session(&api, "/console/login", "/console/session", login, "fs_merchant").await;
+    let (status, shown) = page(&api, "/console/qualification", &merchant).await;
+    assert_eq!(status, 200);
+    assert!(
+        shown.contains("人工审核中") && shown.contains("data-upload") && shown.contains("营业执照"),
+        "{shown}"
+    );
+
+    let approved = api.merchant("13800000702").await;
+    let (_, sale) = opened(open_sale(&api, &approved, 5).await);
+    let fan = api.buyer("13100000701").await;
+    let report = api
+        .post(&format!("/api/v1/flash-sales/{sale}/reports"), Some(&fan), json!({"reason": "counterfeit"}))
+        .await;
+    assert_eq!(report.status, 201);
+
+    let login = json!({"username": "operator", "password": crate::helpers::OPERATOR_PASSWORD});
+    let operator = page_session(&api, "/admin/login", "/admin/session", login, "fs_operator").await;
+    let (status, queue) = page(&api, "/admin/qualifications", &operator).await;
+    assert_eq!(status, 200);
+    assert!(queue.contains(&uscc) && queue.contains("驳回"), "{queue}");
+    let (status, reports) = page(&api, "/admin/reports", &operator).await;
+    assert_eq!(status, 200);
+    assert!(reports.contains("counterfeit") && reports.contains("/takedown"), "{reports}");
+    let (status, bans) = page(&api, "/admin/bans", &operator).await;
+    assert_eq!(status, 200);
+    assert!(bans.contains("没有被封禁的商家"), "{bans}");
+    app.stop().await;
+}
