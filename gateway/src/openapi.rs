@@ -79,6 +79,7 @@ impl Modify for BearerTokens {
         operator::create_partner, operator::set_split, operator::run_query, operator::run_refunds,
         operator::ledger_check, operator::reconcile, operator::dead_letters, operator::replay_notification,
         live::list, live::authorize, live::callback, live::bind_sale, live::sale_platforms, live::notify,
+        live::take_back,
         document, docs,
     ),
     components(schemas(ErrorBody)),

@@ -28,18 +28,19 @@ use super::{Pages, not_found_page, see_other, with_csrf};
 use crate::AppState;
 use crate::routes::merchants::{MerchantError, issue_token};
 
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/console", "秒杀"),
     ("/console/orders", "订单"),
     ("/console/products", "商品"),
     ("/console/dashboard", "数据"),
     ("/console/money", "资金"),
+    ("/console/platforms", "直播平台"),
 ];
 /// Sales listed on the home page.
 const SALES_LISTED: u64 = 50;
 
 /// The signed-in merchant and its shop name, or `None` (no cookie, or its token no longer good).
-async fn merchant_of(state: &AppState, request: &HttpRequest) -> Option<(MerchantId, String)> {
+pub(super) async fn merchant_of(state: &AppState, request: &HttpRequest) -> Option<(MerchantId, String)> {
     let token = request.cookie(MERCHANT_COOKIE)?;
     let id = crate::auth::merchant_of_token(state, token.value()).await.ok()?;
     let name = repo::merchant_display_name(&state.db, id).await.ok().flatten().unwrap_or_default();
@@ -52,7 +53,7 @@ fn trouble(error: &dyn std::fmt::Display) -> HttpResponse {
 }
 
 /// A console page for a signed-in merchant.
-fn frame(
+pub(super) fn frame(
     state: &AppState,
     request: &HttpRequest,
     title: &str,
@@ -344,6 +345,7 @@ pub async fn board(
                     span.state #f-state data-state=(phase) { (phase_label(phase)) }
                     " " (beijing(terms.starts_at)) " – " (beijing(terms.ends_at)) "（北京时间）· 秒杀价 " (yuan(terms.price_fen)) " · 每人限购 " (terms.per_buyer_limit) " 件"
                 }
+                p { a #platforms-link href=(format!("/console/sales/{}/platforms", terms.id)) { "抖店 · 快手小店售卖 ›" } }
             }
         }
         section #board data-figures=(format!("/console/sales/{}/figures", terms.id)) aria-label="实时数据" {
