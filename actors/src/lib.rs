@@ -29,8 +29,8 @@ pub use ids::OrderIds;
 pub use journal::{DoorEvent, Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StartFailure, StockRegistry, StoredDoors};
 pub use settlement::{
-    PaymentOutcome, PaymentReport, RefundReason, SettleError, SettlementHandle, SettlementRegistry,
-    SettlementSettings, StartError, Unavailable,
+    PaymentOutcome, PaymentReport, PlatformPayment, RefundReason, SettleError, SettlementHandle,
+    SettlementRegistry, SettlementSettings, StartError, Unavailable,
 };
 pub use stock::{
     CancelFailure, ConfirmFailure, Confirmed, DoorChanged, DoorFailure, PlaceError, PlaceRequest, Placed,

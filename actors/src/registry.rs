@@ -296,6 +296,12 @@ impl StockRegistry {
         self
     }
 
+    /// Where order ids come from: every order of ours takes its id here, a live platform's
+    /// included (see `settlement::PlatformPayment`).
+    pub fn order_ids(&self) -> &Arc<OrderIds> {
+        &self.ids
+    }
+
     /// The count of unpaid orders the actors keep (the gateway reads it to refuse early).
     pub fn holds(&self) -> &Arc<UnpaidHolds> {
         &self.holds

@@ -30,6 +30,9 @@ pub struct SettlementSettings {
     pub mailbox_capacity: usize,
     pub fee_bps_wechat: u32,
     pub fee_bps_alipay: u32,
+    /// What the live platforms keep of an order paid there (their service fee).
+    pub fee_bps_douyin: u32,
+    pub fee_bps_kuaishou: u32,
     pub withdrawals: WithdrawalPolicy,
 }
 
@@ -38,6 +41,8 @@ impl SettlementSettings {
         match channel {
             Channel::Wechat => self.fee_bps_wechat,
             Channel::Alipay => self.fee_bps_alipay,
+            Channel::Douyin => self.fee_bps_douyin,
+            Channel::Kuaishou => self.fee_bps_kuaishou,
         }
     }
 }
@@ -52,6 +57,17 @@ pub struct PaymentReport {
     pub amount_fen: Fen,
     /// The stock actor of the order's sale.
     pub sale: Arc<SaleHandle>,
+}
+
+/// A live platform's order, paid there, to become an order of ours credited to the merchant.
+#[derive(Debug, Clone)]
+pub struct PlatformPayment {
+    /// The order as ours: paid, of `engine::PLATFORM_BUYER`, its id minted by the caller (used
+    /// only if this platform order was never credited).
+    pub order: engine::Order,
+    pub door: engine::Door,
+    pub platform_order_id: String,
+    pub receiver: Option<engine::address::ShippingAddress>,
 }
 
 /// Why the money of a payment goes back to the buyer.

@@ -125,6 +125,9 @@ pub enum MoneyEvent {
         verified: bool,
         at: Timestamp,
     },
+    /// A live platform's paid order became an order of ours, credited (its capture's payment id
+    /// is the database's, given when the payment row is inserted).
+    PlatformOrderPaid(Box<crate::payment::PlatformOrderPaid>),
     /// Who shares the merchant's net from now on; replaces the rule before.
     SplitRuleSet {
         merchant_id: MerchantId,
@@ -134,6 +137,15 @@ pub enum MoneyEvent {
 }
 
 impl MoneyEvent {
+    /// The posting it makes, if any.
+    pub fn posting(&self) -> Option<&Posting> {
+        match self {
+            MoneyEvent::Posted(entry) => Some(&entry.posting),
+            MoneyEvent::PlatformOrderPaid(paid) => Some(&paid.entry.posting),
+            _ => None,
+        }
+    }
+
     /// When it was decided.
     pub fn at(&self) -> Timestamp {
         match self {
@@ -146,6 +158,7 @@ impl MoneyEvent {
             | MoneyEvent::SplitRuleSet { at, .. } => *at,
             MoneyEvent::Withdrawal(w) => w.updated_at,
             MoneyEvent::RefundDecided(decision) => decision.at,
+            MoneyEvent::PlatformOrderPaid(paid) => paid.capture.at,
         }
     }
 }

@@ -22,6 +22,10 @@ use crate::{Fen, MerchantId, Timestamp};
 pub enum Channel {
     Wechat,
     Alipay,
+    /// Paid on the Douyin shop: the platform collected the money and settles it to the merchant.
+    Douyin,
+    /// Paid on the Kuaishou shop, likewise.
+    Kuaishou,
 }
 
 impl Channel {
@@ -29,6 +33,8 @@ impl Channel {
         match self {
             Channel::Wechat => "wechat",
             Channel::Alipay => "alipay",
+            Channel::Douyin => "douyin",
+            Channel::Kuaishou => "kuaishou",
         }
     }
 
@@ -36,6 +42,8 @@ impl Channel {
         match raw {
             "wechat" => Some(Channel::Wechat),
             "alipay" => Some(Channel::Alipay),
+            "douyin" => Some(Channel::Douyin),
+            "kuaishou" => Some(Channel::Kuaishou),
             _ => None,
         }
     }

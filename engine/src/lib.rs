@@ -29,7 +29,7 @@ pub use ids::{BuyerId, FlashSaleId, MerchantId, OrderId, PaymentId, ProductId, R
 pub use input::{ClientNetwork, IdempotencyKey, InputError, Phone, Quantity};
 pub use money::Fen;
 pub use order::{NotPayable, Order, OrderState, Receipt, StateChange};
-pub use sale::doors::{Door, DoorError, DoorOrder, DoorOutcome, DoorUnits, Slice};
+pub use sale::doors::{Door, DoorError, DoorOrder, DoorOutcome, DoorUnits, PLATFORM_BUYER, Slice};
 pub use sale::{
     CancelError, ConfirmError, FlashSale, Release, Reservation, ReserveError, ReserveRequest, RestockError,
     Restocked, RestoreError, SaleTerms, StockCounts, TermsError,

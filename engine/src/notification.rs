@@ -19,16 +19,25 @@ pub enum NoticeKind {
     OrderDelivered,
     RefundApproved,
     RefundRejected,
+    /// To the merchant: a shop on a live platform lost its grant (authorise again).
+    ShopDisconnected,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 5] = [
+    pub const ALL: [NoticeKind; 6] = [
         NoticeKind::OrderPaid,
         NoticeKind::OrderShipped,
         NoticeKind::OrderDelivered,
         NoticeKind::RefundApproved,
         NoticeKind::RefundRejected,
+        NoticeKind::ShopDisconnected,
     ];
+
+    /// Whether the merchant (by its phone, `merchant_id` among the values) hears of it, not the
+    /// order's buyer.
+    pub const fn is_for_merchant(self) -> bool {
+        matches!(self, NoticeKind::ShopDisconnected)
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +46,7 @@ impl NoticeKind {
             NoticeKind::OrderDelivered => "order_delivered",
             NoticeKind::RefundApproved => "refund_approved",
             NoticeKind::RefundRejected => "refund_rejected",
+            NoticeKind::ShopDisconnected => "shop_disconnected",
         }
     }
 
@@ -112,6 +122,23 @@ impl Notice {
             ("waybill_no".to_owned(), waybill_no.to_owned()),
         ]);
         Self { kind: NoticeKind::OrderShipped, order_id, occurrence: waybill_no.to_owned(), params, at }
+    }
+
+    /// The merchant is told its shop on `platform` (its Chinese name) lost its grant; about no
+    /// order (id 0), once per disconnection (`occurrence`: the shop and the time).
+    pub fn shop_disconnected(
+        merchant_id: crate::MerchantId,
+        platform: &str,
+        shop_name: &str,
+        occurrence: String,
+        at: Timestamp,
+    ) -> Self {
+        let params = BTreeMap::from([
+            ("merchant_id".to_owned(), merchant_id.0.to_string()),
+            ("platform".to_owned(), platform.to_owned()),
+            ("shop_name".to_owned(), shop_name.to_owned()),
+        ]);
+        Self { kind: NoticeKind::ShopDisconnected, order_id: OrderId(0), occurrence, params, at }
     }
 
     /// The buyer is told their order was delivered (once per order).

@@ -116,6 +116,21 @@ pub struct PaidOrder {
     pub entry: Entry,
 }
 
+/// A live platform's order, paid there, recorded as an order of ours: the order (paid, of
+/// [`crate::PLATFORM_BUYER`]), its capture on the platform's channel and the posting that
+/// credits the merchant, with where it ships to when the platform said. Persisted in one
+/// transaction, once per platform order (the posting's operation id is
+/// `pay:{platform}:{platform order id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformOrderPaid {
+    pub order: crate::Order,
+    pub door: crate::Door,
+    pub platform_order_id: String,
+    pub capture: Capture,
+    pub entry: Entry,
+    pub receiver: Option<crate::address::ShippingAddress>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

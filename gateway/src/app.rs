@@ -177,15 +177,26 @@ impl Application {
             sandbox_keys.map(|keys| Arc::new(Sandbox::new(keys, settings.payment_sandbox(&base_url))));
         let (sms_client, sms_sandbox) = sms(&db, &settings, &base_url, &clock).await?;
         let sms_client: Arc<dyn SmsSender> = Arc::new(sms_client);
-        let live_wiring = live(&db, &settings, &base_url, &clock).await?;
-        let live = Arc::new(workflows::live::Live::new(
-            db.clone(),
-            live_wiring.platforms,
-            live_wiring.token_key,
-            (registry.clone(), journal.clone()),
+        let withdrawal_ids =
+            Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
+        let settlements = Arc::new(SettlementRegistry::new(
+            settings.settlement(),
+            journal.clone(),
             clock.clone(),
-            settings.live_workflow(&base_url),
+            withdrawal_ids,
         ));
+        let live_wiring = live(&db, &settings, &base_url, &clock).await?;
+        let live = Arc::new(
+            workflows::live::Live::new(
+                db.clone(),
+                live_wiring.platforms,
+                live_wiring.token_key,
+                (registry.clone(), journal.clone()),
+                clock.clone(),
+                settings.live_workflow(&base_url),
+            )
+            .with_settlements(settlements.clone()),
+        );
         let login_codes = LoginCodes::new(
             settings.buyer_codes.rules(),
             &secret,
@@ -199,14 +210,6 @@ impl Application {
             wechat_mp_client.map(Arc::new),
             settings.notifications.clone(),
             clock.clone(),
-        ));
-        let withdrawal_ids =
-            Arc::new(OrderIds::new(clock.now(), persistence::money::largest_withdrawal_id(&db).await?));
-        let settlements = Arc::new(SettlementRegistry::new(
-            settings.settlement(),
-            journal.clone(),
-            clock.clone(),
-            withdrawal_ids,
         ));
 
         let payments = Arc::new(Payments::new(
@@ -498,6 +501,14 @@ impl Application {
                     // After the orders are in: what the platforms still hold of ended sales.
                     if let Err(error) = live.take_back_ended().await {
                         tracing::warn!(%error, "taking live slices back failed");
+                    }
+                    // Leases whose platform stock call failed, tried again on their backoff.
+                    if let Err(error) = live.retry_leases().await {
+                        tracing::warn!(%error, "retrying failed leases failed");
+                    }
+                    // Waybills of shipped platform orders, and retries of those that failed.
+                    if let Err(error) = live.send_waybills().await {
+                        tracing::warn!(%error, "sending waybills to the live platforms failed");
                     }
                 }
             }

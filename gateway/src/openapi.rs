@@ -83,6 +83,7 @@ impl Modify for BearerTokens {
         qualification::decide,
         moderation::ban, moderation::unban, moderation::report_sale, moderation::report_product,
         moderation::reports, moderation::take_down, moderation::dismiss,
+        live::take_back,
         document, docs,
     ),
     components(schemas(ErrorBody)),

@@ -17,6 +17,7 @@ pub mod entities;
 pub mod health;
 pub mod journal;
 pub mod live;
+pub mod live_orders;
 pub mod migration;
 pub mod money;
 pub mod order_lists;

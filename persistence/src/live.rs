@@ -310,15 +310,17 @@ pub async fn store_refreshed(
     Ok(updated.rows_affected == 1)
 }
 
-/// Marks the shop disconnected (its grant is gone) unless it was bound again since `version`;
-/// whether this call did it.
+/// Marks the shop disconnected (its grant is gone) unless it was bound again since `version`,
+/// and writes `notice` (the merchant is told) in the same transaction; whether this call did it.
 pub async fn disconnect(
     db: &DatabaseConnection,
     id: i64,
     version: i64,
     reason: &str,
     now: Timestamp,
+    notice: &engine::notification::Notice,
 ) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
     let updated = Entity::update_many()
         .col_expr(Column::Status, Expr::value(DISCONNECTED))
         .col_expr(Column::DisconnectedAt, Expr::value(now.as_millis()))
@@ -327,9 +329,14 @@ pub async fn disconnect(
         .filter(Column::Id.eq(id))
         .filter(Column::Version.eq(version))
         .filter(Column::Status.eq(CONNECTED))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(updated.rows_affected == 1)
+    let done = updated.rows_affected == 1;
+    if done {
+        crate::outbox::enqueue(&txn, notice).await?;
+    }
+    txn.commit().await?;
+    Ok(done)
 }
 
 // ---- a sale sold through the live platforms ----

@@ -82,6 +82,7 @@ pub(crate) async fn insert_entry(db: &impl ConnectionTrait, entry: &Entry) -> Re
 pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Result<(), DbErr> {
     match event {
         MoneyEvent::Posted(entry) => insert_entry(db, entry).await,
+        MoneyEvent::PlatformOrderPaid(paid) => crate::live_orders::insert_platform_order(db, paid).await,
         MoneyEvent::Payment { payment_id, state, transaction_id, at } => {
             let mut update = payment::Entity::update_many()
                 .col_expr(payment::Column::State, Expr::value(state.as_str()))

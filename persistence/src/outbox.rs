@@ -293,6 +293,18 @@ pub async fn recipient_of_order(
     Ok(Some(Recipient { buyer_id: BuyerId(buyer.id), phone, wechat_openid: buyer.wechat_openid }))
 }
 
+/// Who hears of a merchant's notice: the merchant, by the phone it signed up with (no openid).
+pub async fn recipient_of_merchant(
+    db: &DatabaseConnection,
+    merchant_id: engine::MerchantId,
+) -> Result<Option<Recipient>, DbErr> {
+    let Some(row) = crate::entities::merchant::Entity::find_by_id(merchant_id.0).one(db).await? else {
+        return Ok(None);
+    };
+    let phone = Phone::parse(&row.phone).map_err(|_| DbErr::Custom(format!("merchant {} phone", row.id)))?;
+    Ok(Some(Recipient { buyer_id: BuyerId(0), phone, wechat_openid: None }))
+}
+
 /// Records the buyer's openid in the platform's mini program (or forgets it); whether the
 /// buyer exists.
 pub async fn set_wechat_openid(

@@ -388,6 +388,8 @@ pub async fn sale_units(db: &DatabaseConnection, flash_sale_id: FlashSaleId) -> 
         // As a BIGINT: Postgres widens a sum of BIGINTs to NUMERIC.
         .column_as(Expr::col(order::Column::Quantity).sum().cast_as("BIGINT"), "units")
         .filter(order::Column::FlashSaleId.eq(flash_sale_id.0))
+        // A platform's orders are counted by the door's slice.
+        .filter(order::Column::BuyerId.ne(engine::PLATFORM_BUYER.0))
         .group_by(order::Column::State)
         .into_tuple()
         .all(db)
@@ -498,12 +500,15 @@ pub async fn order_by_key(
         .transpose()
 }
 
+/// A sale's orders placed through the engine (not those made from a live platform's orders).
 pub async fn orders_of_sale(
     db: &DatabaseConnection,
     flash_sale_id: FlashSaleId,
 ) -> Result<Vec<Order>, DbErr> {
     order::Entity::find()
         .filter(order::Column::FlashSaleId.eq(flash_sale_id.0))
+        // A platform's orders are counted by the door's slice, not placed through the engine.
+        .filter(order::Column::BuyerId.ne(engine::PLATFORM_BUYER.0))
         .order_by_asc(order::Column::Id)
         .all(db)
         .await?

@@ -26,6 +26,8 @@ fn brand(channel: Channel) -> (&'static str, &'static str, &'static str) {
     match channel {
         Channel::Wechat => ("微信支付", "#07c160", "确认支付"),
         Channel::Alipay => ("支付宝", "#1677ff", "确认付款"),
+        Channel::Douyin => ("抖音支付", "#161823", "确认支付"),
+        Channel::Kuaishou => ("快手支付", "#ff4906", "确认支付"),
     }
 }
 

@@ -183,7 +183,8 @@ impl Sandbox {
     fn down_flag(&self, channel: Channel) -> &AtomicBool {
         match channel {
             Channel::Wechat => &self.wechat_down,
-            Channel::Alipay => &self.alipay_down,
+            // The live platforms are sandboxes of their own (`live`); never asked here.
+            Channel::Alipay | Channel::Douyin | Channel::Kuaishou => &self.alipay_down,
         }
     }
 
@@ -350,6 +351,7 @@ impl Sandbox {
         Some(match channel {
             Channel::Wechat => self.wechat_notification(&trade, trade.amount, self.now().as_millis() / 1_000),
             Channel::Alipay => self.alipay_notification(&trade, trade.amount),
+            Channel::Douyin | Channel::Kuaishou => return None,
         })
     }
 
@@ -359,6 +361,7 @@ impl Sandbox {
         let schedule: &[u64] = match channel {
             Channel::Wechat => &WECHAT_RETRY_SECS,
             Channel::Alipay => &ALIPAY_RETRY_SECS,
+            Channel::Douyin | Channel::Kuaishou => return,
         };
         let delays = std::iter::once(0).chain(schedule.iter().copied());
         for delay in delays {
@@ -397,6 +400,7 @@ impl Sandbox {
             Channel::Wechat => ok,
             // Alipay: the body must be exactly `success`.
             Channel::Alipay => ok && text.trim() == alipay_protocol::ACK,
+            Channel::Douyin | Channel::Kuaishou => false,
         }
     }
 
@@ -441,7 +445,10 @@ async fn pay(
     channel: web::Path<String>,
     body: web::Json<PayBody>,
 ) -> HttpResponse {
-    let Some(channel) = Channel::parse(&channel) else { return no_such_sandbox() };
+    let Some(channel) = Channel::parse(&channel).filter(|c| matches!(c, Channel::Wechat | Channel::Alipay))
+    else {
+        return no_such_sandbox();
+    };
     let sandbox = sandbox.into_inner();
     match sandbox.pay(channel, &body.out_trade_no) {
         Ok(trade) => HttpResponse::Ok().json(json!({
@@ -463,7 +470,10 @@ async fn outage(
     channel: web::Path<String>,
     body: web::Json<OutageBody>,
 ) -> HttpResponse {
-    let Some(channel) = Channel::parse(&channel) else { return no_such_sandbox() };
+    let Some(channel) = Channel::parse(&channel).filter(|c| matches!(c, Channel::Wechat | Channel::Alipay))
+    else {
+        return no_such_sandbox();
+    };
     sandbox.set_down(channel, body.down);
     HttpResponse::Ok().json(json!({"channel": channel.as_str(), "down": body.down}))
 }
@@ -471,7 +481,10 @@ async fn outage(
 /// `GET /sandbox/{channel}/trades/{out_trade_no}`: the channel's own record.
 async fn show_trade(sandbox: web::Data<Sandbox>, path: web::Path<(String, String)>) -> HttpResponse {
     let (channel, out_trade_no) = path.into_inner();
-    let Some(channel) = Channel::parse(&channel) else { return no_such_sandbox() };
+    let Some(channel) = Channel::parse(&channel).filter(|c| matches!(c, Channel::Wechat | Channel::Alipay))
+    else {
+        return no_such_sandbox();
+    };
     match sandbox.trade(channel, &out_trade_no) {
         Some(t) => HttpResponse::Ok().json(json!({
             "out_trade_no": t.out_trade_no,

@@ -56,6 +56,8 @@ impl Settings {
             mailbox_capacity: p.settlement_mailbox,
             fee_bps_wechat: p.fee_bps_wechat,
             fee_bps_alipay: p.fee_bps_alipay,
+            fee_bps_douyin: self.live.douyin_fee_bps,
+            fee_bps_kuaishou: self.live.kuaishou_fee_bps,
             withdrawals: WithdrawalPolicy {
                 daily_limit_fen: p.withdrawal_daily_limit_fen,
                 minimum_fen: p.withdrawal_minimum_fen,
@@ -224,6 +226,10 @@ impl Settings {
             slice_units: l.slice_units,
             top_up_below: l.top_up_below,
             poll_max_pages: l.poll_max_pages,
+            lease_retries: l.lease_retries,
+            lease_retry_base_ms: l.lease_retry_base_ms,
+            waybill_max_attempts: l.waybill_max_attempts,
+            waybill_retry_base_ms: ms(l.waybill_retry_base_secs),
             ack_timeout: self.ack_timeout(),
             ..LiveSettings::default()
         }

@@ -557,6 +557,19 @@ pub struct Live {
     pub top_up_below: u32,
     /// Timeout of one call to a platform.
     pub call_timeout_ms: u64,
+    /// What each platform keeps of an order paid there (its service fee), in basis points,
+    /// posted like a payment channel's fee.
+    pub douyin_fee_bps: u32,
+    pub kuaishou_fee_bps: u32,
+    /// A lease whose platform stock call failed is tried again this many times, after
+    /// `lease_retry_base_ms`, doubling; then the units stay leased and unsold (fewer sold, never
+    /// more) until the next top-up.
+    pub lease_retries: u32,
+    pub lease_retry_base_ms: u64,
+    /// Sending a shipped platform order's waybill to the platform: attempts at most, the first
+    /// retry after `waybill_retry_base_secs`, doubling.
+    pub waybill_max_attempts: u32,
+    pub waybill_retry_base_secs: u64,
     pub douyin: Douyin,
     pub kuaishou: Kuaishou,
 }
@@ -576,6 +589,12 @@ impl Default for Live {
             slice_units: 100,
             top_up_below: 20,
             call_timeout_ms: 5_000,
+            douyin_fee_bps: 500,
+            kuaishou_fee_bps: 500,
+            lease_retries: 3,
+            lease_retry_base_ms: 500,
+            waybill_max_attempts: 8,
+            waybill_retry_base_secs: 30,
             douyin: Douyin::default(),
             kuaishou: Kuaishou::default(),
         }
@@ -799,7 +818,7 @@ impl Settings {
         let p = &self.payments;
         for channel in &p.channels {
             anyhow::ensure!(
-                engine::ledger::Channel::parse(channel).is_some(),
+                matches!(channel.as_str(), "wechat" | "alipay"),
                 "payments.channels: unknown channel {channel:?} (wechat, alipay)"
             );
         }
@@ -860,12 +879,18 @@ impl Settings {
             ("live.poll_max_pages", u64::from(l.poll_max_pages)),
             ("live.slice_units", u64::from(l.slice_units)),
             ("live.call_timeout_ms", l.call_timeout_ms),
+            ("live.waybill_max_attempts", u64::from(l.waybill_max_attempts)),
+            ("live.waybill_retry_base_secs", l.waybill_retry_base_secs),
         ] {
             anyhow::ensure!(value > 0, "{key} must be greater than 0");
         }
         anyhow::ensure!(
             l.top_up_below <= l.slice_units,
             "live.top_up_below must not exceed live.slice_units"
+        );
+        anyhow::ensure!(
+            l.douyin_fee_bps <= 10_000 && l.kuaishou_fee_bps <= 10_000,
+            "live.*_fee_bps above 10,000"
         );
         persistence::Backend::of(&self.database.url)?;
         Ok(())

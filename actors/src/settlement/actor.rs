@@ -42,6 +42,14 @@ pub struct ReportPayment {
     pub reply: oneshot::Sender<Result<PaymentOutcome, SettleError>>,
 }
 
+/// A live platform's paid order: record it as ours and credit it, once per platform order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CreditPlatformOrder {
+    pub payment: super::PlatformPayment,
+    pub reply: oneshot::Sender<Result<PaymentOutcome, SettleError>>,
+}
+
 /// The channel refunded a payment owed back (and with it `order_refunded`, if any).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -191,13 +199,7 @@ impl SettlementActor {
     /// Journals `events` (room taken first), then applies their postings to the ledger.
     fn commit(&mut self, events: Vec<MoneyEvent>) -> Result<Seq, SettleError> {
         let slot = self.journal.slot().map_err(SettleError::Journal)?;
-        let postings: Vec<Posting> = events
-            .iter()
-            .filter_map(|e| match e {
-                MoneyEvent::Posted(entry) => Some(entry.posting.clone()),
-                _ => None,
-            })
-            .collect();
+        let postings: Vec<Posting> = events.iter().filter_map(|e| e.posting().cloned()).collect();
         let seq = slot.append(JournalEvent::Money(events)).map_err(SettleError::Journal)?;
         for posting in postings {
             let posted = self.ledger.post(posting);
@@ -293,6 +295,52 @@ impl SettlementActor {
         let seq = self.commit(events)?;
         metrics::counter!("flashsale_payments_refund_owed_total").increment(1);
         Ok(PaymentOutcome::RefundOwed { seq, reason })
+    }
+
+    /// A platform's paid order: its capture on the platform's channel (fee and splits as for
+    /// our own orders), the order and the posting journaled as one event. Seen before (its
+    /// operation id is in the ledger): nothing new.
+    fn credit_platform_order(
+        &mut self,
+        payment: super::PlatformPayment,
+    ) -> Result<PaymentOutcome, SettleError> {
+        let channel = payment.door.channel();
+        let pay = Op::Payment { channel, transaction_id: payment.platform_order_id.clone() }.id();
+        if self.ledger.contains(&pay) {
+            return Ok(PaymentOutcome::Duplicate { seq: self.journal.last_appended() });
+        }
+        let now = self.clock.now();
+        let order = payment.order;
+        let settlement = PaymentSettlement::compute(
+            self.merchant_id,
+            channel,
+            order.amount_fen,
+            self.settings.fee_bps(channel),
+            &self.split,
+        );
+        let posting = settlement.capture(pay, now);
+        let held = settlement.held;
+        let capture = Capture {
+            order_id: order.id,
+            // The payment row's id is given by the database in the same transaction.
+            payment_id: PaymentId(0),
+            transaction_id: payment.platform_order_id.clone(),
+            settlement,
+            review: if held { Review::Pending } else { Review::None },
+            at: now,
+        };
+        let entry = self.entry(posting, Some(order.id), EntryKind::Payment);
+        let paid = engine::payment::PlatformOrderPaid {
+            order,
+            door: payment.door,
+            platform_order_id: payment.platform_order_id,
+            capture: capture.clone(),
+            entry,
+            receiver: payment.receiver,
+        };
+        let seq = self.commit(vec![MoneyEvent::PlatformOrderPaid(Box::new(paid))])?;
+        self.captures.insert(capture.order_id, capture);
+        Ok(PaymentOutcome::Credited { seq, held })
     }
 
     fn refund_paid(&mut self, msg: &RefundPaid) -> Result<Seq, SettleError> {
@@ -538,6 +586,14 @@ impl Handler<ReportPayment> for SettlementActor {
                 let _ = reply.send(Err(error));
             }
         }
+    }
+}
+
+impl Handler<CreditPlatformOrder> for SettlementActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CreditPlatformOrder, _: &mut Self::Context) {
+        let _ = msg.reply.send(self.credit_platform_order(msg.payment));
     }
 }
 

@@ -11,10 +11,10 @@ use engine::{Fen, OrderId, PaymentId, WithdrawalId};
 use tokio::sync::oneshot;
 
 use super::actor::{
-    DecideRefund, DecideReview, DecideWithdrawal, RefundPaid, RefundRequestPaid, ReportPayment, SetKyc,
-    SetSplit, SettlementActor, Verify, Withdraw,
+    CreditPlatformOrder, DecideRefund, DecideReview, DecideWithdrawal, RefundPaid, RefundRequestPaid,
+    ReportPayment, SetKyc, SetSplit, SettlementActor, Verify, Withdraw,
 };
-use super::{PaymentOutcome, PaymentReport, SettleError, Unavailable};
+use super::{PaymentOutcome, PaymentReport, PlatformPayment, SettleError, Unavailable};
 use crate::journal::Seq;
 
 /// The address of a merchant's settlement actor. Cheap to clone.
@@ -45,6 +45,11 @@ impl SettlementHandle {
     /// Credits a verified payment once, or records it as owed back to its buyer.
     pub async fn payment(&self, report: PaymentReport) -> Result<PaymentOutcome, SettleError> {
         self.ask(|reply| ReportPayment { report, reply }).await?
+    }
+
+    /// Records a live platform's paid order as ours and credits it, once per platform order.
+    pub async fn platform_order(&self, payment: PlatformPayment) -> Result<PaymentOutcome, SettleError> {
+        self.ask(|reply| CreditPlatformOrder { payment, reply }).await?
     }
 
     /// Posts a refund the channel confirmed.

@@ -63,6 +63,8 @@ async fn world(price_fen: i64) -> World {
             mailbox_capacity: 64,
             fee_bps_wechat: 20,
             fee_bps_alipay: 60,
+            fee_bps_douyin: 500,
+            fee_bps_kuaishou: 500,
             withdrawals: WithdrawalPolicy { daily_limit_fen: 1_000_000, minimum_fen: 100 },
         },
         journal,

@@ -46,7 +46,20 @@ impl Door {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.as_str() == name)
     }
+
+    /// The channel a platform order is paid on: the platform collects the money.
+    pub const fn channel(self) -> crate::ledger::Channel {
+        match self {
+            Door::Douyin => crate::ledger::Channel::Douyin,
+            Door::Kuaishou => crate::ledger::Channel::Kuaishou,
+        }
+    }
 }
+
+/// The buyer of an order of ours made from a platform order: the platform knows the fan, we do
+/// not. Such orders are paid when recorded and their units are counted by the door's slice, so
+/// a sale's actor is rebuilt without them.
+pub const PLATFORM_BUYER: crate::BuyerId = crate::BuyerId(0);
 
 /// One door's share of the sale.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -26,6 +26,8 @@ pub struct SaleFacts {
     /// The product's list price, against which the flash price is shown.
     pub original_price_fen: Fen,
     pub shop_name: String,
+    /// The merchant's next sale in its live rooms, if one is scheduled.
+    pub next_stream: Option<super::preview::NextStream>,
     /// The final figures of a settled sale (no actor), read once.
     settled: OnceCell<StockCounts>,
 }
@@ -76,7 +78,9 @@ async fn load(state: &AppState, id: FlashSaleId) -> anyhow::Result<Option<Arc<Sa
         Some(p) => (p.title, p.description, p.image_url, p.price_fen),
         None => (terms.title.clone(), String::new(), String::new(), terms.price_fen),
     };
+    let next_stream = super::preview::load(state, &terms).await?;
     Ok(Some(Arc::new(SaleFacts {
+        next_stream,
         terms,
         product_title,
         description,

@@ -35,6 +35,7 @@ const NAV: [(&str, &str); 6] = [
     ("/console/dashboard", "数据"),
     ("/console/money", "资金"),
     ("/console/qualification", "资质"),
+    ("/console/platforms", "直播平台"),
 ];
 /// Sales listed on the home page.
 const SALES_LISTED: u64 = 50;
@@ -345,6 +346,7 @@ pub async fn board(
                     span.state #f-state data-state=(phase) { (phase_label(phase)) }
                     " " (beijing(terms.starts_at)) " – " (beijing(terms.ends_at)) "（北京时间）· 秒杀价 " (yuan(terms.price_fen)) " · 每人限购 " (terms.per_buyer_limit) " 件"
                 }
+                p { a #platforms-link href=(format!("/console/sales/{}/platforms", terms.id)) { "抖店 · 快手小店售卖 ›" } }
             }
         }
         section #board data-figures=(format!("/console/sales/{}/figures", terms.id)) aria-label="实时数据" {

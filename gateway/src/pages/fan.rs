@@ -117,6 +117,7 @@ fn sale_view(
                     @if !facts.shop_name.is_empty() { p.shop { "店铺：" (facts.shop_name) } }
                     @if !facts.description.is_empty() { p.description { (facts.description) } }
                 }
+                @if let Some(next) = &facts.next_stream { (super::preview::card(next)) }
                 div.actionbar {
                     button.primary #buy type="button" disabled[phase != "live"] { (buy_label(phase)) }
                 }

@@ -23,6 +23,8 @@ pub mod fan;
 pub mod layout;
 pub mod moderation;
 pub mod qualification;
+pub mod live_console;
+pub mod preview;
 pub mod session;
 pub mod share;
 
@@ -128,6 +130,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/sales/new", web::get().to(console::new_sale_page))
         .route("/console/sales/{id}", web::get().to(console::board))
         .route("/console/sales/{id}/figures", web::get().to(console::figures))
+        .route("/console/sales/{id}/platforms", web::get().to(live_console::sale_page))
+        .route("/console/platforms", web::get().to(live_console::shops_page))
+        .route("/console/platforms/{platform}/connect", web::get().to(live_console::connect))
         .route("/console/orders", web::get().to(console::orders_page))
         .route("/console/orders/{id}", web::get().to(console::order_page))
         .route("/console/products", web::get().to(console::products))

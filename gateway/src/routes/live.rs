@@ -47,6 +47,7 @@ impl PlatformError {
                 SaleBindError::NotFound => ApiError::not_found("flash_sale_not_found", message),
                 SaleBindError::Ended => ApiError::conflict("ended", message),
                 SaleBindError::NoShop => ApiError::conflict("no_connected_shop", message),
+                SaleBindError::NotBound => ApiError::not_found("not_bound", message),
                 SaleBindError::Refused(_) => ApiError::conflict("platform_refused", message),
                 SaleBindError::Unavailable(_) => ApiError::unavailable("platform_unavailable", message, 5),
                 SaleBindError::Busy => ApiError::unavailable("busy", message, 1),
@@ -217,6 +218,44 @@ pub async fn sale_platforms(
 ) -> Result<HttpResponse, PlatformError> {
     let doors = state.live.sale_doors(merchant.0, FlashSaleId(path.into_inner())).await?;
     Ok(HttpResponse::Ok().json(json!({ "platforms": doors.iter().map(door_json).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TakeBackBody {
+    /// Units to take back at most; all the platform holds when absent.
+    #[serde(default)]
+    units: Option<u32>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/flash-sales/{id}/platforms/{platform}/take-back",
+    tag = "live",
+    summary = "Takes units back from the platform's slice while the sale runs: the platform's stock is lowered first, then what it gave up returns to the sale; the platform is not topped up again until the sale is bound to it again",
+    params(("id" = i64, Path, description = "the flash sale"), ("platform" = String, Path, description = "`douyin` or `kuaishou`")),
+    request_body = TakeBackBody,
+    responses(
+        (status = 200, description = "`{platform, item_id, sku_id, leased, sold, returned}`"),
+        (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "`flash_sale_not_found` (or another merchant's), `unknown_platform`, `not_bound`", body = ErrorBody),
+        (status = 409, description = "`no_connected_shop`", body = ErrorBody),
+        (status = 503, description = "the platform or the stock is busy", body = ErrorBody),
+    ),
+    security(("merchant" = [])),
+)]
+#[post("/flash-sales/{id}/platforms/{platform}/take-back")]
+pub async fn take_back(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+    path: web::Path<(i64, String)>,
+    body: web::Json<TakeBackBody>,
+) -> Result<HttpResponse, PlatformError> {
+    let (sale, name) = path.into_inner();
+    let platform = platform(&name)?;
+    let taken = state.live.take_back(merchant.0, FlashSaleId(sale), platform, body.units).await?;
+    let mut answer = door_json(&taken.door);
+    answer["returned"] = json!(taken.returned);
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// Each platform's refusal, which it retries: Douyin wants `code` 0 for success, Kuaishou

@@ -96,6 +96,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(live::callback)
         .service(live::bind_sale)
         .service(live::sale_platforms)
+        .service(live::take_back)
         .service(live::notify)
         .service(qualification::submit)
         .service(qualification::upload)

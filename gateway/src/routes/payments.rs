@@ -126,7 +126,10 @@ pub async fn create(
     request: HttpRequest,
     body: web::Json<CreatePayment>,
 ) -> Result<HttpResponse, PaymentError> {
-    let wanted = Channel::parse(&body.channel).ok_or(PaymentError::InvalidChannel)?;
+    // Douyin and Kuaishou are ledger channels of orders paid on those platforms, not ways to pay.
+    let wanted = Channel::parse(&body.channel)
+        .filter(|c| matches!(c, Channel::Wechat | Channel::Alipay))
+        .ok_or(PaymentError::InvalidChannel)?;
     let method = PayMethod::parse(wanted, body.method.as_deref()).ok_or(PaymentError::InvalidMethod)?;
     if method == PayMethod::Jsapi && body.openid.as_deref().is_none_or(str::is_empty) {
         return Err(PaymentError::OpenidRequired);

@@ -186,6 +186,19 @@ pub struct PlatformOrder {
     pub created_at: Timestamp,
     pub paid_at: Option<Timestamp>,
     pub updated_at: Timestamp,
+    /// Where it ships to, when the platform says (order detail and lists of a paid order).
+    pub receiver: Option<Receiver>,
+}
+
+/// Where a platform order ships to, as the platform gives it: region names as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub name: String,
+    pub phone: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
 }
 
 /// A page of orders updated in a time window; `next` is the cursor (Kuaishou) or page
@@ -204,6 +217,31 @@ pub struct Shipment {
     /// Kuaishou a numeric `expressCode`).
     pub company_code: String,
     pub waybill_no: String,
+}
+
+/// A courier as each platform codes it, by KDNiao's `ShipperCode` (ours):
+/// `(ours, Douyin company_code, Kuaishou expressCode)`. Douyin's are the codes of its logistics
+/// company list (`order.logisticsCompanyList`); Kuaishou's numbers are not confirmed (chosen,
+/// used by the client and its sandbox alike).
+pub const PLATFORM_COURIERS: [(&str, &str, &str); 10] = [
+    ("SF", "shunfeng", "1"),
+    ("ZTO", "zhongtong", "2"),
+    ("YTO", "yuantong", "3"),
+    ("STO", "shentong", "4"),
+    ("YD", "yunda", "5"),
+    ("HTKY", "huitongkuaidi", "6"),
+    ("JTSD", "jtexpress", "7"),
+    ("EMS", "ems", "8"),
+    ("JD", "jd", "9"),
+    ("DBL", "debangkuaidi", "10"),
+];
+
+/// The platform's code of one of our couriers, if it has one.
+pub fn courier_code(platform: Platform, ours: &str) -> Option<&'static str> {
+    PLATFORM_COURIERS.iter().find(|(code, _, _)| *code == ours).map(|(_, douyin, kuaishou)| match platform {
+        Platform::Douyin => *douyin,
+        Platform::Kuaishou => *kuaishou,
+    })
 }
 
 /// What a push says happened to an order.

@@ -57,6 +57,8 @@ impl Channels {
         let client: Option<&dyn PaymentChannel> = match channel {
             Channel::Wechat => self.wechat.as_ref().map(|c| c as &dyn PaymentChannel),
             Channel::Alipay => self.alipay.as_ref().map(|c| c as &dyn PaymentChannel),
+            // Paid on the live platforms themselves: never a channel a buyer pays through here.
+            Channel::Douyin | Channel::Kuaishou => None,
         };
         client.ok_or(ChannelError::Disabled(channel.as_str()))
     }

@@ -343,6 +343,14 @@ fn order_json(order: &Order) -> Value {
             "item_num": order.quantity,
             "pay_amount": order.amount_fen.as_i64(),
         }],
+        "post_receiver": "抖音买家",
+        "post_tel": "13800138000",
+        "post_addr": {
+            "province": {"name": "广东省", "id": "44"},
+            "city": {"name": "深圳市", "id": "4403"},
+            "town": {"name": "南山区", "id": "440305"},
+            "detail": format!("科技园路{}号", order.order_id % 1000),
+        },
     })
 }
 
@@ -363,6 +371,9 @@ async fn api(
     body: web::Bytes,
 ) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
+    if sandbox.shop.is_down(&path) {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     HttpResponse::Ok().json(sandbox.call(&path, &pairs(&request), &body))
 }
 

@@ -365,6 +365,10 @@ fn order_json(order: &Order) -> Value {
             "updateTime": order.updated_at.as_millis(), "totalFee": order.amount_fen.as_i64(),
         },
         "orderItemInfo": {"itemId": order.item_id, "skuId": order.sku_id, "num": order.quantity},
+        "orderAddress": {
+            "consignee": "快手买家", "mobile": "13900139000", "province": "浙江省", "city": "杭州市",
+            "district": "西湖区", "address": format!("文三路{}号", order.order_id % 1000),
+        },
     })
 }
 
@@ -398,6 +402,9 @@ async fn api(
     body: web::Bytes,
 ) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
+    if sandbox.shop.is_down(&path) {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     HttpResponse::Ok().json(sandbox.call(&path, &all_pairs(&request, &body)))
 }
 

@@ -35,6 +35,9 @@ pub struct Shop<W: PushWire> {
     wire: W,
     state: Mutex<State>,
     push_url: Mutex<Option<String>>,
+    /// While set, the signed API answers 503 to the methods whose path contains it (all of
+    /// them when empty): an outage, for tests.
+    down: Mutex<Option<String>>,
     counter: AtomicU64,
     in_flight: AtomicUsize,
     pub stats: PushStats,
@@ -51,6 +54,7 @@ impl<W: PushWire> Shop<W> {
             policy,
             wire,
             state: Mutex::new(State::default()),
+            down: Mutex::new(None),
             counter: AtomicU64::new(1),
             in_flight: AtomicUsize::new(0),
             stats: PushStats::default(),
@@ -69,6 +73,17 @@ impl<W: PushWire> Shop<W> {
     /// Points pushes somewhere else (or nowhere).
     pub fn set_push_url(&self, url: Option<String>) {
         *self.push_url.lock() = url;
+    }
+
+    /// Takes the signed API's methods whose path contains `down` (lower case; all of them
+    /// when empty) down, answering 503; `None` brings them back.
+    pub fn set_down(&self, down: Option<&str>) {
+        *self.down.lock() = down.map(str::to_lowercase);
+    }
+
+    /// Whether the method at `path` is down.
+    pub fn is_down(&self, path: &str) -> bool {
+        self.down.lock().as_deref().is_some_and(|part| path.to_lowercase().contains(part))
     }
 
     /// A fresh id: time-ordered, unique within the process.

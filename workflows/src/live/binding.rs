@@ -231,9 +231,22 @@ impl Live {
     /// Marks a shop disconnected because its grant is gone; logged for the operators, shown to
     /// the merchant in the shop list.
     pub async fn disconnect(&self, record: &ShopRecord, error: &LiveError) -> Result<bool, BindError> {
+        let now = self.clock.now();
+        let platform_name = match record.platform.as_str() {
+            "douyin" => "抖店",
+            "kuaishou" => "快手小店",
+            other => other,
+        };
+        let shop_name = if record.shop_name.is_empty() { &record.shop_id } else { &record.shop_name };
+        let notice = engine::notification::Notice::shop_disconnected(
+            engine::MerchantId(record.merchant_id),
+            platform_name,
+            shop_name,
+            format!("{}.{}", record.id, record.version),
+            now,
+        );
         let done =
-            store::disconnect(&self.db, record.id, record.version, &error.to_string(), self.clock.now())
-                .await?;
+            store::disconnect(&self.db, record.id, record.version, &error.to_string(), now, &notice).await?;
         if done {
             tracing::warn!(
                 merchant = record.merchant_id,

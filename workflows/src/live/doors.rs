@@ -51,6 +51,8 @@ pub enum SaleBindError {
     Ended,
     #[error("no connected shop on this platform: bind one first")]
     NoShop,
+    #[error("the flash sale is not sold on this platform")]
+    NotBound,
     #[error("the platform refused: {0}")]
     Refused(LiveError),
     #[error("the platform cannot be reached: {0}")]
@@ -137,22 +139,22 @@ fn units_of(order: &PlatformOrder) -> DoorUnits {
     }
 }
 
-fn busy<T>(_: T) -> ApplyError {
+pub(super) fn busy<T>(_: T) -> ApplyError {
     ApplyError::Busy
 }
 
 impl Live {
-    fn client(&self, platform: Platform) -> Option<Arc<dyn LivePlatform>> {
+    pub(super) fn client(&self, platform: Platform) -> Option<Arc<dyn LivePlatform>> {
         self.platform(platform).cloned()
     }
 
-    async fn handle(&self, sale: FlashSaleId) -> Result<Arc<SaleHandle>, ApplyError> {
+    pub(super) async fn handle(&self, sale: FlashSaleId) -> Result<Arc<SaleHandle>, ApplyError> {
         crate::sales::running_or_started(&self.db, &self.registry, sale)
             .await?
             .ok_or_else(|| ApplyError::Internal(anyhow::anyhow!("flash sale {sale} is bound but gone")))
     }
 
-    async fn durable(&self, changed: DoorChanged) -> Result<DoorChanged, ApplyError> {
+    pub(super) async fn durable(&self, changed: DoorChanged) -> Result<DoorChanged, ApplyError> {
         match tokio::time::timeout(self.settings.ack_timeout, self.journal.wait_durable(changed.seq)).await {
             Ok(Ok(())) => Ok(changed),
             _ => Err(ApplyError::Busy),
@@ -200,7 +202,11 @@ impl Live {
             .ok_or(SaleBindError::NoShop)?;
         let existing = store::bindings_of_sale(&self.db, sale).await?;
         let binding = match existing.into_iter().find(|b| b.platform == platform.as_str()) {
-            Some(binding) => binding,
+            Some(binding) => {
+                // Bound again after a take-back: top-ups resume.
+                persistence::live_orders::resume_door(&self.db, sale, platform.as_str()).await?;
+                binding
+            }
             None => {
                 let grant =
                     self.grant_of(&shop).map_err(|e| SaleBindError::Internal(anyhow::anyhow!("{e}")))?;
@@ -252,13 +258,20 @@ impl Live {
 
     /// Tops the platform's slice up to `slice_units` when fewer than `top_up_below` are left
     /// and the sale is open: lease in the actor (durable) first, then raise the platform's stock.
-    async fn top_up(&self, binding: &SaleBinding, shop: &ShopRecord) -> Result<engine::Slice, ApplyError> {
+    pub(super) async fn top_up(
+        &self,
+        binding: &SaleBinding,
+        shop: &ShopRecord,
+    ) -> Result<engine::Slice, ApplyError> {
         let platform = Platform::parse(&binding.platform).ok_or(ApplyError::NotOffered)?;
         let door = door_of(platform);
         let client = self.client(platform).ok_or(ApplyError::NotOffered)?;
         let handle = self.handle(binding.flash_sale_id).await?;
         // One top-up at a time per node, so two platform orders arriving together lease once.
         let _turn = self.top_ups.lock().await;
+        if persistence::live_orders::door_paused(&self.db, binding.flash_sale_id, platform.as_str()).await? {
+            return handle.slice(door).await.map(|(slice, _)| slice).ok_or(ApplyError::Busy);
+        }
         let (slice, counts) = handle.slice(door).await.ok_or(ApplyError::Busy)?;
         let now = self.clock.now();
         if slice.leased >= self.settings.top_up_below.max(1)
@@ -291,11 +304,13 @@ impl Live {
         };
         if let Err(error) = client.change_stock(&grant.access_token, &change).await {
             // The units stay leased without being on sale there: the platform sells fewer,
-            // never more. Logged for an operator.
+            // never more. Tried again by `retry_leases` under the same key.
             tracing::warn!(sale = %binding.flash_sale_id, platform = platform.as_str(), %error,
                 units = changed.granted, "leased units could not be put on the platform's stock");
             if error.is_revoked() {
                 let _ = self.disconnect(shop, &error).await;
+            } else {
+                self.remember_failed_lease(binding, door, change, now);
             }
             return Err(ApplyError::Platform(error));
         }
@@ -335,6 +350,11 @@ impl Live {
         )?;
         let moved = changed.order.is_some();
         let changed = self.durable(changed).await?;
+        // Sold and paid at the platform: an order of ours, credited (once, also when the door
+        // order was recorded before and the credit did not happen).
+        if units_of(order) == DoorUnits::Sold {
+            self.credit_platform_order(&binding, handle.terms.merchant_id, platform, order).await?;
+        }
         if changed.slice.leased < self.settings.top_up_below
             && let Some(shop) = store::shop(&self.db, binding.live_shop_id).await?
             && shop.status == store::CONNECTED
@@ -464,7 +484,9 @@ impl Live {
         let mut returned = 0;
         for (sale, platform) in store::held_slices(&self.db, MAX_BINDINGS).await? {
             let Some(platform) = Platform::parse(&platform) else { continue };
-            let Some(client) = self.client(platform) else { continue };
+            if self.client(platform).is_none() {
+                continue;
+            }
             let Some(binding) = store::bindings_of_sale(&self.db, sale)
                 .await?
                 .into_iter()
@@ -477,47 +499,13 @@ impl Live {
                 continue;
             }
             let handle = self.handle(sale).await?;
-            let door = door_of(platform);
-            let Some((slice, _)) = handle.slice(door).await else { continue };
+            let Some((slice, _)) = handle.slice(door_of(platform)).await else { continue };
             if slice.leased == 0 {
                 continue;
             }
             let Some(shop) = store::shop(&self.db, binding.live_shop_id).await? else { continue };
-            let grant = self.grant_of(&shop).map_err(|e| ApplyError::Internal(anyhow::anyhow!("{e}")))?;
-            let mut want = slice.leased;
-            while want > 0 {
-                let change = StockChange {
-                    item_id: binding.item_id.clone(),
-                    sku_id: binding.sku_id.clone(),
-                    change: StockMove::By(-i64::from(want)),
-                    // A key of its own per attempt: a refused attempt must never make a later
-                    // one look done. A lost answer retried lowers the stock twice: fewer sold,
-                    // never more.
-                    idempotency_key: format!(
-                        "unlease-{}-{}-{}-{want}",
-                        binding.flash_sale_id,
-                        door.as_str(),
-                        self.clock.now().as_millis()
-                    ),
-                };
-                match client.change_stock(&grant.access_token, &change).await {
-                    Ok(()) => break,
-                    // Fewer left than the slice: the platform sold some we have not heard of.
-                    Err(LiveError::Refused { .. }) => want /= 2,
-                    Err(error) => return Err(ApplyError::Platform(error)),
-                }
-            }
-            if want == 0 {
-                continue;
-            }
-            let changed = handle
-                .try_unlease(door, want)
-                .map_err(busy)?
-                .await
-                .map_err(busy)?
-                .map_err(|e| ApplyError::Internal(anyhow::anyhow!("unlease refused: {e:?}")))?;
-            self.durable(changed).await?;
-            returned += want;
+            let _turn = self.top_ups.lock().await;
+            returned += self.lower_and_return(&binding, &shop, &handle, slice.leased).await?;
         }
         Ok(returned)
     }

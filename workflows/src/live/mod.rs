@@ -7,21 +7,30 @@
 //!   disconnected).
 //! - [`doors`]: a sale sold through the platforms too — items created, slices leased and
 //!   topped up through the stock actor, platform orders from pushes and polling.
+//! - [`orders`]: a platform's paid order as an order of ours (credited once through the
+//!   merchant's settlement actor) and its waybill sent back to the platform.
+//! - [`slices`]: units taken back from a platform while the sale runs (the merchant's action),
+//!   and leases whose platform stock call failed, tried again.
 //! - [`seal`]: the shops' tokens encrypted at rest (AES-256-GCM, bound to their row).
 
 pub mod binding;
 pub mod doors;
+pub mod orders;
 pub mod seal;
+pub mod slices;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use actors::{Clock, Journal, StockRegistry};
+use actors::{Clock, Journal, SettlementRegistry, StockRegistry};
 use persistence::DatabaseConnection;
 use providers::live::{LivePlatform, Platform};
 
 pub use binding::{BindError, BoundShop, RefreshReport, ShopState};
 pub use doors::{ApplyError, PollReport, SaleBindError, SaleDoor};
+pub use orders::WaybillReport;
 pub use seal::TokenSeal;
+pub use slices::TakenBack;
 
 /// The clients of the platforms this deployment offers.
 #[derive(Clone, Default)]
@@ -58,6 +67,12 @@ pub struct LiveSettings {
     pub poll_max_pages: u32,
     /// Each polling round looks this far before the last one's end.
     pub poll_overlap_ms: i64,
+    /// A failed lease's platform stock call: retries and the first backoff (doubling).
+    pub lease_retries: u32,
+    pub lease_retry_base_ms: u64,
+    /// Sending waybills to the platforms: attempts per order, first backoff (doubling).
+    pub waybill_max_attempts: u32,
+    pub waybill_retry_base_ms: i64,
     /// How long a door change may wait for the journal.
     pub ack_timeout: std::time::Duration,
 }
@@ -75,6 +90,10 @@ impl Default for LiveSettings {
             top_up_below: 20,
             poll_max_pages: 10,
             poll_overlap_ms: 60_000,
+            lease_retries: 3,
+            lease_retry_base_ms: 500,
+            waybill_max_attempts: 8,
+            waybill_retry_base_ms: 30_000,
             ack_timeout: std::time::Duration::from_secs(5),
         }
     }
@@ -91,8 +110,12 @@ pub struct Live {
     pub settings: LiveSettings,
     pub registry: Arc<StockRegistry>,
     pub journal: Journal,
+    /// The merchants' settlement actors, which credit platform orders ([`Self::with_settlements`]).
+    settlements: Option<Arc<SettlementRegistry>>,
     bindings: doors::Bindings,
     top_ups: tokio::sync::Mutex<()>,
+    /// Leases whose platform stock call failed, to try again (bounded by the bindings).
+    failed_leases: parking_lot::Mutex<HashMap<(engine::FlashSaleId, engine::Door), slices::FailedLease>>,
     /// When each shop was last polled up to (one entry per connected shop).
     polled: parking_lot::Mutex<std::collections::HashMap<i64, engine::Timestamp>>,
 }
@@ -120,10 +143,18 @@ impl Live {
             settings,
             registry,
             journal,
+            settlements: None,
             bindings: Default::default(),
             top_ups: tokio::sync::Mutex::new(()),
+            failed_leases: Default::default(),
             polled: Default::default(),
         }
+    }
+
+    /// Platform orders paid there are credited through these settlement actors.
+    pub fn with_settlements(mut self, settlements: Arc<SettlementRegistry>) -> Self {
+        self.settlements = Some(settlements);
+        self
     }
 
     /// The client of `platform`, when this deployment offers it.

@@ -132,8 +132,21 @@ impl Notifications {
     /// Sends one message; a database error is the caller's, everything else an outcome.
     async fn attempt(&self, message: &OutboxMessage) -> Result<Outcome, DbErr> {
         let template = self.settings.template(message.kind);
-        let Some(recipient) = outbox::recipient_of_order(&self.db, message.order_id).await? else {
-            return Ok(Outcome::Failed { error: "the order or its buyer is gone".into(), permanent: true });
+        let recipient = if message.kind.is_for_merchant() {
+            match message.params.get("merchant_id").and_then(|m| m.parse().ok()) {
+                Some(merchant) => {
+                    outbox::recipient_of_merchant(&self.db, engine::MerchantId(merchant)).await?
+                }
+                None => None,
+            }
+        } else {
+            outbox::recipient_of_order(&self.db, message.order_id).await?
+        };
+        let Some(recipient) = recipient else {
+            return Ok(Outcome::Failed {
+                error: "the order, its buyer or the merchant is gone".into(),
+                permanent: true,
+            });
         };
         let missing = |name: &str| Outcome::Failed {
             error: format!("the notice has no value {name:?}"),

@@ -83,6 +83,8 @@ pub struct NotificationSettings {
     pub order_delivered: NoticeTemplate,
     pub refund_approved: NoticeTemplate,
     pub refund_rejected: NoticeTemplate,
+    /// To the merchant's phone: a live platform's shop was disconnected.
+    pub shop_disconnected: NoticeTemplate,
 }
 
 impl Default for NotificationSettings {
@@ -134,6 +136,14 @@ impl Default for NotificationSettings {
                 "tpl-refund-rejected",
                 &[("character_string1", "order_id"), ("thing2", "reason"), ("phrase3", "=未通过")],
             ),
+            // Merchants have no mini-program openid: text only.
+            shop_disconnected: template(
+                "2100106",
+                "您的{1}店铺{2}授权已失效，订单与库存同步已暂停，请登录商家后台重新授权。",
+                &["platform", "shop_name"],
+                "",
+                &[],
+            ),
         }
     }
 }
@@ -146,6 +156,7 @@ impl NotificationSettings {
             NoticeKind::OrderDelivered => &self.order_delivered,
             NoticeKind::RefundApproved => &self.refund_approved,
             NoticeKind::RefundRejected => &self.refund_rejected,
+            NoticeKind::ShopDisconnected => &self.shop_disconnected,
         }
     }
 
@@ -234,7 +245,7 @@ mod tests {
     fn the_defaults_are_sound_and_in_chinese() {
         let settings = NotificationSettings::default();
         assert_eq!(settings.problems(), Vec::<String>::new());
-        assert_eq!(settings.sms_templates().len(), 5);
+        assert_eq!(settings.sms_templates().len(), 6);
         for kind in NoticeKind::ALL {
             let template = settings.template(kind);
             assert!(template.sms_text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)), "{kind:?}");

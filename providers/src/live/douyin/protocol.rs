@@ -26,7 +26,10 @@
 //! bad signature, a bad parameter and a dead token; the push body shape `[{tag, msg_id, data}]`,
 //! the tag numbers (100 created, 101 paid, 102 shipped, 103 completed, 105/106 cancelled, 200
 //! refund requested, 201 refund agreed) and the time fields of `data`; the allowed clock skew
-//! (10 minutes here); the refresh token's 14 days restarting at each refresh.
+//! (10 minutes here); the refresh token's 14 days restarting at each refresh. The receiver of an
+//! order is read from plain `post_receiver`, `post_tel` and `post_addr {province, city, town,
+//! detail}`: the live platform sends them encrypted (`encrypt_post_receiver`, …) and asks for a
+//! decryption call (`order.batchDecrypt`) that is not spoken here.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use engine::Timestamp;
@@ -321,6 +324,31 @@ pub struct OrderWire {
     /// Fen.
     pub pay_amount: i64,
     pub sku_order_list: Vec<SkuOrderWire>,
+    /// The receiver (`post_receiver`, `post_tel`, `post_addr`), when the order has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_receiver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_tel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_addr: Option<PostAddrWire>,
+}
+
+/// `post_addr`: `province`, `city`, `town` (the district), each `{name, id}`, and `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostAddrWire {
+    pub province: NamedWire,
+    pub city: NamedWire,
+    pub town: NamedWire,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A region of `post_addr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedWire {
+    pub name: String,
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: String,
 }
 
 /// A sub-order: one SKU of the order.
@@ -354,6 +382,17 @@ impl OrderWire {
             created_at: Timestamp(self.create_time.saturating_mul(1_000)),
             paid_at: (self.pay_time > 0).then(|| Timestamp(self.pay_time.saturating_mul(1_000))),
             updated_at: Timestamp(self.update_time.saturating_mul(1_000)),
+            receiver: match (&self.post_receiver, &self.post_tel, &self.post_addr) {
+                (Some(name), Some(phone), Some(addr)) => Some(crate::live::Receiver {
+                    name: name.clone(),
+                    phone: phone.clone(),
+                    province: addr.province.name.clone(),
+                    city: addr.city.name.clone(),
+                    district: addr.town.name.clone(),
+                    detail: addr.detail.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }

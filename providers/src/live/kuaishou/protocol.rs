@@ -18,7 +18,9 @@
 //! expired token, a cancelled grant), the `error` value of a dead grant (`invalid_grant`);
 //! the allowed clock skew (10 minutes); the events' `info` fields (`oid`, `status`,
 //! `updateTime`) and the after-sales event names; the order wire shape (`orderBaseInfo`,
-//! `orderItemInfo`); whether the message key is 16 or 32 bytes (both are taken).
+//! `orderItemInfo`); whether the message key is 16 or 32 bytes (both are taken); the receiver as
+//! plain `orderAddress {consignee, mobile, province, city, district, address}` (the platform
+//! sends `encryptedConsignee`, `encryptedMobile`, … and a decryption API not spoken here).
 
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use base64::Engine as _;
@@ -253,6 +255,21 @@ pub fn order_status(code: i64) -> Option<OrderStatus> {
 pub struct OrderWire {
     pub order_base_info: OrderBaseWire,
     pub order_item_info: OrderItemWire,
+    /// The receiver, when the order has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_address: Option<OrderAddressWire>,
+}
+
+/// `orderAddress`: `consignee`, `mobile`, region names and `address` (the detail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderAddressWire {
+    pub consignee: String,
+    pub mobile: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub address: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +310,14 @@ impl OrderWire {
             created_at: Timestamp(base.create_time),
             paid_at: (base.pay_time > 0).then_some(Timestamp(base.pay_time)),
             updated_at: Timestamp(base.update_time),
+            receiver: self.order_address.as_ref().map(|a| crate::live::Receiver {
+                name: a.consignee.clone(),
+                phone: a.mobile.clone(),
+                province: a.province.clone(),
+                city: a.city.clone(),
+                district: a.district.clone(),
+                detail: a.address.clone(),
+            }),
         })
     }
 }

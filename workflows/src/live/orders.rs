@@ -1,0 +1,176 @@
+//! A platform's paid order as an order of ours, and the waybill back to the platform.
+//!
+//! Once a platform order is recorded against its door's slice and the platform says it is paid,
+//! it becomes an order of ours: paid, of [`engine::PLATFORM_BUYER`], with a payment on the
+//! platform's channel, credited to the merchant at once by its settlement actor (the platform's
+//! fee from `[live]`, MCN splits as for our own orders), shipping to the receiver the platform
+//! gave. The settlement actor knows every operation id it posted (`pay:{platform}:{order}`,
+//! restored from the database at start), so each platform order is credited once however often
+//! it is applied — by a push, its retries, or the polling backstop, which reads every order
+//! again after a restart. A crash between the slice and the credit is repaired by that first
+//! polling round.
+//!
+//! When the merchant ships such an order from our console (the ordinary shipments flow), the
+//! waybill is sent to the platform by [`Live::send_waybills`], a sweep over shipped platform
+//! orders whose waybill the platform has not taken: each attempt counted, failures retried
+//! after a doubling backoff up to `waybill_max_attempts`, and a taken waybill marked once. The
+//! platforms accept the same waybill for the same order again, so an attempt whose answer was
+//! lost and is made again ships nothing twice.
+
+use actors::{PaymentOutcome, PlatformPayment, SettlementHandle};
+use engine::address::{AddressInput, ShippingAddress};
+use engine::{IdempotencyKey, Order, OrderState, PLATFORM_BUYER, Timestamp};
+use persistence::live::SaleBinding;
+use persistence::live_orders as links;
+use providers::live::{OrderStatus, Platform, PlatformOrder, Receiver, Shipment, courier_code};
+
+use super::Live;
+use super::doors::{ApplyError, door_of};
+
+/// What one waybill sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaybillReport {
+    pub sent: u32,
+    pub failed: u32,
+}
+
+/// The receiver as a shipping address of ours, when it is one.
+fn receiver_address(receiver: &Receiver) -> Option<ShippingAddress> {
+    ShippingAddress::parse(&AddressInput {
+        name: &receiver.name,
+        phone: &receiver.phone,
+        province: &receiver.province,
+        city: &receiver.city,
+        district: &receiver.district,
+        district_code: None,
+        detail: &receiver.detail,
+    })
+    .ok()
+}
+
+impl Live {
+    async fn settlement_of(&self, merchant: engine::MerchantId) -> Result<SettlementHandle, ApplyError> {
+        let settlements = self
+            .settlements
+            .as_ref()
+            .ok_or_else(|| ApplyError::Internal(anyhow::anyhow!("no settlement registry")))?;
+        settlements
+            .get_or_start(merchant, || persistence::money::books(&self.db, merchant))
+            .await
+            .map_err(|e| ApplyError::Internal(anyhow::anyhow!("settlement actor: {e}")))
+    }
+
+    /// Makes a paid platform order an order of ours, credited (once; a repeat is a no-op).
+    /// Unpaid and cancelled orders make nothing.
+    pub(super) async fn credit_platform_order(
+        &self,
+        binding: &SaleBinding,
+        merchant: engine::MerchantId,
+        platform: Platform,
+        order: &PlatformOrder,
+    ) -> Result<(), ApplyError> {
+        let paid = matches!(order.status, OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Completed);
+        let Some(paid_at) = order.paid_at.filter(|_| paid) else { return Ok(()) };
+        let key = IdempotencyKey::parse(&format!("{}-{}", platform.as_str(), order.order_id))
+            .map_err(|_| ApplyError::Internal(anyhow::anyhow!("platform order id {:?}", order.order_id)))?;
+        let receiver = order.receiver.as_ref().and_then(|r| {
+            let parsed = receiver_address(r);
+            if parsed.is_none() {
+                tracing::warn!(platform = platform.as_str(), order = %order.order_id,
+                    "the platform's receiver is not an address of ours; the order cannot be shipped from here");
+            }
+            parsed
+        });
+        let ours = Order {
+            id: self.registry.order_ids().next(),
+            flash_sale_id: binding.flash_sale_id,
+            merchant_id: merchant,
+            buyer_id: PLATFORM_BUYER,
+            quantity: order.quantity,
+            amount_fen: order.amount_fen,
+            state: OrderState::Paid,
+            idempotency_key: key,
+            client_network: None,
+            created_at: order.created_at,
+            expires_at: paid_at,
+            updated_at: paid_at,
+        };
+        let payment = PlatformPayment {
+            order: ours,
+            door: door_of(platform),
+            platform_order_id: order.order_id.clone(),
+            receiver,
+        };
+        let outcome = self
+            .settlement_of(merchant)
+            .await?
+            .platform_order(payment)
+            .await
+            .map_err(|e| ApplyError::Internal(anyhow::anyhow!("crediting a platform order: {e}")))?;
+        if let PaymentOutcome::Credited { .. } = outcome {
+            metrics::counter!("flashsale_live_orders_credited_total", "platform" => platform.as_str())
+                .increment(1);
+        }
+        match tokio::time::timeout(self.settings.ack_timeout, self.journal.wait_durable(outcome.seq())).await
+        {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(ApplyError::Busy),
+        }
+    }
+
+    /// One sweep: the waybills of shipped platform orders that are due, sent to their
+    /// platforms. Bounded: at most 100 orders per sweep.
+    pub async fn send_waybills(&self) -> Result<WaybillReport, ApplyError> {
+        let now = self.clock.now();
+        let due = links::waybills_due(&self.db, now, self.settings.waybill_max_attempts, 100).await?;
+        let mut report = WaybillReport::default();
+        for item in due {
+            match self.send_waybill(&item).await {
+                Ok(()) => {
+                    links::mark_waybill_sent(&self.db, item.link.order_id, self.clock.now()).await?;
+                    report.sent += 1;
+                }
+                Err(error) => {
+                    report.failed += 1;
+                    let attempt = item.link.waybill_attempts.min(20);
+                    let wait = self.settings.waybill_retry_base_ms.saturating_mul(1 << attempt);
+                    let next = Timestamp(now.as_millis().saturating_add(wait));
+                    tracing::warn!(order = %item.link.order_id, platform = %item.link.platform, %error,
+                        attempts = attempt + 1, "sending a waybill to the platform failed");
+                    links::record_waybill_failure(&self.db, item.link.order_id, next, &error).await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn send_waybill(&self, item: &links::WaybillDue) -> Result<(), String> {
+        let platform = Platform::parse(&item.link.platform).ok_or("unknown platform")?;
+        let client = self.platform(platform).ok_or("platform not offered here")?;
+        let company = courier_code(platform, &item.courier)
+            .ok_or_else(|| format!("courier {} has no code at {}", item.courier, platform.as_str()))?;
+        let binding = persistence::live::bindings_of_sale(&self.db, item.link.flash_sale_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|b| b.platform == platform.as_str())
+            .ok_or("the sale is not bound to the platform")?;
+        let shop = persistence::live::shop(&self.db, binding.live_shop_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .filter(|s| s.status == persistence::live::CONNECTED)
+            .ok_or("the shop is not connected")?;
+        let grant = self.grant_of(&shop).map_err(|e| e.to_string())?;
+        let shipment = Shipment {
+            order_id: item.link.platform_order_id.clone(),
+            company_code: company.to_owned(),
+            waybill_no: item.waybill_no.clone(),
+        };
+        client.ship(&grant.access_token, &shipment).await.map_err(|e| {
+            if e.is_revoked() {
+                tracing::warn!(shop = shop.id, "a revoked grant refused a waybill");
+            }
+            e.to_string()
+        })
+    }
+}
