@@ -23,7 +23,11 @@
     not_under_review: "这笔付款已处理过", not_pending: "这笔提现已处理过", review_not_found: "找不到这笔审核",
     invalid_split: "分账比例不正确", unknown_partner: "MCN 机构不存在", invalid_username: "用户名不正确",
     token_revoked: "登录已失效，请重新登录", invalid_token: "登录已失效，请重新登录", unauthorized: "请先登录",
-    forbidden: "没有权限", invalid_body: "请检查填写的内容"
+    forbidden: "没有权限", invalid_body: "请检查填写的内容",
+    banned_words: "含广告法禁用词，请修改", product_not_listed: "商品未上架", sku_required: "请选择规格",
+    invalid_transition: "当前状态不能这样操作", too_many_images: "图片已达上限", invalid_image: "图片无法识别或尺寸过大",
+    unsupported_media_type: "文件类型不支持", payload_too_large: "文件太大", unreadable_file: "文件无法读取",
+    too_many_rows: "行数超过上限", reason_required: "请填写驳回原因"
   };
 
   function message(answer) {
@@ -115,8 +119,62 @@
     });
   }
 
+  // A file form (data-upload): the chosen file as multipart field `file`; an import's report
+  // (data-report) is drawn as a list of its bad rows, a picture's page reloads.
+  function upload(form, event) {
+    event.preventDefault();
+    var error = form.querySelector(".form-error");
+    var input = form.querySelector("input[type=file]");
+    if (!input.files.length) { error.textContent = "请选择文件"; return; }
+    var url = form.dataset.upload;
+    var pressed = event.submitter;
+    if (pressed && pressed.name === "dry_run") url += "?dry_run=" + pressed.value;
+    var data = new FormData();
+    data.append("file", input.files[0]);
+    var buttons = form.querySelectorAll("button");
+    Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
+    error.textContent = "";
+    fetch(url, { method: "POST", body: data, credentials: "same-origin", cache: "no-store",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf, "X-Session": side } })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }, function () { return { status: r.status, body: {} }; }); },
+        function () { return { status: 0, body: {} }; })
+      .then(function (answer) {
+        Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
+        if (!ok(answer)) { error.textContent = message(answer); return; }
+        if (!form.dataset.report) { location.reload(); return; }
+        report(document.getElementById(form.dataset.report), answer.body);
+      });
+  }
+
+  function report(box, r) {
+    box.hidden = false;
+    box.textContent = "";
+    var head = document.createElement("h2");
+    head.textContent = (r.dry_run ? "检查结果" : "导入结果") + "：共 " + r.rows + " 行，" + r.good_rows + " 行可导入，" + r.bad_rows + " 行有问题";
+    box.appendChild(head);
+    if (r.imported) {
+      var done = document.createElement("p");
+      done.textContent = "新建商品 " + r.imported.products_created + "，更新 " + r.imported.products_updated +
+        "，未变 " + r.imported.products_unchanged + "；新建规格 " + r.imported.skus_created + "，更新 " + r.imported.skus_updated;
+      box.appendChild(done);
+    }
+    if (!r.faults.length) return;
+    var table = document.createElement("table");
+    var row = table.insertRow();
+    ["行", "列", "原因"].forEach(function (t) { var th = document.createElement("th"); th.textContent = t; row.appendChild(th); });
+    r.faults.forEach(function (f) {
+      var tr = table.insertRow();
+      [f.row, f.column, f.reason].forEach(function (t) { tr.insertCell().textContent = t; });
+    });
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.dataset && form.dataset.upload) { upload(form, event); return; }
     if (form.dataset && form.dataset.api) submit(form, event);
   });
 
@@ -128,7 +186,7 @@
     } else if (button.dataset.call) {
       var spec = button.dataset.call.split(" ");
       var body = button.dataset.body ? JSON.parse(button.dataset.body) : {};
-      if (button.dataset.reason) body = { reason: document.getElementById(button.dataset.reason).value };
+      if (button.dataset.reason) body.reason = document.getElementById(button.dataset.reason).value;
       button.disabled = true;
       call(spec[0], spec[1], body).then(function (answer) {
         if (ok(answer)) { location.reload(); return; }

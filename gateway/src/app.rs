@@ -79,6 +79,8 @@ pub struct AppState {
     /// The bundled live-platform sandboxes, when this server serves them.
     pub douyin_sandbox: Option<Arc<sandbox::live::douyin::DouyinSandbox>>,
     pub kuaishou_sandbox: Option<Arc<sandbox::live::kuaishou::KuaishouSandbox>>,
+    /// Products, SKUs, pictures, import, the banned-word check, unsold units given back.
+    pub catalogue: Arc<workflows::catalogue::Catalogue>,
 }
 
 impl AppState {
@@ -233,6 +235,14 @@ impl Application {
             font,
         ));
         let exports = Arc::new(Exports::new(db.clone(), clock.clone(), settings.export_settings())?);
+        let catalogue = Arc::new(workflows::catalogue::Catalogue {
+            db: db.clone(),
+            registry: registry.clone(),
+            clock: clock.clone(),
+            words: settings.catalogue.dictionary()?,
+            settings: settings.catalogue.clone(),
+            store: Arc::new(workflows::merchants::store::FsStore::new(&settings.catalogue.images_dir)),
+        });
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
@@ -263,6 +273,7 @@ impl Application {
             live,
             douyin_sandbox: live_wiring.douyin_sandbox,
             kuaishou_sandbox: live_wiring.kuaishou_sandbox,
+            catalogue,
         });
         state.health.probe(&state.db).await;
 
@@ -445,6 +456,8 @@ impl Application {
         });
         let mut background = state.payments.clone().spawn_background();
         background.push(state.fulfilment.clone().spawn_sweep());
+        // Unsold units of ended sales back to their SKU (each sale once, whenever it runs).
+        background.push(state.catalogue.clone().spawn_sweep());
         background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
         // Stopped by abort like the rest: a message it was sending when stopped is under a
         // lease and is sent again once the lease ends (at least once, deduplicated by key).

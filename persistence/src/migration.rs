@@ -15,6 +15,7 @@ mod m0010_outbox_in_flight;
 mod m0011_shipments;
 mod m0012_live_shops;
 mod m0013_live_sales;
+mod m0015_catalogue;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_shipments::Migration),
             Box::new(m0012_live_shops::Migration),
             Box::new(m0013_live_sales::Migration),
+            Box::new(m0015_catalogue::Migration),
         ]
     }
 }

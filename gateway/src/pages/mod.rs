@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod console;
 pub mod fan;
 pub mod layout;
+pub mod products;
 pub mod session;
 pub mod share;
 
@@ -127,7 +128,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/orders", web::get().to(console::orders_page))
         .route("/console/orders/{id}", web::get().to(console::order_page))
         .route("/console/products", web::get().to(console::products))
-        .route("/console/products/{id}", web::get().to(console::edit_product))
+        .route("/console/products/import", web::get().to(products::import_page))
+        .route("/console/products/{id}", web::get().to(products::editor))
         .route("/console/dashboard", web::get().to(console::dashboard_page))
         .route("/console/dashboard.csv", web::get().to(console::dashboard_export))
         .route("/console/dashboard.xlsx", web::get().to(console::dashboard_export))
@@ -141,7 +143,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/withdrawals", web::get().to(admin::withdrawals))
         .route("/admin/merchants", web::get().to(admin::merchants))
         .route("/admin/reconciliation", web::get().to(admin::reconciliation))
-        .route("/admin/ledger", web::get().to(admin::ledger));
+        .route("/admin/ledger", web::get().to(admin::ledger))
+        .route("/admin/products", web::get().to(admin::product_reviews));
 }
 
 /// The page routes under `/api/v1`.
