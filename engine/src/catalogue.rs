@@ -64,7 +64,10 @@ impl ProductState {
     /// which may land the product in `under_review` instead; only an operator leaves it.
     pub fn merchant_may_move(self, to: ProductState) -> bool {
         use ProductState::*;
-        matches!((self, to), (Draft, Listed) | (Listed, Delisted) | (Delisted, Listed) | (Delisted, Draft) | (Listed, Draft))
+        matches!(
+            (self, to),
+            (Draft, Listed) | (Listed, Delisted) | (Delisted, Listed) | (Delisted, Draft) | (Listed, Draft)
+        )
     }
 }
 
@@ -87,7 +90,8 @@ pub enum ReturnShipping {
 }
 
 impl ReturnShipping {
-    pub const ALL: [ReturnShipping; 3] = [ReturnShipping::Buyer, ReturnShipping::Seller, ReturnShipping::Insurance];
+    pub const ALL: [ReturnShipping; 3] =
+        [ReturnShipping::Buyer, ReturnShipping::Seller, ReturnShipping::Insurance];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -155,7 +159,8 @@ pub fn code(raw: &str, field: &str) -> Result<String, FieldFault> {
     if text.is_empty() {
         return Err(fault(field, "is empty"));
     }
-    if text.len() > MAX_CODE_CHARS || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+    if text.len() > MAX_CODE_CHARS || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
         return Err(fault(field, format!("must be 1 to {MAX_CODE_CHARS} letters, digits, '-', '_' or '.'")));
     }
     Ok(text.to_owned())
@@ -170,11 +175,19 @@ pub fn price(value: i64, field: &str) -> Result<(), FieldFault> {
 }
 
 pub fn stock(value: i64, field: &str) -> Result<(), FieldFault> {
-    if (0..=MAX_STOCK).contains(&value) { Ok(()) } else { Err(fault(field, format!("must be from 0 to {MAX_STOCK}"))) }
+    if (0..=MAX_STOCK).contains(&value) {
+        Ok(())
+    } else {
+        Err(fault(field, format!("must be from 0 to {MAX_STOCK}")))
+    }
 }
 
 pub fn threshold(value: i64, field: &str) -> Result<(), FieldFault> {
-    if (0..=MAX_STOCK).contains(&value) { Ok(()) } else { Err(fault(field, format!("must be from 0 to {MAX_STOCK}"))) }
+    if (0..=MAX_STOCK).contains(&value) {
+        Ok(())
+    } else {
+        Err(fault(field, format!("must be from 0 to {MAX_STOCK}")))
+    }
 }
 
 /// Checks specs and SKUs together: names and values plain and distinct, each SKU naming one
@@ -220,7 +233,11 @@ pub fn check_skus(specs: &[Spec], skus: &[SkuDraft]) -> Vec<FieldFault> {
             Ok(_) => {}
             Err(f) => faults.push(f),
         }
-        for check in [price(sku.price_fen, &at("price_fen")), stock(sku.stock, &at("stock")), threshold(sku.low_stock_threshold, &at("low_stock_threshold"))] {
+        for check in [
+            price(sku.price_fen, &at("price_fen")),
+            stock(sku.stock, &at("stock")),
+            threshold(sku.low_stock_threshold, &at("low_stock_threshold")),
+        ] {
             if let Err(f) = check {
                 faults.push(f);
             }
@@ -286,7 +303,8 @@ mod tests {
             Spec { name: "颜色".into(), values: vec!["红".into(), "蓝".into()] },
             Spec { name: "尺码".into(), values: vec!["M".into(), "L".into()] },
         ];
-        let good = [sku("R-M", &[("颜色", "红"), ("尺码", "M")]), sku("B-L", &[("颜色", "蓝"), ("尺码", "L")])];
+        let good =
+            [sku("R-M", &[("颜色", "红"), ("尺码", "M")]), sku("B-L", &[("颜色", "蓝"), ("尺码", "L")])];
         assert_eq!(check_skus(&specs, &good), vec![]);
         let bad = [
             sku("R-M", &[("颜色", "红"), ("尺码", "M")]),

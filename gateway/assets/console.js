@@ -168,6 +168,7 @@
     });
     var wrap = document.createElement("div");
     wrap.className = "table-wrap";
+    wrap.tabIndex = 0;
     wrap.appendChild(table);
     box.appendChild(wrap);
   }

@@ -12,8 +12,8 @@ use engine::{Fen, FlashSaleId, MerchantId, ProductId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -115,9 +115,14 @@ fn state_of(row: &product::Model) -> Result<ProductState, DbErr> {
     ProductState::parse(&row.status).ok_or_else(|| bad(format!("product {} state {}", row.id, row.status)))
 }
 
-fn detail_of(row: product::Model, skus: Vec<SkuRecord>, images: Vec<ImageRecord>) -> Result<ProductDetail, DbErr> {
+fn detail_of(
+    row: product::Model,
+    skus: Vec<SkuRecord>,
+    images: Vec<ImageRecord>,
+) -> Result<ProductDetail, DbErr> {
     let state = state_of(&row)?;
-    let specs: Vec<Spec> = serde_json::from_str(&row.specs).map_err(|e| bad(format!("product {} specs: {e}", row.id)))?;
+    let specs: Vec<Spec> =
+        serde_json::from_str(&row.specs).map_err(|e| bad(format!("product {} specs: {e}", row.id)))?;
     let return_shipping = ReturnShipping::parse(&row.return_shipping)
         .ok_or_else(|| bad(format!("product {} return_shipping {}", row.id, row.return_shipping)))?;
     Ok(ProductDetail {
@@ -156,7 +161,13 @@ fn snapshot(row: &product::Model, skus: &[product_sku::Model]) -> String {
     .to_string()
 }
 
-fn sku_row(product_id: i64, merchant: i64, position: usize, sku: &SkuDraft, now: Timestamp) -> product_sku::ActiveModel {
+fn sku_row(
+    product_id: i64,
+    merchant: i64,
+    position: usize,
+    sku: &SkuDraft,
+    now: Timestamp,
+) -> product_sku::ActiveModel {
     product_sku::ActiveModel {
         id: NotSet,
         product_id: Set(product_id),
@@ -206,7 +217,10 @@ async fn write_revision(
     edited_by: &str,
     now: Timestamp,
 ) -> Result<(), DbErr> {
-    let row = product::Entity::find_by_id(product_id).one(conn).await?.ok_or_else(|| bad(format!("product {product_id} vanished")))?;
+    let row = product::Entity::find_by_id(product_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| bad(format!("product {product_id} vanished")))?;
     let skus = product_sku::Entity::find()
         .filter(product_sku::Column::ProductId.eq(product_id))
         .order_by_asc(product_sku::Column::Position)
@@ -235,8 +249,13 @@ pub async fn insert(
     now: Timestamp,
 ) -> Result<ProductId, InsertError> {
     let txn = db.begin().await?;
-    let id = product::Entity::insert(product_row(merchant, draft, now)).exec(&txn).await.map_err(classify)?.last_insert_id;
-    let rows: Vec<_> = draft.skus.iter().enumerate().map(|(i, s)| sku_row(id, merchant.0, i, s, now)).collect();
+    let id = product::Entity::insert(product_row(merchant, draft, now))
+        .exec(&txn)
+        .await
+        .map_err(classify)?
+        .last_insert_id;
+    let rows: Vec<_> =
+        draft.skus.iter().enumerate().map(|(i, s)| sku_row(id, merchant.0, i, s, now)).collect();
     product_sku::Entity::insert_many(rows).exec_without_returning(&txn).await?;
     write_revision(&txn, id, edited_by, now).await?;
     txn.commit().await?;
@@ -346,7 +365,10 @@ pub async fn edit(
         update = update.col_expr(product::Column::ReturnShipping, Expr::value(shipping.as_str()));
     }
     if let Some(specs) = &edit.specs {
-        update = update.col_expr(product::Column::Specs, Expr::value(serde_json::to_string(specs).expect("specs serialize")));
+        update = update.col_expr(
+            product::Column::Specs,
+            Expr::value(serde_json::to_string(specs).expect("specs serialize")),
+        );
     }
     if let Some((state, reason)) = edit.state {
         update = update
@@ -356,7 +378,8 @@ pub async fn edit(
     if update.exec(&txn).await?.rows_affected != 1 {
         return Err(EditError::Conflict);
     }
-    let existing = product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(id.0)).all(&txn).await?;
+    let existing =
+        product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(id.0)).all(&txn).await?;
     // A list price on a product of one SKU is that SKU's price.
     if let Some(price) = edit.price_fen
         && existing.len() == 1
@@ -373,7 +396,10 @@ pub async fn edit(
         match existing.iter().find(|e| e.code == sku.code) {
             Some(found) => {
                 product_sku::Entity::update_many()
-                    .col_expr(product_sku::Column::SpecValues, Expr::value(serde_json::to_string(&sku.values).expect("values serialize")))
+                    .col_expr(
+                        product_sku::Column::SpecValues,
+                        Expr::value(serde_json::to_string(&sku.values).expect("values serialize")),
+                    )
                     .col_expr(product_sku::Column::PriceFen, Expr::value(sku.price_fen))
                     .col_expr(product_sku::Column::Stock, Expr::value(sku.stock))
                     .col_expr(product_sku::Column::LowStockThreshold, Expr::value(sku.low_stock_threshold))
@@ -396,7 +422,8 @@ pub async fn edit(
 /// Sets a product's `stock` to the sum of its SKUs' and `price_fen` to the lowest SKU price,
 /// then applies the sold-out rule.
 async fn recompute(conn: &impl ConnectionTrait, product_id: i64) -> Result<(), DbErr> {
-    let skus = product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(product_id)).all(conn).await?;
+    let skus =
+        product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(product_id)).all(conn).await?;
     let stock: i64 = skus.iter().map(|s| s.stock).sum();
     let mut update = product::Entity::update_many().col_expr(product::Column::Stock, Expr::value(stock));
     if let Some(price) = skus.iter().map(|s| s.price_fen).min() {
@@ -433,7 +460,12 @@ pub(crate) async fn sold_out_rule(conn: &impl ConnectionTrait, product_id: i64) 
 /// is guarded by the SKU's stock: `false` when it has fewer, and then the caller must not
 /// commit (the product's row was already changed). Rows are changed product first, then SKU,
 /// as every writer of the catalogue does, so two transactions never wait on each other.
-pub(crate) async fn add_units(conn: &impl ConnectionTrait, product_id: i64, sku_id: i64, units: i64) -> Result<bool, DbErr> {
+pub(crate) async fn add_units(
+    conn: &impl ConnectionTrait,
+    product_id: i64,
+    sku_id: i64,
+    units: i64,
+) -> Result<bool, DbErr> {
     product::Entity::update_many()
         .col_expr(product::Column::Stock, Expr::col(product::Column::Stock).add(units))
         .filter(product::Column::Id.eq(product_id))
@@ -459,7 +491,8 @@ pub(crate) async fn sku_for_sale(
     product_id: i64,
     sku_id: Option<i64>,
 ) -> Result<Result<product_sku::Model, SkuChoice>, DbErr> {
-    let skus = product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(product_id)).all(conn).await?;
+    let skus =
+        product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(product_id)).all(conn).await?;
     Ok(match sku_id {
         Some(id) => skus.into_iter().find(|s| s.id == id).ok_or(SkuChoice::NotFound),
         None if skus.len() == 1 => Ok(skus.into_iter().next().expect("one SKU")),
@@ -475,7 +508,12 @@ pub enum SkuChoice {
 }
 
 /// Records which SKU a new sale's units came out of.
-pub(crate) async fn link_sale(conn: &impl ConnectionTrait, sale: i64, product_id: i64, sku_id: i64) -> Result<(), DbErr> {
+pub(crate) async fn link_sale(
+    conn: &impl ConnectionTrait,
+    sale: i64,
+    product_id: i64,
+    sku_id: i64,
+) -> Result<(), DbErr> {
     sale_sku::Entity::insert(sale_sku::ActiveModel {
         flash_sale_id: Set(sale),
         sku_id: Set(sku_id),
@@ -489,12 +527,19 @@ pub(crate) async fn link_sale(conn: &impl ConnectionTrait, sale: i64, product_id
 }
 
 /// The SKU of a sale (none for sales opened before SKUs existed).
-pub async fn sku_of_sale(db: &impl ConnectionTrait, sale: FlashSaleId) -> Result<Option<(i64, Option<i64>)>, DbErr> {
+pub async fn sku_of_sale(
+    db: &impl ConnectionTrait,
+    sale: FlashSaleId,
+) -> Result<Option<(i64, Option<i64>)>, DbErr> {
     Ok(sale_sku::Entity::find_by_id(sale.0).one(db).await?.map(|r| (r.sku_id, r.unsold_returned)))
 }
 
 /// Ended sales whose unsold units were not given back yet, oldest end first.
-pub async fn sales_due_return(db: &DatabaseConnection, now: Timestamp, limit: u64) -> Result<Vec<FlashSaleId>, DbErr> {
+pub async fn sales_due_return(
+    db: &DatabaseConnection,
+    now: Timestamp,
+    limit: u64,
+) -> Result<Vec<FlashSaleId>, DbErr> {
     let due: Vec<i64> = sale_sku::Entity::find()
         .select_only()
         .column(sale_sku::Column::FlashSaleId)
@@ -528,7 +573,12 @@ pub async fn sales_due_return(db: &DatabaseConnection, now: Timestamp, limit: u6
 
 /// Gives a settled sale's unsold units back to its SKU, exactly once: the mark and the units
 /// are one transaction, and the mark is guarded by its absence. `true` when this call did it.
-pub async fn return_unsold(db: &DatabaseConnection, sale: FlashSaleId, units: u32, now: Timestamp) -> Result<bool, DbErr> {
+pub async fn return_unsold(
+    db: &DatabaseConnection,
+    sale: FlashSaleId,
+    units: u32,
+    now: Timestamp,
+) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     let Some(link) = sale_sku::Entity::find_by_id(sale.0).one(&txn).await? else { return Ok(false) };
     let marked = sale_sku::Entity::update_many()
@@ -645,7 +695,11 @@ pub async fn review_queue(db: &DatabaseConnection, limit: u64) -> Result<Vec<Pro
 }
 
 /// A product's revisions, newest first.
-pub async fn revisions(db: &DatabaseConnection, id: ProductId, limit: u64) -> Result<Vec<serde_json::Value>, DbErr> {
+pub async fn revisions(
+    db: &DatabaseConnection,
+    id: ProductId,
+    limit: u64,
+) -> Result<Vec<serde_json::Value>, DbErr> {
     Ok(product_revision::Entity::find()
         .filter(product_revision::Column::ProductId.eq(id.0))
         .order_by_desc(product_revision::Column::Revision)
@@ -665,7 +719,11 @@ pub async fn revisions(db: &DatabaseConnection, id: ProductId, limit: u64) -> Re
 }
 
 /// The merchant's SKUs at or under their low-stock threshold, with their product's title.
-pub async fn low_stock(db: &DatabaseConnection, merchant: MerchantId, limit: u64) -> Result<Vec<(String, SkuRecord)>, DbErr> {
+pub async fn low_stock(
+    db: &DatabaseConnection,
+    merchant: MerchantId,
+    limit: u64,
+) -> Result<Vec<(String, SkuRecord)>, DbErr> {
     let rows = product_sku::Entity::find()
         .filter(product_sku::Column::MerchantId.eq(merchant.0))
         .filter(product_sku::Column::LowStockThreshold.gt(0))
@@ -683,7 +741,10 @@ pub async fn low_stock(db: &DatabaseConnection, merchant: MerchantId, limit: u64
         .into_iter()
         .map(|p| (p.id, p.title))
         .collect();
-    Ok(rows.into_iter().map(|r| (titles.get(&r.product_id).cloned().unwrap_or_default(), sku_of(r))).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (titles.get(&r.product_id).cloned().unwrap_or_default(), sku_of(r)))
+        .collect())
 }
 
 // ---- images ---------------------------------------------------------------------------------
@@ -744,7 +805,11 @@ pub async fn image(db: &DatabaseConnection, id: i64) -> Result<Option<ImageRecor
 }
 
 /// Puts the product's pictures in the order of `ids` (which must name each of them once).
-pub async fn reorder_images(db: &DatabaseConnection, product_id: ProductId, ids: &[i64]) -> Result<bool, DbErr> {
+pub async fn reorder_images(
+    db: &DatabaseConnection,
+    product_id: ProductId,
+    ids: &[i64],
+) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     let mut current: Vec<i64> = images(&txn, product_id).await?.into_iter().map(|i| i.id).collect();
     let mut wanted = ids.to_vec();
@@ -831,12 +896,17 @@ pub async fn import(
         }
         let mut existing_skus: HashMap<i64, Vec<product_sku::Model>> = HashMap::new();
         for ids in ids.chunks(1_000) {
-            for sku in product_sku::Entity::find().filter(product_sku::Column::ProductId.is_in(ids.iter().copied())).all(&txn).await? {
+            for sku in product_sku::Entity::find()
+                .filter(product_sku::Column::ProductId.is_in(ids.iter().copied()))
+                .all(&txn)
+                .await?
+            {
                 existing_skus.entry(sku.product_id).or_default().push(sku);
             }
         }
         // New products: one batch, then their ids read back by code.
-        let fresh: Vec<&ImportItem> = chunk.iter().filter(|i| !existing.contains_key(&i.product.code)).collect();
+        let fresh: Vec<&ImportItem> =
+            chunk.iter().filter(|i| !existing.contains_key(&i.product.code)).collect();
         if !fresh.is_empty() {
             let rows = fresh.iter().map(|item| {
                 let draft = ProductDraft {
@@ -866,7 +936,9 @@ pub async fn import(
             let mut revision_rows = Vec::new();
             for item in &fresh {
                 let id = new_ids[&item.product.code];
-                sku_rows.extend(item.product.skus.iter().enumerate().map(|(i, s)| sku_row(id, merchant.0, i, s, now)));
+                sku_rows.extend(
+                    item.product.skus.iter().enumerate().map(|(i, s)| sku_row(id, merchant.0, i, s, now)),
+                );
                 revision_rows.push(id);
             }
             done.skus_created += sku_rows.len() as u64;
@@ -896,13 +968,20 @@ pub async fn import(
             for sku in &p.skus {
                 let values = serde_json::to_string(&sku.values).expect("values serialize");
                 match stored.iter().find(|s| s.code == sku.code) {
-                    Some(s) if s.spec_values == values && s.price_fen == sku.price_fen && s.stock == sku.stock && s.low_stock_threshold == sku.low_stock_threshold => {}
+                    Some(s)
+                        if s.spec_values == values
+                            && s.price_fen == sku.price_fen
+                            && s.stock == sku.stock
+                            && s.low_stock_threshold == sku.low_stock_threshold => {}
                     Some(s) => {
                         product_sku::Entity::update_many()
                             .col_expr(product_sku::Column::SpecValues, Expr::value(values))
                             .col_expr(product_sku::Column::PriceFen, Expr::value(sku.price_fen))
                             .col_expr(product_sku::Column::Stock, Expr::value(sku.stock))
-                            .col_expr(product_sku::Column::LowStockThreshold, Expr::value(sku.low_stock_threshold))
+                            .col_expr(
+                                product_sku::Column::LowStockThreshold,
+                                Expr::value(sku.low_stock_threshold),
+                            )
                             .filter(product_sku::Column::Id.eq(s.id))
                             .exec(&txn)
                             .await?;
@@ -910,7 +989,9 @@ pub async fn import(
                         skus_changed = true;
                     }
                     None => {
-                        product_sku::Entity::insert(sku_row(row.id, merchant.0, position, sku, now)).exec(&txn).await?;
+                        product_sku::Entity::insert(sku_row(row.id, merchant.0, position, sku, now))
+                            .exec(&txn)
+                            .await?;
                         position += 1;
                         done.skus_created += 1;
                         skus_changed = true;
@@ -947,5 +1028,11 @@ pub async fn import(
 
 /// The default SKU of a product stored through [`crate::repo::insert_product`].
 pub(crate) fn default_sku(price_fen: i64, stock: i64) -> SkuDraft {
-    SkuDraft { code: DEFAULT_SKU.to_owned(), values: BTreeMap::new(), price_fen, stock, low_stock_threshold: 0 }
+    SkuDraft {
+        code: DEFAULT_SKU.to_owned(),
+        values: BTreeMap::new(),
+        price_fen,
+        stock,
+        low_stock_threshold: 0,
+    }
 }

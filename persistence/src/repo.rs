@@ -249,10 +249,11 @@ pub async fn create_flash_sale_on(
     if found.status != engine::catalogue::ProductState::Listed.as_str() && !sold_out {
         return Err(CreateSaleError::NotListed);
     }
-    let sku = crate::catalogue::sku_for_sale(&txn, found.id, sku_id).await?.map_err(|choice| match choice {
-        crate::catalogue::SkuChoice::NotFound => CreateSaleError::SkuNotFound,
-        crate::catalogue::SkuChoice::Required => CreateSaleError::SkuRequired,
-    })?;
+    let sku =
+        crate::catalogue::sku_for_sale(&txn, found.id, sku_id).await?.map_err(|choice| match choice {
+            crate::catalogue::SkuChoice::NotFound => CreateSaleError::SkuNotFound,
+            crate::catalogue::SkuChoice::Required => CreateSaleError::SkuRequired,
+        })?;
     // A guarded decrement: the stock check and the update are one statement, so two
     // concurrent sales of one SKU cannot both take the last units.
     if !crate::catalogue::add_units(&txn, found.id, sku.id, -quantity).await? {

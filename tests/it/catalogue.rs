@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, ChildServer, Reply, TestDb, client, code_caps_off_env, eventually, reply, spawn_app, test_settings};
+use crate::helpers::{
+    Api, ChildServer, Reply, TestDb, client, code_caps_off_env, eventually, reply, spawn_app, test_settings,
+};
 
 const COLOURS: [&str; 3] = ["红", "蓝", "白"];
 const SIZES: [&str; 3] = ["S", "M", "L"];
@@ -51,7 +53,12 @@ async fn three_by_three(api: &Api, token: &str, stock: i64) -> (i64, BTreeMap<St
 async fn sku_stocks(api: &Api, product: i64) -> BTreeMap<String, i64> {
     let got = api.get(&format!("/api/v1/products/{product}"), None).await;
     assert_eq!(got.status, 200, "{}", got.body);
-    got.body["skus"].as_array().unwrap().iter().map(|s| (s["code"].as_str().unwrap().to_owned(), s["stock"].as_i64().unwrap())).collect()
+    got.body["skus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["code"].as_str().unwrap().to_owned(), s["stock"].as_i64().unwrap()))
+        .collect()
 }
 
 fn child_env(db: &TestDb) -> Vec<(&'static str, String)> {
@@ -162,7 +169,10 @@ async fn sku_storms_each_sell_exactly_and_unsold_units_return_once() {
         let sale = *sale;
         eventually(&format!("sale of {code}: paid and expired"), || {
             let api = api.clone();
-            async move { api.counts(sale).await == (SALE_UNITS - PAID_PER_SALE as i64, 0, PAID_PER_SALE as i64, SALE_UNITS) }
+            async move {
+                api.counts(sale).await
+                    == (SALE_UNITS - PAID_PER_SALE as i64, 0, PAID_PER_SALE as i64, SALE_UNITS)
+            }
         })
         .await;
     }
@@ -176,8 +186,10 @@ async fn sku_storms_each_sell_exactly_and_unsold_units_return_once() {
     server.kill_9();
     drop(server);
 
-    let expected: BTreeMap<String, i64> =
-        before.iter().map(|(code, stock)| (code.clone(), stock + SALE_UNITS - PAID_PER_SALE as i64)).collect();
+    let expected: BTreeMap<String, i64> = before
+        .iter()
+        .map(|(code, stock)| (code.clone(), stock + SALE_UNITS - PAID_PER_SALE as i64))
+        .collect();
     for round in 0..2 {
         let mut server = ChildServer::start(db.dir(), &child_env(&db));
         let api = Api { base: server.base.clone(), client: client() };
@@ -204,7 +216,10 @@ async fn sku_storms_each_sell_exactly_and_unsold_units_return_once() {
     use persistence::entities::sale_sku;
     let rows = sale_sku::Entity::find().all(&db.connect().await).await.unwrap();
     assert_eq!(rows.len(), 9);
-    assert!(rows.iter().all(|r| r.returned_at.is_some() && r.unsold_returned == Some(SALE_UNITS - PAID_PER_SALE as i64)));
+    assert!(
+        rows.iter()
+            .all(|r| r.returned_at.is_some() && r.unsold_returned == Some(SALE_UNITS - PAID_PER_SALE as i64))
+    );
 }
 
 // ---- import -------------------------------------------------------------------------------
@@ -227,7 +242,8 @@ const HEADER: [&str; 10] = [
 fn import_rows() -> (Vec<Vec<String>>, Vec<(usize, &'static str)>) {
     let mut rows: Vec<Vec<String>> = vec![HEADER.iter().map(|h| (*h).to_owned()).collect()];
     for p in 0..2_500 {
-        for (i, (colour, size)) in [("黑", "M"), ("黑", "L"), ("白", "M"), ("白", "L")].iter().enumerate() {
+        for (i, (colour, size)) in [("黑", "M"), ("黑", "L"), ("白", "M"), ("白", "L")].iter().enumerate()
+        {
             rows.push(
                 [
                     format!("P{p:05}"),
@@ -334,8 +350,13 @@ async fn upload(api: &Api, path: &str, token: &str, name: &str, content_type: &s
 
 async fn merchant_counts(db: &sea_orm::DatabaseConnection, merchant: i64) -> (u64, u64, u64) {
     use persistence::entities::{product, product_revision, product_sku};
-    let products = product::Entity::find().filter(product::Column::MerchantId.eq(merchant)).count(db).await.unwrap();
-    let skus = product_sku::Entity::find().filter(product_sku::Column::MerchantId.eq(merchant)).count(db).await.unwrap();
+    let products =
+        product::Entity::find().filter(product::Column::MerchantId.eq(merchant)).count(db).await.unwrap();
+    let skus = product_sku::Entity::find()
+        .filter(product_sku::Column::MerchantId.eq(merchant))
+        .count(db)
+        .await
+        .unwrap();
     let ids: Vec<i64> = product::Entity::find()
         .filter(product::Column::MerchantId.eq(merchant))
         .all(db)
@@ -365,14 +386,21 @@ async fn import_of_10000_rows_as_csv_and_xlsx_takes_exactly_the_good_rows_once()
     assert_eq!(rows.len(), 10_001);
     let files = [
         ("13700000011", "products.csv", "text/csv", csv_of(&rows)),
-        ("13700000012", "products.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", workflows::catalogue::import::xlsx_of(&rows).unwrap()),
+        (
+            "13700000012",
+            "products.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            workflows::catalogue::import::xlsx_of(&rows).unwrap(),
+        ),
     ];
     for (phone, name, content_type, bytes) in files {
         let token = api.merchant(phone).await;
-        let merchant = api.get("/api/v1/merchants/me/balance", Some(&token)).await.body["merchant_id"].as_i64().unwrap();
+        let merchant =
+            api.get("/api/v1/merchants/me/balance", Some(&token)).await.body["merchant_id"].as_i64().unwrap();
 
         // The dry run reports every bad row and writes nothing.
-        let dry = upload(&api, "/api/v1/products/import?dry_run=true", &token, name, content_type, &bytes).await;
+        let dry =
+            upload(&api, "/api/v1/products/import?dry_run=true", &token, name, content_type, &bytes).await;
         assert_eq!(dry.status, 200, "{name}: {}", dry.body);
         let faults: Vec<(usize, &str)> = dry.body["faults"]
             .as_array()
@@ -381,7 +409,10 @@ async fn import_of_10000_rows_as_csv_and_xlsx_takes_exactly_the_good_rows_once()
             .map(|f| (f["row"].as_u64().unwrap() as usize, f["column"].as_str().unwrap()))
             .collect();
         assert_eq!(faults, bad, "{name}: every bad row, with its row and column, and nothing else");
-        assert_eq!((dry.body["rows"].as_u64(), dry.body["good_rows"].as_u64(), dry.body["bad_rows"].as_u64()), (Some(10_000), Some(9_950), Some(50)));
+        assert_eq!(
+            (dry.body["rows"].as_u64(), dry.body["good_rows"].as_u64(), dry.body["bad_rows"].as_u64()),
+            (Some(10_000), Some(9_950), Some(50))
+        );
         assert!(dry.body["imported"].is_null());
         assert_eq!(merchant_counts(&conn, merchant).await, (0, 0, 0), "{name}: a dry run writes nothing");
 
@@ -390,7 +421,11 @@ async fn import_of_10000_rows_as_csv_and_xlsx_takes_exactly_the_good_rows_once()
         let applied = upload(&api, "/api/v1/products/import", &token, name, content_type, &bytes).await;
         eprintln!("import of {name}: 10,000 rows applied in {:?}", started.elapsed());
         assert_eq!(applied.status, 200, "{name}: {}", applied.body);
-        assert_eq!(applied.body["imported"], json!({"products_created": 2500, "products_updated": 0, "products_unchanged": 0, "skus_created": 9950, "skus_updated": 0}), "{name}");
+        assert_eq!(
+            applied.body["imported"],
+            json!({"products_created": 2500, "products_updated": 0, "products_unchanged": 0, "skus_created": 9950, "skus_updated": 0}),
+            "{name}"
+        );
         assert_eq!(merchant_counts(&conn, merchant).await, (2_500, 9_950, 2_500), "{name}");
 
         // A bad row's SKU is not there; its product's other SKUs are.
@@ -412,14 +447,25 @@ async fn import_of_10000_rows_as_csv_and_xlsx_takes_exactly_the_good_rows_once()
             .map(|s| s.code)
             .collect();
         codes.sort();
-        assert_eq!(codes, [format!("{broken_product}-1"), format!("{broken_product}-2"), format!("{broken_product}-3")]);
+        assert_eq!(
+            codes,
+            [format!("{broken_product}-1"), format!("{broken_product}-2"), format!("{broken_product}-3")]
+        );
         assert_eq!((p.stock, p.status.as_str()), (11 + 12 + 13, "listed"));
 
         // The same file again changes nothing.
         let again = upload(&api, "/api/v1/products/import", &token, name, content_type, &bytes).await;
         assert_eq!(again.status, 200, "{name}: {}", again.body);
-        assert_eq!(again.body["imported"], json!({"products_created": 0, "products_updated": 0, "products_unchanged": 2500, "skus_created": 0, "skus_updated": 0}), "{name}");
-        assert_eq!(merchant_counts(&conn, merchant).await, (2_500, 9_950, 2_500), "{name}: nothing written twice");
+        assert_eq!(
+            again.body["imported"],
+            json!({"products_created": 0, "products_updated": 0, "products_unchanged": 2500, "skus_created": 0, "skus_updated": 0}),
+            "{name}"
+        );
+        assert_eq!(
+            merchant_counts(&conn, merchant).await,
+            (2_500, 9_950, 2_500),
+            "{name}: nothing written twice"
+        );
     }
 
     // The templates read back as they are.
@@ -428,8 +474,21 @@ async fn import_of_10000_rows_as_csv_and_xlsx_takes_exactly_the_good_rows_once()
         assert_eq!(template.status, 200);
         let token = api.merchant(&format!("1370000002{}", format.len())).await;
         let name = format!("template.{format}");
-        let checked = upload(&api, "/api/v1/products/import?dry_run=true", &token, &name, "application/octet-stream", &template.bytes).await;
-        assert_eq!((checked.body["good_rows"].as_u64(), checked.body["bad_rows"].as_u64()), (Some(3), Some(0)), "{}", checked.body);
+        let checked = upload(
+            &api,
+            "/api/v1/products/import?dry_run=true",
+            &token,
+            &name,
+            "application/octet-stream",
+            &template.bytes,
+        )
+        .await;
+        assert_eq!(
+            (checked.body["good_rows"].as_u64(), checked.body["bad_rows"].as_u64()),
+            (Some(3), Some(0)),
+            "{}",
+            checked.body
+        );
     }
     app.stop().await;
 }
@@ -453,13 +512,24 @@ async fn banned_words_hidden_by_full_width_letters_and_spaces_are_caught_at_list
         ("ｔｏｐ 1 面霜", &["TOP1"]),
     ];
     for (title, words) in hidden {
-        let refused = api.post("/api/v1/products", Some(&token), json!({"title": title, "price_fen": 100, "stock": 1})).await;
-        assert_eq!((refused.status, refused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "banned_words"), "{title:?}: {}", refused.body);
+        let refused = api
+            .post("/api/v1/products", Some(&token), json!({"title": title, "price_fen": 100, "stock": 1}))
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "banned_words"),
+            "{title:?}: {}",
+            refused.body
+        );
         assert_eq!(refused.body["error"]["words"], json!(words), "{title:?}");
     }
     // In a description and a spec name too.
     let in_description = api
-        .post("/api/v1/products", Some(&token), json!({"title": "面膜", "description": "药 到 病 除", "price_fen": 100, "stock": 1}))
+        .post(
+            "/api/v1/products",
+            Some(&token),
+            json!({"title": "面膜", "description": "药 到 病 除", "price_fen": 100, "stock": 1}),
+        )
         .await;
     assert_eq!(in_description.code(), "banned_words");
     let in_spec = api
@@ -472,12 +542,22 @@ async fn banned_words_hidden_by_full_width_letters_and_spaces_are_caught_at_list
         .await;
     assert_eq!(in_spec.code(), "banned_words", "{}", in_spec.body);
     // Clean titles pass, listed at once.
-    for title in ["纯棉短袖T恤 夏季新款", "最近上新的连衣裙", "第二件半价", "100g 装 坚果"] {
-        let listed = api.post("/api/v1/products", Some(&token), json!({"title": title, "price_fen": 100, "stock": 1})).await;
-        assert_eq!((listed.status, listed.body["status"].as_str()), (StatusCode::CREATED, Some("listed")), "{title:?}: {}", listed.body);
+    for title in ["纯棉短袖T恤 夏季新款", "最近上新的连衣裙", "第二件半价", "100g 装 坚果"]
+    {
+        let listed = api
+            .post("/api/v1/products", Some(&token), json!({"title": title, "price_fen": 100, "stock": 1}))
+            .await;
+        assert_eq!(
+            (listed.status, listed.body["status"].as_str()),
+            (StatusCode::CREATED, Some("listed")),
+            "{title:?}: {}",
+            listed.body
+        );
     }
     // An edit that hides a word is caught as well.
-    let listed = api.post("/api/v1/products", Some(&token), json!({"title": "面霜", "price_fen": 100, "stock": 1})).await;
+    let listed = api
+        .post("/api/v1/products", Some(&token), json!({"title": "面霜", "price_fen": 100, "stock": 1}))
+        .await;
     let id = listed.body["product_id"].as_i64().unwrap();
     let edited = api
         .client
@@ -497,12 +577,31 @@ async fn the_review_queue_holds_banned_products_until_an_operator_decides() {
     let app = spawn_app(test_settings(&db)).await;
     let api = app.api();
     let token = api.merchant("13700000041").await;
-    let held = api.post("/api/v1/products", Some(&token), json!({"title": "国 家 级 好茶", "price_fen": 100, "stock": 5})).await;
-    assert_eq!((held.status, held.body["status"].as_str()), (StatusCode::CREATED, Some("under_review")), "{}", held.body);
+    let held = api
+        .post(
+            "/api/v1/products",
+            Some(&token),
+            json!({"title": "国 家 级 好茶", "price_fen": 100, "stock": 5}),
+        )
+        .await;
+    assert_eq!(
+        (held.status, held.body["status"].as_str()),
+        (StatusCode::CREATED, Some("under_review")),
+        "{}",
+        held.body
+    );
     let held = held.body["product_id"].as_i64().unwrap();
-    let other = api.post("/api/v1/products", Some(&token), json!({"title": "祖传秘方 药膏", "price_fen": 100, "stock": 5})).await;
+    let other = api
+        .post(
+            "/api/v1/products",
+            Some(&token),
+            json!({"title": "祖传秘方 药膏", "price_fen": 100, "stock": 5}),
+        )
+        .await;
     let other = other.body["product_id"].as_i64().unwrap();
-    let clean = api.post("/api/v1/products", Some(&token), json!({"title": "好茶", "price_fen": 100, "stock": 5})).await;
+    let clean = api
+        .post("/api/v1/products", Some(&token), json!({"title": "好茶", "price_fen": 100, "stock": 5}))
+        .await;
     assert_eq!(clean.body["status"], "listed");
 
     // Not on sale while under review.
@@ -514,7 +613,8 @@ async fn the_review_queue_holds_banned_products_until_an_operator_decides() {
     let refused = api.post("/api/v1/flash-sales", Some(&token), sale(held)).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "product_not_listed"));
     // Nor can the merchant list it itself.
-    let listing = api.post(&format!("/api/v1/products/{held}/status"), Some(&token), json!({"status": "listed"})).await;
+    let listing =
+        api.post(&format!("/api/v1/products/{held}/status"), Some(&token), json!({"status": "listed"})).await;
     assert_eq!((listing.status, listing.code()), (StatusCode::CONFLICT, "invalid_transition"));
 
     // Finance may not decide; a reviewer sees the queue, oldest first.
@@ -523,22 +623,53 @@ async fn the_review_queue_holds_banned_products_until_an_operator_decides() {
     let reviewer = api.operator_with_role("censor", "reviewer").await;
     let queue = api.get("/api/v1/operator/product-reviews", Some(&reviewer)).await;
     assert_eq!(queue.status, 200, "{}", queue.body);
-    let ids: Vec<i64> = queue.body["products"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> =
+        queue.body["products"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [held, other]);
     assert_eq!(queue.body["products"][0]["status_reason"], "banned words: 国家级");
 
-    let no_reason = api.post(&format!("/api/v1/operator/product-reviews/{other}"), Some(&reviewer), json!({"decision": "reject"})).await;
+    let no_reason = api
+        .post(
+            &format!("/api/v1/operator/product-reviews/{other}"),
+            Some(&reviewer),
+            json!({"decision": "reject"}),
+        )
+        .await;
     assert_eq!(no_reason.code(), "reason_required");
-    let approved = api.post(&format!("/api/v1/operator/product-reviews/{held}"), Some(&reviewer), json!({"decision": "approve"})).await;
-    assert_eq!((approved.status, approved.body["status"].as_str()), (StatusCode::OK, Some("listed")), "{}", approved.body);
+    let approved = api
+        .post(
+            &format!("/api/v1/operator/product-reviews/{held}"),
+            Some(&reviewer),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(
+        (approved.status, approved.body["status"].as_str()),
+        (StatusCode::OK, Some("listed")),
+        "{}",
+        approved.body
+    );
     let rejected = api
-        .post(&format!("/api/v1/operator/product-reviews/{other}"), Some(&reviewer), json!({"decision": "reject", "reason": "医疗用语"}))
+        .post(
+            &format!("/api/v1/operator/product-reviews/{other}"),
+            Some(&reviewer),
+            json!({"decision": "reject", "reason": "医疗用语"}),
+        )
         .await;
     assert_eq!(rejected.body["status"], "delisted");
     assert_eq!(rejected.body["status_reason"], "rejected: 医疗用语");
-    let twice = api.post(&format!("/api/v1/operator/product-reviews/{held}"), Some(&reviewer), json!({"decision": "approve"})).await;
+    let twice = api
+        .post(
+            &format!("/api/v1/operator/product-reviews/{held}"),
+            Some(&reviewer),
+            json!({"decision": "approve"}),
+        )
+        .await;
     assert_eq!((twice.status, twice.code()), (StatusCode::CONFLICT, "not_under_review"));
-    assert_eq!(api.get("/api/v1/operator/product-reviews", Some(&reviewer)).await.body["products"], json!([]));
+    assert_eq!(
+        api.get("/api/v1/operator/product-reviews", Some(&reviewer)).await.body["products"],
+        json!([])
+    );
 
     // Approved, it sells; both decisions are in the audit log.
     assert_eq!(api.post("/api/v1/flash-sales", Some(&token), sale(held)).await.status, 201);
@@ -556,7 +687,8 @@ async fn the_review_queue_holds_banned_products_until_an_operator_decides() {
 // ---- the editor: pictures, revisions, low stock, sold out ---------------------------------
 
 fn png(width: u32, height: u32) -> Vec<u8> {
-    let picture = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let picture =
+        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
     let mut out = std::io::Cursor::new(Vec::new());
     picture.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -575,13 +707,35 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
     let (product, skus) = three_by_three(&api, &token, 6).await;
 
     // Pictures: kept in upload order, thumbnails made, type and size checked, at most three.
-    let not_image = upload(&api, &format!("/api/v1/products/{product}/images"), &token, "a.gif", "image/gif", b"GIF89a....").await;
-    assert_eq!((not_image.status, not_image.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    let not_image = upload(
+        &api,
+        &format!("/api/v1/products/{product}/images"),
+        &token,
+        "a.gif",
+        "image/gif",
+        b"GIF89a....",
+    )
+    .await;
+    assert_eq!(
+        (not_image.status, not_image.code()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
     let mut ids = Vec::new();
     for (w, h) in [(800, 600), (300, 900), (50, 50)] {
-        let added = upload(&api, &format!("/api/v1/products/{product}/images"), &token, "p.png", "image/png", &png(w, h)).await;
+        let added = upload(
+            &api,
+            &format!("/api/v1/products/{product}/images"),
+            &token,
+            "p.png",
+            "image/png",
+            &png(w, h),
+        )
+        .await;
         assert_eq!(added.status, 201, "{}", added.body);
-        assert_eq!((added.body["width"].as_u64(), added.body["height"].as_u64()), (Some(u64::from(w)), Some(u64::from(h))));
+        assert_eq!(
+            (added.body["width"].as_u64(), added.body["height"].as_u64()),
+            (Some(u64::from(w)), Some(u64::from(h)))
+        );
         ids.push(added.body["id"].as_i64().unwrap());
     }
     let thumb = api.get(&format!("/api/v1/product-images/{}?size=thumb", ids[0]), None).await;
@@ -590,11 +744,26 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
     assert_eq!((thumb.width(), thumb.height()), (240, 180));
     let full = api.get(&format!("/api/v1/product-images/{}", ids[1]), None).await;
     assert_eq!(full.bytes, png(300, 900));
-    let fourth = upload(&api, &format!("/api/v1/products/{product}/images"), &token, "p.png", "image/png", &png(10, 10)).await;
+    let fourth = upload(
+        &api,
+        &format!("/api/v1/products/{product}/images"),
+        &token,
+        "p.png",
+        "image/png",
+        &png(10, 10),
+    )
+    .await;
     assert_eq!(fourth.code(), "too_many_images");
-    let reordered = api.put_json(&format!("/api/v1/products/{product}/images/order"), &token, json!({"image_ids": [ids[2], ids[0], ids[1]]})).await;
+    let reordered = api
+        .put_json(
+            &format!("/api/v1/products/{product}/images/order"),
+            &token,
+            json!({"image_ids": [ids[2], ids[0], ids[1]]}),
+        )
+        .await;
     assert_eq!(reordered.status, 200, "{}", reordered.body);
-    let order: Vec<i64> = reordered.body["images"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let order: Vec<i64> =
+        reordered.body["images"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
     assert_eq!(order, [ids[2], ids[0], ids[1]]);
 
     // Each edit is a revision.
@@ -610,34 +779,70 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
     let revisions = api.get(&format!("/api/v1/products/{product}/revisions"), Some(&token)).await;
     let revisions = revisions.body["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 2);
-    assert_eq!((revisions[0]["revision"].as_i64(), revisions[0]["product"]["title"].as_str()), (Some(2), Some("纯棉T恤 新款")));
+    assert_eq!(
+        (revisions[0]["revision"].as_i64(), revisions[0]["product"]["title"].as_str()),
+        (Some(2), Some("纯棉T恤 新款"))
+    );
     assert_eq!(revisions[1]["product"]["title"], "纯棉T恤");
     assert_eq!(revisions[0]["product"]["return_shipping"], "insurance");
 
     // Low stock: at or under the threshold (5) is a warning.
     let sku = skus["C0-S"];
-    let lowered = api.client.patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}"))).bearer_auth(&token).json(&json!({"stock": 4})).send().await.unwrap();
+    let lowered = api
+        .client
+        .patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}")))
+        .bearer_auth(&token)
+        .json(&json!({"stock": 4}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(lowered.status(), 200);
     let low = api.get("/api/v1/products/low-stock", Some(&token)).await;
-    let low: Vec<&str> = low.body["skus"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
+    let low: Vec<&str> =
+        low.body["skus"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
     assert_eq!(low, ["C0-S"]);
 
     // Stock 0 everywhere: delisted as sold out; restocked: listed again by itself.
     for id in skus.values() {
-        let zero = api.client.patch(api.url(&format!("/api/v1/products/{product}/skus/{id}"))).bearer_auth(&token).json(&json!({"stock": 0})).send().await.unwrap();
+        let zero = api
+            .client
+            .patch(api.url(&format!("/api/v1/products/{product}/skus/{id}")))
+            .bearer_auth(&token)
+            .json(&json!({"stock": 0}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(zero.status(), 200);
     }
     let got = api.get(&format!("/api/v1/products/{product}"), None).await;
-    assert_eq!((got.body["status"].as_str(), got.body["status_reason"].as_str(), got.body["stock"].as_i64()), (Some("delisted"), Some("sold_out"), Some(0)));
-    let restock = api.client.patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}"))).bearer_auth(&token).json(&json!({"stock": 30})).send().await.unwrap();
+    assert_eq!(
+        (got.body["status"].as_str(), got.body["status_reason"].as_str(), got.body["stock"].as_i64()),
+        (Some("delisted"), Some("sold_out"), Some(0))
+    );
+    let restock = api
+        .client
+        .patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}")))
+        .bearer_auth(&token)
+        .json(&json!({"stock": 30}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(restock.status(), 200);
     let got = api.get(&format!("/api/v1/products/{product}"), None).await;
     assert_eq!((got.body["status"].as_str(), got.body["stock"].as_i64()), (Some("listed"), Some(30)));
 
     // A merchant's delisting is not undone by a restock.
-    let delisted = api.post(&format!("/api/v1/products/{product}/status"), Some(&token), json!({"status": "delisted"})).await;
+    let delisted = api
+        .post(&format!("/api/v1/products/{product}/status"), Some(&token), json!({"status": "delisted"}))
+        .await;
     assert_eq!(delisted.body["status"], "delisted");
-    api.client.patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}"))).bearer_auth(&token).json(&json!({"stock": 31})).send().await.unwrap();
+    api.client
+        .patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}")))
+        .bearer_auth(&token)
+        .json(&json!({"stock": 31}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "delisted");
     app.stop().await;
 }

@@ -128,7 +128,8 @@ async fn every_documented_example_answers_as_documented() {
     let sale = walk.call("post", "/api/v1/flash-sales", "/api/v1/flash-sales", m, none).await;
     let sale = sale["flash_sale_id"].as_i64().unwrap();
     walk.call("get", "/api/v1/flash-sales/{id}", &format!("/api/v1/flash-sales/{sale}"), None, none).await;
-    let sku = api.get(&format!("/api/v1/products/{product}"), None).await.body["skus"][0]["id"].as_i64().unwrap();
+    let sku =
+        api.get(&format!("/api/v1/products/{product}"), None).await.body["skus"][0]["id"].as_i64().unwrap();
     let sku_path = format!("/api/v1/products/{product}/skus/{sku}");
     walk.call("patch", "/api/v1/products/{id}/skus/{sku_id}", &sku_path, m, none).await;
     walk.call("get", "/api/v1/products/low-stock", "/api/v1/products/low-stock", m, none).await;

@@ -77,7 +77,12 @@ impl Default for CatalogueSettings {
 impl CatalogueSettings {
     /// The dictionary these settings make.
     pub fn dictionary(&self) -> Result<BannedWords, DictionaryError> {
-        BannedWords::new(engine::content::SEED_WORDS.iter().copied().chain(self.extra_banned_words.iter().map(String::as_str)))
+        BannedWords::new(
+            engine::content::SEED_WORDS
+                .iter()
+                .copied()
+                .chain(self.extra_banned_words.iter().map(String::as_str)),
+        )
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -86,7 +91,9 @@ impl CatalogueSettings {
             problems.push(format!("catalogue.extra_banned_words: {e}"));
         }
         if self.images_per_product == 0 || self.thumbnail_side == 0 || self.image_max_side == 0 {
-            problems.push("catalogue: images_per_product, thumbnail_side and image_max_side must be above 0".into());
+            problems.push(
+                "catalogue: images_per_product, thumbnail_side and image_max_side must be above 0".into(),
+            );
         }
         if self.unsold_return_interval_ms == 0 {
             problems.push("catalogue.unsold_return_interval_ms must be above 0".into());
@@ -150,14 +157,21 @@ impl Catalogue {
         }
         match self.settings.banned_words_action {
             BannedAction::Reject => Err(CatalogueError::BannedWords(words)),
-            BannedAction::Review => Ok((ProductState::UnderReview, Some(format!("banned words: {}", words.join(", "))))),
+            BannedAction::Review => {
+                Ok((ProductState::UnderReview, Some(format!("banned words: {}", words.join(", ")))))
+            }
         }
     }
 
     /// Stores a new product: a draft as it is, anything else through the banned-word check.
-    pub async fn create(&self, merchant: MerchantId, mut draft: ProductDraft) -> Result<ProductId, CatalogueError> {
+    pub async fn create(
+        &self,
+        merchant: MerchantId,
+        mut draft: ProductDraft,
+    ) -> Result<ProductId, CatalogueError> {
         if draft.state != ProductState::Draft {
-            let (state, reason) = self.listing(&texts_to_check(&draft.title, &draft.description, &draft.specs))?;
+            let (state, reason) =
+                self.listing(&texts_to_check(&draft.title, &draft.description, &draft.specs))?;
             draft.state = state;
             draft.state_reason = reason;
         }
@@ -169,8 +183,14 @@ impl Catalogue {
 
     /// Edits a product. Text that is not a draft's is checked again: a banned word in a listed
     /// product sends it to review (or refuses the edit).
-    pub async fn edit(&self, merchant: MerchantId, id: ProductId, mut edit: Edit) -> Result<(), CatalogueError> {
-        let current = stored::detail_of_merchant(&self.db, merchant, id).await?.ok_or(CatalogueError::NotFound)?;
+    pub async fn edit(
+        &self,
+        merchant: MerchantId,
+        id: ProductId,
+        mut edit: Edit,
+    ) -> Result<(), CatalogueError> {
+        let current =
+            stored::detail_of_merchant(&self.db, merchant, id).await?.ok_or(CatalogueError::NotFound)?;
         let texts_changed = edit.title.is_some() || edit.description.is_some() || edit.specs.is_some();
         if texts_changed && current.state != ProductState::Draft {
             let title = edit.title.as_deref().unwrap_or(&current.product.title);
@@ -181,29 +201,47 @@ impl Catalogue {
                 edit.state = Some((state, reason));
             }
         }
-        stored::edit(&self.db, merchant, id, current.revision, edit, self.clock.now()).await.map_err(|e| match e {
-            EditError::NotFound => CatalogueError::NotFound,
-            EditError::Conflict => CatalogueError::Conflict,
-            EditError::Db(e) => CatalogueError::Db(e),
+        stored::edit(&self.db, merchant, id, current.revision, edit, self.clock.now()).await.map_err(|e| {
+            match e {
+                EditError::NotFound => CatalogueError::NotFound,
+                EditError::Conflict => CatalogueError::Conflict,
+                EditError::Db(e) => CatalogueError::Db(e),
+            }
         })
     }
 
     /// A merchant's move of its product (list, delist, back to draft). Listing passes the
     /// banned-word check and may land in review instead. The state it is in after.
-    pub async fn move_to(&self, merchant: MerchantId, id: ProductId, to: ProductState) -> Result<ProductState, CatalogueError> {
-        let current = stored::detail_of_merchant(&self.db, merchant, id).await?.ok_or(CatalogueError::NotFound)?;
+    pub async fn move_to(
+        &self,
+        merchant: MerchantId,
+        id: ProductId,
+        to: ProductState,
+    ) -> Result<ProductState, CatalogueError> {
+        let current =
+            stored::detail_of_merchant(&self.db, merchant, id).await?.ok_or(CatalogueError::NotFound)?;
         if !current.state.merchant_may_move(to) {
             return Err(CatalogueError::Transition { from: current.state.as_str(), to: to.as_str() });
         }
         let (target, reason) = match to {
-            ProductState::Listed => {
-                self.listing(&texts_to_check(&current.product.title, &current.product.description, &current.specs))?
-            }
+            ProductState::Listed => self.listing(&texts_to_check(
+                &current.product.title,
+                &current.product.description,
+                &current.specs,
+            ))?,
             ProductState::Delisted => (to, Some(engine::catalogue::REASON_MERCHANT.to_owned())),
             _ => (to, None),
         };
-        let moved =
-            stored::set_state(&self.db, id, Some(merchant), &[current.state], target, reason, self.clock.now()).await?;
+        let moved = stored::set_state(
+            &self.db,
+            id,
+            Some(merchant),
+            &[current.state],
+            target,
+            reason,
+            self.clock.now(),
+        )
+        .await?;
         if !moved {
             return Err(CatalogueError::Conflict);
         }
@@ -213,13 +251,19 @@ impl Catalogue {
 
     /// An operator's decision on a product under review: approved → listed (or sold out),
     /// rejected → delisted with the reason. `false` when it was not under review.
-    pub async fn decide(&self, id: ProductId, approve: bool, reason: Option<String>) -> Result<bool, CatalogueError> {
+    pub async fn decide(
+        &self,
+        id: ProductId,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<bool, CatalogueError> {
         let (to, reason) = if approve {
             (ProductState::Listed, None)
         } else {
             (ProductState::Delisted, Some(format!("rejected: {}", reason.unwrap_or_default())))
         };
-        Ok(stored::set_state(&self.db, id, None, &[ProductState::UnderReview], to, reason, self.clock.now()).await?)
+        Ok(stored::set_state(&self.db, id, None, &[ProductState::UnderReview], to, reason, self.clock.now())
+            .await?)
     }
 
     /// Gives back the unsold units of every ended, settled sale not yet done, at most `limit`.
@@ -228,7 +272,8 @@ impl Catalogue {
     pub async fn return_unsold_due(&self, limit: u64) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let grace = i64::try_from(self.settings.unsold_return_grace_ms).unwrap_or(i64::MAX);
-        let due = stored::sales_due_return(&self.db, Timestamp(now.as_millis().saturating_sub(grace)), limit).await?;
+        let due = stored::sales_due_return(&self.db, Timestamp(now.as_millis().saturating_sub(grace)), limit)
+            .await?;
         let mut done = 0;
         for sale in due {
             if let Some(units) = self.unsold_units(sale, now).await?
@@ -255,9 +300,12 @@ impl Catalogue {
         let orders = repo::orders_of_sale(&self.db, sale).await?;
         let restocks = persistence::refunds::restocks_of_sale(&self.db, sale).await?;
         let doors = persistence::live::doors_of_sale(&self.db, sale).await?;
-        let mut ledger = FlashSale::restore(terms, orders).map_err(|e| anyhow::anyhow!("sale {sale}: {e:?}"))?;
+        let mut ledger =
+            FlashSale::restore(terms, orders).map_err(|e| anyhow::anyhow!("sale {sale}: {e:?}"))?;
         ledger.restore_restocks(restocks).map_err(|e| anyhow::anyhow!("sale {sale}: {e:?}"))?;
-        ledger.restore_doors(doors.slices, doors.orders).map_err(|e| anyhow::anyhow!("sale {sale}: {e:?}"))?;
+        ledger
+            .restore_doors(doors.slices, doors.orders)
+            .map_err(|e| anyhow::anyhow!("sale {sale}: {e:?}"))?;
         if !ledger.is_settled(now) {
             return Ok(None);
         }

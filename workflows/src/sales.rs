@@ -77,11 +77,12 @@ pub async fn open(
         payment_window_secs: opening.payment_window_secs,
     };
     terms.check_new(now)?;
-    let id = repo::create_flash_sale_on(db, &terms, opening.sku_id, now, caps).await.map_err(|e| match e {
-        CreateSaleError::ProductNotFound => OpenError::ProductNotFound,
-        CreateSaleError::Db(e) => OpenError::Db(e),
-        refused => OpenError::Refused(refused),
-    })?;
+    let id =
+        repo::create_flash_sale_on(db, &terms, opening.sku_id, now, caps).await.map_err(|e| match e {
+            CreateSaleError::ProductNotFound => OpenError::ProductNotFound,
+            CreateSaleError::Db(e) => OpenError::Db(e),
+            refused => OpenError::Refused(refused),
+        })?;
     start(db, registry, SaleTerms { id, ..terms }).await.map_err(OpenError::Start)?;
     Ok(id)
 }

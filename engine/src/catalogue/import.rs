@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use super::{
-    DEFAULT_SKU, MAX_DESCRIPTION_CHARS, MAX_SKUS, MAX_SPEC_CHARS, MAX_SPECS, MAX_TITLE_CHARS, ReturnShipping, SkuDraft,
-    Spec, code, line, price, stock, threshold,
+    DEFAULT_SKU, MAX_DESCRIPTION_CHARS, MAX_SKUS, MAX_SPEC_CHARS, MAX_SPECS, MAX_TITLE_CHARS, ReturnShipping,
+    SkuDraft, Spec, code, line, price, stock, threshold,
 };
 use crate::content::BannedWords;
 
@@ -76,7 +76,12 @@ impl Checked {
 pub fn yuan_to_fen(raw: &str) -> Option<i64> {
     let raw = raw.trim();
     let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    if whole.is_empty() || whole.len() > 9 || frac.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 9
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let fen = whole.parse::<i64>().ok()? * 100 + format!("{frac:0<2}").parse::<i64>().ok()?;
@@ -138,12 +143,19 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
         out.faults.push(RowFault { row: 1, column: "header".into(), reason: "the file is empty".into() });
         return out;
     };
-    let index: HashMap<String, usize> =
-        header.iter().enumerate().map(|(i, name)| (name.trim().trim_start_matches('\u{FEFF}').to_lowercase(), i)).collect();
+    let index: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.trim().trim_start_matches('\u{FEFF}').to_lowercase(), i))
+        .collect();
     let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !index.contains_key(*c)).collect();
     if !missing.is_empty() {
         for column in missing {
-            out.faults.push(RowFault { row: 1, column: column.into(), reason: "column missing from the header".into() });
+            out.faults.push(RowFault {
+                row: 1,
+                column: column.into(),
+                reason: "column missing from the header".into(),
+            });
         }
         return out;
     }
@@ -158,8 +170,10 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
         }
         out.rows += 1;
         let mut faults: Vec<RowFault> = Vec::new();
-        let mut bad = |column: &str, reason: String| faults.push(RowFault { row, column: column.into(), reason });
-        let product_code = code(cell("product_code"), "product_code").map_err(|f| bad("product_code", f.reason)).ok();
+        let mut bad =
+            |column: &str, reason: String| faults.push(RowFault { row, column: column.into(), reason });
+        let product_code =
+            code(cell("product_code"), "product_code").map_err(|f| bad("product_code", f.reason)).ok();
         let title = line(cell("title"), "title", MAX_TITLE_CHARS).map_err(|f| bad("title", f.reason)).ok();
         let description = cell("description").trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
@@ -191,7 +205,10 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
             Some(0)
         } else {
             match whole_number(raw_threshold) {
-                Some(n) => threshold(n, "low_stock_threshold").map(|()| n).map_err(|f| bad("low_stock_threshold", f.reason)).ok(),
+                Some(n) => threshold(n, "low_stock_threshold")
+                    .map(|()| n)
+                    .map_err(|f| bad("low_stock_threshold", f.reason))
+                    .ok(),
                 None => {
                     bad("low_stock_threshold", "must be a whole number of units".into());
                     None
@@ -207,15 +224,26 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
             bad("return_shipping", "must be buyer, seller or insurance".into());
         }
         if let Some(words) = refuse_banned {
-            for (column, text) in [("title", cell("title")), ("description", cell("description")), ("specs", cell("specs"))] {
+            for (column, text) in
+                [("title", cell("title")), ("description", cell("description")), ("specs", cell("specs"))]
+            {
                 let found = words.words_in(text);
                 if !found.is_empty() {
                     bad(column, format!("banned words: {}", found.join(", ")));
                 }
             }
         }
-        let (Some(product_code), Some(title), Some(sku_code), Some(pairs), Some(price_fen), Some(units), Some(low), Some(no_reason), Some(ship)) =
-            (product_code, title, sku_code, pairs, price_fen, units, low, no_reason, ship)
+        let (
+            Some(product_code),
+            Some(title),
+            Some(sku_code),
+            Some(pairs),
+            Some(price_fen),
+            Some(units),
+            Some(low),
+            Some(no_reason),
+            Some(ship),
+        ) = (product_code, title, sku_code, pairs, price_fen, units, low, no_reason, ship)
         else {
             out.faults.extend(faults);
             continue;
@@ -231,12 +259,20 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
             let reason = if product.title != title {
                 Some(("title", format!("differs from row {}'s title of the same product", product.rows[0])))
             } else if product.description != description {
-                Some(("description", format!("differs from row {}'s description of the same product", product.rows[0])))
+                Some((
+                    "description",
+                    format!("differs from row {}'s description of the same product", product.rows[0]),
+                ))
             } else if product.no_reason_returns != no_reason {
-                Some(("no_reason_returns", format!("differs from row {} of the same product", product.rows[0])))
+                Some((
+                    "no_reason_returns",
+                    format!("differs from row {} of the same product", product.rows[0]),
+                ))
             } else if product.return_shipping != ship {
                 Some(("return_shipping", format!("differs from row {} of the same product", product.rows[0])))
-            } else if product.specs.len() != pairs.len() || product.specs.iter().zip(&pairs).any(|(s, (n, _))| s.name != *n) {
+            } else if product.specs.len() != pairs.len()
+                || product.specs.iter().zip(&pairs).any(|(s, (n, _))| s.name != *n)
+            {
                 Some(("specs", format!("names other specs than row {} of the same product", product.rows[0])))
             } else if pairs.is_empty() {
                 Some(("specs", "a product without specs has one SKU".to_owned()))
@@ -259,7 +295,13 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
                     spec.values.push(value.clone());
                 }
             }
-            product.skus.push(SkuDraft { code: sku_code.clone(), values: values.clone(), price_fen, stock: units, low_stock_threshold: low });
+            product.skus.push(SkuDraft {
+                code: sku_code.clone(),
+                values: values.clone(),
+                price_fen,
+                stock: units,
+                low_stock_threshold: low,
+            });
             product.rows.push(row);
         } else {
             by_code.insert(product_code.clone(), out.products.len());
@@ -270,14 +312,20 @@ pub fn check(rows: &[Vec<String>], refuse_banned: Option<&BannedWords>) -> Check
                 no_reason_returns: no_reason,
                 return_shipping: ship,
                 specs: pairs.iter().map(|(n, v)| Spec { name: n.clone(), values: vec![v.clone()] }).collect(),
-                skus: vec![SkuDraft { code: sku_code.clone(), values: values.clone(), price_fen, stock: units, low_stock_threshold: low }],
+                skus: vec![SkuDraft {
+                    code: sku_code.clone(),
+                    values: values.clone(),
+                    price_fen,
+                    stock: units,
+                    low_stock_threshold: low,
+                }],
                 rows: vec![row],
             });
         }
         sku_codes.insert((product_code.clone(), sku_code));
         combos.insert((product_code, values));
     }
-    out.faults.sort_by(|a, b| a.row.cmp(&b.row));
+    out.faults.sort_by_key(|f| f.row);
     out
 }
 

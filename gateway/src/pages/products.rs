@@ -38,7 +38,9 @@ fn values_text(values: &std::collections::BTreeMap<String, String>) -> String {
 
 /// `GET /console/products/{id}`: the editor.
 pub async fn editor(state: web::Data<AppState>, request: HttpRequest, id: web::Path<i64>) -> HttpResponse {
-    let Some((merchant, shop)) = merchant_of(&state, &request).await else { return see_other("/console/login") };
+    let Some((merchant, shop)) = merchant_of(&state, &request).await else {
+        return see_other("/console/login");
+    };
     let id = ProductId(id.into_inner());
     let product = match stored::detail_of_merchant(&state.db, merchant, id).await {
         Ok(Some(product)) => product,
@@ -50,10 +52,11 @@ pub async fn editor(state: web::Data<AppState>, request: HttpRequest, id: web::P
         Err(error) => return trouble(&error),
     };
     let p = &product.product;
-    let moves: Vec<(ProductState, &str)> = [(ProductState::Listed, "上架"), (ProductState::Delisted, "下架"), (ProductState::Draft, "转为草稿")]
-        .into_iter()
-        .filter(|(to, _)| product.state.merchant_may_move(*to))
-        .collect();
+    let moves: Vec<(ProductState, &str)> =
+        [(ProductState::Listed, "上架"), (ProductState::Delisted, "下架"), (ProductState::Draft, "转为草稿")]
+            .into_iter()
+            .filter(|(to, _)| product.state.merchant_may_move(*to))
+            .collect();
     let body = html! {
         p { a href="/console/products" { "‹ 商品" } }
         h1 { "编辑商品" }

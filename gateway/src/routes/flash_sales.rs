@@ -61,9 +61,15 @@ impl FlashSaleError {
                     format!("the product has {stock} units left to put on sale"),
                 )
             }
-            Self::Open(OpenError::Refused(CreateSaleError::SkuNotFound)) => ApiError::not_found("sku_not_found", message),
-            Self::Open(OpenError::Refused(CreateSaleError::SkuRequired)) => ApiError::invalid("sku_required", message),
-            Self::Open(OpenError::Refused(CreateSaleError::NotListed)) => ApiError::conflict("product_not_listed", message),
+            Self::Open(OpenError::Refused(CreateSaleError::SkuNotFound)) => {
+                ApiError::not_found("sku_not_found", message)
+            }
+            Self::Open(OpenError::Refused(CreateSaleError::SkuRequired)) => {
+                ApiError::invalid("sku_required", message)
+            }
+            Self::Open(OpenError::Refused(CreateSaleError::NotListed)) => {
+                ApiError::conflict("product_not_listed", message)
+            }
             Self::Open(OpenError::Refused(CreateSaleError::TooManyScheduled { .. })) => {
                 ApiError::conflict("too_many_scheduled_sales", message)
             }
@@ -176,7 +182,8 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     let (terms, counts) = terms_and_counts(&state, id).await?;
     let now = state.clock.now();
     // Read from the database only once the sale ended: a live sale is read from memory.
-    let sku = if now >= terms.ends_at { persistence::catalogue::sku_of_sale(&state.db, id).await? } else { None };
+    let sku =
+        if now >= terms.ends_at { persistence::catalogue::sku_of_sale(&state.db, id).await? } else { None };
     let phase = if now < terms.starts_at {
         "scheduled"
     } else if now >= terms.ends_at {

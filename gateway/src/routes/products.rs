@@ -7,8 +7,8 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, delete, get, patch, post, put, web};
 use engine::catalogue::{
-    self as rules, DEFAULT_SKU, FieldFault, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, ProductState, ReturnShipping,
-    SkuDraft, Spec,
+    self as rules, DEFAULT_SKU, FieldFault, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, ProductState,
+    ReturnShipping, SkuDraft, Spec,
 };
 use engine::{Fen, ProductId};
 use futures_util::StreamExt as _;
@@ -80,13 +80,17 @@ impl ProductError {
         match self {
             Self::Field(f) => ApiError::invalid(field_code(f), message),
             Self::Fields(fs) => ApiError::invalid(fs.first().map_or("invalid_field", field_code), message),
-            Self::NotFound | Self::Catalogue(CatalogueError::NotFound) | Self::Image(ImageError::NotFound) => {
-                ApiError::not_found("product_not_found", message)
-            }
+            Self::NotFound
+            | Self::Catalogue(CatalogueError::NotFound)
+            | Self::Image(ImageError::NotFound) => ApiError::not_found("product_not_found", message),
             Self::SkuNotFound => ApiError::not_found("sku_not_found", message),
             Self::Catalogue(CatalogueError::BannedWords(_)) => ApiError::invalid("banned_words", message),
-            Self::Catalogue(CatalogueError::Transition { .. }) => ApiError::conflict("invalid_transition", message),
-            Self::Catalogue(CatalogueError::DuplicateCode) => ApiError::conflict("product_code_taken", message),
+            Self::Catalogue(CatalogueError::Transition { .. }) => {
+                ApiError::conflict("invalid_transition", message)
+            }
+            Self::Catalogue(CatalogueError::DuplicateCode) => {
+                ApiError::conflict("product_code_taken", message)
+            }
             Self::Catalogue(CatalogueError::Conflict) => ApiError::conflict("edit_conflict", message),
             Self::Image(ImageError::TooLarge(_)) | Self::TooLarge(_) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
@@ -94,7 +98,9 @@ impl ProductError {
             Self::Image(ImageError::UnsupportedType) | Self::Import(ImportError::UnsupportedType) => {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
             }
-            Self::Image(ImageError::TooManyPixels(_) | ImageError::Undecodable) => ApiError::invalid("invalid_image", message),
+            Self::Image(ImageError::TooManyPixels(_) | ImageError::Undecodable) => {
+                ApiError::invalid("invalid_image", message)
+            }
             Self::Image(ImageError::TooMany(_)) => ApiError::conflict("too_many_images", message),
             Self::Import(ImportError::Unreadable(_)) => ApiError::invalid("unreadable_file", message),
             Self::Import(ImportError::TooManyRows(_)) => ApiError::invalid("too_many_rows", message),
@@ -188,7 +194,10 @@ pub struct NewProductBody {
 
 fn specs_of(body: Vec<SpecBody>) -> Vec<Spec> {
     body.into_iter()
-        .map(|s| Spec { name: s.name.trim().to_owned(), values: s.values.into_iter().map(|v| v.trim().to_owned()).collect() })
+        .map(|s| Spec {
+            name: s.name.trim().to_owned(),
+            values: s.values.into_iter().map(|v| v.trim().to_owned()).collect(),
+        })
         .collect()
 }
 
@@ -229,7 +238,10 @@ fn description(raw: &str) -> Result<String, ProductError> {
 
 fn image_url(raw: &str) -> Result<String, ProductError> {
     if raw.len() > 1_000 {
-        return Err(ProductError::Field(FieldFault { field: "image_url".into(), reason: "is too long".into() }));
+        return Err(ProductError::Field(FieldFault {
+            field: "image_url".into(),
+            reason: "is too long".into(),
+        }));
     }
     Ok(raw.trim().to_owned())
 }
@@ -264,7 +276,13 @@ pub async fn create(
         rules::price(price, "price_fen").map_err(ProductError::Field)?;
         let stock = body.stock.unwrap_or(-1);
         rules::stock(stock, "stock").map_err(ProductError::Field)?;
-        vec![SkuDraft { code: DEFAULT_SKU.into(), values: BTreeMap::new(), price_fen: price, stock, low_stock_threshold: 0 }]
+        vec![SkuDraft {
+            code: DEFAULT_SKU.into(),
+            values: BTreeMap::new(),
+            price_fen: price,
+            stock,
+            low_stock_threshold: 0,
+        }]
     } else {
         skus_of(body.skus)
     };
@@ -272,7 +290,12 @@ pub async fn create(
     if !faults.is_empty() {
         return Err(ProductError::Fields(faults));
     }
-    let code = body.product_code.as_deref().map(|c| rules::code(c, "product_code")).transpose().map_err(ProductError::Field)?;
+    let code = body
+        .product_code
+        .as_deref()
+        .map(|c| rules::code(c, "product_code"))
+        .transpose()
+        .map_err(ProductError::Field)?;
     let after = body.after_sales;
     let draft = ProductDraft {
         code,
@@ -282,13 +305,16 @@ pub async fn create(
         specs,
         skus,
         no_reason_returns: after.as_ref().is_none_or(|a| a.no_reason_returns),
-        return_shipping: shipping(after.as_ref().and_then(|a| a.return_shipping.as_deref()))?.unwrap_or_default(),
+        return_shipping: shipping(after.as_ref().and_then(|a| a.return_shipping.as_deref()))?
+            .unwrap_or_default(),
         state: if body.draft { ProductState::Draft } else { ProductState::Listed },
         state_reason: None,
     };
     let id = state.catalogue.create(merchant.0, draft).await?;
     let product = stored::detail(&state.db, id).await?.ok_or(ProductError::NotFound)?;
-    Ok(HttpResponse::Created().json(json!({ "product_id": id, "status": product.state.as_str(), "status_reason": product.state_reason })))
+    Ok(HttpResponse::Created().json(
+        json!({ "product_id": id, "status": product.state.as_str(), "status_reason": product.state_reason }),
+    ))
 }
 
 /// The public view of a product; `full` adds what only its merchant sees.
@@ -337,7 +363,8 @@ pub fn render(p: &ProductDetail) -> Value {
 )]
 #[get("/products/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ProductError> {
-    let product = stored::detail(&state.db, ProductId(id.into_inner())).await?.ok_or(ProductError::NotFound)?;
+    let product =
+        stored::detail(&state.db, ProductId(id.into_inner())).await?.ok_or(ProductError::NotFound)?;
     Ok(HttpResponse::Ok().json(render(&product)))
 }
 
@@ -353,7 +380,10 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     security(("merchant" = [])),
 )]
 #[get("/products")]
-pub async fn list_mine(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, ProductError> {
+pub async fn list_mine(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+) -> Result<HttpResponse, ProductError> {
     let products = repo::products_of_merchant(&state.db, merchant.0).await?;
     let mut rendered = Vec::with_capacity(products.len());
     for p in products {
@@ -407,7 +437,8 @@ pub async fn edit(
 ) -> Result<HttpResponse, ProductError> {
     let id = ProductId(id.into_inner());
     let body = body.into_inner();
-    let current = stored::detail_of_merchant(&state.db, merchant.0, id).await?.ok_or(ProductError::NotFound)?;
+    let current =
+        stored::detail_of_merchant(&state.db, merchant.0, id).await?.ok_or(ProductError::NotFound)?;
     let title = body.title.as_deref().map(|t| field(rules::line(t, "title", MAX_TITLE_CHARS))).transpose()?;
     if let Some(price) = body.price_fen {
         rules::price(price, "price_fen").map_err(ProductError::Field)?;
@@ -507,8 +538,9 @@ pub async fn set_status(
     body: web::Json<StateBody>,
 ) -> Result<HttpResponse, ProductError> {
     let id = ProductId(id.into_inner());
-    let to = ProductState::parse(&body.status)
-        .ok_or_else(|| ProductError::Api(ApiError::invalid("invalid_status", "status must be listed, delisted or draft")))?;
+    let to = ProductState::parse(&body.status).ok_or_else(|| {
+        ProductError::Api(ApiError::invalid("invalid_status", "status must be listed, delisted or draft"))
+    })?;
     let now = state.catalogue.move_to(merchant.0, id, to).await?;
     Ok(HttpResponse::Ok().json(json!({ "product_id": id, "status": now.as_str() })))
 }
@@ -554,7 +586,11 @@ pub async fn edit_sku(
     if let Some(t) = body.low_stock_threshold {
         rules::threshold(t, "low_stock_threshold").map_err(ProductError::Field)?;
     }
-    let patch = SkuPatch { price_fen: body.price_fen, stock: body.stock, low_stock_threshold: body.low_stock_threshold };
+    let patch = SkuPatch {
+        price_fen: body.price_fen,
+        stock: body.stock,
+        low_stock_threshold: body.low_stock_threshold,
+    };
     let sku = stored::update_sku(&state.db, merchant.0, ProductId(id), sku_id, patch, state.clock.now())
         .await?
         .ok_or(ProductError::SkuNotFound)?;
@@ -573,7 +609,10 @@ pub async fn edit_sku(
     security(("merchant" = [])),
 )]
 #[get("/products/low-stock")]
-pub async fn low_stock(state: web::Data<AppState>, merchant: MerchantAuth) -> Result<HttpResponse, ProductError> {
+pub async fn low_stock(
+    state: web::Data<AppState>,
+    merchant: MerchantAuth,
+) -> Result<HttpResponse, ProductError> {
     let rows = stored::low_stock(&state.db, merchant.0, 500).await?;
     let skus: Vec<Value> = rows
         .into_iter()
@@ -597,7 +636,9 @@ pub struct UploadForm {
 /// The first field named `file` of a multipart body, at most `max` bytes: its file name,
 /// content type and bytes.
 async fn file_of(mut form: Multipart, max: usize) -> Result<(String, String, Vec<u8>), ProductError> {
-    let bad = |e: actix_multipart::MultipartError| ProductError::Api(ApiError::bad_request("bad_multipart", e.to_string()));
+    let bad = |e: actix_multipart::MultipartError| {
+        ProductError::Api(ApiError::bad_request("bad_multipart", e.to_string()))
+    };
     while let Some(part) = form.next().await {
         let mut part = part.map_err(bad)?;
         if part.name() != Some("file") {
@@ -723,7 +764,10 @@ pub async fn reorder_images(
     let id = ProductId(id.into_inner());
     stored::detail_of_merchant(&state.db, merchant.0, id).await?.ok_or(ProductError::NotFound)?;
     if !stored::reorder_images(&state.db, id, &body.image_ids).await? {
-        return Err(ProductError::Api(ApiError::invalid("invalid_order", "name every picture of the product once")));
+        return Err(ProductError::Api(ApiError::invalid(
+            "invalid_order",
+            "name every picture of the product once",
+        )));
     }
     let product = stored::detail(&state.db, id).await?.ok_or(ProductError::NotFound)?;
     Ok(HttpResponse::Ok().json(render(&product)))
@@ -792,7 +836,8 @@ pub async fn import_template(query: web::Query<TemplateQuery>) -> Result<HttpRes
             .insert_header(("Content-Disposition", "attachment; filename=\"products-template.csv\""))
             .body(catalogue::import::template_csv())),
         "xlsx" => {
-            let bytes = catalogue::import::template_xlsx().map_err(|e| ProductError::Api(ApiError::internal(e)))?;
+            let bytes =
+                catalogue::import::template_xlsx().map_err(|e| ProductError::Api(ApiError::internal(e)))?;
             Ok(HttpResponse::Ok()
                 .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
                 .insert_header(("Content-Disposition", "attachment; filename=\"products-template.xlsx\""))
@@ -861,7 +906,12 @@ pub async fn decide_review(
     let approve = match body.decision.as_str() {
         "approve" => true,
         "reject" => false,
-        _ => return Err(ProductError::Api(ApiError::invalid("invalid_decision", "decision must be approve or reject"))),
+        _ => {
+            return Err(ProductError::Api(ApiError::invalid(
+                "invalid_decision",
+                "decision must be approve or reject",
+            )));
+        }
     };
     let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if !approve && reason.is_none() {
@@ -870,7 +920,10 @@ pub async fn decide_review(
     if let Some(r) = &reason
         && r.chars().count() > 500
     {
-        return Err(ProductError::Api(ApiError::invalid("invalid_field", "reason is longer than 500 characters")));
+        return Err(ProductError::Api(ApiError::invalid(
+            "invalid_field",
+            "reason is longer than 500 characters",
+        )));
     }
     stored::detail(&state.db, id).await?.ok_or(ProductError::NotFound)?;
     if !state.catalogue.decide(id, approve, reason.clone()).await? {
@@ -879,7 +932,9 @@ pub async fn decide_review(
     let action = if approve { "product_review_approved" } else { "product_review_rejected" };
     operator.audit(&state, action, format!("product:{id}"), json!({ "reason": reason })).await?;
     let product = stored::detail(&state.db, id).await?.ok_or(ProductError::NotFound)?;
-    Ok(HttpResponse::Ok().json(json!({ "product_id": id, "status": product.state.as_str(), "status_reason": product.state_reason })))
+    Ok(HttpResponse::Ok().json(
+        json!({ "product_id": id, "status": product.state.as_str(), "status_reason": product.state_reason }),
+    ))
 }
 
 #[utoipa::path(

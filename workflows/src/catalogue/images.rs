@@ -51,8 +51,14 @@ pub fn thumbnail(bytes: &[u8], format: image::ImageFormat, side: u32) -> Option<
 
 impl Catalogue {
     /// Adds a picture at the end of the merchant's product's.
-    pub async fn add_image(&self, merchant: MerchantId, product: ProductId, bytes: Vec<u8>) -> Result<ImageRecord, ImageError> {
-        let detail = stored::detail_of_merchant(&self.db, merchant, product).await?.ok_or(ImageError::NotFound)?;
+    pub async fn add_image(
+        &self,
+        merchant: MerchantId,
+        product: ProductId,
+        bytes: Vec<u8>,
+    ) -> Result<ImageRecord, ImageError> {
+        let detail =
+            stored::detail_of_merchant(&self.db, merchant, product).await?.ok_or(ImageError::NotFound)?;
         if detail.images.len() as u64 >= self.settings.images_per_product {
             return Err(ImageError::TooMany(self.settings.images_per_product));
         }
@@ -98,8 +104,11 @@ impl Catalogue {
     /// A picture's bytes (or its thumbnail's) and content type.
     pub async fn image_bytes(&self, id: i64, thumb: bool) -> Result<(String, Vec<u8>), ImageError> {
         let image = stored::image(&self.db, id).await?.ok_or(ImageError::NotFound)?;
-        let (key, content_type) =
-            if thumb { (image.thumb_key, "image/png".to_owned()) } else { (image.object_key, image.content_type) };
+        let (key, content_type) = if thumb {
+            (image.thumb_key, "image/png".to_owned())
+        } else {
+            (image.object_key, image.content_type)
+        };
         let bytes = self.store.get(&key).await.map_err(|e| match e {
             StoreError::NotFound(_) => ImageError::NotFound,
             other => ImageError::Store(other),

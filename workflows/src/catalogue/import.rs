@@ -26,9 +26,16 @@ impl FileKind {
     /// From a file name or content type; XLSX files are also known by their zip signature.
     pub fn detect(name: &str, content_type: &str, bytes: &[u8]) -> Option<Self> {
         let name = name.to_ascii_lowercase();
-        if bytes.starts_with(b"PK\x03\x04") || name.ends_with(".xlsx") || content_type.contains("spreadsheetml") {
+        if bytes.starts_with(b"PK\x03\x04")
+            || name.ends_with(".xlsx")
+            || content_type.contains("spreadsheetml")
+        {
             Some(Self::Xlsx)
-        } else if name.ends_with(".csv") || content_type.starts_with("text/") || content_type.is_empty() || content_type == "application/octet-stream" {
+        } else if name.ends_with(".csv")
+            || content_type.starts_with("text/")
+            || content_type.is_empty()
+            || content_type == "application/octet-stream"
+        {
             Some(Self::Csv)
         } else {
             None
@@ -124,7 +131,13 @@ pub fn read(kind: FileKind, bytes: &[u8], max_rows: usize) -> Result<Vec<Vec<Str
 
 impl Catalogue {
     /// Checks a file and, unless `dry_run`, writes its good rows.
-    pub async fn import(&self, merchant: MerchantId, kind: FileKind, bytes: Vec<u8>, dry_run: bool) -> Result<Report, ImportError> {
+    pub async fn import(
+        &self,
+        merchant: MerchantId,
+        kind: FileKind,
+        bytes: Vec<u8>,
+        dry_run: bool,
+    ) -> Result<Report, ImportError> {
         let max_rows = self.settings.import_max_rows;
         let rows = tokio::task::spawn_blocking(move || read(kind, &bytes, max_rows))
             .await
@@ -175,8 +188,30 @@ impl Catalogue {
 
 /// The template's example rows: a product of four SKUs and one without specs.
 const EXAMPLE: [[&str; 10]; 3] = [
-    ["TSHIRT-01", "纯棉短袖T恤", "夏季新款，100g 纯棉", "TSHIRT-01-W-M", "颜色=白;尺码=M", "59.90", "100", "10", "是", "buyer"],
-    ["TSHIRT-01", "纯棉短袖T恤", "夏季新款，100g 纯棉", "TSHIRT-01-W-L", "颜色=白;尺码=L", "59.90", "80", "10", "是", "buyer"],
+    [
+        "TSHIRT-01",
+        "纯棉短袖T恤",
+        "夏季新款，100g 纯棉",
+        "TSHIRT-01-W-M",
+        "颜色=白;尺码=M",
+        "59.90",
+        "100",
+        "10",
+        "是",
+        "buyer",
+    ],
+    [
+        "TSHIRT-01",
+        "纯棉短袖T恤",
+        "夏季新款，100g 纯棉",
+        "TSHIRT-01-W-L",
+        "颜色=白;尺码=L",
+        "59.90",
+        "80",
+        "10",
+        "是",
+        "buyer",
+    ],
     ["MUG-01", "陶瓷马克杯", "", "", "", "29", "200", "", "否", "seller"],
 ];
 
