@@ -585,18 +585,10 @@ pub async fn order_page(
 /// `GET /console/products`: the list (state, low-stock badge) and the form to add one.
 pub async fn products(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let (merchant, shop) = signed_in!(state, request);
-    let products = match repo::products_of_merchant(&state.db, merchant).await {
-        Ok(products) => products,
+    let details = match persistence::catalogue::details_of_merchant(&state.db, merchant).await {
+        Ok(details) => details,
         Err(error) => return trouble(&error),
     };
-    let mut details = Vec::with_capacity(products.len());
-    for product in &products {
-        match persistence::catalogue::detail(&state.db, product.id).await {
-            Ok(Some(detail)) => details.push(detail),
-            Ok(None) => {}
-            Err(error) => return trouble(&error),
-        }
-    }
     let body = html! {
         h1 { "商品" }
         p { a href="/console/products/import" { "批量导入（Excel / CSV）" } }

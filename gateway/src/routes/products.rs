@@ -14,7 +14,6 @@ use engine::{Fen, ProductId};
 use futures_util::StreamExt as _;
 use persistence::DbErr;
 use persistence::catalogue::{self as stored, Edit, ProductDetail, ProductDraft, SkuPatch};
-use persistence::repo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -384,14 +383,8 @@ pub async fn list_mine(
     state: web::Data<AppState>,
     merchant: MerchantAuth,
 ) -> Result<HttpResponse, ProductError> {
-    let products = repo::products_of_merchant(&state.db, merchant.0).await?;
-    let mut rendered = Vec::with_capacity(products.len());
-    for p in products {
-        if let Some(detail) = stored::detail(&state.db, p.id).await? {
-            rendered.push(render(&detail));
-        }
-    }
-    Ok(HttpResponse::Ok().json(json!({ "products": rendered })))
+    let products = stored::details_of_merchant(&state.db, merchant.0).await?;
+    Ok(HttpResponse::Ok().json(json!({ "products": products.iter().map(render).collect::<Vec<_>>() })))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
