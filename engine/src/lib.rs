@@ -9,6 +9,7 @@ pub mod aftersales;
 pub mod books;
 pub mod buyer_code;
 pub mod calendar;
+pub mod catalogue;
 pub mod content;
 pub mod divisions;
 pub mod ids;

@@ -30,7 +30,11 @@
     unsupported_image_type: "只接受 PNG 或 JPEG 照片", content_type_mismatch: "照片格式与文件不符",
     invalid_dimensions: "照片尺寸不符合要求", too_many_documents: "证件照片已达上限",
     not_in_review: "这份资质已处理过", reasons_required: "请填写驳回原因", already_banned: "该商家已被封禁",
-    not_banned: "该商家未被封禁", already_decided: "这条举报已处理过", merchant_not_found: "商家不存在"
+    not_banned: "该商家未被封禁", already_decided: "这条举报已处理过", merchant_not_found: "商家不存在",
+    banned_words: "含广告法禁用词，请修改", product_not_listed: "商品未上架", sku_required: "请选择规格",
+    invalid_transition: "当前状态不能这样操作", too_many_images: "图片已达上限", invalid_image: "图片无法识别或尺寸过大",
+    unsupported_media_type: "文件类型不支持", payload_too_large: "文件太大", unreadable_file: "文件无法读取",
+    too_many_rows: "行数超过上限", reason_required: "请填写驳回原因"
   };
 
   function message(answer) {
@@ -135,32 +139,63 @@
     });
   }
 
-  // A file upload (multipart): the form's fields as they are, with the session's headers.
+  // A file form (data-upload): its fields as multipart (the file as `file`); an import's report
+  // (data-report) is drawn as a list of its bad rows, a picture's page reloads.
   function upload(form, event) {
     event.preventDefault();
     var error = form.querySelector(".form-error");
-    var button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    fetch(form.dataset.upload, { method: "POST", credentials: "same-origin", cache: "no-store",
-      headers: { "Accept": "application/json", "X-CSRF-Token": csrf, "X-Session": side }, body: new FormData(form) })
-      .then(function (r) {
-        return r.text().then(function (t) {
-          var parsed = {};
-          try { parsed = t ? JSON.parse(t) : {}; } catch (e) { parsed = {}; }
-          return { status: r.status, body: parsed };
-        });
-      }, function () { return { status: 0, body: {} }; })
+    var input = form.querySelector("input[type=file]");
+    if (!input.files.length) { error.textContent = "请选择文件"; return; }
+    var url = form.dataset.upload;
+    var pressed = event.submitter;
+    if (pressed && pressed.name === "dry_run") url += "?dry_run=" + pressed.value;
+    var data = new FormData(form);
+    var buttons = form.querySelectorAll("button");
+    Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
+    error.textContent = "";
+    fetch(url, { method: "POST", body: data, credentials: "same-origin", cache: "no-store",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf, "X-Session": side } })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }, function () { return { status: r.status, body: {} }; }); },
+        function () { return { status: 0, body: {} }; })
       .then(function (answer) {
-        if (ok(answer)) { location.reload(); return; }
-        error.textContent = message(answer);
-        button.disabled = false;
+        Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
+        if (!ok(answer)) { error.textContent = message(answer); return; }
+        if (!form.dataset.report) { location.reload(); return; }
+        report(document.getElementById(form.dataset.report), answer.body);
       });
+  }
+
+  function report(box, r) {
+    box.hidden = false;
+    box.textContent = "";
+    var head = document.createElement("h2");
+    head.textContent = (r.dry_run ? "检查结果" : "导入结果") + "：共 " + r.rows + " 行，" + r.good_rows + " 行可导入，" + r.bad_rows + " 行有问题";
+    box.appendChild(head);
+    if (r.imported) {
+      var done = document.createElement("p");
+      done.textContent = "新建商品 " + r.imported.products_created + "，更新 " + r.imported.products_updated +
+        "，未变 " + r.imported.products_unchanged + "；新建规格 " + r.imported.skus_created + "，更新 " + r.imported.skus_updated;
+      box.appendChild(done);
+    }
+    if (!r.faults.length) return;
+    var table = document.createElement("table");
+    var row = table.insertRow();
+    ["行", "列", "原因"].forEach(function (t) { var th = document.createElement("th"); th.textContent = t; row.appendChild(th); });
+    r.faults.forEach(function (f) {
+      var tr = table.insertRow();
+      [f.row, f.column, f.reason].forEach(function (t) { tr.insertCell().textContent = t; });
+    });
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    wrap.tabIndex = 0;
+    wrap.appendChild(table);
+    box.appendChild(wrap);
   }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset && form.dataset.upload) upload(form, event);
-    else if (form.dataset && form.dataset.api) submit(form, event);
+    if (form.dataset && form.dataset.upload) { upload(form, event); return; }
+    if (form.dataset && form.dataset.api) submit(form, event);
   });
 
   document.addEventListener("click", function (event) {
@@ -171,7 +206,7 @@
     } else if (button.dataset.call) {
       var spec = button.dataset.call.split(" ");
       var body = button.dataset.body ? JSON.parse(button.dataset.body) : {};
-      if (button.dataset.reason) body = { reason: document.getElementById(button.dataset.reason).value };
+      if (button.dataset.reason) body.reason = document.getElementById(button.dataset.reason).value;
       button.disabled = true;
       call(spec[0], spec[1], body).then(function (answer) {
         if (ok(answer)) { location.reload(); return; }

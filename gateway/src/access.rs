@@ -35,6 +35,7 @@ macro_rules! duty {
 
 duty!(AmlReview, "reviewer or admin");
 duty!(Kyc, "reviewer or admin");
+duty!(ContentReview, "reviewer or admin");
 duty!(Finance, "finance or admin");
 duty!(Partners, "admin");
 duty!(Admin, "admin");

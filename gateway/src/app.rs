@@ -81,6 +81,8 @@ pub struct AppState {
     pub kuaishou_sandbox: Option<Arc<sandbox::live::kuaishou::KuaishouSandbox>>,
     /// Who may sell: qualification review, documents, bans, takedowns.
     pub trust: Arc<crate::trust::TrustState>,
+    /// Products, SKUs, pictures, import, the banned-word check, unsold units given back.
+    pub catalogue: Arc<workflows::catalogue::Catalogue>,
 }
 
 impl AppState {
@@ -249,6 +251,14 @@ impl Application {
             )
             .await?,
         );
+        let catalogue = Arc::new(workflows::catalogue::Catalogue {
+            db: db.clone(),
+            registry: registry.clone(),
+            clock: clock.clone(),
+            words: settings.catalogue.dictionary()?,
+            settings: settings.catalogue.clone(),
+            store: Arc::new(workflows::merchants::store::FsStore::new(&settings.catalogue.images_dir)),
+        });
         let auth = &settings.auth;
         let state = web::Data::new(AppState {
             tokens: Tokens::new(secret.as_bytes()),
@@ -280,6 +290,7 @@ impl Application {
             douyin_sandbox: live_wiring.douyin_sandbox,
             kuaishou_sandbox: live_wiring.kuaishou_sandbox,
             trust,
+            catalogue,
         });
         state.health.probe(&state.db).await;
 
@@ -466,6 +477,8 @@ impl Application {
         });
         let mut background = state.payments.clone().spawn_background();
         background.push(state.fulfilment.clone().spawn_sweep());
+        // Unsold units of ended sales back to their SKU (each sale once, whenever it runs).
+        background.push(state.catalogue.clone().spawn_sweep());
         background.push(state.exports.clone().spawn_cleanup(state.fulfilment.settings.sweep_interval));
         background.push(state.trust.spawn_sweep(Duration::from_secs(state.settings.trust.review_sweep_secs)));
         // Stopped by abort like the rest: a message it was sending when stopped is under a

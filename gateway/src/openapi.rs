@@ -63,6 +63,9 @@ impl Modify for BearerTokens {
     paths(
         merchants::sign_up, merchants::log_in, merchants::revoke,
         products::create, products::get, products::list_mine, products::edit,
+        products::revisions, products::set_status, products::edit_sku, products::low_stock,
+        products::add_image, products::image, products::reorder_images, products::remove_image,
+        products::import, products::import_template, products::review_queue, products::decide_review,
         flash_sales::create, flash_sales::get, share::share,
         buyers::request_code, buyers::session,
         orders::place_order, orders::get, orders::cancel,

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod addresses;
 pub mod buyer_codes;
+pub mod catalogue;
 pub mod db;
 pub mod entities;
 pub mod health;

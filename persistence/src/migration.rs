@@ -16,6 +16,7 @@ mod m0011_shipments;
 mod m0012_live_shops;
 mod m0013_live_sales;
 mod m0014_trust;
+mod m0015_catalogue;
 mod m0016_live_platform_orders;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_live_shops::Migration),
             Box::new(m0013_live_sales::Migration),
             Box::new(m0014_trust::Migration),
+            Box::new(m0015_catalogue::Migration),
             Box::new(m0016_live_platform_orders::Migration),
         ]
     }

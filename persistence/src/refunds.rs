@@ -238,14 +238,26 @@ pub(crate) async fn apply_decision(
         let sale_id = row.map(|r| r.flash_sale_id).ok_or_else(|| bad("refund vanished".into()))?;
         let sale = flash_sale::Entity::find_by_id(sale_id).one(db).await?;
         let product_id = sale.map(|s| s.product_id).ok_or_else(|| bad(format!("sale {sale_id} vanished")))?;
-        product::Entity::update_many()
-            .col_expr(
-                product::Column::Stock,
-                Expr::col(product::Column::Stock).add(i64::from(decision.units)),
-            )
-            .filter(product::Column::Id.eq(product_id))
-            .exec(db)
-            .await?;
+        // To the SKU the sale drew on; a sale from before SKUs gives to the product's first.
+        let sku_id = match crate::catalogue::sku_of_sale(db, FlashSaleId(sale_id)).await? {
+            Some((sku_id, _)) => Some(sku_id),
+            None => crate::catalogue::skus(db, ProductId(product_id)).await?.first().map(|s| s.id),
+        };
+        match sku_id {
+            Some(sku_id) => {
+                crate::catalogue::add_units(db, product_id, sku_id, i64::from(decision.units)).await?;
+            }
+            None => {
+                product::Entity::update_many()
+                    .col_expr(
+                        product::Column::Stock,
+                        Expr::col(product::Column::Stock).add(i64::from(decision.units)),
+                    )
+                    .filter(product::Column::Id.eq(product_id))
+                    .exec(db)
+                    .await?;
+            }
+        }
     }
     Ok(())
 }

@@ -119,12 +119,12 @@ pub struct ProductRecord {
     pub image_url: String,
     pub price_fen: Fen,
     pub stock: i64,
-    /// `listed` or `delisted`.
+    /// `draft`, `under_review`, `listed` or `delisted` (`engine::catalogue::ProductState`).
     pub status: String,
     pub created_at: Timestamp,
 }
 
-fn product_of(row: product::Model) -> ProductRecord {
+pub(crate) fn product_of(row: product::Model) -> ProductRecord {
     ProductRecord {
         id: ProductId(row.id),
         merchant_id: MerchantId(row.merchant_id),
@@ -138,25 +138,29 @@ fn product_of(row: product::Model) -> ProductRecord {
     }
 }
 
+/// Stores a product without specs: one default SKU holding its price and stock, listed.
 pub async fn insert_product(
     db: &DatabaseConnection,
     merchant_id: MerchantId,
     product: NewProduct,
     now: Timestamp,
 ) -> Result<ProductId, DbErr> {
-    let row = product::ActiveModel {
-        id: NotSet,
-        merchant_id: Set(merchant_id.0),
-        title: Set(product.title),
-        description: Set(product.description),
-        image_url: Set(product.image_url),
-        price_fen: Set(product.price_fen.as_i64()),
-        stock: Set(product.stock),
-        status: Set("listed".to_owned()),
-        created_at: Set(now.as_millis()),
-        no_reason_returns: Set(true),
+    let draft = crate::catalogue::ProductDraft {
+        code: None,
+        title: product.title,
+        description: product.description,
+        image_url: product.image_url,
+        specs: Vec::new(),
+        skus: vec![crate::catalogue::default_sku(product.price_fen.as_i64(), product.stock)],
+        no_reason_returns: true,
+        return_shipping: engine::catalogue::ReturnShipping::Buyer,
+        state: engine::catalogue::ProductState::Listed,
+        state_reason: None,
     };
-    Ok(ProductId(product::Entity::insert(row).exec(db).await?.last_insert_id))
+    crate::catalogue::insert(db, merchant_id, &draft, "merchant", now).await.map_err(|e| match e {
+        InsertError::Duplicate => DbErr::Custom("product code taken".into()),
+        InsertError::Db(e) => e,
+    })
 }
 
 pub async fn product(db: &DatabaseConnection, id: ProductId) -> Result<Option<ProductRecord>, DbErr> {
@@ -173,44 +177,6 @@ pub async fn products_of_merchant(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(product_of).collect())
-}
-
-/// What a product edit may change; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProductPatch {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub image_url: Option<String>,
-    pub price_fen: Option<Fen>,
-}
-
-/// Edits one of the merchant's products; `None` when it has no such product. Stock is not
-/// edited here: it is what flash sales draw on, moved only with them.
-pub async fn update_product(
-    db: &DatabaseConnection,
-    merchant_id: MerchantId,
-    id: ProductId,
-    patch: ProductPatch,
-) -> Result<Option<ProductRecord>, DbErr> {
-    let Some(row) = product::Entity::find_by_id(id.0).one(db).await? else { return Ok(None) };
-    if row.merchant_id != merchant_id.0 {
-        return Ok(None);
-    }
-    let mut active: product::ActiveModel = row.into();
-    if let Some(title) = patch.title {
-        active.title = Set(title);
-    }
-    if let Some(description) = patch.description {
-        active.description = Set(description);
-    }
-    if let Some(image_url) = patch.image_url {
-        active.image_url = Set(image_url);
-    }
-    if let Some(price) = patch.price_fen {
-        active.price_fen = Set(price.as_i64());
-    }
-    let saved = sea_orm::ActiveModelTrait::update(active, db).await?;
-    Ok(Some(product_of(saved)))
 }
 
 // ---- flash sales ----------------------------------------------------------------------------
@@ -231,7 +197,13 @@ pub struct SaleCaps {
 pub enum CreateSaleError {
     #[error("no such product")]
     ProductNotFound,
-    #[error("the product has only {stock} units left to allocate")]
+    #[error("no such SKU of this product")]
+    SkuNotFound,
+    #[error("the product has several SKUs: name one (sku_id)")]
+    SkuRequired,
+    #[error("the product is not listed")]
+    NotListed,
+    #[error("the SKU has only {stock} units left to allocate")]
     InsufficientStock { stock: i64 },
     #[error("at most {max} flash sales may be live at once")]
     TooManyLive { max: u32 },
@@ -249,29 +221,45 @@ pub async fn create_flash_sale(
     now: Timestamp,
     caps: SaleCaps,
 ) -> Result<FlashSaleId, CreateSaleError> {
+    create_flash_sale_on(db, terms, None, now, caps).await
+}
+
+/// [`create_flash_sale`] on one SKU of the product (`None`: its only SKU). The units come out
+/// of that SKU's stock (and so the product's), and the sale remembers the SKU so that its
+/// unsold units go back there once it settles. The product must be listed.
+pub async fn create_flash_sale_on(
+    db: &DatabaseConnection,
+    terms: &SaleTerms,
+    sku_id: Option<i64>,
+    now: Timestamp,
+    caps: SaleCaps,
+) -> Result<FlashSaleId, CreateSaleError> {
     let txn = db.begin().await?;
     if caps.max_live > 0 || caps.max_scheduled > 0 {
         check_sale_caps(&txn, terms, now, caps).await?;
     }
     let quantity = i64::from(terms.quantity);
-    // A guarded decrement: the stock check and the update are one statement, so two
-    // concurrent sales of one product cannot both take the last units.
-    let taken = product::Entity::update_many()
-        .col_expr(product::Column::Stock, Expr::col(product::Column::Stock).sub(quantity))
-        .filter(product::Column::Id.eq(terms.product_id.0))
+    let found = product::Entity::find_by_id(terms.product_id.0)
         .filter(product::Column::MerchantId.eq(terms.merchant_id.0))
-        .filter(product::Column::Stock.gte(quantity))
-        .exec(&txn)
-        .await?;
-    if taken.rows_affected != 1 {
-        let found = product::Entity::find_by_id(terms.product_id.0)
-            .filter(product::Column::MerchantId.eq(terms.merchant_id.0))
-            .one(&txn)
-            .await?;
-        return Err(match found {
-            None => CreateSaleError::ProductNotFound,
-            Some(p) => CreateSaleError::InsufficientStock { stock: p.stock },
-        });
+        .one(&txn)
+        .await?
+        .ok_or(CreateSaleError::ProductNotFound)?;
+    // A product sold out answers as short of stock, as it always did.
+    let sold_out = found.state_reason.as_deref() == Some(engine::catalogue::REASON_SOLD_OUT);
+    if found.status != engine::catalogue::ProductState::Listed.as_str() && !sold_out {
+        return Err(CreateSaleError::NotListed);
+    }
+    let sku =
+        crate::catalogue::sku_for_sale(&txn, found.id, sku_id).await?.map_err(|choice| match choice {
+            crate::catalogue::SkuChoice::NotFound => CreateSaleError::SkuNotFound,
+            crate::catalogue::SkuChoice::Required => CreateSaleError::SkuRequired,
+        })?;
+    // A guarded decrement: the stock check and the update are one statement, so two
+    // concurrent sales of one SKU cannot both take the last units.
+    if !crate::catalogue::add_units(&txn, found.id, sku.id, -quantity).await? {
+        let left = crate::catalogue::skus(&txn, ProductId(found.id)).await?;
+        let stock = left.iter().find(|s| s.id == sku.id).map_or(0, |s| s.stock);
+        return Err(CreateSaleError::InsufficientStock { stock });
     }
     let row = flash_sale::ActiveModel {
         id: NotSet,
@@ -287,6 +275,7 @@ pub async fn create_flash_sale(
         created_at: Set(now.as_millis()),
     };
     let id = flash_sale::Entity::insert(row).exec(&txn).await?.last_insert_id;
+    crate::catalogue::link_sale(&txn, id, found.id, sku.id).await?;
     txn.commit().await?;
     Ok(FlashSaleId(id))
 }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub notifications: workflows::notifications::NotificationSettings,
     pub wechat_mp: WechatMp,
     pub live: Live,
+    /// Products, SKUs, pictures, bulk import and the banned-word check (`[catalogue]`).
+    pub catalogue: workflows::catalogue::CatalogueSettings,
     pub buyer_codes: BuyerCodes,
     /// Verification, qualification review, bans and reports (`[trust]`).
     pub trust: crate::trust::Trust,
@@ -854,6 +856,8 @@ impl Settings {
             "sms.sandbox_inbox_capacity must be greater than 0"
         );
         let problems = self.notifications.problems();
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        let problems = self.catalogue.problems();
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
         let mp = &self.wechat_mp;
         anyhow::ensure!(

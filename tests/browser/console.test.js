@@ -1,6 +1,7 @@
 // The consoles in real headless Chromium, against the real server binary (demo mode, a fresh
 // data directory, a port of its own):
-//  1. a merchant on a 390×844 phone signs up, adds a product, edits it, opens a flash sale with
+//  1. a merchant on a 390×844 phone signs up, adds a product, edits it (the editor shows its
+//     state and revisions), checks and imports a CSV with a bad row, opens a flash sale with
 //     the date-time picker and watches its live board move after orders placed through the
 //     API (units left falls, orders and GMV rise); the share link, its copy button and QR;
 //     the dashboard and its CSV and XLSX exports;
@@ -125,6 +126,30 @@ async function merchantStory(browser, base, errors) {
 
   // Only approved merchants open sales: the qualification goes through the real review.
   await approveMerchant(base, PHONE, PASSWORD);
+
+  // The editor: state, SKUs with the low-stock threshold, revisions.
+  await page.click("text=编辑");
+  await page.waitForURL(/\/console\/products\/\d+$/);
+  check((await text(page, "#status .tag")) === "在售", "the editor shows the product listed");
+  check((await page.textContent("ol.revisions")).includes("第 2 版"), "the edit is kept as revision 2");
+  await axeCheck(page, "the product editor");
+  await page.screenshot({ path: path.join(SHOTS, "console-product-editor-phone.png"), fullPage: true });
+
+  // Import: a file with one bad row is checked first, every bad row named with row and column.
+  await page.goto(base + "/console/products/import");
+  const file = "product_code,title,sku_code,specs,price,stock\n" +
+    "MASK-1,面膜,MASK-1-S,规格=5片,39,10\nMASK-1,面膜,MASK-1-L,规格=10片,abc,10\n";
+  await page.setInputFiles("#import-file", { name: "products.csv", mimeType: "text/csv", buffer: Buffer.from(file) });
+  await page.click("button:has-text('检查')");
+  await page.waitForSelector("#import-report table");
+  const reportText = await page.textContent("#import-report");
+  check(reportText.includes("1 行可导入") && reportText.includes("price"), "the dry run names the bad row's column: " + reportText.slice(0, 80));
+  await axeCheck(page, "the import page with its report");
+  await page.screenshot({ path: path.join(SHOTS, "console-import-phone.png"), fullPage: true });
+  await page.click("button:has-text('导入')");
+  await page.waitForFunction(() => document.getElementById("import-report").textContent.includes("新建商品 1"));
+  check(true, "the import writes the good row's product");
+  await page.goto(base + "/console/products");
 
   // A sale with the date-time picker (Beijing time), started a minute ago.
   await page.click("nav.tabs >> text=秒杀");

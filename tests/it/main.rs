@@ -7,6 +7,7 @@ mod aftersales;
 mod bad_input;
 mod buyer_codes;
 mod caps;
+mod catalogue;
 mod conformance;
 mod consoles;
 mod courier_conformance;

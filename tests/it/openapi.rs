@@ -151,6 +151,13 @@ async fn every_documented_example_answers_as_documented() {
     let sale = walk.call("post", "/api/v1/flash-sales", "/api/v1/flash-sales", m, none).await;
     let sale = sale["flash_sale_id"].as_i64().unwrap();
     walk.call("get", "/api/v1/flash-sales/{id}", &format!("/api/v1/flash-sales/{sale}"), None, none).await;
+    let sku =
+        api.get(&format!("/api/v1/products/{product}"), None).await.body["skus"][0]["id"].as_i64().unwrap();
+    let sku_path = format!("/api/v1/products/{product}/skus/{sku}");
+    walk.call("patch", "/api/v1/products/{id}/skus/{sku_id}", &sku_path, m, none).await;
+    walk.call("get", "/api/v1/products/low-stock", "/api/v1/products/low-stock", m, none).await;
+    let revisions = format!("/api/v1/products/{product}/revisions");
+    walk.call("get", "/api/v1/products/{id}/revisions", &revisions, m, none).await;
     let share = format!("/api/v1/flash-sales/{sale}/share");
     walk.call("get", "/api/v1/flash-sales/{id}/share", &share, m, none).await;
 
@@ -195,6 +202,8 @@ async fn every_documented_example_answers_as_documented() {
     walk.call("get", "/api/v1/merchants/me/ledger", "/api/v1/merchants/me/ledger", m, none).await;
     walk.call("get", "/api/v1/merchants/me/withdrawals", "/api/v1/merchants/me/withdrawals", m, none).await;
     walk.call("get", "/api/v1/merchants/me/orders", "/api/v1/merchants/me/orders", m, none).await;
+    let status = format!("/api/v1/products/{product}/status");
+    walk.call("post", "/api/v1/products/{id}/status", &status, m, none).await;
 
     // Every operation that documents its answer was called: a new example is checked too, or
     // this fails until it is.

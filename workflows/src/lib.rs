@@ -6,6 +6,8 @@
 //!   active query, the refund worker and the daily reconciliation, behind [`payments::Payments`].
 //! - [`addresses`]: a buyer's saved addresses and an order's shipping address.
 //! - [`buyer_codes`]: the verified-buyer login codes.
+//! - [`catalogue`]: products with specs and SKUs, the banned-word check, the review queue,
+//!   pictures, bulk import, and unsold units given back to their SKU.
 //! - [`dashboard`]: a merchant's period report (CSV, XLSX) and the live boards' figures.
 //! - [`statements`]: a merchant's ledger statement as CSV; [`time`]: the API's RFC 3339 text.
 //! - [`fulfilment`]: shipping a paid order (typed waybill or e-waybill), labels (100 × 150 mm
@@ -28,6 +30,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod admission;
 pub mod buyer_codes;
+pub mod catalogue;
 pub mod dashboard;
 pub mod demo;
 pub mod fulfilment;

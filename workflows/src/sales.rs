@@ -13,6 +13,8 @@ use persistence::{DatabaseConnection, DbErr, repo};
 #[derive(Debug, Clone)]
 pub struct Opening {
     pub product_id: ProductId,
+    /// The SKU whose stock the units come out of; `None`: the product's only SKU.
+    pub sku_id: Option<i64>,
     pub price_fen: Fen,
     pub quantity: u32,
     pub per_buyer_limit: u32,
@@ -52,11 +54,21 @@ pub async fn open(
         .await?
         .filter(|p| p.merchant_id == merchant)
         .ok_or(OpenError::ProductNotFound)?;
+    // A sale of one SKU of several is titled with its spec values (纯棉T恤 白 M).
+    let skus = persistence::catalogue::skus(db, product.id).await?;
+    let title = match opening.sku_id.and_then(|id| skus.iter().find(|s| s.id == id)) {
+        Some(sku) if skus.len() > 1 && !sku.values.is_empty() => {
+            let values: Vec<&str> = sku.values.values().map(String::as_str).collect();
+            let full = format!("{} {}", product.title, values.join(" "));
+            if full.chars().count() <= 200 { full } else { product.title }
+        }
+        _ => product.title,
+    };
     let terms = SaleTerms {
         id: FlashSaleId(0),
         merchant_id: merchant,
         product_id: product.id,
-        title: product.title,
+        title,
         price_fen: opening.price_fen,
         quantity: opening.quantity,
         per_buyer_limit: opening.per_buyer_limit,
@@ -65,11 +77,12 @@ pub async fn open(
         payment_window_secs: opening.payment_window_secs,
     };
     terms.check_new(now)?;
-    let id = repo::create_flash_sale(db, &terms, now, caps).await.map_err(|e| match e {
-        CreateSaleError::ProductNotFound => OpenError::ProductNotFound,
-        CreateSaleError::Db(e) => OpenError::Db(e),
-        refused => OpenError::Refused(refused),
-    })?;
+    let id =
+        repo::create_flash_sale_on(db, &terms, opening.sku_id, now, caps).await.map_err(|e| match e {
+            CreateSaleError::ProductNotFound => OpenError::ProductNotFound,
+            CreateSaleError::Db(e) => OpenError::Db(e),
+            refused => OpenError::Refused(refused),
+        })?;
     start(db, registry, SaleTerms { id, ..terms }).await.map_err(OpenError::Start)?;
     Ok(id)
 }

@@ -26,8 +26,9 @@ use crate::auth::Staff;
 use crate::routes::operators::{OperatorsError, issue_token};
 
 /// Every page of the console, with the duty it needs.
-const PAGES: [(&str, &str, DutyKind); 8] = [
+const PAGES: [(&str, &str, DutyKind); 9] = [
     ("/admin/reviews", "风控审核", DutyKind::AmlReview),
+    ("/admin/products", "商品审核", DutyKind::ContentReview),
     ("/admin/withdrawals", "提现", DutyKind::Finance),
     ("/admin/merchants", "商家", DutyKind::Kyc),
     ("/admin/qualifications", "资质审核", DutyKind::Kyc),
@@ -207,6 +208,49 @@ pub async fn reviews(state: web::Data<AppState>, request: HttpRequest) -> HttpRe
         }
     };
     frame(&state, &request, &staff, "/admin/reviews", "风控审核", body)
+}
+
+// ---- product reviews ------------------------------------------------------------------------
+
+/// `GET /admin/products`: products held for banned words, each with approve and reject (with
+/// a reason).
+pub async fn product_reviews(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    let staff = on_duty!(state, request, DutyKind::ContentReview, "/admin/products");
+    let queue = match persistence::catalogue::review_queue(&state.db, 200).await {
+        Ok(queue) => queue,
+        Err(error) => return trouble(&error),
+    };
+    let body = html! {
+        h1 { "商品审核" }
+        p.muted { "标题、描述或规格含广告法禁用词的商品在此等待审核：通过即上架，驳回需写明原因，商家可见。每次决定都记入审计日志。" }
+        @if queue.is_empty() {
+            div.card.empty { p { "没有待审核的商品。" } }
+        } @else {
+            div.table-wrap tabindex="0" {
+                table {
+                    thead { tr { th { "商品" } th { "商家" } th { "标题" } th { "命中" } th { "处理" } } }
+                    tbody {
+                        @for p in &queue {
+                            tr #(format!("product-{}", p.product.id.0)) {
+                                td { (p.product.id.0) }
+                                td { (p.product.merchant_id.0) }
+                                td { (p.product.title) }
+                                td { (p.state_reason.clone().unwrap_or_default()) }
+                                td.actions {
+                                    button.secondary type="button" data-call=(format!("POST /api/v1/operator/product-reviews/{}", p.product.id.0)) data-body="{\"decision\":\"approve\"}" { "通过" }
+                                    label.visually-hidden for=(format!("reason-{}", p.product.id.0)) { "驳回原因" }
+                                    input id=(format!("reason-{}", p.product.id.0)) type="text" maxlength="500" placeholder="驳回原因";
+                                    button.danger type="button" data-call=(format!("POST /api/v1/operator/product-reviews/{}", p.product.id.0)) data-body="{\"decision\":\"reject\"}" data-reason=(format!("reason-{}", p.product.id.0)) { "驳回" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p.form-error #call-error role="alert" {}
+        }
+    };
+    frame(&state, &request, &staff, "/admin/products", "商品审核", body)
 }
 
 // ---- withdrawals ----------------------------------------------------------------------------

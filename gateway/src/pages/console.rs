@@ -10,7 +10,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use engine::{BeijingDay, Fen, FlashSaleId, MerchantId, ProductId, StockCounts};
+use engine::{BeijingDay, Fen, FlashSaleId, MerchantId, StockCounts};
 use maud::{Markup, html};
 use persistence::money::StatementFilter;
 use persistence::{money, repo, reports};
@@ -28,7 +28,7 @@ use super::{Pages, not_found_page, see_other, with_csrf};
 use crate::AppState;
 use crate::routes::merchants::{MerchantError, issue_token};
 
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/console", "秒杀"),
     ("/console/orders", "订单"),
     ("/console/products", "商品"),
@@ -585,33 +585,29 @@ pub async fn order_page(
 
 // ---- products -------------------------------------------------------------------------------
 
-/// `yuan` without the sign, for an input's value: `129.00`.
-fn yuan_input(amount: Fen) -> String {
-    yuan(amount).trim_start_matches('¥').to_owned()
-}
-
-/// `GET /console/products`: the list and the form to add one.
+/// `GET /console/products`: the list (state, low-stock badge) and the form to add one.
 pub async fn products(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let (merchant, shop) = signed_in!(state, request);
-    let products = match repo::products_of_merchant(&state.db, merchant).await {
-        Ok(products) => products,
+    let details = match persistence::catalogue::details_of_merchant(&state.db, merchant).await {
+        Ok(details) => details,
         Err(error) => return trouble(&error),
     };
     let body = html! {
         h1 { "商品" }
-        @if products.is_empty() {
+        p { a href="/console/products/import" { "批量导入（Excel / CSV）" } }
+        @if details.is_empty() {
             div.card.empty { p { "还没有商品。在下面填写标题、原价和库存即可上架第一件商品。" } }
         } @else {
             div.table-wrap tabindex="0" {
                 table {
-                    thead { tr { th { "商品" } th.number { "原价" } th.number { "可分配库存" } th { span.visually-hidden { "操作" } } } }
+                    thead { tr { th { "商品" } th { "状态" } th { span.visually-hidden { "库存预警" } } th.number { "原价" } th.number { "可分配库存" } th { span.visually-hidden { "操作" } } } }
                     tbody {
-                        @for product in &products {
+                        @for product in &details {
                             tr {
-                                td { (product.title) }
-                                td.number { (yuan(product.price_fen)) }
-                                td.number { (product.stock) }
-                                td { a href=(format!("/console/products/{}", product.id.0)) aria-label=(format!("编辑 {}", product.title)) { "编辑" } }
+                                td { (product.product.title) }
+                                (super::products::state_cells(product))
+                                td.number { (product.product.stock) }
+                                td { a href=(format!("/console/products/{}", product.product.id.0)) aria-label=(format!("编辑 {}", product.product.title)) { "编辑" } }
                             }
                         }
                     }
@@ -646,54 +642,10 @@ pub async fn products(state: web::Data<AppState>, request: HttpRequest) -> HttpR
                     p.form-error role="alert" {}
                 }
             }
+            p.muted { "多规格商品（颜色 × 尺码等）请用批量导入，或接口 POST /api/v1/products 的 specs 与 skus。" }
         }
     };
     frame(&state, &request, "商品", "/console/products", &shop, body)
-}
-
-/// `GET /console/products/{id}`: the edit form (`PATCH /api/v1/products/{id}`).
-pub async fn edit_product(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    id: web::Path<i64>,
-) -> HttpResponse {
-    let (merchant, shop) = signed_in!(state, request);
-    let product = match repo::product(&state.db, ProductId(id.into_inner())).await {
-        Ok(Some(product)) if product.merchant_id == merchant => product,
-        Ok(_) => return not_found_page(),
-        Err(error) => return trouble(&error),
-    };
-    let body = html! {
-        p { a href="/console/products" { "‹ 商品" } }
-        h1 { "编辑商品" }
-        form.card.stack.form-grid data-api=(format!("PATCH /api/v1/products/{}", product.id.0)) data-then="/console/products" novalidate {
-            div.field.wide {
-                label for="title" { "商品标题" }
-                input #title name="title" type="text" maxlength="120" value=(product.title) required;
-            }
-            div.field {
-                label for="price" { "原价（元）" }
-                input #price name="price_fen" data-kind="yuan" type="text" inputmode="decimal" value=(yuan_input(product.price_fen)) required;
-            }
-            div.field {
-                span.label-like { "可分配库存" }
-                p { (product.stock) " 件（随秒杀分配）" }
-            }
-            div.field.wide {
-                label for="image_url" { "商品图片地址（https）" }
-                input #image_url name="image_url" type="url" value=(product.image_url);
-            }
-            div.field.wide {
-                label for="description" { "描述" }
-                textarea #description name="description" rows="4" maxlength="5000" { (product.description) }
-            }
-            div.wide {
-                button.primary type="submit" { "保存" }
-                p.form-error role="alert" {}
-            }
-        }
-    };
-    frame(&state, &request, "编辑商品", "/console/products", &shop, body)
 }
 
 // ---- dashboard ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ pub mod moderation;
 pub mod qualification;
 pub mod live_console;
 pub mod preview;
+pub mod products;
 pub mod session;
 pub mod share;
 
@@ -136,7 +137,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/orders", web::get().to(console::orders_page))
         .route("/console/orders/{id}", web::get().to(console::order_page))
         .route("/console/products", web::get().to(console::products))
-        .route("/console/products/{id}", web::get().to(console::edit_product))
+        .route("/console/products/import", web::get().to(products::import_page))
+        .route("/console/products/{id}", web::get().to(products::editor))
         .route("/console/dashboard", web::get().to(console::dashboard_page))
         .route("/console/dashboard.csv", web::get().to(console::dashboard_export))
         .route("/console/dashboard.xlsx", web::get().to(console::dashboard_export))
@@ -154,7 +156,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/ledger", web::get().to(admin::ledger))
         .route("/admin/qualifications", web::get().to(moderation::qualifications))
         .route("/admin/reports", web::get().to(moderation::reports))
-        .route("/admin/bans", web::get().to(moderation::bans));
+        .route("/admin/bans", web::get().to(moderation::bans))
+        .route("/admin/products", web::get().to(admin::product_reviews));
 }
 
 /// The page routes under `/api/v1`.

@@ -63,6 +63,15 @@ impl FlashSaleError {
                     format!("the product has {stock} units left to put on sale"),
                 )
             }
+            Self::Open(OpenError::Refused(CreateSaleError::SkuNotFound)) => {
+                ApiError::not_found("sku_not_found", message)
+            }
+            Self::Open(OpenError::Refused(CreateSaleError::SkuRequired)) => {
+                ApiError::invalid("sku_required", message)
+            }
+            Self::Open(OpenError::Refused(CreateSaleError::NotListed)) => {
+                ApiError::conflict("product_not_listed", message)
+            }
             Self::Open(OpenError::Refused(CreateSaleError::TooManyScheduled { .. })) => {
                 ApiError::conflict("too_many_scheduled_sales", message)
             }
@@ -81,6 +90,9 @@ crate::route_error!(FlashSaleError);
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewFlashSale {
     product_id: i64,
+    /// The SKU whose stock the units come out of (needed when the product has several).
+    #[serde(default)]
+    sku_id: Option<i64>,
     price_fen: i64,
     quantity: i64,
     per_buyer_limit: i64,
@@ -108,8 +120,8 @@ fn instant(raw: &str, field: &'static str) -> Result<engine::Timestamp, FlashSal
         (status = 400, description = "malformed request (`bad_request`, `malformed_json`)", body = ErrorBody),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 403, description = "`merchant_not_approved`: the qualification review has not approved you (or you are banned)", body = ErrorBody),
-        (status = 404, description = "`product_not_found`", body = ErrorBody),
-        (status = 409, description = "`insufficient_product_stock`, `too_many_live_sales`, `too_many_scheduled_sales`", body = ErrorBody),
+        (status = 404, description = "`product_not_found`, `sku_not_found`", body = ErrorBody),
+        (status = 409, description = "`insufficient_product_stock`, `product_not_listed`, `too_many_live_sales`, `too_many_scheduled_sales`", body = ErrorBody),
         (status = 422, description = "a field is invalid (`invalid_*`)", body = ErrorBody),
     ),
     security(("merchant" = [])),
@@ -129,6 +141,7 @@ pub async fn create(
     }
     let opening = Opening {
         product_id: ProductId(body.product_id),
+        sku_id: body.sku_id,
         price_fen: Fen(body.price_fen),
         quantity: whole(body.quantity, "quantity")?,
         per_buyer_limit: whole(body.per_buyer_limit, "per_buyer_limit")?,
@@ -178,8 +191,12 @@ async fn terms_and_counts(
 )]
 #[get("/flash-sales/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, FlashSaleError> {
-    let (terms, counts) = terms_and_counts(&state, FlashSaleId(id.into_inner())).await?;
+    let id = FlashSaleId(id.into_inner());
+    let (terms, counts) = terms_and_counts(&state, id).await?;
     let now = state.clock.now();
+    // Read from the database only once the sale ended: a live sale is read from memory.
+    let sku =
+        if now >= terms.ends_at { persistence::catalogue::sku_of_sale(&state.db, id).await? } else { None };
     let suspended = state.registry.get(terms.id).is_some_and(|sale| sale.gauge.is_suspended());
     let phase = if suspended {
         "suspended"
@@ -209,5 +226,8 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
         "ends_at": rfc3339(terms.ends_at),
         "payment_window_secs": terms.payment_window_secs,
         "state": phase,
+        // Once ended: the SKU its units came from, and how many went back there once it settled.
+        "sku_id": sku.map(|(sku, _)| sku),
+        "unsold_returned": sku.and_then(|(_, returned)| returned),
     })))
 }

@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | [`DutyKind::AmlReview`]: payments held for anti-money-laundering review | ✓ | | ✓ |
 //! | [`DutyKind::Kyc`]: a merchant's identity verification | ✓ | | ✓ |
+//! | [`DutyKind::ContentReview`]: products held for banned words | ✓ | | ✓ |
 //! | [`DutyKind::Finance`]: withdrawals, reconciliation, the ledger check, active query and refunds, notification dead letters | | ✓ | ✓ |
 //! | [`DutyKind::Partners`]: MCN partners and who shares a merchant's sales | | | ✓ |
 //! | [`DutyKind::Admin`]: operator accounts, revocation, reading the audit log | | | ✓ |
@@ -50,7 +51,7 @@ impl OperatorRole {
         use DutyKind::*;
         matches!(
             (self, duty),
-            (Self::Admin, _) | (Self::Reviewer, AmlReview | Kyc) | (Self::Finance, Finance)
+            (Self::Admin, _) | (Self::Reviewer, AmlReview | Kyc | ContentReview) | (Self::Finance, Finance)
         )
     }
 }
@@ -60,6 +61,7 @@ impl OperatorRole {
 pub enum DutyKind {
     AmlReview,
     Kyc,
+    ContentReview,
     Finance,
     Partners,
     Admin,
