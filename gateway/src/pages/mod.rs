@@ -21,11 +21,11 @@ pub mod catalog;
 pub mod console;
 pub mod fan;
 pub mod layout;
-pub mod moderation;
-pub mod qualification;
 pub mod live_console;
+pub mod moderation;
 pub mod preview;
 pub mod products;
+pub mod qualification;
 pub mod session;
 pub mod share;
 
