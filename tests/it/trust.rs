@@ -89,7 +89,9 @@ async fn open_sale(api: &Api, token: &str, quantity: i64) -> Result<(i64, i64), 
         .post(
             "/api/v1/products",
             Some(token),
-            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity}),
+            // Ten units more than the sale takes: the product stays listed (a product with no
+            // stock left is delisted as sold out), so a ban's delisting shows.
+            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity + 10}),
         )
         .await;
     assert_eq!(product.status, 201, "{}", product.body);
@@ -307,6 +309,7 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     let merchant = api.merchant(phone).await;
     let (product, storm_sale) = opened(open_sale(&api, &merchant, QUANTITY).await);
     let (_, other_sale) = opened(open_sale(&api, &merchant, 100).await);
+    assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "listed");
     let tokens = Arc::new(api.buyers(13_100_000_000, BUYERS, 64).await);
     let operator = api.operator().await;
     let merchant_id = merchant_id(&api, phone).await;
