@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use engine::BeijingDay;
+use engine::notification::NoticeKind;
 use engine::qualification::{CreditCode, CreditCodeError, ResidentId, ResidentIdError};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, TestDb, company_form, png_header, spawn_app, stored_orders, test_settings};
+use crate::helpers::{
+    Api, TestDb, company_form, png_header, spawn_app, stored_orders, test_settings, texts_of_kind,
+};
 
 /// The (field, reason) pairs of a review or a refusal.
 fn pairs(reasons: &Value) -> Vec<(String, String)> {
@@ -425,6 +428,10 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     let actions = audit_actions(&api, &operator).await;
     assert_eq!(actions.iter().filter(|a| *a == "merchant.ban").count(), 1, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| *a == "merchant.unban").count(), 1, "{actions:?}");
+    // The merchant was told by text, once, with the reason.
+    let told = texts_of_kind(&app, phone, NoticeKind::MerchantBanned).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("封禁") && told[0].contains("counterfeit goods"), "{}", told[0]);
     app.stop().await;
 }
 
@@ -500,6 +507,10 @@ async fn a_report_taken_down_stops_the_sale_tells_the_merchant_and_is_audited() 
     assert_eq!(open["items"].as_array().unwrap().len(), 2);
     let actions = audit_actions(&api, &operator).await;
     assert_eq!(actions.iter().filter(|a| *a == "report.take_down").count(), 1, "{actions:?}");
+    // The merchant was told by text, once (the second decision was refused), with the reason.
+    let told = texts_of_kind(&app, "13800000501", NoticeKind::SaleTakenDown).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("口红 lipstick") && told[0].contains("counterfeit confirmed"), "{}", told[0]);
 
     // Still suspended after a restart of its actor from storage.
     app.stop().await;
