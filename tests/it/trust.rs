@@ -92,7 +92,9 @@ async fn open_sale(api: &Api, token: &str, quantity: i64) -> Result<(i64, i64), 
         .post(
             "/api/v1/products",
             Some(token),
-            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity}),
+            // One unit more than the sale takes: the product stays listed (not sold out), so
+            // what a ban or a takedown does to it is what is seen.
+            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity + 1}),
         )
         .await;
     assert_eq!(product.status, 201, "{}", product.body);
@@ -411,6 +413,11 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     refused.sort();
     assert_eq!(refused, vec![pair("legal_person_id_no", "banned"), pair("licence_number", "banned")]);
 
+    // The merchant was told by text, once, with the reason.
+    let told = texts_of_kind(&app, phone, NoticeKind::MerchantBanned).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("封禁") && told[0].contains("counterfeit goods"), "{}", told[0]);
+
     // Unban gives back what the ban took (not the old tokens).
     let unban = api
         .post(
@@ -428,10 +435,6 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     let actions = audit_actions(&api, &operator).await;
     assert_eq!(actions.iter().filter(|a| *a == "merchant.ban").count(), 1, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| *a == "merchant.unban").count(), 1, "{actions:?}");
-    // The merchant was told by text, once, with the reason.
-    let told = texts_of_kind(&app, phone, NoticeKind::MerchantBanned).await;
-    assert_eq!(told.len(), 1, "{told:?}");
-    assert!(told[0].contains("封禁") && told[0].contains("counterfeit goods"), "{}", told[0]);
     app.stop().await;
 }
 
