@@ -21,22 +21,38 @@ pub enum NoticeKind {
     RefundRejected,
     /// To the merchant: a shop on a live platform lost its grant (authorise again).
     ShopDisconnected,
+    /// To the merchant: a SKU's stock fell to or under its low-stock threshold (once per
+    /// crossing).
+    LowStock,
+    /// To the merchant: an operator took down its sale or product after a fan's report.
+    SaleTakenDown,
+    /// To the merchant: an operator banned it.
+    MerchantBanned,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 6] = [
+    pub const ALL: [NoticeKind; 9] = [
         NoticeKind::OrderPaid,
         NoticeKind::OrderShipped,
         NoticeKind::OrderDelivered,
         NoticeKind::RefundApproved,
         NoticeKind::RefundRejected,
         NoticeKind::ShopDisconnected,
+        NoticeKind::LowStock,
+        NoticeKind::SaleTakenDown,
+        NoticeKind::MerchantBanned,
     ];
 
     /// Whether the merchant (by its phone, `merchant_id` among the values) hears of it, not the
     /// order's buyer.
     pub const fn is_for_merchant(self) -> bool {
-        matches!(self, NoticeKind::ShopDisconnected)
+        matches!(
+            self,
+            NoticeKind::ShopDisconnected
+                | NoticeKind::LowStock
+                | NoticeKind::SaleTakenDown
+                | NoticeKind::MerchantBanned
+        )
     }
 
     pub const fn as_str(self) -> &'static str {
@@ -47,6 +63,9 @@ impl NoticeKind {
             NoticeKind::RefundApproved => "refund_approved",
             NoticeKind::RefundRejected => "refund_rejected",
             NoticeKind::ShopDisconnected => "shop_disconnected",
+            NoticeKind::LowStock => "low_stock",
+            NoticeKind::SaleTakenDown => "sale_taken_down",
+            NoticeKind::MerchantBanned => "merchant_banned",
         }
     }
 
@@ -139,6 +158,70 @@ impl Notice {
             ("shop_name".to_owned(), shop_name.to_owned()),
         ]);
         Self { kind: NoticeKind::ShopDisconnected, order_id: OrderId(0), occurrence, params, at }
+    }
+
+    /// The merchant is told a SKU of `product_title` (`sku`: its code and spec values) is down
+    /// to `stock`, at or under its `threshold`; about no order, once per crossing
+    /// (`occurrence`: the SKU and how many times it crossed).
+    pub fn low_stock(
+        merchant_id: crate::MerchantId,
+        product_title: &str,
+        sku: &str,
+        stock: i64,
+        threshold: i64,
+        occurrence: String,
+        at: Timestamp,
+    ) -> Self {
+        let params = BTreeMap::from([
+            ("merchant_id".to_owned(), merchant_id.0.to_string()),
+            ("product_title".to_owned(), product_title.to_owned()),
+            ("sku".to_owned(), sku.to_owned()),
+            ("stock".to_owned(), stock.to_string()),
+            ("threshold".to_owned(), threshold.to_string()),
+        ]);
+        Self { kind: NoticeKind::LowStock, order_id: OrderId(0), occurrence, params, at }
+    }
+
+    /// The merchant is told an operator took down `product_title` (and its sale, if the report
+    /// named one) for `reason`; once per report (`occurrence`: the report's id).
+    pub fn sale_taken_down(
+        merchant_id: crate::MerchantId,
+        product_title: &str,
+        flash_sale_id: Option<crate::FlashSaleId>,
+        reason: &str,
+        report_id: i64,
+        at: Timestamp,
+    ) -> Self {
+        let mut params = BTreeMap::from([
+            ("merchant_id".to_owned(), merchant_id.0.to_string()),
+            ("product_title".to_owned(), product_title.to_owned()),
+            ("reason".to_owned(), reason.to_owned()),
+        ]);
+        if let Some(sale) = flash_sale_id {
+            params.insert("flash_sale_id".to_owned(), sale.0.to_string());
+        }
+        Self {
+            kind: NoticeKind::SaleTakenDown,
+            order_id: OrderId(0),
+            occurrence: format!("report{report_id}"),
+            params,
+            at,
+        }
+    }
+
+    /// The merchant is told it was banned for `reason`; once per ban (`occurrence`: its id).
+    pub fn merchant_banned(merchant_id: crate::MerchantId, reason: &str, ban_id: i64, at: Timestamp) -> Self {
+        let params = BTreeMap::from([
+            ("merchant_id".to_owned(), merchant_id.0.to_string()),
+            ("reason".to_owned(), reason.to_owned()),
+        ]);
+        Self {
+            kind: NoticeKind::MerchantBanned,
+            order_id: OrderId(0),
+            occurrence: format!("ban{ban_id}"),
+            params,
+            at,
+        }
     }
 
     /// The buyer is told their order was delivered (once per order).
@@ -256,6 +339,16 @@ mod tests {
         assert_eq!(delivered.dedupe_key(NoticeChannel::WechatMp), "order_delivered:42:wechat_mp");
         let refund = Notice { kind: NoticeKind::RefundApproved, occurrence: "7".into(), ..paid };
         assert_eq!(refund.dedupe_key(NoticeChannel::WechatMp), "refund_approved:42.7:wechat_mp");
+        // The merchant's notices are about no order: their occurrence names the change.
+        let merchant = crate::MerchantId(3);
+        let low = Notice::low_stock(merchant, "纯棉T恤", "C0-S", 4, 5, "17.2".into(), Timestamp(0));
+        assert_eq!(low.dedupe_key(NoticeChannel::Sms), "low_stock:0.17.2:sms");
+        assert!(low.kind.is_for_merchant() && low.params["merchant_id"] == "3");
+        let down = Notice::sale_taken_down(merchant, "口红", None, "假货", 9, Timestamp(0));
+        assert_eq!(down.dedupe_key(NoticeChannel::Sms), "sale_taken_down:0.report9:sms");
+        let banned = Notice::merchant_banned(merchant, "售假", 2, Timestamp(0));
+        assert_eq!(banned.dedupe_key(NoticeChannel::Sms), "merchant_banned:0.ban2:sms");
+        assert!(!NoticeKind::OrderPaid.is_for_merchant());
     }
 
     #[test]

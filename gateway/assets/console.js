@@ -227,6 +227,28 @@
     }
   });
 
+  // A picker that follows another field (data-follows): only the options of the chosen value
+  // (data-product) are offered, the first of them chosen; its field is shown when there is a
+  // choice to make (a product of several SKUs).
+  function follow(picker) {
+    var leader = document.getElementById(picker.dataset.follows);
+    var offered = 0;
+    Array.prototype.forEach.call(picker.options, function (option) {
+      var mine = option.dataset.product === leader.value;
+      option.hidden = !mine;
+      option.disabled = !mine;
+      if (mine && offered++ === 0) picker.value = option.value;
+    });
+    var field = picker.closest(".field");
+    if (field) field.hidden = offered < 2;
+  }
+  document.addEventListener("change", function (event) {
+    var changed = event.target;
+    if (!changed.id) return;
+    document.querySelectorAll("select[data-follows='" + changed.id + "']").forEach(follow);
+  });
+  document.querySelectorAll("select[data-follows]").forEach(follow);
+
   // ---- the live board -------------------------------------------------------------------
   var board = document.getElementById("board");
   if (!board) return;

@@ -177,6 +177,8 @@ fn sku_row(
         price_fen: Set(sku.price_fen),
         stock: Set(sku.stock),
         low_stock_threshold: Set(sku.low_stock_threshold),
+        low_stock_warned: Set(false),
+        low_stock_warnings: Set(0),
         position: Set(position as i64),
         created_at: Set(now.as_millis()),
     }
@@ -455,7 +457,7 @@ pub async fn edit(
             }
         }
     }
-    recompute(&txn, id.0).await?;
+    recompute(&txn, id.0, now).await?;
     write_revision(&txn, id.0, "merchant", now).await?;
     txn.commit().await?;
     Ok(())
@@ -463,7 +465,7 @@ pub async fn edit(
 
 /// Sets a product's `stock` to the sum of its SKUs' and `price_fen` to the lowest SKU price,
 /// then applies the sold-out rule.
-async fn recompute(conn: &impl ConnectionTrait, product_id: i64) -> Result<(), DbErr> {
+async fn recompute(conn: &impl ConnectionTrait, product_id: i64, now: Timestamp) -> Result<(), DbErr> {
     let skus =
         product_sku::Entity::find().filter(product_sku::Column::ProductId.eq(product_id)).all(conn).await?;
     let stock: i64 = skus.iter().map(|s| s.stock).sum();
@@ -472,7 +474,80 @@ async fn recompute(conn: &impl ConnectionTrait, product_id: i64) -> Result<(), D
         update = update.col_expr(product::Column::PriceFen, Expr::value(price));
     }
     update.filter(product::Column::Id.eq(product_id)).exec(conn).await?;
-    sold_out_rule(conn, product_id).await
+    sold_out_rule(conn, product_id).await?;
+    low_stock_rule(conn, product_id, now).await
+}
+
+/// How a SKU is named to its merchant: its code, and its spec values if it has any.
+fn sku_label(row: &product_sku::Model) -> String {
+    let values: BTreeMap<String, String> = serde_json::from_str(&row.spec_values).unwrap_or_default();
+    match (row.code.as_str(), values.is_empty()) {
+        (DEFAULT_SKU, true) => "默认".to_owned(),
+        (code, true) => code.to_owned(),
+        (code, false) => format!("{code}（{}）", values.into_values().collect::<Vec<_>>().join("/")),
+    }
+}
+
+/// The low-stock rule, after a change of the product's SKU stock: a SKU that went above its
+/// threshold (or lost it) is armed again; a SKU at or under it that was not warned yet is
+/// marked warned, and the merchant's `low_stock` notice goes to the outbox on the same
+/// connection (the change's transaction). The mark is a guarded update, so of two changes at
+/// once only one warns; a SKU that stays low is not warned again.
+pub(crate) async fn low_stock_rule(
+    conn: &impl ConnectionTrait,
+    product_id: i64,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    let low = || {
+        Expr::col(product_sku::Column::LowStockThreshold)
+            .gt(0)
+            .and(Expr::col(product_sku::Column::Stock).lte(Expr::col(product_sku::Column::LowStockThreshold)))
+    };
+    product_sku::Entity::update_many()
+        .col_expr(product_sku::Column::LowStockWarned, Expr::value(false))
+        .filter(product_sku::Column::ProductId.eq(product_id))
+        .filter(product_sku::Column::LowStockWarned.eq(true))
+        .filter(low().not())
+        .exec(conn)
+        .await?;
+    let newly_low = product_sku::Entity::find()
+        .filter(product_sku::Column::ProductId.eq(product_id))
+        .filter(product_sku::Column::LowStockWarned.eq(false))
+        .filter(low())
+        .order_by_asc(product_sku::Column::Position)
+        .all(conn)
+        .await?;
+    if newly_low.is_empty() {
+        return Ok(());
+    }
+    let Some(product) = product::Entity::find_by_id(product_id).one(conn).await? else { return Ok(()) };
+    for sku in newly_low {
+        let marked = product_sku::Entity::update_many()
+            .col_expr(product_sku::Column::LowStockWarned, Expr::value(true))
+            .col_expr(
+                product_sku::Column::LowStockWarnings,
+                Expr::col(product_sku::Column::LowStockWarnings).add(1),
+            )
+            .filter(product_sku::Column::Id.eq(sku.id))
+            .filter(product_sku::Column::LowStockWarned.eq(false))
+            .filter(low())
+            .exec(conn)
+            .await?;
+        if marked.rows_affected != 1 {
+            continue;
+        }
+        let notice = engine::notification::Notice::low_stock(
+            MerchantId(sku.merchant_id),
+            &product.title,
+            &sku_label(&sku),
+            sku.stock,
+            sku.low_stock_threshold,
+            format!("{}.{}", sku.id, sku.low_stock_warnings + 1),
+            now,
+        );
+        crate::outbox::enqueue(conn, &notice).await?;
+    }
+    Ok(())
 }
 
 /// A listed product with no stock left is delisted as sold out; a product delisted as sold out
@@ -498,7 +573,7 @@ pub(crate) async fn sold_out_rule(conn: &impl ConnectionTrait, product_id: i64) 
     Ok(())
 }
 
-/// Adds `units` to a SKU and its product, then applies the sold-out rule. A negative `units`
+/// Adds `units` to a SKU and its product, then applies the sold-out and low-stock rules. A negative `units`
 /// is guarded by the SKU's stock: `false` when it has fewer, and then the caller must not
 /// commit (the product's row was already changed). Rows are changed product first, then SKU,
 /// as every writer of the catalogue does, so two transactions never wait on each other.
@@ -507,6 +582,7 @@ pub(crate) async fn add_units(
     product_id: i64,
     sku_id: i64,
     units: i64,
+    now: Timestamp,
 ) -> Result<bool, DbErr> {
     product::Entity::update_many()
         .col_expr(product::Column::Stock, Expr::col(product::Column::Stock).add(units))
@@ -524,6 +600,7 @@ pub(crate) async fn add_units(
         return Ok(false);
     }
     sold_out_rule(conn, product_id).await?;
+    low_stock_rule(conn, product_id, now).await?;
     Ok(true)
 }
 
@@ -633,7 +710,7 @@ pub async fn return_unsold(
     if marked.rows_affected != 1 {
         return Ok(false);
     }
-    if units > 0 && !add_units(&txn, link.product_id, link.sku_id, i64::from(units)).await? {
+    if units > 0 && !add_units(&txn, link.product_id, link.sku_id, i64::from(units), now).await? {
         return Err(bad(format!("sale {sale}: its SKU {} is gone", link.sku_id)));
     }
     txn.commit().await?;
@@ -690,7 +767,7 @@ pub async fn update_sku(
     }
     if changes {
         update.exec(&txn).await?;
-        recompute(&txn, product_id.0).await?;
+        recompute(&txn, product_id.0, now).await?;
         write_revision(&txn, product_id.0, "merchant", now).await?;
     }
     let after = product_sku::Entity::find_by_id(sku.id).one(&txn).await?.map(sku_of);
@@ -1059,7 +1136,7 @@ pub async fn import(
                     .col_expr(product::Column::StateReason, Expr::value(item.reason.clone()));
             }
             update.exec(&txn).await?;
-            recompute(&txn, row.id).await?;
+            recompute(&txn, row.id, now).await?;
             write_revision(&txn, row.id, "import", now).await?;
             done.products_updated += 1;
         }

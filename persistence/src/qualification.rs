@@ -384,8 +384,8 @@ pub async fn active_ban(db: &impl ConnectionTrait, merchant: MerchantId) -> Resu
         .map(BanRecord::from))
 }
 
-/// Bans a merchant with `reason`, barring `numbers` from signing up again, and writes `audit`,
-/// all in one transaction; the ban's id. `Duplicate` if a ban is already in force.
+/// Bans a merchant with `reason`, barring `numbers` from signing up again, and writes `audit`
+/// and the merchant's `merchant_banned` notice, all in one transaction; the ban's id. `Duplicate` if a ban is already in force.
 pub async fn ban(
     db: &DatabaseConnection,
     merchant: MerchantId,
@@ -420,6 +420,8 @@ pub async fn ban(
         banned_number::Entity::insert(row).exec(&txn).await?;
     }
     audit(&txn, entry).await?;
+    let notice = engine::notification::Notice::merchant_banned(merchant, reason, ban_id, now);
+    crate::outbox::enqueue(&txn, &notice).await?;
     txn.commit().await?;
     Ok(ban_id)
 }

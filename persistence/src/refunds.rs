@@ -245,7 +245,8 @@ pub(crate) async fn apply_decision(
         };
         match sku_id {
             Some(sku_id) => {
-                crate::catalogue::add_units(db, product_id, sku_id, i64::from(decision.units)).await?;
+                crate::catalogue::add_units(db, product_id, sku_id, i64::from(decision.units), decision.at)
+                    .await?;
             }
             None => {
                 product::Entity::update_many()

@@ -256,7 +256,7 @@ pub async fn create_flash_sale_on(
         })?;
     // A guarded decrement: the stock check and the update are one statement, so two
     // concurrent sales of one SKU cannot both take the last units.
-    if !crate::catalogue::add_units(&txn, found.id, sku.id, -quantity).await? {
+    if !crate::catalogue::add_units(&txn, found.id, sku.id, -quantity, now).await? {
         let left = crate::catalogue::skus(&txn, ProductId(found.id)).await?;
         let stock = left.iter().find(|s| s.id == sku.id).map_or(0, |s| s.stock);
         return Err(CreateSaleError::InsufficientStock { stock });

@@ -1,8 +1,8 @@
 //! What operators hold back, and what fans report. A sale or product held back carries why in
 //! `suspended_reason` (`ban: …` by a merchant's ban, `takedown: …` by a report's takedown); an
 //! unban gives back only what the ban took. Fans' reports queue in `fan_reports`; a takedown
-//! decides the report, holds back the sale and delists the product, and writes its audit row,
-//! in one transaction.
+//! decides the report, holds back the sale and delists the product, and writes its audit row
+//! and the merchant's notice, in one transaction.
 
 use engine::{BuyerId, FlashSaleId, MerchantId, ProductId, Timestamp};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
@@ -272,9 +272,9 @@ pub async fn report(db: &DatabaseConnection, id: i64) -> Result<Option<FanReport
     Ok(fan_report::Entity::find_by_id(id).one(db).await?.map(FanReport::from))
 }
 
-/// Decides an open report: `taken_down` also holds back its sale (if any) and delists its
-/// product with `reason`; `dismissed` changes nothing else. The audit row goes in the same
-/// transaction. `false` if the report was not open (nothing written).
+/// Decides an open report: `taken_down` also holds back its sale (if any), delists its
+/// product with `reason` and writes the merchant's `sale_taken_down` notice; `dismissed`
+/// changes nothing else. The audit row goes in the same transaction. `false` if the report was not open (nothing written).
 pub async fn decide_report(
     db: &DatabaseConnection,
     report: &FanReport,
@@ -312,6 +312,22 @@ pub async fn decide_report(
             .filter(product::Column::Id.eq(report.product_id.0))
             .exec(&txn)
             .await?;
+        // The merchant is told why, with the takedown.
+        let title: Option<String> = product::Entity::find_by_id(report.product_id.0)
+            .select_only()
+            .column(product::Column::Title)
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let notice = engine::notification::Notice::sale_taken_down(
+            report.merchant_id,
+            &title.unwrap_or_default(),
+            report.flash_sale_id,
+            decision,
+            report.id,
+            now,
+        );
+        crate::outbox::enqueue(&txn, &notice).await?;
     }
     audit(&txn, entry).await?;
     txn.commit().await?;

@@ -9,8 +9,11 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use engine::notification::NoticeKind;
+
 use crate::helpers::{
     Api, ChildServer, Reply, TestDb, client, code_caps_off_env, eventually, reply, spawn_app, test_settings,
+    texts_of_kind,
 };
 
 const COLOURS: [&str; 3] = ["红", "蓝", "白"];
@@ -801,6 +804,21 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
     let low: Vec<&str> =
         low.body["skus"].as_array().unwrap().iter().map(|s| s["code"].as_str().unwrap()).collect();
     assert_eq!(low, ["C0-S"]);
+    // The merchant is told by text, once per crossing: lower still is not a second warning.
+    let phone = "13700000051";
+    let sku_patch = |id: i64, body: Value| {
+        let request =
+            api.client.patch(api.url(&format!("/api/v1/products/{product}/skus/{id}"))).bearer_auth(&token);
+        async move { request.json(&body).send().await.unwrap().status() }
+    };
+    assert_eq!(sku_patch(sku, json!({"stock": 3})).await, 200);
+    let warned = texts_of_kind(&app, phone, NoticeKind::LowStock).await;
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        ["纯棉T恤 新款", "C0-S", "仅剩4件", "预警值5"].iter().all(|part| warned[0].contains(part)),
+        "{}",
+        warned[0]
+    );
 
     // Stock 0 everywhere: delisted as sold out; restocked: listed again by itself.
     for id in skus.values() {
@@ -819,6 +837,12 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
         (got.body["status"].as_str(), got.body["status_reason"].as_str(), got.body["stock"].as_i64()),
         (Some("delisted"), Some("sold_out"), Some(0))
     );
+    // The eight others crossed now, each told once; C0-S was low already.
+    let warned = texts_of_kind(&app, phone, NoticeKind::LowStock).await;
+    assert_eq!(warned.len(), 9, "{warned:?}");
+    for code in skus.keys() {
+        assert_eq!(warned.iter().filter(|t| t.contains(code.as_str())).count(), 1, "{code}: {warned:?}");
+    }
     let restock = api
         .client
         .patch(api.url(&format!("/api/v1/products/{product}/skus/{sku}")))
@@ -844,5 +868,12 @@ async fn pictures_revisions_low_stock_and_sold_out_relisting() {
         .await
         .unwrap();
     assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "delisted");
+
+    // Restocked above the threshold, C0-S is armed again: falling under it again is told again.
+    assert_eq!(sku_patch(sku, json!({"stock": 2})).await, 200);
+    let warned = texts_of_kind(&app, phone, NoticeKind::LowStock).await;
+    assert_eq!(warned.len(), 10, "{warned:?}");
+    assert_eq!(warned.iter().filter(|t| t.contains("C0-S")).count(), 2, "{warned:?}");
+    assert!(warned[0].contains("C0-S") && warned[0].contains("仅剩2件"), "newest first: {}", warned[0]);
     app.stop().await;
 }

@@ -351,3 +351,109 @@ async fn the_operator_console_shows_each_role_its_pages_only() {
     assert_eq!(page(&api, "/admin/reviews", &merchant.replace("fs_merchant", "fs_operator")).await.0, 303);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_new_sale_form_picks_a_sku_and_the_sale_draws_on_it() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let phone = "13600000071";
+    let token = api.merchant(phone).await;
+    let tee = api
+        .post(
+            "/api/v1/products",
+            Some(&token),
+            json!({
+                "title": "纯棉T恤", "product_code": "TEE",
+                "specs": [{"name": "颜色", "values": ["白", "黑"]}],
+                "skus": [
+                    {"code": "W", "values": {"颜色": "白"}, "price_fen": 5_990, "stock": 7},
+                    {"code": "B", "values": {"颜色": "黑"}, "price_fen": 5_990, "stock": 9},
+                ],
+            }),
+        )
+        .await;
+    assert_eq!(tee.status, 201, "{}", tee.body);
+    let tee = tee.body["product_id"].as_i64().unwrap();
+    let cup = api
+        .post("/api/v1/products", Some(&token), json!({"title": "马克杯", "price_fen": 1_990, "stock": 5}))
+        .await;
+    assert_eq!(cup.status, 201, "{}", cup.body);
+    let cup = cup.body["product_id"].as_i64().unwrap();
+    let skus = |product: i64| {
+        let api = api.clone();
+        async move {
+            let got = api.get(&format!("/api/v1/products/{product}"), None).await;
+            got.body["skus"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["code"].as_str().unwrap().to_owned(),
+                        (s["id"].as_i64().unwrap(), s["stock"].as_i64().unwrap()),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let tee_skus = skus(tee).await;
+    let (white, black) = (tee_skus["W"].0, tee_skus["B"].0);
+    let cup_sku = skus(cup).await["default"].0;
+
+    // The picker offers the first product's SKUs with their stock (the first chosen), and
+    // carries the other products' for the script to offer when that product is chosen.
+    let cookies = page_session(
+        &api,
+        "/console/login",
+        "/console/session",
+        json!({"phone": phone, "password": "password-123"}),
+        "fs_merchant",
+    )
+    .await;
+    let (status, html) = page(&api, "/console/sales/new", &cookies).await;
+    assert_eq!(status, 200);
+    let option = |sku: i64, product: i64, stock: i64| {
+        format!(r#"<option value="{sku}" data-product="{product}" data-stock="{stock}""#)
+    };
+    assert!(html.contains(r#"name="sku_id" data-kind="int" data-follows="product_id""#), "{html}");
+    assert!(!html.contains(r#"id="sku-field" hidden"#), "a product of two SKUs shows the picker: {html}");
+    assert!(html.contains(&format!("{} selected>颜色 白 · W（库存 7）", option(white, tee, 7))), "{html}");
+    assert!(html.contains(&format!("{}>颜色 黑 · B（库存 9）", option(black, tee, 9))), "{html}");
+    assert!(
+        html.contains(&format!("{} hidden disabled>default（库存 5）", option(cup_sku, cup, 5))),
+        "{html}"
+    );
+
+    // What the form sends: the chosen SKU's units go into the sale; without one, refused.
+    let csrf = cookies.split(';').next().unwrap().trim_start_matches("fs_csrf=").to_owned();
+    let now = chrono::Utc::now();
+    let create = |sku_id: Option<i64>| {
+        let mut body = json!({
+            "product_id": tee, "price_fen": 990, "quantity": 4, "per_buyer_limit": 1,
+            "payment_window_secs": 900,
+            "starts_at": (now + chrono::Duration::minutes(1)).to_rfc3339(),
+            "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        });
+        if let Some(sku) = sku_id {
+            body["sku_id"] = json!(sku);
+        }
+        let request = api
+            .client
+            .post(api.url("/api/v1/flash-sales"))
+            .header(COOKIE, &cookies)
+            .header("X-Session", "merchant")
+            .header("X-CSRF-Token", &csrf)
+            .json(&body);
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    let refused = create(None).await;
+    assert_eq!((refused.status.as_u16(), refused.code()), (422, "sku_required"));
+    let created = create(Some(black)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let after = skus(tee).await;
+    assert_eq!((after["W"].1, after["B"].1), (7, 5));
+    let (_, html) = page(&api, "/console/sales/new", &cookies).await;
+    assert!(html.contains(&format!("{}>颜色 黑 · B（库存 5）", option(black, tee, 5))), "{html}");
+    app.stop().await;
+}

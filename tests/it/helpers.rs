@@ -786,6 +786,32 @@ where
     }
 }
 
+/// The texts of `kind` the SMS sandbox delivered to `phone`, newest first, read once the
+/// server's outbox worker has nothing pending (every message written so far was sent, skipped
+/// or given up): what a merchant's phone shows, with nothing still on its way.
+pub async fn texts_of_kind(
+    app: &TestApp,
+    phone: &str,
+    kind: engine::notification::NoticeKind,
+) -> Vec<String> {
+    use engine::notification::OutboxState;
+    let db = app.state.db.clone();
+    eventually("the outbox has nothing pending", || async {
+        persistence::outbox::count(&db, OutboxState::Pending).await.unwrap() == 0
+    })
+    .await;
+    let template = Settings::default().notifications.template(kind).sms_template_id.clone();
+    let inbox = app.api().get(&format!("/sandbox/sms/messages?phone={phone}"), None).await;
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    inbox.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["template_id"] == template.as_str())
+        .filter_map(|m| m["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// `(state, Σquantity, count)` of a sale's orders, straight from the database.
 pub async fn stored_orders(db: &sea_orm::DatabaseConnection, sale: i64) -> HashMap<String, (i64, i64)> {
     use persistence::entities::order;

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use engine::BeijingDay;
+use engine::notification::NoticeKind;
 use engine::qualification::{CreditCode, CreditCodeError, ResidentId, ResidentIdError};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, TestDb, company_form, png_header, spawn_app, stored_orders, test_settings};
+use crate::helpers::{
+    Api, TestDb, company_form, png_header, spawn_app, stored_orders, test_settings, texts_of_kind,
+};
 
 /// The (field, reason) pairs of a review or a refusal.
 fn pairs(reasons: &Value) -> Vec<(String, String)> {
@@ -89,9 +92,9 @@ async fn open_sale(api: &Api, token: &str, quantity: i64) -> Result<(i64, i64), 
         .post(
             "/api/v1/products",
             Some(token),
-            // Ten units more than the sale takes: the product stays listed (a product with no
-            // stock left is delisted as sold out), so a ban's delisting shows.
-            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity + 10}),
+            // One unit more than the sale takes: the product stays listed (not sold out), so
+            // what a ban or a takedown does to it is what is seen.
+            json!({"title": "口红 lipstick", "price_fen": 990, "stock": quantity + 1}),
         )
         .await;
     assert_eq!(product.status, 201, "{}", product.body);
@@ -309,7 +312,6 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     let merchant = api.merchant(phone).await;
     let (product, storm_sale) = opened(open_sale(&api, &merchant, QUANTITY).await);
     let (_, other_sale) = opened(open_sale(&api, &merchant, 100).await);
-    assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "listed");
     let tokens = Arc::new(api.buyers(13_100_000_000, BUYERS, 64).await);
     let operator = api.operator().await;
     let merchant_id = merchant_id(&api, phone).await;
@@ -411,6 +413,11 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     refused.sort();
     assert_eq!(refused, vec![pair("legal_person_id_no", "banned"), pair("licence_number", "banned")]);
 
+    // The merchant was told by text, once, with the reason.
+    let told = texts_of_kind(&app, phone, NoticeKind::MerchantBanned).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("封禁") && told[0].contains("counterfeit goods"), "{}", told[0]);
+
     // Unban gives back what the ban took (not the old tokens).
     let unban = api
         .post(
@@ -503,6 +510,10 @@ async fn a_report_taken_down_stops_the_sale_tells_the_merchant_and_is_audited() 
     assert_eq!(open["items"].as_array().unwrap().len(), 2);
     let actions = audit_actions(&api, &operator).await;
     assert_eq!(actions.iter().filter(|a| *a == "report.take_down").count(), 1, "{actions:?}");
+    // The merchant was told by text, once (the second decision was refused), with the reason.
+    let told = texts_of_kind(&app, "13800000501", NoticeKind::SaleTakenDown).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("口红 lipstick") && told[0].contains("counterfeit confirmed"), "{}", told[0]);
 
     // Still suspended after a restart of its actor from storage.
     app.stop().await;

@@ -238,13 +238,25 @@ fn local_input(at: engine::Timestamp) -> String {
     beijing(at).replace(' ', "T")
 }
 
-/// `GET /console/sales/new`.
+/// How a SKU is named in the picker: its spec values (颜色 白 · 尺码 S) and code.
+fn sku_choice(sku: &persistence::catalogue::SkuRecord) -> String {
+    if sku.values.is_empty() {
+        return sku.code.clone();
+    }
+    let values: Vec<String> = sku.values.iter().map(|(name, value)| format!("{name} {value}")).collect();
+    format!("{} · {}", values.join(" · "), sku.code)
+}
+
+/// `GET /console/sales/new`: the form, with a SKU picker for a product of several SKUs.
 pub async fn new_sale_page(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let (merchant, shop) = signed_in!(state, request);
-    let products = match repo::products_of_merchant(&state.db, merchant).await {
+    let products = match persistence::catalogue::details_of_merchant(&state.db, merchant).await {
         Ok(products) => products,
         Err(error) => return trouble(&error),
     };
+    // The SKU picker shows the first product's SKUs; the script shows the chosen product's.
+    let first = products.first().map(|p| p.product.id);
+    let first_has_several = products.first().is_some_and(|p| p.skus.len() > 1);
     let now = state.clock.now();
     let starts = engine::Timestamp(now.as_millis() - now.as_millis() % 60_000 + 60_000);
     let ends = engine::Timestamp(starts.as_millis() + 3_600_000);
@@ -260,8 +272,24 @@ pub async fn new_sale_page(state: web::Data<AppState>, request: HttpRequest) -> 
                 div.field.wide {
                     label for="product_id" { "商品" }
                     select #product_id name="product_id" data-kind="int" required {
-                        @for product in &products {
-                            option value=(product.id.0) { (product.title) "（库存 " (product.stock) "）" }
+                        @for detail in &products {
+                            option value=(detail.product.id.0) { (detail.product.title) "（库存 " (detail.product.stock) "）" }
+                        }
+                    }
+                }
+                // The sale's units come out of one SKU: picked here when the product has several,
+                // sent all the same when it has one.
+                div.field.wide #sku-field hidden[!first_has_several] {
+                    label for="sku_id" { "规格" }
+                    select #sku_id name="sku_id" data-kind="int" data-follows="product_id" required {
+                        @for detail in &products {
+                            @let other = Some(detail.product.id) != first;
+                            @for (n, sku) in detail.skus.iter().enumerate() {
+                                option value=(sku.id) data-product=(detail.product.id.0) data-stock=(sku.stock)
+                                    hidden[other] disabled[other] selected[!other && n == 0] {
+                                    (sku_choice(sku)) "（库存 " (sku.stock) "）"
+                                }
+                            }
                         }
                     }
                 }

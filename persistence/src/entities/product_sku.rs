@@ -18,6 +18,11 @@ pub struct Model {
     pub stock: i64,
     /// At or under this many units the merchant is warned; 0: never.
     pub low_stock_threshold: i64,
+    /// The merchant was told the stock is at or under the threshold; cleared when it is above
+    /// again, so each crossing is told once.
+    pub low_stock_warned: bool,
+    /// How many times the merchant was told (names each warning in the outbox).
+    pub low_stock_warnings: i64,
     pub position: i64,
     pub created_at: i64,
 }

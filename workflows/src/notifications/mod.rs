@@ -1,6 +1,8 @@
 //! Notifications: the outbox worker that tells buyers what happened to their orders, by SMS
 //! (`providers::sms::SmsSender`, Tencent Cloud SMS) and WeChat subscription messages
-//! (`providers::wechat_mp`), and what operators do with the messages that could not go.
+//! (`providers::wechat_mp`), and merchants by SMS what happened to their shops, stock, sales
+//! and account (`NoticeKind::is_for_merchant`); and what operators do with the messages that
+//! could not go.
 //!
 //! Notices are written to the outbox by whoever makes the change, in its transaction
 //! (`persistence::outbox`). The worker ([`Notifications::deliver_due`]) takes a bounded batch

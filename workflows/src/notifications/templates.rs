@@ -5,7 +5,8 @@
 //! messages are marked skipped, not sent.
 //!
 //! Template values name a notice parameter (`order_id`, `amount_yuan`, `amount_cny`,
-//! `courier`, `waybill_no`, `reason`) or, starting with `=`, are literal text (`=已发货`).
+//! `courier`, `waybill_no`, `reason`; for merchants `platform`, `shop_name`, `product_title`,
+//! `sku`, `stock`, `threshold`) or, starting with `=`, are literal text (`=已发货`).
 //! `{order_id}` in a page is replaced by the order's id.
 //!
 //! The defaults' ids are the bundled sandboxes'; production sets the ids its Tencent SMS
@@ -85,6 +86,12 @@ pub struct NotificationSettings {
     pub refund_rejected: NoticeTemplate,
     /// To the merchant's phone: a live platform's shop was disconnected.
     pub shop_disconnected: NoticeTemplate,
+    /// To the merchant's phone: a SKU's stock fell to or under its low-stock threshold.
+    pub low_stock: NoticeTemplate,
+    /// To the merchant's phone: an operator took down a sale or product after a report.
+    pub sale_taken_down: NoticeTemplate,
+    /// To the merchant's phone: an operator banned the merchant.
+    pub merchant_banned: NoticeTemplate,
 }
 
 impl Default for NotificationSettings {
@@ -144,6 +151,27 @@ impl Default for NotificationSettings {
                 "",
                 &[],
             ),
+            low_stock: template(
+                "2100107",
+                "您的商品“{1}”规格{2}库存仅剩{3}件，已到预警值{4}，请及时补货。",
+                &["product_title", "sku", "stock", "threshold"],
+                "",
+                &[],
+            ),
+            sale_taken_down: template(
+                "2100108",
+                "您的商品“{1}”经用户举报、平台核实已下架，相关秒杀已暂停，原因：{2}。如有异议请联系平台客服。",
+                &["product_title", "reason"],
+                "",
+                &[],
+            ),
+            merchant_banned: template(
+                "2100109",
+                "您的商家账号已被平台封禁，原因：{1}。秒杀已暂停、商品已下架、提现已冻结，如有异议请联系平台客服。",
+                &["reason"],
+                "",
+                &[],
+            ),
         }
     }
 }
@@ -157,6 +185,9 @@ impl NotificationSettings {
             NoticeKind::RefundApproved => &self.refund_approved,
             NoticeKind::RefundRejected => &self.refund_rejected,
             NoticeKind::ShopDisconnected => &self.shop_disconnected,
+            NoticeKind::LowStock => &self.low_stock,
+            NoticeKind::SaleTakenDown => &self.sale_taken_down,
+            NoticeKind::MerchantBanned => &self.merchant_banned,
         }
     }
 
@@ -245,7 +276,7 @@ mod tests {
     fn the_defaults_are_sound_and_in_chinese() {
         let settings = NotificationSettings::default();
         assert_eq!(settings.problems(), Vec::<String>::new());
-        assert_eq!(settings.sms_templates().len(), 6);
+        assert_eq!(settings.sms_templates().len(), 9);
         for kind in NoticeKind::ALL {
             let template = settings.template(kind);
             assert!(template.sms_text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)), "{kind:?}");
