@@ -18,6 +18,7 @@ mod m0013_live_sales;
 mod m0014_trust;
 mod m0015_catalogue;
 mod m0016_live_platform_orders;
+mod m0019_live_lease_placement;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_trust::Migration),
             Box::new(m0015_catalogue::Migration),
             Box::new(m0016_live_platform_orders::Migration),
+            Box::new(m0019_live_lease_placement::Migration),
         ]
     }
 }
