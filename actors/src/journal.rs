@@ -49,6 +49,9 @@ pub struct DoorEvent {
     pub flash_sale_id: FlashSaleId,
     pub door: Door,
     pub slice: Slice,
+    /// Units leased by this event (0 unless it is a lease): kept with the slice so that a lease
+    /// not yet on the platform's stock when the process dies is placed after the restart.
+    pub granted: u32,
     /// The platform order recorded or moved, if that is what happened.
     pub order: Option<DoorOrder>,
     pub at: Timestamp,

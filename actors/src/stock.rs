@@ -407,6 +407,7 @@ impl StockActor {
             flash_sale_id: self.sale.terms().id,
             door,
             slice,
+            granted,
             order: order.clone(),
             at: self.clock.now(),
         };

@@ -475,15 +475,20 @@ pub async fn apply_door_event(txn: &DatabaseTransaction, event: &DoorEvent) -> R
         leased: Set(i64::from(event.slice.leased)),
         lease_seq: Set(i64::try_from(event.slice.lease_seq).unwrap_or(i64::MAX)),
         updated_at: Set(event.at.as_millis()),
+        // A lease records its units; other events leave the last lease's as they are.
+        lease_units: if event.granted > 0 { Set(i64::from(event.granted)) } else { NotSet },
+        // Written by the workflow once the platform's stock holds the lease.
+        placed_seq: NotSet,
     };
+    let mut updated =
+        vec![live_slice::Column::Leased, live_slice::Column::LeaseSeq, live_slice::Column::UpdatedAt];
+    if event.granted > 0 {
+        updated.push(live_slice::Column::LeaseUnits);
+    }
     live_slice::Entity::insert(slice)
         .on_conflict(
             OnConflict::columns([live_slice::Column::FlashSaleId, live_slice::Column::Platform])
-                .update_columns([
-                    live_slice::Column::Leased,
-                    live_slice::Column::LeaseSeq,
-                    live_slice::Column::UpdatedAt,
-                ])
+                .update_columns(updated)
                 .to_owned(),
         )
         .exec_without_returning(txn)
@@ -572,4 +577,67 @@ pub async fn held_slices(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|r| (engine::FlashSaleId(r.flash_sale_id), r.platform)).collect())
+}
+
+/// A lease journaled and not known to be on the platform's stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnplacedLease {
+    pub flash_sale_id: engine::FlashSaleId,
+    pub platform: String,
+    pub lease_seq: u64,
+    pub units: u32,
+}
+
+/// Slices whose last lease has not been placed on the platform's stock (the process died, or
+/// the platform did not answer, between the lease and its stock call), at most `limit`.
+pub async fn unplaced_leases(db: &DatabaseConnection, limit: u64) -> Result<Vec<UnplacedLease>, DbErr> {
+    let rows = live_slice::Entity::find()
+        .filter(live_slice::Column::LeaseUnits.gt(0))
+        .filter(Expr::col(live_slice::Column::PlacedSeq).lt(Expr::col(live_slice::Column::LeaseSeq)))
+        .order_by_asc(live_slice::Column::FlashSaleId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UnplacedLease {
+            flash_sale_id: engine::FlashSaleId(r.flash_sale_id),
+            platform: r.platform,
+            lease_seq: u64::try_from(r.lease_seq).unwrap_or(0),
+            units: u32::try_from(r.lease_units).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// The platform's stock holds lease `lease_seq` of the slice (and every one before it).
+pub async fn mark_lease_placed(
+    db: &DatabaseConnection,
+    sale: engine::FlashSaleId,
+    platform: &str,
+    lease_seq: u64,
+) -> Result<(), DbErr> {
+    let seq = i64::try_from(lease_seq).unwrap_or(i64::MAX);
+    live_slice::Entity::update_many()
+        .col_expr(live_slice::Column::PlacedSeq, Expr::value(seq))
+        .filter(live_slice::Column::FlashSaleId.eq(sale.0))
+        .filter(live_slice::Column::Platform.eq(platform))
+        .filter(live_slice::Column::PlacedSeq.lt(seq))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The slice's last lease when it has not been placed on the platform's stock.
+pub async fn unplaced_lease(
+    db: &DatabaseConnection,
+    sale: engine::FlashSaleId,
+    platform: &str,
+) -> Result<Option<UnplacedLease>, DbErr> {
+    let row = live_slice::Entity::find_by_id((sale.0, platform.to_owned())).one(db).await?;
+    Ok(row.filter(|r| r.lease_units > 0 && r.placed_seq < r.lease_seq).map(|r| UnplacedLease {
+        flash_sale_id: sale,
+        platform: r.platform,
+        lease_seq: u64::try_from(r.lease_seq).unwrap_or(0),
+        units: u32::try_from(r.lease_units).unwrap_or(0),
+    }))
 }

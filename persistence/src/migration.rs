@@ -19,6 +19,7 @@ mod m0014_trust;
 mod m0015_catalogue;
 mod m0016_live_platform_orders;
 mod m0018_low_stock_warnings;
+mod m0019_live_lease_placement;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_catalogue::Migration),
             Box::new(m0016_live_platform_orders::Migration),
             Box::new(m0018_low_stock_warnings::Migration),
+            Box::new(m0019_live_lease_placement::Migration),
         ]
     }
 }

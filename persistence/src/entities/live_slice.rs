@@ -12,6 +12,10 @@ pub struct Model {
     pub leased: i64,
     pub lease_seq: i64,
     pub updated_at: i64,
+    /// Units of lease `lease_seq` (0 before any).
+    pub lease_units: i64,
+    /// The last lease the platform's stock is known to hold.
+    pub placed_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

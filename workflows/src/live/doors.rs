@@ -265,7 +265,6 @@ impl Live {
     ) -> Result<engine::Slice, ApplyError> {
         let platform = Platform::parse(&binding.platform).ok_or(ApplyError::NotOffered)?;
         let door = door_of(platform);
-        let client = self.client(platform).ok_or(ApplyError::NotOffered)?;
         let handle = self.handle(binding.flash_sale_id).await?;
         // One top-up at a time per node, so two platform orders arriving together lease once.
         let _turn = self.top_ups.lock().await;
@@ -274,10 +273,18 @@ impl Live {
         }
         let (slice, counts) = handle.slice(door).await.ok_or(ApplyError::Busy)?;
         let now = self.clock.now();
-        if slice.leased >= self.settings.top_up_below.max(1)
-            || counts.available == 0
-            || now >= handle.terms.ends_at
+        if now >= handle.terms.ends_at {
+            return Ok(slice);
+        }
+        // A lease journaled and not yet on the platform's stock (the process died, or the
+        // platform did not answer, in between): placed first under its own key, and nothing
+        // more is leased until it is, so that a slice has at most one lease to place.
+        if let Some(pending) =
+            store::unplaced_lease(&self.db, binding.flash_sale_id, platform.as_str()).await?
         {
+            self.place_lease(binding, shop, door, pending.lease_seq, pending.units, now).await?;
+        }
+        if slice.leased >= self.settings.top_up_below.max(1) || counts.available == 0 {
             return Ok(slice);
         }
         let wanted = self.settings.slice_units.saturating_sub(slice.leased);
@@ -290,31 +297,45 @@ impl Live {
         if changed.granted == 0 {
             return Ok(changed.slice);
         }
+        self.place_lease(binding, shop, door, changed.slice.lease_seq, changed.granted, now).await?;
+        Ok(changed.slice)
+    }
+
+    /// Raises the platform's stock by lease `lease_seq`'s units under the lease's own key (the
+    /// platform applies a key once), then records durably that the platform holds it. On
+    /// failure the units stay leased without being on sale there — the platform sells fewer,
+    /// never more — and the lease is tried again by `retry_leases`, also after a restart.
+    pub(super) async fn place_lease(
+        &self,
+        binding: &SaleBinding,
+        shop: &ShopRecord,
+        door: Door,
+        lease_seq: u64,
+        units: u32,
+        now: Timestamp,
+    ) -> Result<(), ApplyError> {
+        let platform = Platform::parse(&binding.platform).ok_or(ApplyError::NotOffered)?;
+        let client = self.client(platform).ok_or(ApplyError::NotOffered)?;
         let grant = self.grant_of(shop).map_err(|e| ApplyError::Internal(anyhow::anyhow!("{e}")))?;
         let change = StockChange {
             item_id: binding.item_id.clone(),
             sku_id: binding.sku_id.clone(),
-            change: StockMove::By(i64::from(changed.granted)),
-            idempotency_key: format!(
-                "lease-{}-{}-{}",
-                binding.flash_sale_id,
-                door.as_str(),
-                changed.slice.lease_seq
-            ),
+            change: StockMove::By(i64::from(units)),
+            idempotency_key: format!("lease-{}-{}-{lease_seq}", binding.flash_sale_id, door.as_str()),
         };
         if let Err(error) = client.change_stock(&grant.access_token, &change).await {
-            // The units stay leased without being on sale there: the platform sells fewer,
-            // never more. Tried again by `retry_leases` under the same key.
             tracing::warn!(sale = %binding.flash_sale_id, platform = platform.as_str(), %error,
-                units = changed.granted, "leased units could not be put on the platform's stock");
+                units, "leased units could not be put on the platform's stock");
             if error.is_revoked() {
                 let _ = self.disconnect(shop, &error).await;
             } else {
-                self.remember_failed_lease(binding, door, change, now);
+                self.remember_failed_lease(binding, door, change, lease_seq, now);
             }
             return Err(ApplyError::Platform(error));
         }
-        Ok(changed.slice)
+        self.failed_leases.lock().remove(&(binding.flash_sale_id, door));
+        store::mark_lease_placed(&self.db, binding.flash_sale_id, platform.as_str(), lease_seq).await?;
+        Ok(())
     }
 
     /// Records a platform order as the platform reports it now, then tops the slice up.

@@ -116,6 +116,8 @@ pub struct Live {
     top_ups: tokio::sync::Mutex<()>,
     /// Leases whose platform stock call failed, to try again (bounded by the bindings).
     failed_leases: parking_lot::Mutex<HashMap<(engine::FlashSaleId, engine::Door), slices::FailedLease>>,
+    /// Whether the leases an earlier process left unplaced were taken up (`retry_leases`).
+    leases_recovered: std::sync::atomic::AtomicBool,
     /// When each shop was last polled up to (one entry per connected shop).
     polled: parking_lot::Mutex<std::collections::HashMap<i64, engine::Timestamp>>,
 }
@@ -147,6 +149,7 @@ impl Live {
             bindings: Default::default(),
             top_ups: tokio::sync::Mutex::new(()),
             failed_leases: Default::default(),
+            leases_recovered: Default::default(),
             polled: Default::default(),
         }
     }

@@ -11,8 +11,10 @@
 //! leased that the platform cannot sell (fewer sold, never more). The raise is tried again
 //! under the lease's own key (the platform applies one key once) after `lease_retry_base_ms`,
 //! doubling, at most `lease_retries` times, and never for a paused door or an ended sale;
-//! after that, the units wait for the sale's end, when they are taken back. The failures are
-//! kept in memory: after a restart the units wait likewise.
+//! after that, the units wait for the sale's end, when they are taken back. The backoff is
+//! kept in memory; which lease is still to be placed is durable (`live_slices.placed_seq`
+//! behind `lease_seq`): after a restart, leases journaled and not placed — the process died
+//! between the lease and its stock call — are tried again like failed ones.
 
 use actors::SaleHandle;
 use engine::{Door, FlashSaleId, MerchantId, Timestamp};
@@ -28,6 +30,8 @@ pub struct FailedLease {
     pub binding: SaleBinding,
     /// The same move under the same key.
     pub change: StockChange,
+    /// The lease's sequence number, recorded as placed once the platform took it.
+    pub lease_seq: u64,
     pub attempts: u32,
     pub next_at: Timestamp,
 }
@@ -142,6 +146,7 @@ impl Live {
         binding: &SaleBinding,
         door: Door,
         change: StockChange,
+        lease_seq: u64,
         now: Timestamp,
     ) {
         let mut failed = self.failed_leases.lock();
@@ -152,13 +157,17 @@ impl Live {
         let next_at = now.plus_millis(i64::try_from(self.settings.lease_retry_base_ms).unwrap_or(i64::MAX));
         let key = (binding.flash_sale_id, door);
         let attempts = failed.get(&key).map_or(1, |f| f.attempts + 1);
-        failed.insert(key, FailedLease { binding: binding.clone(), change, attempts, next_at });
+        failed.insert(key, FailedLease { binding: binding.clone(), change, lease_seq, attempts, next_at });
     }
 
     /// Failed leases whose time has come, tried again under their own keys. How many reached
     /// the platform now.
     pub async fn retry_leases(&self) -> Result<u32, ApplyError> {
         let now = self.clock.now();
+        if !self.leases_recovered.load(std::sync::atomic::Ordering::Acquire) {
+            self.recover_unplaced_leases(now).await?;
+            self.leases_recovered.store(true, std::sync::atomic::Ordering::Release);
+        }
         let due: Vec<((FlashSaleId, Door), FailedLease)> = self
             .failed_leases
             .lock()
@@ -190,6 +199,7 @@ impl Live {
             match client.change_stock(&grant.access_token, &failed.change).await {
                 Ok(()) => {
                     self.failed_leases.lock().remove(&key);
+                    store::mark_lease_placed(&self.db, key.0, platform.as_str(), failed.lease_seq).await?;
                     placed += 1;
                 }
                 Err(error) if error.is_revoked() || failed.attempts >= self.settings.lease_retries => {
@@ -209,6 +219,50 @@ impl Live {
             }
         }
         Ok(placed)
+    }
+
+    /// Leases journaled by an earlier process and never placed on the platform's stock, taken
+    /// up as failed leases due now (once per process, before its first retries).
+    async fn recover_unplaced_leases(&self, now: Timestamp) -> Result<(), ApplyError> {
+        for unplaced in store::unplaced_leases(&self.db, MAX_BINDINGS).await? {
+            let Some(platform) = Platform::parse(&unplaced.platform) else { continue };
+            let door = door_of(platform);
+            let key = (unplaced.flash_sale_id, door);
+            if self.failed_leases.lock().contains_key(&key) {
+                continue;
+            }
+            let Some(binding) = store::bindings_of_sale(&self.db, unplaced.flash_sale_id)
+                .await?
+                .into_iter()
+                .find(|b| b.platform == platform.as_str())
+            else {
+                continue;
+            };
+            let change = StockChange {
+                item_id: binding.item_id.clone(),
+                sku_id: binding.sku_id.clone(),
+                change: StockMove::By(i64::from(unplaced.units)),
+                idempotency_key: format!(
+                    "lease-{}-{}-{}",
+                    unplaced.flash_sale_id,
+                    door.as_str(),
+                    unplaced.lease_seq
+                ),
+            };
+            tracing::info!(sale = %unplaced.flash_sale_id, platform = platform.as_str(), units = unplaced.units,
+                "a lease not placed on the platform's stock before the restart is tried again");
+            let mut failed = self.failed_leases.lock();
+            if (failed.len() as u64) < MAX_BINDINGS {
+                failed.entry(key).or_insert(FailedLease {
+                    binding,
+                    change,
+                    lease_seq: unplaced.lease_seq,
+                    attempts: 0,
+                    next_at: now,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// How many failed leases wait for another try (tests, health).
