@@ -30,13 +30,13 @@ pub enum ImageError {
     Db(#[from] persistence::DbErr),
 }
 
+/// The picture's type by its signature, read as the qualification documents' are
+/// (`imagesize`, the header only).
 fn kind(bytes: &[u8]) -> Option<(&'static str, &'static str, image::ImageFormat)> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(("image/png", "png", image::ImageFormat::Png))
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(("image/jpeg", "jpg", image::ImageFormat::Jpeg))
-    } else {
-        None
+    match imagesize::image_type(bytes).ok()? {
+        imagesize::ImageType::Png => Some(("image/png", "png", image::ImageFormat::Png)),
+        imagesize::ImageType::Jpeg => Some(("image/jpeg", "jpg", image::ImageFormat::Jpeg)),
+        _ => None,
     }
 }
 
