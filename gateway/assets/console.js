@@ -34,7 +34,7 @@
     banned_words: "含广告法禁用词，请修改", product_not_listed: "商品未上架", sku_required: "请选择规格",
     invalid_transition: "当前状态不能这样操作", too_many_images: "图片已达上限", invalid_image: "图片无法识别或尺寸过大",
     unsupported_media_type: "文件类型不支持", payload_too_large: "文件太大", unreadable_file: "文件无法读取",
-    too_many_rows: "行数超过上限", reason_required: "请填写驳回原因"
+    too_many_rows: "行数超过上限", reason_required: "请填写驳回原因", product_held_back: "该商品已被平台下架，不能自行上架"
   };
 
   function message(answer) {

@@ -501,6 +501,12 @@ async fn a_report_taken_down_stops_the_sale_tells_the_merchant_and_is_audited() 
     // A replay of an order placed before is still its answer.
     assert_eq!(api.order(sale, &fan, "before", 1).await.status, 201);
     assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "delisted");
+    // The merchant cannot undo the takedown by listing the product again.
+    let relist = api
+        .post(&format!("/api/v1/products/{product}/status"), Some(&merchant), json!({"status": "listed"}))
+        .await;
+    assert_eq!((relist.status.as_u16(), relist.code()), (409, "product_held_back"), "{}", relist.body);
+    assert_eq!(api.get(&format!("/api/v1/products/{product}"), None).await.body["status"], "delisted");
     let me = api.get("/api/v1/merchants/me", Some(&merchant)).await.body;
     assert_eq!(
         me["suspended_sales"],

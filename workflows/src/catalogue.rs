@@ -115,6 +115,8 @@ pub enum CatalogueError {
     DuplicateCode,
     #[error("the product changed meanwhile; read it again")]
     Conflict,
+    #[error("an operator delisted the product ({0}); it cannot be listed again by its merchant")]
+    HeldBack(String),
     #[error("database: {0}")]
     Db(#[from] DbErr),
 }
@@ -222,6 +224,12 @@ impl Catalogue {
             stored::detail_of_merchant(&self.db, merchant, id).await?.ok_or(CatalogueError::NotFound)?;
         if !current.state.merchant_may_move(to) {
             return Err(CatalogueError::Transition { from: current.state.as_str(), to: to.as_str() });
+        }
+        // A product an operator delisted (a ban, a takedown) comes back only by the operator.
+        if to == ProductState::Listed
+            && let Some(held) = persistence::trust::product_suspension(&self.db, id).await?
+        {
+            return Err(CatalogueError::HeldBack(held));
         }
         let (target, reason) = match to {
             ProductState::Listed => self.listing(&texts_to_check(

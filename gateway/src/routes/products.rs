@@ -91,6 +91,7 @@ impl ProductError {
                 ApiError::conflict("product_code_taken", message)
             }
             Self::Catalogue(CatalogueError::Conflict) => ApiError::conflict("edit_conflict", message),
+            Self::Catalogue(CatalogueError::HeldBack(_)) => ApiError::conflict("product_held_back", message),
             Self::Image(ImageError::TooLarge(_)) | Self::TooLarge(_) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
             }
@@ -518,7 +519,7 @@ pub struct StateBody {
         (status = 200, description = "the state it is in now", example = json!({"product_id": 1, "status": "delisted"})),
         (status = 401, description = "missing, invalid or revoked token", body = ErrorBody),
         (status = 404, description = "`product_not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`, `product_held_back` (an operator delisted it)", body = ErrorBody),
         (status = 422, description = "`invalid_status`, `banned_words`", body = ErrorBody),
     ),
     security(("merchant" = [])),
