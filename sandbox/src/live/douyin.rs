@@ -173,7 +173,7 @@ impl DouyinSandbox {
     fn grant_data(grant: super::GrantRecord, now: Timestamp) -> Value {
         json!({
             "access_token": grant.access_token,
-            "expires_in": (grant.access_expires_at.as_millis() - now.as_millis()) / 1_000,
+            "expires_in": super::seconds_left(grant.access_expires_at, now),
             "refresh_token": grant.refresh_token,
             "scope": "SCOPE",
             "shop_id": grant.shop_id.parse::<i64>().unwrap_or(0),

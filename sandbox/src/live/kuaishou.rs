@@ -146,9 +146,9 @@ impl KuaishouSandbox {
             Ok(g) => TokenAnswer {
                 result: protocol::RESULT_OK,
                 access_token: g.access_token,
-                expires_in: (g.access_expires_at.as_millis() - now.as_millis()) / 1_000,
+                expires_in: super::seconds_left(g.access_expires_at, now),
                 refresh_token: g.refresh_token,
-                refresh_token_expires_in: (g.refresh_expires_at.as_millis() - now.as_millis()) / 1_000,
+                refresh_token_expires_in: super::seconds_left(g.refresh_expires_at, now),
                 open_id: g.shop_id,
                 scopes: vec!["merchant_item".into(), "merchant_order".into(), "merchant_logistics".into()],
                 ..TokenAnswer::default()

@@ -83,6 +83,13 @@ pub struct TokenPolicy {
     pub refresh_keeps_expiry: bool,
 }
 
+/// The `expires_in` a token answer carries: whole seconds left, rounded to the nearest. A
+/// grant issued a millisecond ago still says its full lifetime, as the platforms' answers do;
+/// truncating would say one second less whenever the clock ticked between issuing and answering.
+pub(crate) fn seconds_left(expires_at: Timestamp, now: Timestamp) -> i64 {
+    (expires_at.as_millis() - now.as_millis() + 500).div_euclid(1_000)
+}
+
 /// A grant as the platform keeps it.
 #[derive(Debug, Clone)]
 pub struct GrantRecord {
