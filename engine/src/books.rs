@@ -128,6 +128,14 @@ pub enum MoneyEvent {
     /// A live platform's paid order became an order of ours, credited (its capture's payment id
     /// is the database's, given when the payment row is inserted).
     PlatformOrderPaid(Box<crate::payment::PlatformOrderPaid>),
+    /// A live platform refunded a paid order of its that was credited as ours: the capture
+    /// reversed through the platform's clearing (the platform paid the buyer back itself), the
+    /// payment and the order refunded, in one transaction.
+    PlatformOrderRefunded {
+        order_id: OrderId,
+        platform_order_id: String,
+        entry: Entry,
+    },
     /// Who shares the merchant's net from now on; replaces the rule before.
     SplitRuleSet {
         merchant_id: MerchantId,
@@ -142,6 +150,7 @@ impl MoneyEvent {
         match self {
             MoneyEvent::Posted(entry) => Some(&entry.posting),
             MoneyEvent::PlatformOrderPaid(paid) => Some(&paid.entry.posting),
+            MoneyEvent::PlatformOrderRefunded { entry, .. } => Some(&entry.posting),
             _ => None,
         }
     }
@@ -159,6 +168,7 @@ impl MoneyEvent {
             MoneyEvent::Withdrawal(w) => w.updated_at,
             MoneyEvent::RefundDecided(decision) => decision.at,
             MoneyEvent::PlatformOrderPaid(paid) => paid.capture.at,
+            MoneyEvent::PlatformOrderRefunded { entry, .. } => entry.posting.at,
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum Op {
     /// The channel confirmed part of an after-sales refund request of a payment:
     /// `refund:{channel}:{payment}.{refund}`.
     RefundPart { channel: Channel, payment_id: PaymentId, refund_id: RefundId },
+    /// A live platform refunded one of its orders that was credited as ours (the platform
+    /// paid the buyer back itself): `platform-refund:{channel}:{platform order}`.
+    PlatformRefund { channel: Channel, platform_order_id: String },
     /// A merchant approved an after-sales refund request: the capture is reversed in
     /// proportion and the amount owed back, `refund-approved:{refund}`.
     RefundApproved(RefundId),
@@ -72,6 +75,13 @@ impl Op {
                     None => Op::Refund { channel, payment_id: PaymentId(key.parse().ok()?) },
                 }
             }
+            "platform-refund" => {
+                let (channel, key) = on_channel()?;
+                if key.is_empty() {
+                    return None;
+                }
+                Op::PlatformRefund { channel, platform_order_id: key.to_owned() }
+            }
             "refund-approved" => Op::RefundApproved(RefundId(number()?)),
             "release" => Op::Release(OrderId(number()?)),
             "reject" => Op::Rejection(OrderId(number()?)),
@@ -87,7 +97,7 @@ impl Op {
         match self {
             Op::Payment { .. } => EntryKind::Payment,
             Op::Unmatched { .. } => EntryKind::Unmatched,
-            Op::Refund { .. } | Op::RefundPart { .. } => EntryKind::Refund,
+            Op::Refund { .. } | Op::RefundPart { .. } | Op::PlatformRefund { .. } => EntryKind::Refund,
             Op::RefundApproved(_) => EntryKind::RefundApproved,
             Op::Release(_) => EntryKind::Release,
             Op::Rejection(_) => EntryKind::Rejection,
@@ -108,6 +118,9 @@ impl fmt::Display for Op {
             Op::Refund { channel, payment_id } => write!(f, "refund:{}:{payment_id}", channel.as_str()),
             Op::RefundPart { channel, payment_id, refund_id } => {
                 write!(f, "refund:{}:{payment_id}.{refund_id}", channel.as_str())
+            }
+            Op::PlatformRefund { channel, platform_order_id } => {
+                write!(f, "platform-refund:{}:{platform_order_id}", channel.as_str())
             }
             Op::RefundApproved(id) => write!(f, "refund-approved:{id}"),
             Op::Release(order) => write!(f, "release:{order}"),
@@ -143,6 +156,10 @@ mod tests {
                 },
                 "refund:wechat:17.3",
             ),
+            (
+                Op::PlatformRefund { channel: Channel::Douyin, platform_order_id: "6920000000000001".into() },
+                "platform-refund:douyin:6920000000000001",
+            ),
             (Op::RefundApproved(RefundId(4)), "refund-approved:4"),
             (Op::Release(OrderId(5)), "release:5"),
             (Op::Rejection(OrderId(6)), "reject:6"),
@@ -165,6 +182,8 @@ mod tests {
             "refund:wechat:x",
             "refund:wechat:1.x",
             "refund-approved:",
+            "platform-refund:douyin:",
+            "platform-refund:visa:1",
             "release:",
             "withdraw:1.5",
             "other:1",

@@ -526,6 +526,21 @@ impl Application {
                 }
             }
         }));
+        background.push(tokio::spawn({
+            let live = state.live.clone();
+            let every = Duration::from_millis(state.settings.live.rebalance_interval_ms);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    // Our page ran out while a platform holds units: half of them come back.
+                    if let Err(error) = live.rebalance().await {
+                        tracing::warn!(%error, "rebalancing live slices failed");
+                    }
+                }
+            }
+        }));
         let served = server.await;
         if let Some((task, handle)) = metrics_server {
             handle.stop(true).await;

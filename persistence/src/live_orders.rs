@@ -6,7 +6,7 @@
 
 use engine::payment::PaymentState;
 use engine::payment::PlatformOrderPaid;
-use engine::{FlashSaleId, OrderId, Timestamp};
+use engine::{FlashSaleId, OrderId, OrderState, Timestamp};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
@@ -89,6 +89,49 @@ pub(crate) async fn insert_platform_order(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// A platform refunded a platform order credited as ours: the reversal posted, its payment and
+/// the order marked refunded (the order only from a state a refund may follow), in the batch's
+/// transaction. Written again, it changes nothing.
+pub(crate) async fn refund_platform_order(
+    db: &impl ConnectionTrait,
+    order_id: OrderId,
+    platform_order_id: &str,
+    entry: &engine::books::Entry,
+) -> Result<(), DbErr> {
+    let at = entry.posting.at.as_millis();
+    crate::money::insert_entry(db, entry).await?;
+    payment::Entity::update_many()
+        .col_expr(payment::Column::State, Expr::value(PaymentState::Refunded.as_str()))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+        .filter(payment::Column::OrderId.eq(order_id.0))
+        .filter(payment::Column::TransactionId.eq(platform_order_id))
+        .exec(db)
+        .await?;
+    let refundable = [OrderState::Paid, OrderState::Shipped, OrderState::Completed].map(OrderState::as_str);
+    order::Entity::update_many()
+        .col_expr(order::Column::State, Expr::value(OrderState::Refunded.as_str()))
+        .col_expr(order::Column::UpdatedAt, Expr::value(at))
+        .filter(order::Column::Id.eq(order_id.0))
+        .filter(order::Column::State.is_in(refundable))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The order of ours made from a platform's order, if one was.
+pub async fn link_of_platform_order(
+    db: &DatabaseConnection,
+    platform: &str,
+    platform_order_id: &str,
+) -> Result<Option<PlatformOrderLink>, DbErr> {
+    Ok(live_order_link::Entity::find()
+        .filter(live_order_link::Column::Platform.eq(platform))
+        .filter(live_order_link::Column::PlatformOrderId.eq(platform_order_id))
+        .one(db)
+        .await?
+        .map(link))
 }
 
 /// An order of ours made from a platform order.

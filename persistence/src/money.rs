@@ -83,6 +83,9 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
     match event {
         MoneyEvent::Posted(entry) => insert_entry(db, entry).await,
         MoneyEvent::PlatformOrderPaid(paid) => crate::live_orders::insert_platform_order(db, paid).await,
+        MoneyEvent::PlatformOrderRefunded { order_id, platform_order_id, entry } => {
+            crate::live_orders::refund_platform_order(db, *order_id, platform_order_id, entry).await
+        }
         MoneyEvent::Payment { payment_id, state, transaction_id, at } => {
             let mut update = payment::Entity::update_many()
                 .col_expr(payment::Column::State, Expr::value(state.as_str()))
@@ -510,6 +513,11 @@ pub async fn channel_movements(
             Some(Op::Payment { transaction_id, .. } | Op::Unmatched { transaction_id, .. }) => {
                 ChannelMovement { transaction_id, kind: "PAY", amount_fen: line.amount_fen }
             }
+            Some(Op::PlatformRefund { platform_order_id, .. }) => ChannelMovement {
+                transaction_id: platform_order_id,
+                kind: "REFUND",
+                amount_fen: -line.amount_fen,
+            },
             Some(Op::Refund { payment_id, .. } | Op::RefundPart { payment_id, .. }) => {
                 let txn = payment::Entity::find_by_id(payment_id.0)
                     .one(db)

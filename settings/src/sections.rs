@@ -557,6 +557,9 @@ pub struct Live {
     pub slice_units: u32,
     /// A platform's slice is topped up when fewer than this many units are left in it.
     pub top_up_below: u32,
+    /// How often running sales are checked for an empty page of ours while a platform's
+    /// slice holds units (half of that slice is then taken back).
+    pub rebalance_interval_ms: u64,
     /// Timeout of one call to a platform.
     pub call_timeout_ms: u64,
     /// What each platform keeps of an order paid there (its service fee), in basis points,
@@ -590,6 +593,7 @@ impl Default for Live {
             poll_max_pages: 10,
             slice_units: 100,
             top_up_below: 20,
+            rebalance_interval_ms: 1_000,
             call_timeout_ms: 5_000,
             douyin_fee_bps: 500,
             kuaishou_fee_bps: 500,
@@ -882,6 +886,7 @@ impl Settings {
             ("live.poll_interval_secs", l.poll_interval_secs),
             ("live.poll_max_pages", u64::from(l.poll_max_pages)),
             ("live.slice_units", u64::from(l.slice_units)),
+            ("live.rebalance_interval_ms", l.rebalance_interval_ms),
             ("live.call_timeout_ms", l.call_timeout_ms),
             ("live.waybill_max_attempts", u64::from(l.waybill_max_attempts)),
             ("live.waybill_retry_base_secs", l.waybill_retry_base_secs),

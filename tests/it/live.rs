@@ -331,8 +331,9 @@ fn live_settings(db: &TestDb, slice_units: u32, top_up_below: u32) -> gateway::S
     let mut settings = test_settings(db);
     settings.live.slice_units = slice_units;
     settings.live.top_up_below = top_up_below;
-    // The test polls when it wants to.
+    // The test polls and rebalances when it wants to.
     settings.live.poll_interval_secs = 3_600;
+    settings.live.rebalance_interval_ms = 3_600_000;
     settings.live.poll_max_pages = 50;
     settings
 }
@@ -508,12 +509,15 @@ async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothi
     let mut orders: Vec<_> = douyin.shop.all_orders().into_iter().map(|o| (o.order_id, o.shop_id)).collect();
     orders.sort();
     let now_secs = chrono::Utc::now().timestamp();
-    let douyin_push = |order: u64, shop: &str, msg: &str, at_secs: i64, secret: &str| {
+    let douyin_push_tagged = |tag: &str, order: u64, shop: &str, msg: &str, at_secs: i64, secret: &str| {
         let data = json!({"p_id": order, "s_ids": [order], "shop_id": shop.parse::<i64>().unwrap(),
             "order_status": 2, "create_time": at_secs, "update_time": at_secs, "pay_time": at_secs});
-        let body = json!([{"tag": "101", "msg_id": msg, "data": data.to_string()}]).to_string();
+        let body = json!([{"tag": tag, "msg_id": msg, "data": data.to_string()}]).to_string();
         let sign = providers::live::douyin::protocol::push_sign(&douyin.app.app_key, body.as_bytes(), secret);
         (body, sign)
+    };
+    let douyin_push = |order: u64, shop: &str, msg: &str, at_secs: i64, secret: &str| {
+        douyin_push_tagged("101", order, shop, msg, at_secs, secret)
     };
     let send = |platform: &'static str, body: String, sign: Option<String>| {
         let (client, base, app_key) = (app.client.clone(), app.base.clone(), douyin.app.app_key.clone());
@@ -601,9 +605,28 @@ async fn push_chaos_applies_each_real_event_once_and_refused_pushes_change_nothi
         .await
         .unwrap();
     assert_eq!(refunded.status(), 201);
+    // Five platform orders credited at 9.90 less the platform's 5% (50 fen): 940 fen each.
+    assert_eq!(api.balance(&token).await, (5 * 940, 0, 0));
+    // The refund's push arrives three times, then polling reads the order again: the credit
+    // is reversed once.
+    let shop = douyin.shop.all_orders().into_iter().find(|o| o.order_id == order).unwrap().shop_id;
+    let refund_push = douyin_push_tagged("201", order, &shop, "m-refund", now_secs, &secret);
+    for _ in 0..3 {
+        let answer = send("douyin", refund_push.0.clone(), Some(refund_push.1.clone())).await;
+        assert_eq!((answer.status.as_u16(), answer.body["code"].clone()), (200, json!(0)), "{}", answer.body);
+    }
     app.state.live.poll_once().await.unwrap();
     let (douyin_slice, counts) = slice(&app, sale, engine::Door::Douyin).await;
     assert_eq!((douyin_slice.sold, douyin_slice.leased, counts.available), (3, 6, 81));
+    assert_eq!(api.balance(&token).await, (4 * 940, 0, 0));
+    let link = persistence::live_orders::link_of_platform_order(&app.state.db, "douyin", &order.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        persistence::repo::order(&app.state.db, link.order_id).await.unwrap().unwrap().state,
+        engine::OrderState::Refunded
+    );
     let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
     assert_eq!(handle.verify().await.unwrap().1, Ok(()));
     drop(handle);
@@ -770,7 +793,8 @@ async fn platform_orders_are_credited_once_listed_and_their_waybills_reach_the_p
         .shop
         .order(&kuaishou.shop.all_orders()[0].shop_id, k.platform_order_id.parse().unwrap())
         .unwrap();
-    assert_eq!(at_kuaishou.waybill, Some(("1".to_owned(), "SF1407285902614".to_owned())));
+    // 顺丰速运 is 4 in Kuaishou's courier table.
+    assert_eq!(at_kuaishou.waybill, Some(("4".to_owned(), "SF1407285902614".to_owned())));
     let links = platform_links(&app, sale).await;
     for link in links.iter().filter(|l| l.order_id == d.order_id || l.order_id == k.order_id) {
         assert_eq!((link.waybill_attempts, link.waybill_sent_at.is_some()), (1, true), "{link:?}");
@@ -804,15 +828,126 @@ async fn platform_orders_are_credited_once_listed_and_their_waybills_reach_the_p
         assert_eq!(link.waybill_attempts, expected, "after +{advance} ms: {link:?}");
         assert!(link.waybill_sent_at.is_none() && link.waybill_error.is_some());
     }
+
+    // What the platforms do next moves ours: the refund agreed on Douyin above (our order was
+    // shipped meanwhile), a Kuaishou order refunded before shipping, and the Douyin order
+    // shipped from our side completed there by its buyer.
+    let k_refunded =
+        links.iter().find(|l| l.platform == "kuaishou" && l.order_id != k.order_id).unwrap().clone();
+    let agreed = app
+        .client
+        .post(format!("{}/sandbox/kuaishou/orders/{}/refund/agree", app.base, k_refunded.platform_order_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(agreed.status(), 201);
+    let completed = app
+        .client
+        .post(format!("{}/sandbox/douyin/orders/{}/complete", app.base, d.platform_order_id))
+        .send()
+        .await
+        .unwrap();
+    assert!(completed.status().is_success(), "{}", completed.status());
+    let state_of = |id: engine::OrderId| {
+        let db = app.state.db.clone();
+        async move { persistence::repo::order(&db, id).await.unwrap().unwrap().state }
+    };
+    // Applied twice: each refund reversed once.
+    for _ in 0..2 {
+        let polled = app.state.live.poll_once().await.unwrap();
+        assert_eq!(polled.failed, 0, "{polled:?}");
+    }
+    assert_eq!(state_of(refunded.order_id).await, engine::OrderState::Refunded);
+    assert_eq!(state_of(k_refunded.order_id).await, engine::OrderState::Refunded);
+    assert_eq!(state_of(d.order_id).await, engine::OrderState::Completed);
+    assert_eq!(state_of(k.order_id).await, engine::OrderState::Shipped);
+    assert_eq!(
+        payments_of(&app, refunded.order_id.0).await,
+        vec![("douyin".to_owned(), "refunded".to_owned())]
+    );
+    assert_eq!(
+        payments_of(&app, k_refunded.order_id.0).await,
+        vec![("kuaishou".to_owned(), "refunded".to_owned())]
+    );
+    // Fee and the MCN's share reversed with the merchant's: three orders' credit left.
+    assert_eq!(api.balance(&token).await, (3 * 658, 0, 0));
+    assert_eq!(books.verify().await.unwrap().1, Ok(()));
+    let stored = persistence::money::books(&app.state.db, engine::MerchantId(merchant_id)).await.unwrap();
+    let refunds: Vec<&engine::ledger::Posting> =
+        stored.postings.iter().filter(|p| p.op.0.starts_with("platform-refund:")).collect();
+    assert_eq!(refunds.len(), 2, "{refunds:?}");
+    // The refunded units are free again for the sale; a refunded order's waybill is not retried.
+    let (_, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!(counts.sold, 3);
+    clock.advance_millis(600_000);
+    app.state.live.send_waybills().await.unwrap();
+    assert_eq!(attempts().await.waybill_attempts, 3);
     app.stop().await;
 
     // A restart (the bundled sandboxes start empty): nothing is credited twice, the orders stay,
     // and the sale's actor is rebuilt without the platform orders (their units are the slices').
     let app = spawn_app_with_clock(settings, clock.clone()).await;
     assert_eq!(platform_links(&app, sale).await.len(), 5);
-    assert_eq!(app.api().balance(&token).await, (5 * 658, 0, 0));
+    assert_eq!(app.api().balance(&token).await, (3 * 658, 0, 0));
     let (_, counts) = slice(&app, sale, engine::Door::Douyin).await;
-    assert_eq!((counts.sold, counts.reserved), (5, 0));
+    assert_eq!((counts.sold, counts.reserved), (3, 0));
+    let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
+    assert_eq!(handle.verify().await.unwrap().1, Ok(()));
+    drop(handle);
+    app.stop().await;
+}
+
+/// Our own page ran out while both platforms hold units: half of each slice comes back, the
+/// platform's stock lowered first; while the page has units nothing is taken; and a top-up then
+/// leases at most half of what the page has left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_page_takes_half_of_the_slices_back_when_it_runs_out() {
+    let db = TestDb::new().await;
+    let app = spawn_app(live_settings(&db, 10, 3)).await;
+    let api = app.api();
+    let (token, _, sale) = api.merchant_sale("13600000001", 990, 40, 600).await;
+    bind_both(&app, &token).await;
+    let douyin_item = bind_sale(&api, &token, sale, "douyin", 10).await;
+    let kuaishou_item = bind_sale(&api, &token, sale, "kuaishou", 10).await;
+    let douyin = app.state.douyin_sandbox.clone().unwrap();
+    let kuaishou = app.state.kuaishou_sandbox.clone().unwrap();
+    douyin.shop.set_push_url(None);
+    kuaishou.shop.set_push_url(None);
+    let stock = |platform: &str| match platform {
+        "douyin" => douyin.shop.item(douyin_item.parse().unwrap()).unwrap().skus[0].stock,
+        _ => kuaishou.shop.item(kuaishou_item.parse().unwrap()).unwrap().skus[0].stock,
+    };
+
+    // 20 units left on our page: nothing to take back.
+    assert_eq!(app.state.live.rebalance().await.unwrap(), 0);
+    let buyers = api.buyers(13_300_000_000, 20, 8).await;
+    for (n, buyer) in buyers.iter().enumerate() {
+        let placed = api.order(sale, buyer, &format!("r{n}"), 1).await;
+        assert_eq!(placed.status, 201, "{}", placed.body);
+    }
+    let sold_out = api.order(sale, &buyers[0], "r-more", 1).await;
+    assert_eq!((sold_out.status.as_u16(), sold_out.code()), (409, "sold_out"), "{}", sold_out.body);
+
+    // Sold out on our page: half of each platform's 10 comes back.
+    assert_eq!(app.state.live.rebalance().await.unwrap(), 10);
+    for (platform, door) in [("douyin", engine::Door::Douyin), ("kuaishou", engine::Door::Kuaishou)] {
+        let (slice, counts) = slice(&app, sale, door).await;
+        assert_eq!((slice.leased, counts.available, counts.reserved), (5, 10, 20), "{platform}");
+        assert_eq!(stock(platform), 5, "{platform}: the platform's stock was lowered");
+    }
+    assert_eq!(app.state.live.rebalance().await.unwrap(), 0, "our page has units again");
+    let placed = api.order(sale, &buyers[0], "r-again", 1).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+
+    // Three sold on Douyin: 2 left, under 3, topped up by at most half of our page's 9.
+    for _ in 0..3 {
+        assert!(platform_buy(&app.client, &app.base, "douyin", &douyin_item).await);
+    }
+    let polled = app.state.live.poll_once().await.unwrap();
+    assert_eq!(polled.failed, 0, "{polled:?}");
+    let (slice_now, counts) = slice(&app, sale, engine::Door::Douyin).await;
+    assert_eq!((slice_now.sold, slice_now.leased, counts.available), (3, 7, 4));
+    assert_eq!(stock("douyin"), 7);
     let handle = app.state.registry.get(engine::FlashSaleId(sale)).unwrap();
     assert_eq!(handle.verify().await.unwrap().1, Ok(()));
     drop(handle);

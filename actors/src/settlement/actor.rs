@@ -50,6 +50,16 @@ pub struct CreditPlatformOrder {
     pub reply: oneshot::Sender<Result<PaymentOutcome, SettleError>>,
 }
 
+/// A live platform refunded a platform order that was credited as ours (`order_id`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RefundPlatformOrder {
+    pub order_id: OrderId,
+    pub door: engine::Door,
+    pub platform_order_id: String,
+    pub reply: oneshot::Sender<Result<Seq, SettleError>>,
+}
+
 /// The channel refunded a payment owed back (and with it `order_refunded`, if any).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -343,6 +353,47 @@ impl SettlementActor {
         Ok(PaymentOutcome::Credited { seq, held })
     }
 
+    /// A platform's refund of a credited platform order: what is left of its capture reversed
+    /// through the platform's clearing (the platform paid the buyer back; nothing is owed), the
+    /// order refunded. A capture held for review is refunded from the pending balance and
+    /// leaves review as rejected: nothing of it is left to release. Seen before: nothing new.
+    fn refund_platform_order(&mut self, msg: &RefundPlatformOrder) -> Result<Seq, SettleError> {
+        let channel = msg.door.channel();
+        let op = Op::PlatformRefund { channel, platform_order_id: msg.platform_order_id.clone() }.id();
+        if self.ledger.contains(&op) {
+            return Ok(self.journal.last_appended());
+        }
+        let capture = self
+            .captures
+            .get(&msg.order_id)
+            .filter(|c| c.transaction_id == msg.platform_order_id && c.settlement.channel == channel)
+            .filter(|c| c.review != Review::Rejected)
+            .ok_or(SettleError::NothingToRefund)?;
+        let now = self.clock.now();
+        let before = self.refunded(msg.order_id);
+        let left = Fen(capture.settlement.gross_fen.as_i64() - before.as_i64());
+        if left.as_i64() <= 0 {
+            return Err(SettleError::NothingToRefund);
+        }
+        let held = capture.review == Review::Pending;
+        let posting = capture.settlement.refund(op, before, left, !held, now)?;
+        let mut events = vec![MoneyEvent::PlatformOrderRefunded {
+            order_id: msg.order_id,
+            platform_order_id: msg.platform_order_id.clone(),
+            entry: self.entry(posting, Some(msg.order_id), EntryKind::Refund),
+        }];
+        if held {
+            events.push(MoneyEvent::Reviewed { order_id: msg.order_id, review: Review::Rejected, at: now });
+        }
+        let seq = self.commit(events)?;
+        if held && let Some(capture) = self.captures.get_mut(&msg.order_id) {
+            capture.review = Review::Rejected;
+        }
+        metrics::counter!("flashsale_live_orders_refunded_total", "platform" => channel.as_str())
+            .increment(1);
+        Ok(seq)
+    }
+
     fn refund_paid(&mut self, msg: &RefundPaid) -> Result<Seq, SettleError> {
         let op = Op::Refund { channel: msg.channel, payment_id: msg.payment_id }.id();
         if self.ledger.contains(&op) {
@@ -594,6 +645,15 @@ impl Handler<CreditPlatformOrder> for SettlementActor {
 
     fn handle(&mut self, msg: CreditPlatformOrder, _: &mut Self::Context) {
         let _ = msg.reply.send(self.credit_platform_order(msg.payment));
+    }
+}
+
+impl Handler<RefundPlatformOrder> for SettlementActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RefundPlatformOrder, _: &mut Self::Context) {
+        let outcome = self.refund_platform_order(&msg);
+        let _ = msg.reply.send(outcome);
     }
 }
 

@@ -11,8 +11,8 @@ use engine::{Fen, OrderId, PaymentId, WithdrawalId};
 use tokio::sync::oneshot;
 
 use super::actor::{
-    CreditPlatformOrder, DecideRefund, DecideReview, DecideWithdrawal, RefundPaid, RefundRequestPaid,
-    ReportPayment, SetKyc, SetSplit, SettlementActor, Verify, Withdraw,
+    CreditPlatformOrder, DecideRefund, DecideReview, DecideWithdrawal, RefundPaid, RefundPlatformOrder,
+    RefundRequestPaid, ReportPayment, SetKyc, SetSplit, SettlementActor, Verify, Withdraw,
 };
 use super::{PaymentOutcome, PaymentReport, PlatformPayment, SettleError, Unavailable};
 use crate::journal::Seq;
@@ -50,6 +50,17 @@ impl SettlementHandle {
     /// Records a live platform's paid order as ours and credits it, once per platform order.
     pub async fn platform_order(&self, payment: PlatformPayment) -> Result<PaymentOutcome, SettleError> {
         self.ask(|reply| CreditPlatformOrder { payment, reply }).await?
+    }
+
+    /// Reverses a credited platform order the platform refunded, once per platform order.
+    /// [`SettleError::NothingToRefund`] when nothing of it is credited.
+    pub async fn platform_refund(
+        &self,
+        order_id: OrderId,
+        door: engine::Door,
+        platform_order_id: String,
+    ) -> Result<Seq, SettleError> {
+        self.ask(|reply| RefundPlatformOrder { order_id, door, platform_order_id, reply }).await?
     }
 
     /// Posts a refund the channel confirmed.

@@ -220,20 +220,31 @@ pub struct Shipment {
 }
 
 /// A courier as each platform codes it, by KDNiao's `ShipperCode` (ours):
-/// `(ours, Douyin company_code, Kuaishou expressCode)`. Douyin's are the codes of its logistics
-/// company list (`order.logisticsCompanyList`); Kuaishou's numbers are not confirmed (chosen,
-/// used by the client and its sandbox alike).
+/// `(ours, Douyin company_code, Kuaishou expressCode)`.
+///
+/// Douyin's are the codes of its logistics company list (`order.logisticsCompanyList`);
+/// shunfeng, zhongtong, yuantong, shentong, yunda, jd and jtexpress are named in the platform's
+/// own field descriptions (the `express_list` default of
+/// `logistics.getRecommendedAndDeliveryExpressByOrder`), ems in an ERP's Douyin adapter;
+/// huitongkuaidi and debangkuaidi follow the kuaidi100 codes Douyin's list uses and are not
+/// confirmed.
+///
+/// Kuaishou's numbers are from its courier number table (物流公司编号, as mirrored with the
+/// `kwaixiaodian` SDK's documents): 顺丰速运 4, 中通快递 9, 圆通速递 6, 申通快递 3, 韵达快递 11
+/// (7 is 韵达快运, freight), EMS 2, 京东 14, 极兔速递 109 — and 百世快递 109 too, merged into
+/// 极兔. 德邦 has two entries (17 德邦, 53 德邦快递) and the mirror does not say which is
+/// withdrawn: 53, the parcel service, is used, unconfirmed.
 pub const PLATFORM_COURIERS: [(&str, &str, &str); 10] = [
-    ("SF", "shunfeng", "1"),
-    ("ZTO", "zhongtong", "2"),
-    ("YTO", "yuantong", "3"),
-    ("STO", "shentong", "4"),
-    ("YD", "yunda", "5"),
-    ("HTKY", "huitongkuaidi", "6"),
-    ("JTSD", "jtexpress", "7"),
-    ("EMS", "ems", "8"),
-    ("JD", "jd", "9"),
-    ("DBL", "debangkuaidi", "10"),
+    ("SF", "shunfeng", "4"),
+    ("ZTO", "zhongtong", "9"),
+    ("YTO", "yuantong", "6"),
+    ("STO", "shentong", "3"),
+    ("YD", "yunda", "11"),
+    ("HTKY", "huitongkuaidi", "109"),
+    ("JTSD", "jtexpress", "109"),
+    ("EMS", "ems", "2"),
+    ("JD", "jd", "14"),
+    ("DBL", "debangkuaidi", "53"),
 ];
 
 /// The platform's code of one of our couriers, if it has one.

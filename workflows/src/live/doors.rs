@@ -287,7 +287,9 @@ impl Live {
         if slice.leased >= self.settings.top_up_below.max(1) || counts.available == 0 {
             return Ok(slice);
         }
-        let wanted = self.settings.slice_units.saturating_sub(slice.leased);
+        // Never more than half of what our page has left: near the end the doors share the
+        // last units instead of one door taking them all and `rebalance` passing them back.
+        let wanted = self.settings.slice_units.saturating_sub(slice.leased).min(counts.available.div_ceil(2));
         let changed =
             handle.try_lease(door, wanted).map_err(busy)?.await.map_err(busy)?.map_err(|e| match e {
                 DoorFailure::Journal(_) => ApplyError::Busy,
@@ -344,6 +346,9 @@ impl Live {
             // An item we did not create: not a flash sale's.
             return Ok(false);
         };
+        // One application of a platform order at a time (a push, its retry and a polling
+        // round can carry it at once): its credit and its refund are decided in turn.
+        let _turn = self.order_turn(platform, &order.order_id).lock().await;
         let handle = self.handle(binding.flash_sale_id).await?;
         let door_order = DoorOrder {
             door: door_of(platform),
@@ -376,6 +381,8 @@ impl Live {
         if units_of(order) == DoorUnits::Sold {
             self.credit_platform_order(&binding, handle.terms.merchant_id, platform, order).await?;
         }
+        // Refunded or completed there since: ours follows (a repeat changes nothing).
+        self.follow_platform_order(handle.terms.merchant_id, platform, order).await?;
         if changed.slice.leased < self.settings.top_up_below
             && let Some(shop) = store::shop(&self.db, binding.live_shop_id).await?
             && shop.status == store::CONNECTED

@@ -32,6 +32,9 @@ pub use orders::WaybillReport;
 pub use seal::TokenSeal;
 pub use slices::TakenBack;
 
+/// Stripes of the per-platform-order lock.
+const ORDER_TURNS: usize = 64;
+
 /// The clients of the platforms this deployment offers.
 #[derive(Clone, Default)]
 pub struct Platforms {
@@ -114,6 +117,8 @@ pub struct Live {
     settlements: Option<Arc<SettlementRegistry>>,
     bindings: doors::Bindings,
     top_ups: tokio::sync::Mutex<()>,
+    /// Striped locks, one platform order at a time ([`Self::order_turn`]).
+    order_turns: Box<[tokio::sync::Mutex<()>]>,
     /// Leases whose platform stock call failed, to try again (bounded by the bindings).
     failed_leases: parking_lot::Mutex<HashMap<(engine::FlashSaleId, engine::Door), slices::FailedLease>>,
     /// Whether the leases an earlier process left unplaced were taken up (`retry_leases`).
@@ -148,6 +153,7 @@ impl Live {
             settlements: None,
             bindings: Default::default(),
             top_ups: tokio::sync::Mutex::new(()),
+            order_turns: (0..ORDER_TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             failed_leases: Default::default(),
             leases_recovered: Default::default(),
             polled: Default::default(),
@@ -163,6 +169,16 @@ impl Live {
     /// The client of `platform`, when this deployment offers it.
     pub fn platform(&self, platform: Platform) -> Option<&Arc<dyn LivePlatform>> {
         self.platforms.get(platform)
+    }
+
+    /// The lock a platform order is applied under: one of [`ORDER_TURNS`] stripes by its id,
+    /// so the same order is never applied twice at once and different orders rarely wait.
+    pub(crate) fn order_turn(&self, platform: Platform, order_id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash as _, Hasher as _};
+        // Fixed keys: the same order picks the same stripe for the life of the process.
+        let mut hasher = std::hash::DefaultHasher::new();
+        (platform.as_str(), order_id).hash(&mut hasher);
+        &self.order_turns[(hasher.finish() % ORDER_TURNS as u64) as usize]
     }
 
     /// Where `platform` sends the merchant back with the code.

@@ -10,6 +10,15 @@
 //! again after a restart. A crash between the slice and the credit is repaired by that first
 //! polling round.
 //!
+//! What the platform does to the order afterwards moves ours ([`Live::follow_platform_order`]):
+//! refunded there (a paid order cancelled, or an after-sales refund the merchant agreed to), the
+//! capture is reversed through the merchant's settlement actor, once per platform order
+//! (`platform-refund:{platform}:{order}`), and our order and its payment become `refunded`;
+//! completed there (the buyer confirmed receipt on the platform), our shipped order completes.
+//! A platform order is followed under its own lock, so its credit and its refund are never
+//! decided at once; and every application follows it again, so a step a crash cut short is
+//! taken by the next push or polling round.
+//!
 //! When the merchant ships such an order from our console (the ordinary shipments flow), the
 //! waybill is sent to the platform by [`Live::send_waybills`], a sweep over shipped platform
 //! orders whose waybill the platform has not taken: each attempt counted, failures retried
@@ -22,6 +31,7 @@ use engine::address::{AddressInput, ShippingAddress};
 use engine::{IdempotencyKey, Order, OrderState, PLATFORM_BUYER, Timestamp};
 use persistence::live::SaleBinding;
 use persistence::live_orders as links;
+use persistence::shipments::{Completer, ShipmentError};
 use providers::live::{OrderStatus, Platform, PlatformOrder, Receiver, Shipment, courier_code};
 
 use super::Live;
@@ -115,6 +125,53 @@ impl Live {
         {
             Ok(Ok(())) => Ok(()),
             _ => Err(ApplyError::Busy),
+        }
+    }
+
+    /// Moves our order made from `order` the way the platform moved it: refunded there →
+    /// reversed and refunded here; completed there → completed here (from shipped). Nothing
+    /// when no order of ours was made from it (never paid, or not credited yet: the credit
+    /// reads the platform's state and makes nothing of a refunded order).
+    pub(super) async fn follow_platform_order(
+        &self,
+        merchant: engine::MerchantId,
+        platform: Platform,
+        order: &PlatformOrder,
+    ) -> Result<(), ApplyError> {
+        let refunded = order.status == OrderStatus::Cancelled && order.paid_at.is_some();
+        if !refunded && order.status != OrderStatus::Completed {
+            return Ok(());
+        }
+        let Some(link) = links::link_of_platform_order(&self.db, platform.as_str(), &order.order_id).await?
+        else {
+            return Ok(());
+        };
+        if refunded {
+            let settlement = self.settlement_of(merchant).await?;
+            let seq = match settlement
+                .platform_refund(link.order_id, door_of(platform), order.order_id.clone())
+                .await
+            {
+                Ok(seq) => seq,
+                // Nothing of it is credited (a capture rejected in review was owed back already).
+                Err(actors::SettleError::NothingToRefund) => return Ok(()),
+                Err(e) => {
+                    return Err(ApplyError::Internal(anyhow::anyhow!("refunding a platform order: {e}")));
+                }
+            };
+            return match tokio::time::timeout(self.settings.ack_timeout, self.journal.wait_durable(seq)).await
+            {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(ApplyError::Busy),
+            };
+        }
+        match persistence::shipments::complete(&self.db, link.order_id, Completer::Platform, self.clock.now())
+            .await
+        {
+            // Completed now, or before; not shipped from our side (shipped from the platform's
+            // own console, which has no waybill of ours) or refunded: left as it is.
+            Ok(()) | Err(ShipmentError::WrongState(_) | ShipmentError::NotFound) => Ok(()),
+            Err(e) => Err(ApplyError::Internal(anyhow::anyhow!("completing a platform order: {e}"))),
         }
     }
 

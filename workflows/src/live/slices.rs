@@ -1,5 +1,6 @@
-//! A platform's slice while the sale runs: units taken back (the merchant's action), and
-//! leases whose platform stock call failed, tried again.
+//! A platform's slice while the sale runs: units taken back (the merchant's action, or
+//! [`Live::rebalance`] when our own page has run out), and leases whose platform stock call
+//! failed, tried again.
 //!
 //! Taking back follows the one order that keeps the doors within the quantity: the platform's
 //! stock is lowered first (refused by the platform when it has fewer left, atomically with its
@@ -96,6 +97,64 @@ impl Live {
             .map_err(|e| ApplyError::Internal(anyhow::anyhow!("unlease refused: {e:?}")))?;
         self.durable(changed).await?;
         Ok(want)
+    }
+
+    /// Units back from the platforms for our own page: for each running sale whose page has
+    /// no free unit left, every platform slice holding at least two gives half of it back (the platform's stock lowered first, as for every take-back). With top-ups
+    /// leasing at most half of what the page has left, the doors converge on sharing the last
+    /// units. Paused doors and suspended sales are left alone. Reads the gauges first and
+    /// asks an actor only when its page is empty; bounded by the held slices.
+    pub async fn rebalance(&self) -> Result<u32, ApplyError> {
+        let now = self.clock.now();
+        let mut returned = 0;
+        // Whether each sale's page was empty when the sweep first looked: every door of such a
+        // sale gives half, not only the first one taken from.
+        let mut empty = std::collections::HashMap::new();
+        for (sale, platform) in store::held_slices(&self.db, MAX_BINDINGS).await? {
+            let Some(handle) = self.registry.get(sale) else { continue };
+            let page_empty = *empty.entry(sale).or_insert_with(|| {
+                now < handle.terms.ends_at
+                    && handle.gauge.counts().available == 0
+                    && !handle.gauge.is_suspended()
+            });
+            if !page_empty {
+                continue;
+            }
+            let Some(platform) = Platform::parse(&platform) else { continue };
+            if self.client(platform).is_none()
+                || persistence::live_orders::door_paused(&self.db, sale, platform.as_str()).await?
+            {
+                continue;
+            }
+            let Some(binding) = store::bindings_of_sale(&self.db, sale)
+                .await?
+                .into_iter()
+                .find(|b| b.platform == platform.as_str())
+            else {
+                continue;
+            };
+            let Some(shop) =
+                store::shop(&self.db, binding.live_shop_id).await?.filter(|s| s.status == store::CONNECTED)
+            else {
+                continue;
+            };
+            let _turn = self.top_ups.lock().await;
+            let Some((slice, _)) = handle.slice(door_of(platform)).await else { continue };
+            if slice.leased < 2 {
+                continue;
+            }
+            match self.lower_and_return(&binding, &shop, &handle, slice.leased / 2).await {
+                Ok(units) => {
+                    returned += units;
+                    metrics::counter!("flashsale_live_units_rebalanced_total", "platform" => platform.as_str())
+                        .increment(u64::from(units));
+                }
+                Err(error) => {
+                    tracing::warn!(%sale, platform = platform.as_str(), %error, "taking units back for our page failed")
+                }
+            }
+        }
+        Ok(returned)
     }
 
     /// The merchant takes up to `units` (all it holds when `None`) back from the platform's
