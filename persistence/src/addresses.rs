@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use thiserror::Error;
 
@@ -77,7 +77,7 @@ pub async fn save(
     make_default: bool,
     now: Timestamp,
 ) -> Result<SavedAddress, SaveAddressError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // The first statement is a write on the buyer's row: on Postgres it locks the row until
     // commit, on SQLite it takes the write lock, so two saves at once count each other.
     buyer::Entity::update_many()
@@ -161,7 +161,7 @@ pub async fn update(
     make_default: bool,
     now: Timestamp,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if make_default {
         clear_default(&txn, buyer).await?;
     }
@@ -207,7 +207,7 @@ pub async fn set_for_order(
     address: &ShippingAddress,
     now: Timestamp,
 ) -> Result<(), OrderAddressError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Touching the order's row first locks it (Postgres) or the database (SQLite) until
     // commit, so the state read below cannot change before the address is written, except
     // through the journal writer, which waits for this commit.

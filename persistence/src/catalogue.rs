@@ -13,7 +13,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use serde_json::json;
 
@@ -250,7 +250,7 @@ pub async fn insert(
     edited_by: &str,
     now: Timestamp,
 ) -> Result<ProductId, InsertError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let id = product::Entity::insert(product_row(merchant, draft, now))
         .exec(&txn)
         .await
@@ -384,7 +384,7 @@ pub async fn edit(
     edit: Edit,
     now: Timestamp,
 ) -> Result<(), EditError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if product::Entity::find_by_id(id.0).one(&txn).await?.filter(|r| r.merchant_id == merchant.0).is_none() {
         return Err(EditError::NotFound);
     }
@@ -698,7 +698,7 @@ pub async fn return_unsold(
     units: u32,
     now: Timestamp,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(link) = sale_sku::Entity::find_by_id(sale.0).one(&txn).await? else { return Ok(false) };
     let marked = sale_sku::Entity::update_many()
         .col_expr(sale_sku::Column::UnsoldReturned, Expr::value(i64::from(units)))
@@ -736,7 +736,7 @@ pub async fn update_sku(
     patch: SkuPatch,
     now: Timestamp,
 ) -> Result<Option<SkuRecord>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(sku) = product_sku::Entity::find_by_id(sku_id)
         .filter(product_sku::Column::ProductId.eq(product_id.0))
         .filter(product_sku::Column::MerchantId.eq(merchant.0))
@@ -887,7 +887,7 @@ pub async fn add_image(
     max: u64,
     now: Timestamp,
 ) -> Result<Option<ImageRecord>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // The product's row is the lock: two uploads at once take positions one after the other.
     product::Entity::update_many()
         .col_expr(product::Column::UpdatedAt, Expr::value(now.as_millis()))
@@ -929,7 +929,7 @@ pub async fn reorder_images(
     product_id: ProductId,
     ids: &[i64],
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut current: Vec<i64> = images(&txn, product_id).await?.into_iter().map(|i| i.id).collect();
     let mut wanted = ids.to_vec();
     current.sort_unstable();
@@ -993,7 +993,7 @@ pub async fn import(
 ) -> Result<Imported, DbErr> {
     let mut done = Imported::default();
     for chunk in items.chunks(IMPORT_CHUNK) {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let codes: Vec<String> = chunk.iter().map(|i| i.product.code.clone()).collect();
         let existing: HashMap<String, product::Model> = product::Entity::find()
             .filter(product::Column::MerchantId.eq(merchant.0))

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait as _,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
@@ -71,6 +74,20 @@ pub async fn connect(
     let db = Database::connect(options).await.with_context(|| format!("connecting to {}", redact(&url)))?;
     Migrator::up(&db, None).await.context("running migrations")?;
     Ok(db)
+}
+
+/// Begins a transaction that writes. On SQLite its first statement takes the write lock (an
+/// UPDATE that matches nothing still does), so the transaction never holds a read snapshot it
+/// must later upgrade: a deferred transaction that reads and then writes after another
+/// connection committed fails at once with `SQLITE_BUSY_SNAPSHOT` (517), which `busy_timeout`
+/// does not wait out, whereas taking the lock first waits its turn under `busy_timeout`. On
+/// Postgres a plain `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE settings SET value = value WHERE 0").await?;
+    }
+    Ok(txn)
 }
 
 /// The URL without its password, for logs.

@@ -17,9 +17,7 @@ use engine::notification::Notice;
 use engine::payment::PaymentState;
 use engine::{Order, StateChange};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 
 use crate::entities::order;
 use crate::repo::order_row;
@@ -163,7 +161,7 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
         })
         .flatten()
         .collect();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Every order's placement precedes its own changes in the journal, so inserting all
     // placements first and then applying everything else in journal order is equivalent.
     for chunk in placed.chunks(INSERT_CHUNK) {

@@ -13,7 +13,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use crate::entities::live_shop::{self, Column, Entity};
@@ -154,7 +154,7 @@ pub async fn bind(
     grant: &SealedGrant,
     now: Timestamp,
 ) -> Result<Bound, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = Entity::find()
         .filter(Column::Platform.eq(platform))
         .filter(Column::ShopId.eq(grant.shop_id.as_str()))
@@ -320,7 +320,7 @@ pub async fn disconnect(
     now: Timestamp,
     notice: &engine::notification::Notice,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let updated = Entity::update_many()
         .col_expr(Column::Status, Expr::value(DISCONNECTED))
         .col_expr(Column::DisconnectedAt, Expr::value(now.as_millis()))

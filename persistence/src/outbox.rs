@@ -21,7 +21,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::entities::outbox_message::{self, Column, Entity};
@@ -103,7 +103,7 @@ where
     F: AsyncFnOnce(&DatabaseTransaction) -> Result<(T, Vec<Notice>), E>,
     E: From<DbErr>,
 {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (value, notices) = change(&txn).await?;
     for notice in &notices {
         enqueue(&txn, notice).await?;

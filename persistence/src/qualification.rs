@@ -13,7 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::access::AuditEntry;
@@ -80,7 +80,7 @@ pub async fn submit(
     qualification: &Qualification,
     now: Timestamp,
 ) -> Result<i64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Write first: the transaction takes the write lock (SQLite waits for it; a read first
     // could not be upgraded while the journal writer commits) and the row's lock (Postgres).
     merchant_qualification::Entity::update_many()
@@ -394,7 +394,7 @@ pub async fn ban(
     entry: &AuditEntry,
     now: Timestamp,
 ) -> Result<i64, InsertError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     lock_bans(&txn, merchant).await?;
     if active_ban(&txn, merchant).await?.is_some() {
         return Err(InsertError::Duplicate);
@@ -435,7 +435,7 @@ pub async fn lift_ban(
     entry: &AuditEntry,
     now: Timestamp,
 ) -> Result<Option<i64>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     lock_bans(&txn, merchant).await?;
     let Some(current) = active_ban(&txn, merchant).await? else { return Ok(None) };
     let updated = merchant_ban::Entity::update_many()

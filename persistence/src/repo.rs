@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use thiserror::Error;
 
@@ -234,7 +234,7 @@ pub async fn create_flash_sale_on(
     now: Timestamp,
     caps: SaleCaps,
 ) -> Result<FlashSaleId, CreateSaleError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if caps.max_live > 0 || caps.max_scheduled > 0 {
         check_sale_caps(&txn, terms, now, caps).await?;
     }

@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    QuerySelect, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -123,7 +123,7 @@ pub async fn ship(
     notice: &Notice,
     now: Timestamp,
 ) -> Result<ShipmentRecord, ShipmentError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let moved = order::Entity::update_many()
         .col_expr(order::Column::State, Expr::value(OrderState::Shipped.as_str()))
         .col_expr(order::Column::UpdatedAt, Expr::value(now.as_millis()))
@@ -241,7 +241,7 @@ pub async fn record_tracking(
     delivered: Option<&Notice>,
     now: Timestamp,
 ) -> Result<TrackingOutcome, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // Touching the shipment first locks its row (Postgres) or the database (SQLite), so two
     // copies of one push are taken one after the other.
     let touched = shipment::Entity::update_many()
@@ -319,7 +319,7 @@ pub async fn complete(
     by: Completer,
     now: Timestamp,
 ) -> Result<(), ShipmentError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut update = order::Entity::update_many()
         .col_expr(order::Column::State, Expr::value(OrderState::Completed.as_str()))
         .col_expr(order::Column::UpdatedAt, Expr::value(now.as_millis()))

@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use crate::access::AuditEntry;
@@ -283,7 +283,7 @@ pub async fn decide_report(
     entry: &AuditEntry,
     now: Timestamp,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let state = if take_down { "taken_down" } else { "dismissed" };
     let updated = fan_report::Entity::update_many()
         .col_expr(fan_report::Column::State, Expr::value(state))
