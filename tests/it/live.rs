@@ -758,6 +758,20 @@ async fn platform_orders_are_credited_once_listed_and_their_waybills_reach_the_p
         (Some("13800138000"), Some("南山区")),
         "{row}"
     );
+    // Both platforms send the receiver encrypted: what the merchant sees was decrypted.
+    let first_kuaishou = links.iter().find(|l| l.platform == "kuaishou").unwrap();
+    let row = rows.iter().find(|r| r["id"] == first_kuaishou.order_id.0).unwrap();
+    let expected_detail =
+        format!("文三路{}号", first_kuaishou.platform_order_id.parse::<u64>().unwrap() % 1000);
+    assert_eq!(
+        (
+            row["address"]["name"].as_str(),
+            row["address"]["phone"].as_str(),
+            row["address"]["detail"].as_str()
+        ),
+        (Some("快手买家"), Some("13900139000"), Some(expected_detail.as_str())),
+        "{row}"
+    );
     // Our own page's counts are not touched by them; the slices count them.
     let (reserved, sold) =
         persistence::repo::sale_units(&app.state.db, engine::FlashSaleId(sale)).await.unwrap();

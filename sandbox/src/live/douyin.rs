@@ -117,6 +117,8 @@ impl PushWire for DouyinWire {
 pub struct DouyinSandbox {
     pub app: DouyinApp,
     pub shop: Arc<Shop<DouyinWire>>,
+    /// The receivers' ciphers handed out in order details, for `order.batchDecrypt`.
+    pub ciphers: super::Ciphers,
 }
 
 impl DouyinSandbox {
@@ -127,7 +129,11 @@ impl DouyinSandbox {
             refresh_keeps_expiry: false,
         };
         let wire = DouyinWire { app_key: app.app_key.clone(), app_secret: app.app_secret.clone() };
-        Self { app, shop: Arc::new(Shop::new(settings, policy, wire, clock)) }
+        Self {
+            app,
+            shop: Arc::new(Shop::new(settings, policy, wire, clock)),
+            ciphers: super::Ciphers::default(),
+        }
     }
 
     /// One API call as the platform answers it (always HTTP 200).
@@ -265,7 +271,7 @@ impl DouyinSandbox {
                 let until_secs = int(&params["update_time_end"]).unwrap_or(i64::MAX / 1_000);
                 let until = Timestamp(until_secs.saturating_mul(1_000).saturating_add(999));
                 let (orders, total) = shop.orders(shop_id, since, until, page.saturating_mul(size), size);
-                let list: Vec<Value> = orders.iter().map(order_json).collect();
+                let list: Vec<Value> = orders.iter().map(|o| order_json(o, &self.ciphers)).collect();
                 Ok(json!({"shop_order_list": list, "total": total, "page": page, "size": size}))
             }
             "order.orderDetail" => {
@@ -273,7 +279,31 @@ impl DouyinSandbox {
                 let order = shop
                     .order(shop_id, order_id)
                     .ok_or_else(|| ApiError::new(codes::BUSINESS, "no such order"))?;
-                Ok(json!({"shop_order_detail": order_json(&order)}))
+                Ok(json!({"shop_order_detail": order_json(&order, &self.ciphers)}))
+            }
+            "order.batchDecrypt" => {
+                let infos = params["cipher_infos"].as_array().ok_or_else(|| bad("cipher_infos"))?;
+                if infos.is_empty() || infos.len() > protocol::DECRYPT_BATCH {
+                    return Err(bad("cipher_infos: 1 to 50 items"));
+                }
+                let mut answers = Vec::with_capacity(infos.len());
+                for info in infos {
+                    let auth_id = text(&info["auth_id"]).ok_or_else(|| bad("auth_id"))?;
+                    let cipher = text(&info["cipher_text"]).ok_or_else(|| bad("cipher_text"))?;
+                    // Only the shop's own orders, and only a cipher of the order named.
+                    let plain = auth_id
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|id| shop.order(shop_id, *id).is_some())
+                        .and_then(|id| self.ciphers.open(id, &cipher));
+                    answers.push(match plain {
+                        Some(plain) => json!({"auth_id": auth_id, "cipher_text": cipher, "decrypt_text": plain,
+                            "err_no": 0, "err_msg": "", "is_virtual_tel": false}),
+                        None => json!({"auth_id": auth_id, "cipher_text": cipher, "decrypt_text": "",
+                            "err_no": DECRYPT_REFUSED, "err_msg": "解密失败：密文与订单不匹配", "is_virtual_tel": false}),
+                    });
+                }
+                Ok(json!({"decrypt_infos": answers, "custom_err": {"err_code": 0, "err_msg": ""}}))
             }
             "order.logisticsAdd" => {
                 let order_id = uint(&params["order_id"]).ok_or_else(|| bad("order_id"))?;
@@ -327,7 +357,12 @@ fn spec_prices(params: &Value) -> Result<Vec<Value>, ApiError> {
     }
 }
 
-fn order_json(order: &Order) -> Value {
+/// `err_no` of a cipher the sandbox will not decrypt (chosen: the platform's is not confirmed).
+const DECRYPT_REFUSED: i64 = 300_008;
+
+fn order_json(order: &Order, ciphers: &super::Ciphers) -> Value {
+    let id = order.order_id;
+    let detail = format!("科技园路{}号", id % 1000);
     json!({
         "order_id": order.order_id.to_string(),
         "shop_id": order.shop_id.parse::<i64>().unwrap_or(0),
@@ -343,13 +378,17 @@ fn order_json(order: &Order) -> Value {
             "item_num": order.quantity,
             "pay_amount": order.amount_fen.as_i64(),
         }],
-        "post_receiver": "抖音买家",
-        "post_tel": "13800138000",
+        // The receiver as the platform gives it: masked, and encrypted for order.batchDecrypt.
+        "post_receiver": "抖**",
+        "post_tel": "138****8000",
+        "encrypt_post_receiver": ciphers.seal(id, "name", "抖音买家"),
+        "encrypt_post_tel": ciphers.seal(id, "tel", "13800138000"),
         "post_addr": {
             "province": {"name": "广东省", "id": "44"},
             "city": {"name": "深圳市", "id": "4403"},
             "town": {"name": "南山区", "id": "440305"},
-            "detail": format!("科技园路{}号", order.order_id % 1000),
+            "detail": "科技园路***",
+            "encrypt_detail": ciphers.seal(id, "detail", &detail),
         },
     })
 }

@@ -126,6 +126,8 @@ impl PushWire for KuaishouWire {
 pub struct KuaishouSandbox {
     pub app: KuaishouApp,
     pub shop: Arc<Shop<KuaishouWire>>,
+    /// The receivers' ciphers handed out in orders, for `open.order.decrypt.batch`.
+    pub ciphers: super::Ciphers,
 }
 
 impl KuaishouSandbox {
@@ -137,7 +139,11 @@ impl KuaishouSandbox {
             refresh_keeps_expiry: true,
         };
         let wire = KuaishouWire { app_key: app.app_key.clone(), message_key: app.message_key.clone() };
-        Ok(Self { app, shop: Arc::new(Shop::new(settings, policy, wire, clock)) })
+        Ok(Self {
+            app,
+            shop: Arc::new(Shop::new(settings, policy, wire, clock)),
+            ciphers: super::Ciphers::default(),
+        })
     }
 
     fn token_answer(&self, outcome: Result<GrantRecord, Refusal>) -> TokenAnswer {
@@ -308,14 +314,37 @@ impl KuaishouSandbox {
                 let (orders, total) = shop.orders(shop_id, since, until, offset, size);
                 let next = offset + orders.len();
                 let cursor = if next >= total { "nomore".to_owned() } else { next.to_string() };
-                Ok(json!({"cursor": cursor, "orderList": orders.iter().map(order_json).collect::<Vec<_>>()}))
+                let list: Vec<Value> = orders.iter().map(|o| order_json(o, &self.ciphers)).collect();
+                Ok(json!({"cursor": cursor, "orderList": list}))
             }
             "open.order.detail" => {
                 let order_id = uint(&p["oid"]).ok_or_else(|| bad("oid"))?;
                 let order = shop
                     .order(shop_id, order_id)
                     .ok_or_else(|| ApiError::new(codes::BUSINESS, "订单不存在"))?;
-                Ok(order_json(&order))
+                Ok(order_json(&order, &self.ciphers))
+            }
+            "open.order.decrypt.batch" => {
+                let items = p["batchDecryptList"].as_array().ok_or_else(|| bad("batchDecryptList"))?;
+                if items.is_empty() || items.len() > protocol::DECRYPT_BATCH {
+                    return Err(bad("batchDecryptList: 1 to 100 items"));
+                }
+                let mut results = Vec::with_capacity(items.len());
+                for item in items {
+                    let biz_id = uint(&item["bizId"])
+                        .or_else(|| item["bizId"].as_str().and_then(|s| s.parse().ok()))
+                        .ok_or_else(|| bad("bizId"))?;
+                    let cipher = item["encryptedData"].as_str().ok_or_else(|| bad("encryptedData"))?;
+                    // Only the shop's own orders, and only a cipher of the order named.
+                    let plain = shop.order(shop_id, biz_id).and_then(|_| self.ciphers.open(biz_id, cipher));
+                    results.push(match plain {
+                        Some(plain) => json!({"bizId": biz_id.to_string(), "encryptedData": cipher,
+                            "decryptedData": plain, "errorCode": protocol::DECRYPTED, "errorMsg": ""}),
+                        None => json!({"bizId": biz_id.to_string(), "encryptedData": cipher,
+                            "decryptedData": null, "errorCode": DECRYPT_REFUSED, "errorMsg": "解密失败"}),
+                    });
+                }
+                Ok(json!({"batchDecryptResultList": results}))
             }
             "open.seller.order.goods.deliver" => {
                 let order_id = uint(&p["orderId"]).ok_or_else(|| bad("orderId"))?;
@@ -357,7 +386,12 @@ fn sku_list(p: &Value) -> Result<Vec<Value>, ApiError> {
     }
 }
 
-fn order_json(order: &Order) -> Value {
+/// `errorCode` of a cipher the sandbox will not decrypt (chosen: the platform's is not confirmed).
+const DECRYPT_REFUSED: i64 = 2;
+
+fn order_json(order: &Order, ciphers: &super::Ciphers) -> Value {
+    let id = order.order_id;
+    let detail = format!("文三路{}号", id % 1000);
     json!({
         "orderBaseInfo": {
             "oid": order.order_id, "sellerOpenId": order.shop_id, "status": wire_status(order.status),
@@ -365,9 +399,14 @@ fn order_json(order: &Order) -> Value {
             "updateTime": order.updated_at.as_millis(), "totalFee": order.amount_fen.as_i64(),
         },
         "orderItemInfo": {"itemId": order.item_id, "skuId": order.sku_id, "num": order.quantity},
+        // The receiver as the platform gives it: masked, and encrypted for open.order.decrypt.batch.
         "orderAddress": {
-            "consignee": "快手买家", "mobile": "13900139000", "province": "浙江省", "city": "杭州市",
-            "district": "西湖区", "address": format!("文三路{}号", order.order_id % 1000),
+            "consignee": null, "mobile": null, "address": null,
+            "desensitiseConsignee": "快**", "desensitiseMobile": "139****9000", "desensitiseAddress": "文三路***",
+            "encryptedConsignee": ciphers.seal(id, "consignee", "快手买家"),
+            "encryptedMobile": ciphers.seal(id, "mobile", "13900139000"),
+            "encryptedAddress": ciphers.seal(id, "address", &detail),
+            "province": "浙江省", "city": "杭州市", "district": "西湖区",
         },
     })
 }

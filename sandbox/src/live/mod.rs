@@ -182,6 +182,45 @@ pub struct PushStats {
 
 pub use shop::Shop;
 
+/// Receivers encrypted as the platforms send them: each field of an order gets an opaque
+/// random cipher once (the same cipher every time the order is read), and decrypting checks
+/// that the cipher belongs to the order it is presented for. Bounded by the orders the
+/// sandbox holds (three fields each).
+#[derive(Default)]
+pub struct Ciphers {
+    inner: parking_lot::Mutex<CipherBook>,
+}
+
+#[derive(Default)]
+struct CipherBook {
+    /// cipher → (order, plain text)
+    plain: std::collections::HashMap<String, (u64, String)>,
+    /// (order, field) → cipher
+    issued: std::collections::HashMap<(u64, &'static str), String>,
+}
+
+impl Ciphers {
+    /// The cipher of `field` of `order_id`, made on first use.
+    pub fn seal(&self, order_id: u64, field: &'static str, plain: &str) -> String {
+        use base64::Engine as _;
+        let mut book = self.inner.lock();
+        if let Some(cipher) = book.issued.get(&(order_id, field)) {
+            return cipher.clone();
+        }
+        let cipher =
+            format!("#{}#", base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>()));
+        book.plain.insert(cipher.clone(), (order_id, plain.to_owned()));
+        book.issued.insert((order_id, field), cipher.clone());
+        cipher
+    }
+
+    /// The plain text of `cipher`, if it is one of `order_id`'s.
+    pub fn open(&self, order_id: u64, cipher: &str) -> Option<String> {
+        let book = self.inner.lock();
+        book.plain.get(cipher).filter(|(order, _)| *order == order_id).map(|(_, plain)| plain.clone())
+    }
+}
+
 /// Configures both live sandboxes; call inside `web::scope("/sandbox")` with
 /// `web::Data<douyin::DouyinSandbox>` and `web::Data<kuaishou::KuaishouSandbox>` (without one,
 /// its routes answer 404).

@@ -199,6 +199,14 @@ async fn round_trip(
             .all(|o| o.status == OrderStatus::Paid && o.amount_fen == Fen(990) && o.sku_id == sku_id)
     );
 
+    // The receivers come encrypted and masked; each is read whole through the platform's
+    // batch decryption.
+    for order in &page.orders {
+        let r = order.receiver.as_ref().unwrap_or_else(|| panic!("{order:?} has no receiver"));
+        assert!(r.phone.len() == 11 && r.phone.bytes().all(|b| b.is_ascii_digit()), "decrypted phone: {r:?}");
+        assert!(![&r.name, &r.detail].iter().any(|t| t.contains('*') || t.starts_with('#')), "{r:?}");
+    }
+
     let first = page.orders[0].order_id.clone();
     let shipment =
         Shipment { order_id: first.clone(), company_code: "12".into(), waybill_no: "SF100".into() };
@@ -492,4 +500,17 @@ async fn lost_pushes_are_never_sent_and_counted() {
     assert!(douyin.shop.buy(item.item_id, None, 1, true).is_err(), "two units, two sold");
     assert_eq!(douyin.shop.stats.dropped.load(Ordering::Relaxed), 2);
     assert_eq!(douyin.shop.stats.attempts.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_cipher_opens_only_for_its_own_order() {
+    let ciphers = super::Ciphers::default();
+    let name = ciphers.seal(7, "name", "抖音买家");
+    assert_eq!(ciphers.seal(7, "name", "抖音买家"), name, "the same field keeps its cipher");
+    let phone = ciphers.seal(7, "tel", "13800138000");
+    assert_ne!(name, phone);
+    assert_eq!(ciphers.open(7, &name).as_deref(), Some("抖音买家"));
+    assert_eq!(ciphers.open(7, &phone).as_deref(), Some("13800138000"));
+    assert_eq!(ciphers.open(8, &name), None, "presented for another order");
+    assert_eq!(ciphers.open(7, "#not-a-cipher#"), None);
 }

@@ -3,13 +3,14 @@
 //! string and `param_json` as the body, answered by the `{code, msg, sub_code, data}` envelope;
 //! the signing time comes from the injected clock.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::Timestamp;
 use engine::time::Clock;
 use serde_json::{Value, json};
 
-use super::protocol::{self, Envelope, OrderWire, TokenData, codes};
+use super::protocol::{self, CipherInfo, DecryptInfo, Envelope, OrderWire, TokenData, codes};
 use crate::live::{
     Grant, ItemRef, ItemSpec, LiveError, LiveFuture, LivePlatform, OrderPage, PUSH_MAX_AGE_MS, Platform,
     PlatformOrder, Push, PushRefused, Shipment, StockChange, StockMove,
@@ -64,6 +65,46 @@ fn bad(what: &str) -> impl Fn(serde_json::Error) -> LiveError + '_ {
 }
 
 impl DouyinShop {
+    /// The receivers' encrypted fields of `wires`, decrypted by `order.batchDecrypt` in calls
+    /// of at most [`protocol::DECRYPT_BATCH`]: cipher → plain text. A cipher the platform
+    /// would not decrypt, or a call that failed, leaves its order without a receiver (logged)
+    /// rather than holding the order itself back: its units and its money do not wait on it.
+    async fn decrypt(&self, access_token: &str, wires: &[OrderWire]) -> HashMap<String, String> {
+        let infos: Vec<CipherInfo> = wires
+            .iter()
+            .flat_map(|w| {
+                w.ciphers()
+                    .into_iter()
+                    .map(|c| CipherInfo { auth_id: w.order_id.clone(), cipher_text: c.to_owned() })
+            })
+            .collect();
+        let mut plain = HashMap::with_capacity(infos.len());
+        for chunk in infos.chunks(protocol::DECRYPT_BATCH) {
+            let answer =
+                self.call("order.batchDecrypt", json!({"cipher_infos": chunk}), Some(access_token)).await;
+            let decrypted = answer.and_then(|data| {
+                serde_json::from_value::<Vec<DecryptInfo>>(data["decrypt_infos"].clone())
+                    .map_err(bad("decrypt_infos"))
+            });
+            match decrypted {
+                Ok(infos) => {
+                    for info in infos {
+                        if info.err_no == 0 && !info.decrypt_text.is_empty() {
+                            plain.insert(info.cipher_text, info.decrypt_text);
+                        } else {
+                            tracing::warn!(order = %info.auth_id, err_no = info.err_no, err_msg = %info.err_msg,
+                                "douyin would not decrypt a receiver field");
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "douyin order.batchDecrypt failed; receivers left unread")
+                }
+            }
+        }
+        plain
+    }
+
     pub fn new(
         config: DouyinShopConfig,
         http: reqwest::Client,
@@ -275,9 +316,10 @@ impl LivePlatform for DouyinShop {
             let data = self.call("order.searchList", params, Some(access_token)).await?;
             let wires: Vec<OrderWire> =
                 serde_json::from_value(data["shop_order_list"].clone()).map_err(bad("shop_order_list"))?;
+            let plain = self.decrypt(access_token, &wires).await;
             let orders = wires
                 .iter()
-                .map(OrderWire::to_order)
+                .map(|w| w.to_order(&|cipher| plain.get(cipher).cloned()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(LiveError::BadAnswer)?;
             let total = data["total"].as_u64().unwrap_or(0);
@@ -293,7 +335,8 @@ impl LivePlatform for DouyinShop {
                 .await?;
             let wire: OrderWire = serde_json::from_value(data["shop_order_detail"].clone())
                 .map_err(bad("shop_order_detail"))?;
-            wire.to_order().map_err(LiveError::BadAnswer)
+            let plain = self.decrypt(access_token, std::slice::from_ref(&wire)).await;
+            wire.to_order(&|cipher| plain.get(cipher).cloned()).map_err(LiveError::BadAnswer)
         })
     }
 

@@ -26,10 +26,15 @@
 //! bad signature, a bad parameter and a dead token; the push body shape `[{tag, msg_id, data}]`,
 //! the tag numbers (100 created, 101 paid, 102 shipped, 103 completed, 105/106 cancelled, 200
 //! refund requested, 201 refund agreed) and the time fields of `data`; the allowed clock skew
-//! (10 minutes here); the refresh token's 14 days restarting at each refresh. The receiver of an
-//! order is read from plain `post_receiver`, `post_tel` and `post_addr {province, city, town,
-//! detail}`: the live platform sends them encrypted (`encrypt_post_receiver`, …) and asks for a
-//! decryption call (`order.batchDecrypt`) that is not spoken here.
+//! (10 minutes here); the refresh token's 14 days restarting at each refresh.
+//!
+//! The receiver of an order comes encrypted: `encrypt_post_receiver`, `encrypt_post_tel` and
+//! `post_addr.encrypt_detail` beside masked plain fields, decrypted by `order.batchDecrypt`
+//! (`cipher_infos [{auth_id: order id, cipher_text}]`, at most 50 per call, answered with
+//! `decrypt_infos [{auth_id, cipher_text, decrypt_text, err_no, err_msg, is_virtual_tel}]` and
+//! `custom_err`), as the Go SDK `zsmhub/doudian-sdk` (`order_orderDetail`, `order_batchDecrypt`)
+//! has them. An order without the encrypted fields is read from its plain ones. Not confirmed:
+//! the ciphertext's format (opaque here) and the `err_no` of a refused cipher.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use engine::Timestamp;
@@ -331,6 +336,11 @@ pub struct OrderWire {
     pub post_tel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_addr: Option<PostAddrWire>,
+    /// The receiver's name and phone encrypted (then `post_receiver` and `post_tel` are masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt_post_receiver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt_post_tel: Option<String>,
 }
 
 /// `post_addr`: `province`, `city`, `town` (the district), each `{name, id}`, and `detail`.
@@ -341,6 +351,40 @@ pub struct PostAddrWire {
     pub town: NamedWire,
     #[serde(default)]
     pub detail: String,
+    /// The detail encrypted (then `detail` is masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt_detail: Option<String>,
+}
+
+/// Ciphers decrypted per `order.batchDecrypt` call, at most.
+pub const DECRYPT_BATCH: usize = 50;
+
+/// One cipher to decrypt: the order it belongs to (`auth_id`) and the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CipherInfo {
+    pub auth_id: String,
+    pub cipher_text: String,
+}
+
+/// One answer of `order.batchDecrypt`: `err_no` 0 and the plain `decrypt_text`, or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecryptInfo {
+    pub auth_id: String,
+    pub cipher_text: String,
+    #[serde(default)]
+    pub decrypt_text: String,
+    #[serde(default)]
+    pub err_no: i64,
+    #[serde(default)]
+    pub err_msg: String,
+    /// A virtual number (`phone_no_a-phone_no_b`) instead of the buyer's own.
+    #[serde(default)]
+    pub is_virtual_tel: bool,
+}
+
+/// A field that is encrypted when its cipher is there and not empty.
+fn sealed(cipher: Option<&String>) -> Option<&str> {
+    cipher.map(String::as_str).filter(|c| !c.is_empty())
 }
 
 /// A region of `post_addr`.
@@ -364,8 +408,39 @@ pub struct SkuOrderWire {
 }
 
 impl OrderWire {
-    /// Ours, or what is wrong with it (one SKU per order: what our items sell).
-    pub fn to_order(&self) -> Result<crate::live::PlatformOrder, String> {
+    /// The receiver's encrypted fields, to decrypt through `order.batchDecrypt`.
+    pub fn ciphers(&self) -> Vec<&str> {
+        let detail = self.post_addr.as_ref().and_then(|a| sealed(a.encrypt_detail.as_ref()));
+        [sealed(self.encrypt_post_receiver.as_ref()), sealed(self.encrypt_post_tel.as_ref()), detail]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The receiver, each encrypted field read through `plain` (what the platform decrypted);
+    /// `None` when a field is missing or was not decrypted.
+    fn receiver(&self, plain: &dyn Fn(&str) -> Option<String>) -> Option<crate::live::Receiver> {
+        let field = |cipher: Option<&String>, shown: Option<&String>| match sealed(cipher) {
+            Some(cipher) => plain(cipher),
+            None => shown.cloned(),
+        };
+        let addr = self.post_addr.as_ref()?;
+        Some(crate::live::Receiver {
+            name: field(self.encrypt_post_receiver.as_ref(), self.post_receiver.as_ref())?,
+            phone: field(self.encrypt_post_tel.as_ref(), self.post_tel.as_ref())?,
+            province: addr.province.name.clone(),
+            city: addr.city.name.clone(),
+            district: addr.town.name.clone(),
+            detail: field(addr.encrypt_detail.as_ref(), Some(&addr.detail))?,
+        })
+    }
+
+    /// Ours, or what is wrong with it (one SKU per order: what our items sell); encrypted
+    /// receiver fields are read through `plain`.
+    pub fn to_order(
+        &self,
+        plain: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<crate::live::PlatformOrder, String> {
         let status =
             order_status(self.order_status).ok_or_else(|| format!("order_status {}", self.order_status))?;
         let [sku] = self.sku_order_list.as_slice() else {
@@ -382,17 +457,7 @@ impl OrderWire {
             created_at: Timestamp(self.create_time.saturating_mul(1_000)),
             paid_at: (self.pay_time > 0).then(|| Timestamp(self.pay_time.saturating_mul(1_000))),
             updated_at: Timestamp(self.update_time.saturating_mul(1_000)),
-            receiver: match (&self.post_receiver, &self.post_tel, &self.post_addr) {
-                (Some(name), Some(phone), Some(addr)) => Some(crate::live::Receiver {
-                    name: name.clone(),
-                    phone: phone.clone(),
-                    province: addr.province.name.clone(),
-                    city: addr.city.name.clone(),
-                    district: addr.town.name.clone(),
-                    detail: addr.detail.clone(),
-                }),
-                _ => None,
-            },
+            receiver: self.receiver(plain),
         })
     }
 }

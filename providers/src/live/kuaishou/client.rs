@@ -3,13 +3,14 @@
 //! `{openapi}/{method with '.' → '/'}` signed with the sign secret; pushes are opened with the
 //! message key. The signing time comes from the injected clock.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::Timestamp;
 use engine::time::Clock;
 use serde_json::{Value, json};
 
-use super::protocol::{self, Envelope, OrderWire, TokenAnswer, codes};
+use super::protocol::{self, DecryptItem, Envelope, OrderWire, TokenAnswer, codes};
 use crate::live::{
     Grant, ItemRef, ItemSpec, LiveError, LiveFuture, LivePlatform, OrderPage, PUSH_MAX_AGE_MS, Platform,
     PlatformOrder, Push, PushRefused, Shipment, StockChange, StockMove,
@@ -102,6 +103,52 @@ impl KuaishouShop {
             &param.to_string(),
             timestamp_ms,
         )
+    }
+
+    /// The receivers' encrypted fields of `wires`, decrypted by `open.order.decrypt.batch` in
+    /// calls of at most [`protocol::DECRYPT_BATCH`]: cipher → plain text. A cipher the platform
+    /// would not decrypt, or a call that failed, leaves its order without a receiver (logged)
+    /// rather than holding the order itself back.
+    async fn decrypt(&self, access_token: &str, wires: &[OrderWire]) -> HashMap<String, String> {
+        let items: Vec<DecryptItem> = wires
+            .iter()
+            .flat_map(|w| {
+                let oid = w.order_base_info.oid.to_string();
+                w.ciphers()
+                    .into_iter()
+                    .map(move |c| DecryptItem { biz_id: oid.clone(), encrypted_data: c.to_owned() })
+            })
+            .collect();
+        let mut plain = HashMap::with_capacity(items.len());
+        for chunk in items.chunks(protocol::DECRYPT_BATCH) {
+            let answer =
+                self.call("open.order.decrypt.batch", json!({"batchDecryptList": chunk}), access_token).await;
+            match answer
+                .and_then(|data| protocol::decrypt_results(&data).map_err(bad("batchDecryptResultList")))
+            {
+                Ok(results) => {
+                    for result in results {
+                        match result
+                            .decrypted_data
+                            .filter(|d| result.error_code == protocol::DECRYPTED && !d.is_empty())
+                        {
+                            Some(text) => {
+                                plain.insert(result.encrypted_data, text);
+                            }
+                            None => tracing::warn!(
+                                error_code = result.error_code,
+                                error_msg = result.error_msg.as_deref().unwrap_or_default(),
+                                "kuaishou would not decrypt a receiver field"
+                            ),
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "kuaishou open.order.decrypt.batch failed; receivers left unread")
+                }
+            }
+        }
+        plain
     }
 
     async fn call(&self, method: &str, param: Value, access_token: &str) -> Result<Value, LiveError> {
@@ -315,9 +362,10 @@ impl LivePlatform for KuaishouShop {
             let data = self.call("open.order.cursor.list", param, access_token).await?;
             let wires: Vec<OrderWire> =
                 serde_json::from_value(data["orderList"].clone()).map_err(bad("orderList"))?;
+            let plain = self.decrypt(access_token, &wires).await;
             let orders = wires
                 .iter()
-                .map(OrderWire::to_order)
+                .map(|w| w.to_order(&|cipher| plain.get(cipher).cloned()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(LiveError::BadAnswer)?;
             let cursor = data["cursor"].as_str().unwrap_or(NO_MORE);
@@ -331,7 +379,8 @@ impl LivePlatform for KuaishouShop {
             let data =
                 self.call("open.order.detail", json!({"oid": number(order_id)?}), access_token).await?;
             let wire: OrderWire = serde_json::from_value(data).map_err(bad("order detail"))?;
-            wire.to_order().map_err(LiveError::BadAnswer)
+            let plain = self.decrypt(access_token, std::slice::from_ref(&wire)).await;
+            wire.to_order(&|cipher| plain.get(cipher).cloned()).map_err(LiveError::BadAnswer)
         })
     }
 

@@ -18,9 +18,16 @@
 //! expired token, a cancelled grant), the `error` value of a dead grant (`invalid_grant`);
 //! the allowed clock skew (10 minutes); the events' `info` fields (`oid`, `status`,
 //! `updateTime`) and the after-sales event names; the order wire shape (`orderBaseInfo`,
-//! `orderItemInfo`); whether the message key is 16 or 32 bytes (both are taken); the receiver as
-//! plain `orderAddress {consignee, mobile, province, city, district, address}` (the platform
-//! sends `encryptedConsignee`, `encryptedMobile`, … and a decryption API not spoken here).
+//! `orderItemInfo`); whether the message key is 16 or 32 bytes (both are taken).
+//!
+//! The receiver: `orderAddress` carries `encryptedConsignee`, `encryptedMobile` and
+//! `encryptedAddress` (the plain `consignee`, `mobile`, `address` null, `desensitise…` masked),
+//! with plain region names; `open.order.decrypt.batch` takes `batchDecryptList [{bizId,
+//! encryptedData}]`, at most 100 (the `kwaixiaodian` SDK's order models, the official Java
+//! SDK's `DecryptBaseMetaInfo`, `whalesky-labs/kwaishop-php-sdk`). Its answer items
+//! `{encryptedData, decryptedData, errorCode, errorMsg}` with `errorCode` 1 for success are from
+//! the Java SDK's `DecryptResultMetaInfo`; where the list sits in `data` is not confirmed:
+//! `batchDecryptResultList` is read, or `data` itself when it is the list.
 
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use base64::Engine as _;
@@ -260,16 +267,65 @@ pub struct OrderWire {
     pub order_address: Option<OrderAddressWire>,
 }
 
-/// `orderAddress`: `consignee`, `mobile`, region names and `address` (the detail).
+/// `orderAddress`: region names, and `consignee`, `mobile`, `address` (the detail) plain or,
+/// as the platform sends them, encrypted (`encrypted…`; the plain ones null).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderAddressWire {
-    pub consignee: String,
-    pub mobile: String,
+    #[serde(default)]
+    pub consignee: Option<String>,
+    #[serde(default)]
+    pub mobile: Option<String>,
     pub province: String,
     pub city: String,
     pub district: String,
-    pub address: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_consignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_mobile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_address: Option<String>,
+}
+
+/// Ciphers decrypted per `open.order.decrypt.batch` call, at most.
+pub const DECRYPT_BATCH: usize = 100;
+
+/// An answer item of `open.order.decrypt.batch` with `errorCode` 1 is decrypted.
+pub const DECRYPTED: i64 = 1;
+
+/// One cipher to decrypt: the order it belongs to (`bizId`) and the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecryptItem {
+    #[serde(deserialize_with = "string_or_number")]
+    pub biz_id: String,
+    pub encrypted_data: String,
+}
+
+/// One answer of `open.order.decrypt.batch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecryptResult {
+    pub encrypted_data: String,
+    #[serde(default)]
+    pub decrypted_data: Option<String>,
+    #[serde(default)]
+    pub error_code: i64,
+    #[serde(default)]
+    pub error_msg: Option<String>,
+}
+
+/// The answer items of `open.order.decrypt.batch`: `data.batchDecryptResultList`, or `data`
+/// when it is the list itself.
+pub fn decrypt_results(data: &Value) -> Result<Vec<DecryptResult>, serde_json::Error> {
+    let list = data.get("batchDecryptResultList").filter(|v| v.is_array()).unwrap_or(data);
+    serde_json::from_value(list.clone())
+}
+
+fn sealed(cipher: Option<&String>) -> Option<&str> {
+    cipher.map(String::as_str).filter(|c| !c.is_empty())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,7 +352,39 @@ pub struct OrderItemWire {
 }
 
 impl OrderWire {
-    pub fn to_order(&self) -> Result<PlatformOrder, String> {
+    /// The receiver's encrypted fields, to decrypt through `open.order.decrypt.batch`.
+    pub fn ciphers(&self) -> Vec<&str> {
+        let Some(a) = &self.order_address else { return Vec::new() };
+        [
+            sealed(a.encrypted_consignee.as_ref()),
+            sealed(a.encrypted_mobile.as_ref()),
+            sealed(a.encrypted_address.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The receiver, each encrypted field read through `plain`; `None` when a field is
+    /// missing or was not decrypted.
+    fn receiver(&self, plain: &dyn Fn(&str) -> Option<String>) -> Option<crate::live::Receiver> {
+        let a = self.order_address.as_ref()?;
+        let field = |cipher: Option<&String>, shown: Option<&String>| match sealed(cipher) {
+            Some(cipher) => plain(cipher),
+            None => shown.filter(|s| !s.is_empty()).cloned(),
+        };
+        Some(crate::live::Receiver {
+            name: field(a.encrypted_consignee.as_ref(), a.consignee.as_ref())?,
+            phone: field(a.encrypted_mobile.as_ref(), a.mobile.as_ref())?,
+            province: a.province.clone(),
+            city: a.city.clone(),
+            district: a.district.clone(),
+            detail: field(a.encrypted_address.as_ref(), a.address.as_ref())?,
+        })
+    }
+
+    /// Ours, or what is wrong with it; encrypted receiver fields are read through `plain`.
+    pub fn to_order(&self, plain: &dyn Fn(&str) -> Option<String>) -> Result<PlatformOrder, String> {
         let base = &self.order_base_info;
         let status = order_status(base.status).ok_or_else(|| format!("status {}", base.status))?;
         Ok(PlatformOrder {
@@ -310,14 +398,7 @@ impl OrderWire {
             created_at: Timestamp(base.create_time),
             paid_at: (base.pay_time > 0).then_some(Timestamp(base.pay_time)),
             updated_at: Timestamp(base.update_time),
-            receiver: self.order_address.as_ref().map(|a| crate::live::Receiver {
-                name: a.consignee.clone(),
-                phone: a.mobile.clone(),
-                province: a.province.clone(),
-                city: a.city.clone(),
-                district: a.district.clone(),
-                detail: a.address.clone(),
-            }),
+            receiver: self.receiver(plain),
         })
     }
 }

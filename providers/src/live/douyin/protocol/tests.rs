@@ -168,3 +168,55 @@ fn the_answer_envelope_carries_both_code_styles() {
     assert_eq!(refused["sub_code"], codes::BAD_SIGNATURE.1);
     assert_ne!(refused["err_no"], 0);
 }
+
+/// An order detail as `order.orderDetail` gives it once the receiver is encrypted (the field
+/// names of the Go SDK's `order_orderDetail` response): the ciphers are what is sent to
+/// `order.batchDecrypt`, and the receiver is whole only when every cipher was decrypted.
+#[test]
+fn an_encrypted_receiver_is_read_through_its_decryption() {
+    let detail = json!({
+        "order_id": "6920000000000000001", "shop_id": 12345, "order_status": 2,
+        "create_time": 1_764_115_200, "pay_time": 1_764_115_260, "update_time": 1_764_115_260,
+        "pay_amount": 990,
+        "sku_order_list": [{"order_id": "6920000000000000001", "product_id": "3600000000000000001",
+            "sku_id": "1700000000000000001", "item_num": 1, "pay_amount": 990}],
+        "post_receiver": "张*", "encrypt_post_receiver": "#c2FtcGxlLW5hbWU=#",
+        "post_tel": "138****8000", "encrypt_post_tel": "$c2FtcGxlLXRlbA==$",
+        "post_addr": {"province": {"name": "广东省", "id": "44"}, "city": {"name": "深圳市", "id": "4403"},
+            "town": {"name": "南山区", "id": "440305"}, "street": {"name": "粤海街道", "id": "440305001"},
+            "detail": "科技园***", "encrypt_detail": "~c2FtcGxlLWRldGFpbA==~"},
+        "mask_post_receiver": "张*", "mask_post_tel": "138****8000",
+    });
+    let wire: OrderWire = serde_json::from_value(detail).unwrap();
+    assert_eq!(wire.ciphers(), ["#c2FtcGxlLW5hbWU=#", "$c2FtcGxlLXRlbA==$", "~c2FtcGxlLWRldGFpbA==~"]);
+    let plain = |cipher: &str| {
+        Some(
+            match cipher {
+                "#c2FtcGxlLW5hbWU=#" => "张三",
+                "$c2FtcGxlLXRlbA==$" => "13800138000",
+                "~c2FtcGxlLWRldGFpbA==~" => "科技园南区1栋101",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    };
+    let receiver = wire.to_order(&plain).unwrap().receiver.unwrap();
+    assert_eq!(
+        (
+            receiver.name.as_str(),
+            receiver.phone.as_str(),
+            receiver.district.as_str(),
+            receiver.detail.as_str()
+        ),
+        ("张三", "13800138000", "南山区", "科技园南区1栋101")
+    );
+    // A cipher the platform would not decrypt: no receiver rather than a masked one.
+    let partly = |cipher: &str| plain(cipher).filter(|_| !cipher.starts_with('$'));
+    assert_eq!(wire.to_order(&partly).unwrap().receiver, None);
+    // The decryption answer, as the SDK's response struct names it.
+    let answer: Vec<DecryptInfo> = serde_json::from_value(json!([{"auth_id": "6920000000000000001",
+        "cipher_text": "$c2FtcGxlLXRlbA==$", "decrypt_text": "13800138000", "err_no": 0, "err_msg": "",
+        "data_type": 3, "is_virtual_tel": false, "expire_time": 0, "phone_no_a": "", "phone_no_b": ""}]))
+    .unwrap();
+    assert_eq!((answer[0].err_no, answer[0].decrypt_text.as_str()), (0, "13800138000"));
+}

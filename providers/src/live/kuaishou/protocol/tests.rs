@@ -121,3 +121,44 @@ fn forged_stale_malformed_and_foreign_pushes_are_refused_and_tests_are_heartbeat
     let unfollowed = MESSAGE.replace("kwaishop_order_paySuccess", "kwaishop_order_orderStatusChange");
     assert_eq!(open(KEY_16, &sealed(&unfollowed), now), Ok(Push::Events(vec![])));
 }
+
+/// `orderAddress` once encrypted (the plain fields null, `desensitise…` masked) and the batch
+/// decryption's answer, in both places the list may sit.
+#[test]
+fn an_encrypted_order_address_is_read_through_its_decryption() {
+    let detail = serde_json::json!({
+        "orderBaseInfo": {"oid": 2_400_000_000_001_i64, "sellerOpenId": "f1", "status": 30,
+            "createTime": NOW_MS, "payTime": NOW_MS, "updateTime": NOW_MS, "totalFee": 990},
+        "orderItemInfo": {"itemId": 100, "skuId": 200, "num": 1},
+        "orderAddress": {"consignee": null, "mobile": null, "address": null,
+            "desensitiseConsignee": "李*", "desensitiseMobile": "139****9000", "desensitiseAddress": "文三路***",
+            "encryptedConsignee": "enc-name", "encryptedMobile": "enc-mobile", "encryptedAddress": "enc-address",
+            "province": "浙江省", "provinceCode": 330000, "city": "杭州市", "cityCode": 330100,
+            "district": "西湖区", "districtCode": 330106},
+    });
+    let wire: OrderWire = serde_json::from_value(detail).unwrap();
+    assert_eq!(wire.ciphers(), ["enc-name", "enc-mobile", "enc-address"]);
+    let plain = |c: &str| {
+        Some(match c {
+            "enc-name" => "李四".to_owned(),
+            "enc-mobile" => "13900139000".to_owned(),
+            "enc-address" => "文三路1号".to_owned(),
+            _ => return None,
+        })
+    };
+    let receiver = wire.to_order(&plain).unwrap().receiver.unwrap();
+    assert_eq!((receiver.name.as_str(), receiver.phone.as_str()), ("李四", "13900139000"));
+    assert_eq!((receiver.district.as_str(), receiver.detail.as_str()), ("西湖区", "文三路1号"));
+    assert_eq!(wire.to_order(&|_| None).unwrap().receiver, None, "never the masked text");
+
+    let item = serde_json::json!({"bizId": "2400000000001", "encryptedData": "enc-mobile",
+        "decryptedData": "13900139000", "errorCode": 1, "errorMsg": ""});
+    for data in [serde_json::json!({"batchDecryptResultList": [item.clone()]}), serde_json::json!([item])] {
+        let results = decrypt_results(&data).unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            (results[0].error_code, results[0].decrypted_data.as_deref()),
+            (DECRYPTED, Some("13900139000"))
+        );
+    }
+}
