@@ -862,6 +862,20 @@ async fn platform_orders_are_credited_once_listed_and_their_waybills_reach_the_p
         .await
         .unwrap();
     assert!(completed.status().is_success(), "{}", completed.status());
+    // The third Douyin order is shipped by the merchant in Douyin's own console.
+    let d_console = links
+        .iter()
+        .find(|l| l.platform == "douyin" && l.order_id != d.order_id && l.order_id != refunded.order_id)
+        .unwrap()
+        .clone();
+    let in_console = app
+        .client
+        .post(format!("{}/sandbox/douyin/orders/{}/ship", app.base, d_console.platform_order_id))
+        .json(&json!({"company": "zhongtong", "waybill": "731234567890"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_console.status(), 201);
     let state_of = |id: engine::OrderId| {
         let db = app.state.db.clone();
         async move { persistence::repo::order(&db, id).await.unwrap().unwrap().state }
@@ -875,6 +889,15 @@ async fn platform_orders_are_credited_once_listed_and_their_waybills_reach_the_p
     assert_eq!(state_of(k_refunded.order_id).await, engine::OrderState::Refunded);
     assert_eq!(state_of(d.order_id).await, engine::OrderState::Completed);
     assert_eq!(state_of(k.order_id).await, engine::OrderState::Shipped);
+    // Shipped there, shipped here: with the platform's courier and waybill, and nothing for
+    // the waybill sweep to send.
+    assert_eq!(state_of(d_console.order_id).await, engine::OrderState::Shipped);
+    let shipment =
+        persistence::shipments::of_order(&app.state.db, d_console.order_id).await.unwrap().unwrap();
+    assert_eq!((shipment.courier.as_str(), shipment.waybill_no.as_str()), ("ZTO", "731234567890"));
+    let link =
+        persistence::live_orders::link_of_order(&app.state.db, d_console.order_id).await.unwrap().unwrap();
+    assert!(link.waybill_sent_at.is_some() && link.waybill_error.is_none(), "{link:?}");
     assert_eq!(
         payments_of(&app, refunded.order_id.0).await,
         vec![("douyin".to_owned(), "refunded".to_owned())]

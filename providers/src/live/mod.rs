@@ -188,6 +188,16 @@ pub struct PlatformOrder {
     pub updated_at: Timestamp,
     /// Where it ships to, when the platform says (order detail and lists of a paid order).
     pub receiver: Option<Receiver>,
+    /// How it left, when it was shipped: the first package the platform lists.
+    pub shipment: Option<PlatformShipment>,
+}
+
+/// A platform order's package as the platform lists it: the courier in the platform's own
+/// code and the waybill number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformShipment {
+    pub company_code: String,
+    pub waybill_no: String,
 }
 
 /// Where a platform order ships to, as the platform gives it: region names as written.
@@ -240,8 +250,8 @@ pub const PLATFORM_COURIERS: [(&str, &str, &str); 10] = [
     ("YTO", "yuantong", "6"),
     ("STO", "shentong", "3"),
     ("YD", "yunda", "11"),
-    ("HTKY", "huitongkuaidi", "109"),
     ("JTSD", "jtexpress", "109"),
+    ("HTKY", "huitongkuaidi", "109"),
     ("EMS", "ems", "2"),
     ("JD", "jd", "14"),
     ("DBL", "debangkuaidi", "53"),
@@ -253,6 +263,18 @@ pub fn courier_code(platform: Platform, ours: &str) -> Option<&'static str> {
         Platform::Douyin => *douyin,
         Platform::Kuaishou => *kuaishou,
     })
+}
+
+/// Our courier of a platform's courier code, if we know it. Kuaishou's 109 is 极兔 (百世 merged
+/// into it), so it reads as `JTSD`.
+pub fn our_courier(platform: Platform, code: &str) -> Option<&'static str> {
+    PLATFORM_COURIERS
+        .iter()
+        .find(|(_, douyin, kuaishou)| match platform {
+            Platform::Douyin => *douyin == code,
+            Platform::Kuaishou => *kuaishou == code,
+        })
+        .map(|(ours, _, _)| *ours)
 }
 
 /// What a push says happened to an order.

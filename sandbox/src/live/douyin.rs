@@ -390,6 +390,10 @@ fn order_json(order: &Order, ciphers: &super::Ciphers) -> Value {
             "detail": "科技园路***",
             "encrypt_detail": ciphers.seal(id, "detail", &detail),
         },
+        "logistics_info": order.waybill.iter().map(|(company, waybill)| json!({
+            "tracking_no": waybill, "company": company, "company_name": company,
+            "delivery_id": format!("{id}-1"), "ship_time": secs(order.updated_at),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -464,6 +468,13 @@ fn yes() -> bool {
     true
 }
 
+/// A shipment made in a platform's own console.
+#[derive(Debug, Deserialize)]
+pub struct ConsoleShipment {
+    pub company: String,
+    pub waybill: String,
+}
+
 pub(super) fn fan_outcome(outcome: Result<Order, Refusal>) -> HttpResponse {
     match outcome {
         Ok(o) => HttpResponse::Created().json(json!({
@@ -493,6 +504,17 @@ async fn buy(
 async fn refund(sandbox: Option<web::Data<DouyinSandbox>>, path: web::Path<u64>) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
     fan_outcome(sandbox.shop.after_sale(path.into_inner(), false))
+}
+
+/// `POST /sandbox/douyin/orders/{id}/ship {company, waybill}`: the merchant ships in the
+/// platform's own console (the courier in the platform's code); the order then lists it.
+async fn ship_in_console(
+    sandbox: Option<web::Data<DouyinSandbox>>,
+    path: web::Path<u64>,
+    body: web::Json<super::douyin::ConsoleShipment>,
+) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.ship_in_console(path.into_inner(), &body.company, &body.waybill))
 }
 
 /// `POST /sandbox/douyin/orders/{id}/refund/agree`: the merchant agrees on the platform.
@@ -550,6 +572,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/douyin/orders/{id}/cancel", web::post().to(cancel))
         .route("/douyin/orders/{id}/refund", web::post().to(refund))
         .route("/douyin/orders/{id}/refund/agree", web::post().to(agree_refund))
+        .route("/douyin/orders/{id}/ship", web::post().to(ship_in_console))
         .route("/douyin/orders/{id}/complete", web::post().to(complete))
         .service(
             web::resource("/douyin/grants/revoke")

@@ -408,6 +408,9 @@ fn order_json(order: &Order, ciphers: &super::Ciphers) -> Value {
             "encryptedAddress": ciphers.seal(id, "address", &detail),
             "province": "浙江省", "city": "杭州市", "district": "西湖区",
         },
+        "orderLogisticsInfo": order.waybill.iter().map(|(code, waybill)| json!({
+            "expressNo": waybill, "expressCode": code.parse::<i64>().unwrap_or(9999), "logisticsId": id,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -518,6 +521,17 @@ async fn refund(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64
     fan_outcome(sandbox.shop.after_sale(path.into_inner(), false))
 }
 
+/// `POST /sandbox/kuaishou/orders/{id}/ship {company, waybill}`: the merchant ships in the
+/// platform's own console (the courier in the platform's code); the order then lists it.
+async fn ship_in_console(
+    sandbox: Option<web::Data<KuaishouSandbox>>,
+    path: web::Path<u64>,
+    body: web::Json<super::douyin::ConsoleShipment>,
+) -> HttpResponse {
+    let Some(sandbox) = sandbox else { return off() };
+    fan_outcome(sandbox.shop.ship_in_console(path.into_inner(), &body.company, &body.waybill))
+}
+
 /// `POST /sandbox/kuaishou/orders/{id}/refund/agree`: the merchant agrees on the platform.
 async fn agree_refund(sandbox: Option<web::Data<KuaishouSandbox>>, path: web::Path<u64>) -> HttpResponse {
     let Some(sandbox) = sandbox else { return off() };
@@ -567,6 +581,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/kuaishou/orders/{id}/cancel", web::post().to(cancel))
         .route("/kuaishou/orders/{id}/refund", web::post().to(refund))
         .route("/kuaishou/orders/{id}/refund/agree", web::post().to(agree_refund))
+        .route("/kuaishou/orders/{id}/ship", web::post().to(ship_in_console))
         .route("/kuaishou/orders/{id}/complete", web::post().to(complete))
         .service(
             web::resource("/kuaishou/grants/revoke")

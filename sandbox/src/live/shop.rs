@@ -412,6 +412,24 @@ impl<W: PushWire> Shop<W> {
         Ok(())
     }
 
+    /// The merchant ships a paid order in the platform's own console (not through the API).
+    pub fn ship_in_console(
+        self: &Arc<Self>,
+        order_id: u64,
+        company: &str,
+        waybill: &str,
+    ) -> Result<Order, Refusal> {
+        let shop_id = self
+            .state
+            .lock()
+            .orders
+            .get(&order_id)
+            .map(|o| o.shop_id.clone())
+            .ok_or(Refusal::Parameter("no such order".into()))?;
+        self.ship(&shop_id, order_id, company, waybill)?;
+        self.state.lock().orders.get(&order_id).cloned().ok_or(Refusal::Parameter("no such order".into()))
+    }
+
     /// After-sales on the platform: the buyer asks for a refund of a paid or shipped order
     /// (`agree: false`), or the merchant agrees to it (`agree: true`), which closes the order
     /// without giving its units back to the platform's stock (they are the merchant's again).

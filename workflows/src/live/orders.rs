@@ -14,7 +14,9 @@
 //! refunded there (a paid order cancelled, or an after-sales refund the merchant agreed to), the
 //! capture is reversed through the merchant's settlement actor, once per platform order
 //! (`platform-refund:{platform}:{order}`), and our order and its payment become `refunded`;
-//! completed there (the buyer confirmed receipt on the platform), our shipped order completes.
+//! shipped in the platform's own console, ours is shipped with the platform's courier and
+//! waybill; completed there (the buyer confirmed receipt on the platform), our shipped order
+//! completes.
 //! A platform order is followed under its own lock, so its credit and its refund are never
 //! decided at once; and every application follows it again, so a step a crash cut short is
 //! taken by the next push or polling round.
@@ -28,11 +30,15 @@
 
 use actors::{PaymentOutcome, PlatformPayment, SettlementHandle};
 use engine::address::{AddressInput, ShippingAddress};
+use engine::notification::Notice;
 use engine::{IdempotencyKey, Order, OrderState, PLATFORM_BUYER, Timestamp};
 use persistence::live::SaleBinding;
 use persistence::live_orders as links;
-use persistence::shipments::{Completer, ShipmentError};
-use providers::live::{OrderStatus, Platform, PlatformOrder, Receiver, Shipment, courier_code};
+use persistence::shipments::{Completer, NewShipment, ShipmentError};
+use providers::couriers::{Courier, TrackingState};
+use providers::live::{
+    OrderStatus, Platform, PlatformOrder, PlatformShipment, Receiver, Shipment, courier_code, our_courier,
+};
 
 use super::Live;
 use super::doors::{ApplyError, door_of};
@@ -139,13 +145,20 @@ impl Live {
         order: &PlatformOrder,
     ) -> Result<(), ApplyError> {
         let refunded = order.status == OrderStatus::Cancelled && order.paid_at.is_some();
-        if !refunded && order.status != OrderStatus::Completed {
+        let shipped = matches!(order.status, OrderStatus::Shipped | OrderStatus::Completed);
+        if !refunded && !shipped {
             return Ok(());
         }
         let Some(link) = links::link_of_platform_order(&self.db, platform.as_str(), &order.order_id).await?
         else {
             return Ok(());
         };
+        if shipped && let Some(package) = &order.shipment {
+            self.record_platform_shipment(&link, platform, package).await?;
+        }
+        if !refunded && order.status != OrderStatus::Completed {
+            return Ok(());
+        }
         if refunded {
             let settlement = self.settlement_of(merchant).await?;
             let seq = match settlement
@@ -172,6 +185,50 @@ impl Live {
             // own console, which has no waybill of ours) or refunded: left as it is.
             Ok(()) | Err(ShipmentError::WrongState(_) | ShipmentError::NotFound) => Ok(()),
             Err(e) => Err(ApplyError::Internal(anyhow::anyhow!("completing a platform order: {e}"))),
+        }
+    }
+
+    /// A platform order the merchant shipped in the platform's own console: ours, still to
+    /// ship, becomes shipped with the platform's courier and waybill (the buyer's notice and
+    /// the shipment in one transaction, as from our console), and its waybill is marked as held
+    /// by the platform, so the waybill sweep sends nothing. Shipped from our side already:
+    /// nothing. A courier we have no code for is logged and left to the merchant.
+    async fn record_platform_shipment(
+        &self,
+        link: &links::PlatformOrderLink,
+        platform: Platform,
+        package: &PlatformShipment,
+    ) -> Result<(), ApplyError> {
+        let Some(courier) = our_courier(platform, &package.company_code).and_then(|c| Courier::parse(c).ok())
+        else {
+            tracing::warn!(order = %link.order_id, platform = platform.as_str(), company = %package.company_code,
+                "shipped on the platform with a courier we have no code for; left to ship from here");
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let new = NewShipment {
+            courier: courier.code.to_owned(),
+            waybill_no: package.waybill_no.clone(),
+            electronic_waybill: false,
+            sort_code: None,
+            package_center: None,
+            sender: None,
+            tracking_state: TrackingState::NoTrace.as_str().to_owned(),
+        };
+        let notice = Notice::order_shipped(link.order_id, courier.name, &package.waybill_no, now);
+        let merchant = engine::MerchantId(link.merchant_id);
+        match persistence::shipments::ship(&self.db, link.order_id, merchant, &new, &notice, now).await {
+            Ok(_) => {
+                links::mark_waybill_sent(&self.db, link.order_id, now).await?;
+                Ok(())
+            }
+            Err(ShipmentError::WrongState(_) | ShipmentError::NotFound) => Ok(()),
+            Err(ShipmentError::WaybillTaken) => {
+                tracing::warn!(order = %link.order_id, waybill = %package.waybill_no,
+                    "the platform's waybill is another order's here; left to ship from here");
+                Ok(())
+            }
+            Err(ShipmentError::Db(e)) => Err(e.into()),
         }
     }
 

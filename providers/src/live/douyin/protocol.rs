@@ -35,6 +35,10 @@
 //! `custom_err`), as the Go SDK `zsmhub/doudian-sdk` (`order_orderDetail`, `order_batchDecrypt`)
 //! has them. An order without the encrypted fields is read from its plain ones. Not confirmed:
 //! the ciphertext's format (opaque here) and the `err_no` of a refused cipher.
+//!
+//! A shipped order lists its packages in `logistics_info [{tracking_no, company, company_name,
+//! delivery_id, ship_time}]` (the same SDK, detail and list alike); that `company` holds the
+//! logistics company code (`zhongtong`) rather than a name is not confirmed.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use engine::Timestamp;
@@ -341,6 +345,21 @@ pub struct OrderWire {
     pub encrypt_post_receiver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt_post_tel: Option<String>,
+    /// Its packages once shipped (one per package; ours ship in one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logistics_info: Vec<LogisticsWire>,
+}
+
+/// A package of `logistics_info`: the courier (`company`, read as the code of
+/// `order.logisticsCompanyList`, e.g. `zhongtong`) and `tracking_no`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogisticsWire {
+    #[serde(default)]
+    pub tracking_no: String,
+    #[serde(default)]
+    pub company: String,
+    #[serde(default)]
+    pub company_name: String,
 }
 
 /// `post_addr`: `province`, `city`, `town` (the district), each `{name, id}`, and `detail`.
@@ -458,6 +477,14 @@ impl OrderWire {
             paid_at: (self.pay_time > 0).then(|| Timestamp(self.pay_time.saturating_mul(1_000))),
             updated_at: Timestamp(self.update_time.saturating_mul(1_000)),
             receiver: self.receiver(plain),
+            shipment: self
+                .logistics_info
+                .iter()
+                .find(|l| !l.tracking_no.is_empty() && !l.company.is_empty())
+                .map(|l| crate::live::PlatformShipment {
+                    company_code: l.company.clone(),
+                    waybill_no: l.tracking_no.clone(),
+                }),
         })
     }
 }

@@ -28,6 +28,10 @@
 //! `{encryptedData, decryptedData, errorCode, errorMsg}` with `errorCode` 1 for success are from
 //! the Java SDK's `DecryptResultMetaInfo`; where the list sits in `data` is not confirmed:
 //! `batchDecryptResultList` is read, or `data` itself when it is the list.
+//!
+//! A shipped order lists its packages in `orderLogisticsInfo [{expressNo, expressCode,
+//! logisticsId}]` beside `orderBaseInfo` (Go SDKs' order detail and list types agree; not
+//! `orderBaseInfo.expressCode`).
 
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use base64::Engine as _;
@@ -265,6 +269,20 @@ pub struct OrderWire {
     /// The receiver, when the order has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_address: Option<OrderAddressWire>,
+    /// Its packages once shipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_logistics_info: Vec<LogisticsWire>,
+}
+
+/// A package of `orderLogisticsInfo`: `expressCode` (Kuaishou's courier number, sent as a
+/// number or a numeric string) and `expressNo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogisticsWire {
+    #[serde(default)]
+    pub express_no: String,
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub express_code: String,
 }
 
 /// `orderAddress`: region names, and `consignee`, `mobile`, `address` (the detail) plain or,
@@ -399,6 +417,14 @@ impl OrderWire {
             paid_at: (base.pay_time > 0).then_some(Timestamp(base.pay_time)),
             updated_at: Timestamp(base.update_time),
             receiver: self.receiver(plain),
+            shipment: self
+                .order_logistics_info
+                .iter()
+                .find(|l| !l.express_no.is_empty() && !l.express_code.is_empty())
+                .map(|l| crate::live::PlatformShipment {
+                    company_code: l.express_code.clone(),
+                    waybill_no: l.express_no.clone(),
+                }),
         })
     }
 }

@@ -219,4 +219,20 @@ fn an_encrypted_receiver_is_read_through_its_decryption() {
         "data_type": 3, "is_virtual_tel": false, "expire_time": 0, "phone_no_a": "", "phone_no_b": ""}]))
     .unwrap();
     assert_eq!((answer[0].err_no, answer[0].decrypt_text.as_str()), (0, "13800138000"));
+    assert_eq!(wire.to_order(&plain).unwrap().shipment, None, "not shipped yet");
+
+    // Shipped in Douyin's console: the first package of `logistics_info`.
+    let mut shipped = serde_json::to_value(&wire).unwrap();
+    shipped["order_status"] = json!(3);
+    shipped["logistics_info"] = json!([{"tracking_no": "731234567890", "company": "zhongtong",
+        "company_name": "中通快递", "delivery_id": "d1", "ship_time": 1_764_200_000, "product_info": []}]);
+    let order = serde_json::from_value::<OrderWire>(shipped).unwrap().to_order(&plain).unwrap();
+    assert_eq!(
+        order.shipment,
+        Some(crate::live::PlatformShipment {
+            company_code: "zhongtong".into(),
+            waybill_no: "731234567890".into()
+        })
+    );
+    assert_eq!(crate::live::our_courier(crate::live::Platform::Douyin, "zhongtong"), Some("ZTO"));
 }

@@ -151,6 +151,18 @@ fn an_encrypted_order_address_is_read_through_its_decryption() {
     assert_eq!((receiver.district.as_str(), receiver.detail.as_str()), ("西湖区", "文三路1号"));
     assert_eq!(wire.to_order(&|_| None).unwrap().receiver, None, "never the masked text");
 
+    // Shipped: `orderLogisticsInfo`, its code a number or a numeric string.
+    for code in [serde_json::json!(9), serde_json::json!("9")] {
+        let mut shipped = serde_json::to_value(&wire).unwrap();
+        shipped["orderLogisticsInfo"] =
+            serde_json::json!([{"expressNo": "731234567890", "expressCode": code, "logisticsId": 1}]);
+        let order = serde_json::from_value::<OrderWire>(shipped).unwrap().to_order(&plain).unwrap();
+        let package = order.shipment.unwrap();
+        assert_eq!((package.company_code.as_str(), package.waybill_no.as_str()), ("9", "731234567890"));
+        assert_eq!(crate::live::our_courier(crate::live::Platform::Kuaishou, "9"), Some("ZTO"));
+    }
+    assert_eq!(crate::live::our_courier(crate::live::Platform::Kuaishou, "109"), Some("JTSD"));
+
     let item = serde_json::json!({"bizId": "2400000000001", "encryptedData": "enc-mobile",
         "decryptedData": "13900139000", "errorCode": 1, "errorMsg": ""});
     for data in [serde_json::json!({"batchDecryptResultList": [item.clone()]}), serde_json::json!([item])] {
