@@ -17,7 +17,9 @@ use engine::notification::Notice;
 use engine::payment::PaymentState;
 use engine::{Order, StateChange};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use crate::entities::order;
 use crate::repo::order_row;
@@ -161,7 +163,9 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
         })
         .flatten()
         .collect();
-    let txn = crate::db::begin_write(db).await?;
+    // With placements the first statement is their INSERT, which takes the write lock itself;
+    // a batch without any may read first, so it takes the lock up front (`begin_write`).
+    let txn = if placed.is_empty() { crate::db::begin_write(db).await? } else { db.begin().await? };
     // Every order's placement precedes its own changes in the journal, so inserting all
     // placements first and then applying everything else in journal order is equivalent.
     for chunk in placed.chunks(INSERT_CHUNK) {
