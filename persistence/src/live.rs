@@ -411,6 +411,20 @@ pub async fn bindings_of_sale(
     Ok(rows.into_iter().map(binding).collect())
 }
 
+/// A sale's binding on `platform`, if it is sold there.
+pub async fn binding_of_sale(
+    db: &DatabaseConnection,
+    sale: engine::FlashSaleId,
+    platform: &str,
+) -> Result<Option<SaleBinding>, DbErr> {
+    let row = live_sale_binding::Entity::find()
+        .filter(live_sale_binding::Column::FlashSaleId.eq(sale.0))
+        .filter(live_sale_binding::Column::Platform.eq(platform))
+        .one(db)
+        .await?;
+    Ok(row.map(binding))
+}
+
 fn door_order(row: live_order::Model) -> Option<DoorOrder> {
     Some(DoorOrder {
         door: Door::parse(&row.platform)?,

@@ -200,8 +200,7 @@ impl Live {
         let shop = store::connected_shop(&self.db, merchant.0, platform.as_str())
             .await?
             .ok_or(SaleBindError::NoShop)?;
-        let existing = store::bindings_of_sale(&self.db, sale).await?;
-        let binding = match existing.into_iter().find(|b| b.platform == platform.as_str()) {
+        let binding = match store::binding_of_sale(&self.db, sale, platform.as_str()).await? {
             Some(binding) => {
                 // Bound again after a take-back: top-ups resume.
                 persistence::live_orders::resume_door(&self.db, sale, platform.as_str()).await?;
@@ -515,11 +514,7 @@ impl Live {
             if self.client(platform).is_none() {
                 continue;
             }
-            let Some(binding) = store::bindings_of_sale(&self.db, sale)
-                .await?
-                .into_iter()
-                .find(|b| b.platform == platform.as_str())
-            else {
+            let Some(binding) = store::binding_of_sale(&self.db, sale, platform.as_str()).await? else {
                 continue;
             };
             let Some(terms) = persistence::repo::flash_sale(&self.db, sale).await? else { continue };

@@ -263,12 +263,11 @@ impl Live {
         let client = self.platform(platform).ok_or("platform not offered here")?;
         let company = courier_code(platform, &item.courier)
             .ok_or_else(|| format!("courier {} has no code at {}", item.courier, platform.as_str()))?;
-        let binding = persistence::live::bindings_of_sale(&self.db, item.link.flash_sale_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|b| b.platform == platform.as_str())
-            .ok_or("the sale is not bound to the platform")?;
+        let binding =
+            persistence::live::binding_of_sale(&self.db, item.link.flash_sale_id, platform.as_str())
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the sale is not bound to the platform")?;
         let shop = persistence::live::shop(&self.db, binding.live_shop_id)
             .await
             .map_err(|e| e.to_string())?

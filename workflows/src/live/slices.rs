@@ -126,11 +126,7 @@ impl Live {
             {
                 continue;
             }
-            let Some(binding) = store::bindings_of_sale(&self.db, sale)
-                .await?
-                .into_iter()
-                .find(|b| b.platform == platform.as_str())
-            else {
+            let Some(binding) = store::binding_of_sale(&self.db, sale, platform.as_str()).await? else {
                 continue;
             };
             let Some(shop) =
@@ -172,10 +168,8 @@ impl Live {
         if terms.merchant_id != merchant {
             return Err(SaleBindError::NotFound);
         }
-        let binding = store::bindings_of_sale(&self.db, sale)
+        let binding = store::binding_of_sale(&self.db, sale, platform.as_str())
             .await?
-            .into_iter()
-            .find(|b| b.platform == platform.as_str())
             .ok_or(SaleBindError::NotBound)?;
         let shop = store::shop(&self.db, binding.live_shop_id)
             .await?
@@ -290,10 +284,8 @@ impl Live {
             if self.failed_leases.lock().contains_key(&key) {
                 continue;
             }
-            let Some(binding) = store::bindings_of_sale(&self.db, unplaced.flash_sale_id)
-                .await?
-                .into_iter()
-                .find(|b| b.platform == platform.as_str())
+            let Some(binding) =
+                store::binding_of_sale(&self.db, unplaced.flash_sale_id, platform.as_str()).await?
             else {
                 continue;
             };
