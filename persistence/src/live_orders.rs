@@ -6,7 +6,7 @@
 
 use engine::payment::PaymentState;
 use engine::payment::PlatformOrderPaid;
-use engine::{FlashSaleId, OrderId, OrderState, Timestamp};
+use engine::{FlashSaleId, OrderId, Timestamp};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
@@ -109,15 +109,7 @@ pub(crate) async fn refund_platform_order(
         .filter(payment::Column::TransactionId.eq(platform_order_id))
         .exec(db)
         .await?;
-    let refundable = [OrderState::Paid, OrderState::Shipped, OrderState::Completed].map(OrderState::as_str);
-    order::Entity::update_many()
-        .col_expr(order::Column::State, Expr::value(OrderState::Refunded.as_str()))
-        .col_expr(order::Column::UpdatedAt, Expr::value(at))
-        .filter(order::Column::Id.eq(order_id.0))
-        .filter(order::Column::State.is_in(refundable))
-        .exec(db)
-        .await?;
-    Ok(())
+    crate::money::refund_order(db, order_id, entry.posting.at).await
 }
 
 /// The order of ours made from a platform's order, if one was.

@@ -79,6 +79,24 @@ pub(crate) async fn insert_entry(db: &impl ConnectionTrait, entry: &Entry) -> Re
     Ok(())
 }
 
+/// Marks a paid order `refunded`, only from a state a refund may follow (paid, shipped,
+/// completed): written again, it changes nothing.
+pub(crate) async fn refund_order(
+    db: &impl ConnectionTrait,
+    order_id: OrderId,
+    at: Timestamp,
+) -> Result<(), DbErr> {
+    let refundable = [OrderState::Paid, OrderState::Shipped, OrderState::Completed].map(OrderState::as_str);
+    order::Entity::update_many()
+        .col_expr(order::Column::State, Expr::value(OrderState::Refunded.as_str()))
+        .col_expr(order::Column::UpdatedAt, Expr::value(at.as_millis()))
+        .filter(order::Column::Id.eq(order_id.0))
+        .filter(order::Column::State.is_in(refundable))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Result<(), DbErr> {
     match event {
         MoneyEvent::Posted(entry) => insert_entry(db, entry).await,
@@ -106,18 +124,7 @@ pub(crate) async fn apply(db: &impl ConnectionTrait, event: &MoneyEvent) -> Resu
                 .await?;
             Ok(())
         }
-        MoneyEvent::OrderRefunded { order_id, at } => {
-            let refundable =
-                [OrderState::Paid, OrderState::Shipped, OrderState::Completed].map(OrderState::as_str);
-            order::Entity::update_many()
-                .col_expr(order::Column::State, Expr::value(OrderState::Refunded.as_str()))
-                .col_expr(order::Column::UpdatedAt, Expr::value(at.as_millis()))
-                .filter(order::Column::Id.eq(order_id.0))
-                .filter(order::Column::State.is_in(refundable))
-                .exec(db)
-                .await?;
-            Ok(())
-        }
+        MoneyEvent::OrderRefunded { order_id, at } => refund_order(db, *order_id, *at).await,
         MoneyEvent::RefundDecided(decision) => {
             crate::refunds::apply_decision(db, decision).await?;
             // The buyer hears of the decision through the outbox, committed with it or not at all.
