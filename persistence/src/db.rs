@@ -116,4 +116,52 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
+
+    /// A writing transaction that reads first, while another connection commits a write: with
+    /// `begin_write` the other one waits its turn and both commit. A deferred `BEGIN` here
+    /// would hold a read snapshot, let the other commit, and then fail its own write with
+    /// `SQLITE_BUSY_SNAPSHOT`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_that_reads_first_still_writes_while_another_commits() {
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("lock.db").display());
+        let db = connect(&url, 4, false).await.unwrap();
+        let insert = |key: &str| {
+            Statement::from_string(
+                DbBackend::Sqlite,
+                format!("INSERT INTO settings (key, value) VALUES ('{key}', 'x')"),
+            )
+        };
+        let count =
+            Statement::from_string(DbBackend::Sqlite, "SELECT COUNT(*) AS n FROM settings".to_owned());
+
+        let first = begin_write(&db).await.unwrap();
+        first.query_one_raw(count).await.unwrap();
+        let other = tokio::spawn({
+            let db = db.clone();
+            let insert = insert("other");
+            async move {
+                let txn = begin_write(&db).await?;
+                txn.execute_raw(insert).await?;
+                txn.commit().await
+            }
+        });
+        // Time for the other transaction to commit, if nothing held it back.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.execute_raw(insert("first")).await.expect("the first transaction's write after its read");
+        first.commit().await.unwrap();
+        other.await.unwrap().expect("the other transaction committed after waiting its turn");
+        let keys: Vec<String> = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT key FROM settings WHERE key IN ('first', 'other') ORDER BY key".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.try_get::<String>("", "key").unwrap())
+            .collect();
+        assert_eq!(keys, ["first", "other"]);
+    }
 }
