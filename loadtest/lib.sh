@@ -33,7 +33,9 @@ start_server() {
         export FLASHSALE__ADMISSION__MAX_UNPAID_ORDERS_PER_BUYER=0
         export FLASHSALE__LOG__LEVEL=warn
         for assignment in "$@"; do export "${assignment?}"; done
-        exec "${FLASHSALE_BIN:-$root/target/release/flashsale}" serve
+        # SERVER_CPUS=0 pins the server to core 0 (taskset), for runs that give the load
+        # generator a core of its own.
+        exec ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "${FLASHSALE_BIN:-$root/target/release/flashsale}" serve
     ) > "$work/server.log" 2>&1 &
     pid=$!
     base=
