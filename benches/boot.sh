@@ -43,7 +43,8 @@ database() {
 boot() {
     local log="$work/server.log" started now listening rss cpu0 cpu1
     started=$(date +%s%N)
-    FLASHSALE__DATABASE__URL=$1 FLASHSALE__SERVER__BIND=127.0.0.1:0 FLASHSALE__DEMO__SEED=false \
+    FLASHSALE__DATABASE__URL=$1 FLASHSALE__JOURNAL__LOG_PATH="${1#sqlite://}-orders.log" \
+        FLASHSALE__SERVER__BIND=127.0.0.1:0 FLASHSALE__DEMO__SEED=false \
         FLASHSALE__LOG__LEVEL=warn FLASHSALE__OPERATOR__PASSWORD=boot-measure-pass \
         "$binary" serve > "$log" 2>&1 &
     pid=$!

@@ -11,6 +11,10 @@
 //! cost more than the commit.
 //!
 //! The queue is bounded: a full queue is an answer (the caller sheds load), never a wait.
+//!
+//! Two watermarks: *durable* (the event survives a crash: acknowledgements wait for it) and
+//! *applied* (the database holds it: reads of the database that must see what was acknowledged
+//! wait for it). Without an order log in front of the database they are the same commit.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +24,7 @@ use engine::books::MoneyEvent;
 use engine::payment::PaidOrder;
 use engine::{Door, DoorOrder, FlashSaleId, Order, OrderId, RefundId, Slice, StateChange, Timestamp};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Position of an event in the journal; 0 means "nothing yet".
 pub type Seq = u64;
@@ -117,6 +121,9 @@ struct Inner {
     durability: Mutex<Durability>,
     /// The watermark again, for reads that need no lock.
     durable: AtomicU64,
+    /// The highest sequence number the database holds.
+    applied: AtomicU64,
+    applied_moved: Notify,
     capacity: usize,
     /// When false, callers are not made to wait for commits (benchmark mode).
     durable_ack: bool,
@@ -139,13 +146,21 @@ pub struct JournalReceiver {
 /// A journal with room for `capacity` uncommitted events. `durable_ack = false` makes
 /// [`Journal::wait_durable`] return at once: acknowledgements from memory, for benchmarks only.
 pub fn journal(capacity: usize, durable_ack: bool) -> (Journal, JournalReceiver) {
+    journal_after(0, capacity, durable_ack)
+}
+
+/// [`journal`] numbering its events after `last`: the last sequence number of an earlier run
+/// that the database or the order log knows, so that numbers never repeat across restarts.
+pub fn journal_after(last: Seq, capacity: usize, durable_ack: bool) -> (Journal, JournalReceiver) {
     assert!(capacity > 0);
     let (tx, rx) = mpsc::channel(capacity);
     let inner = Arc::new(Inner {
         tx,
-        order: Mutex::new(Sequencer { last: 0, closed: false }),
-        durability: Mutex::new(Durability::default()),
-        durable: AtomicU64::new(0),
+        order: Mutex::new(Sequencer { last, closed: false }),
+        durability: Mutex::new(Durability { durable: last, ..Durability::default() }),
+        durable: AtomicU64::new(last),
+        applied: AtomicU64::new(last),
+        applied_moved: Notify::new(),
         capacity,
         durable_ack,
     });
@@ -212,6 +227,27 @@ impl Journal {
             rx
         };
         committed.await.map_err(|_| AppendError::Closed)
+    }
+
+    /// The highest sequence number the database holds.
+    pub fn applied(&self) -> Seq {
+        self.inner.applied.load(Ordering::Acquire)
+    }
+
+    /// Waits until the database holds every event up to `seq`.
+    pub async fn wait_applied(&self, seq: Seq) {
+        wait_applied(&self.inner, seq).await
+    }
+
+    /// Waits until the database holds everything acknowledged so far: what a read of orders
+    /// does first, so that an order answered 201 is never missing from the database. Costs two
+    /// atomic loads when the database has caught up, which is nearly always.
+    pub async fn caught_up(&self) {
+        let durable = self.durable();
+        if self.applied() < durable {
+            metrics::counter!("flashsale_journal_read_fence_waits_total").increment(1);
+            self.wait_applied(durable).await;
+        }
     }
 
     /// Events appended but not yet taken by the writer.
@@ -286,6 +322,24 @@ impl JournalReceiver {
 
     /// Publishes that every event up to `seq` is committed, releasing exactly its waiters.
     pub fn mark_durable(&self, seq: Seq) {
+        self.mark_durable_only(seq);
+        self.applied_marker().mark(seq);
+    }
+
+    /// The handle that publishes what the database holds, for a writer whose database lags
+    /// its durability point (the order log).
+    pub fn applied_marker(&self) -> AppliedMarker {
+        AppliedMarker { inner: self.inner.clone() }
+    }
+
+    /// Waits until the database holds every event up to `seq`.
+    pub async fn wait_applied(&self, seq: Seq) {
+        wait_applied(&self.inner, seq).await
+    }
+
+    /// Publishes that every event up to `seq` survives a crash (it is in the order log),
+    /// releasing exactly its waiters; the database is told apart, through [`AppliedMarker`].
+    pub fn mark_durable_only(&self, seq: Seq) {
         let released = {
             let mut durability = self.inner.durability.lock();
             assert!(
@@ -301,6 +355,31 @@ impl JournalReceiver {
         for waiter in released.into_values().flatten() {
             // A waiter that gave up (timed out) has dropped its receiver: nothing to do.
             let _ = waiter.send(());
+        }
+    }
+}
+
+async fn wait_applied(inner: &Inner, seq: Seq) {
+    loop {
+        let moved = inner.applied_moved.notified();
+        if inner.applied.load(Ordering::Acquire) >= seq {
+            return;
+        }
+        moved.await;
+    }
+}
+
+/// Publishes the *applied* watermark: the database holds every event up to it.
+#[derive(Debug, Clone)]
+pub struct AppliedMarker {
+    inner: Arc<Inner>,
+}
+
+impl AppliedMarker {
+    pub fn mark(&self, seq: Seq) {
+        let before = self.inner.applied.fetch_max(seq, Ordering::AcqRel);
+        if seq > before {
+            self.inner.applied_moved.notify_waiters();
         }
     }
 }

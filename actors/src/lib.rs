@@ -26,7 +26,7 @@ pub use clock::{Clock, SystemClock};
 pub use gauge::SaleGauge;
 pub use holds::{CapReached, HoldCaps, UnpaidHolds};
 pub use ids::OrderIds;
-pub use journal::{DoorEvent, Journal, JournalEvent, JournalReceiver, Seq};
+pub use journal::{AppliedMarker, DoorEvent, Journal, JournalEvent, JournalReceiver, Seq};
 pub use registry::{ActorSettings, MailboxFull, SaleHandle, StartFailure, StockRegistry, StoredDoors};
 pub use settlement::{
     PaymentOutcome, PaymentReport, PlatformPayment, RefundReason, SettleError, SettlementHandle,

@@ -142,14 +142,43 @@ impl Application {
         anyhow::ensure!(secret.len() >= 16, "auth.token_secret must be at least 16 characters");
         let pages = web::Data::new(crate::pages::Pages::new(secret.as_bytes()));
 
+        // The order log first: what it holds and the database lacks is applied before anything
+        // reads orders (the stock actors are rebuilt from the database below).
+        let recovered = match settings.journal.log_path.as_str() {
+            "" => None,
+            path => {
+                let recovered = persistence::order_log::recover(&db, std::path::Path::new(path))
+                    .await
+                    .with_context(|| format!("recovering the order log {path}"))?;
+                if recovered.replayed > 0 || recovered.torn_bytes > 0 {
+                    tracing::warn!(
+                        path,
+                        replayed = recovered.replayed,
+                        torn_bytes = recovered.torn_bytes,
+                        "order log: applied what the database lacked, dropped a torn last record"
+                    );
+                }
+                Some(recovered)
+            }
+        };
+        let last_seq = match &recovered {
+            Some(recovered) => recovered.last_seq,
+            None => persistence::order_log::applied_seq(&db).await?,
+        };
         let (journal, receiver) =
-            actors::journal::journal(settings.journal.capacity, settings.journal.durable_ack);
+            actors::journal::journal_after(last_seq, settings.journal.capacity, settings.journal.durable_ack);
         let writer_status = Arc::new(WriterStatus::default());
-        let writer = tokio::spawn(persistence::run_writer(
-            db.clone(),
-            receiver,
-            settings.writer(writer_status.clone()),
-        ));
+        let writer_settings = settings.writer(writer_status.clone());
+        let writer = match recovered {
+            Some(recovered) => tokio::spawn(persistence::run_writer_with_log(
+                db.clone(),
+                receiver,
+                writer_settings,
+                recovered.log,
+                settings.journal.log_max_bytes,
+            )),
+            None => tokio::spawn(persistence::run_writer(db.clone(), receiver, writer_settings)),
+        };
         let ids = Arc::new(OrderIds::new(clock.now(), repo::largest_order_id(&db).await?));
         let registry = Arc::new(
             StockRegistry::new(settings.stock_actors(), journal.clone(), clock.clone(), ids)
@@ -338,6 +367,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(server_pages.clone())
+                .wrap(from_fn(crate::admission::fence))
                 .configure(routes::ops)
                 .service(
                     web::scope("/api/v1")

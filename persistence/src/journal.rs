@@ -6,6 +6,10 @@
 //! events are never dropped, and waiters stay blocked (their requests time out with 503) until
 //! the database is back. Inserts and updates are idempotent, so a retry after an ambiguous
 //! commit failure is harmless.
+//!
+//! With an order log ([`run_writer_with_log`], the default) the durability point of placements
+//! and order changes moves in front of the database: a batch is appended to the log and
+//! `fdatasync`ed, its waiters are released, and the database learns it behind, in order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -22,8 +26,10 @@ use sea_orm::{
 };
 
 use crate::entities::order;
+use crate::order_log::{self, OrderLog};
 use crate::repo::order_row;
 use crate::{money, outbox};
+use tokio::sync::{mpsc, oneshot};
 
 /// Tuning of the writer, from configuration.
 #[derive(Debug, Clone)]
@@ -117,7 +123,7 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
         let mut attempt: u32 = 0;
         loop {
             let started = Instant::now();
-            match write_batch(&db, &batch).await {
+            match write_batch(&db, &batch, None).await {
                 Ok(()) => {
                     if let Some(lag) = oldest_event_age(&batch) {
                         metrics::histogram!("flashsale_journal_lag_seconds").record(lag.as_secs_f64());
@@ -145,6 +151,181 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
     tracing::info!("journal writer drained and stopped");
 }
 
+/// A batch on its way from the log to the database.
+struct ToApply {
+    events: Vec<(Seq, JournalEvent)>,
+    /// Set for a batch whose durability point is the database commit (it holds an event the
+    /// log does not carry): told once it is committed.
+    committed: Option<oneshot::Sender<()>>,
+}
+
+/// Batches between the log and the database: a bound on how far the database may lag.
+const APPLY_QUEUE: usize = 64;
+
+/// Runs the journal with `log` as the durability point of placements and order changes, until
+/// the journal is closed and everything appended before is in the database.
+///
+/// Two stages. The log stage, on a thread of its own because `fdatasync` blocks, takes a batch,
+/// appends it to the log, waits for `fdatasync`, releases its waiters and hands it on. The
+/// database stage commits the batches in the same order, each with the applied mark. A batch
+/// holding an event the log does not carry (a payment, money, a restock, a door) is made
+/// durable by its commit instead: the log stage waits for that commit before releasing it or
+/// anything after it, so the durable watermark never passes an event that is not durable.
+/// If the log fails (disk full, an I/O error), every later batch takes that path too: slower,
+/// never less safe.
+pub async fn run_writer_with_log(
+    db: DatabaseConnection,
+    journal: JournalReceiver,
+    settings: WriterSettings,
+    log: OrderLog,
+    log_max_bytes: u64,
+) {
+    assert!(settings.batch_max > 0);
+    let status = settings.status.clone();
+    status.running.store(true, Ordering::Relaxed);
+    let _running = Running(&status);
+    let (to_db, from_log) = mpsc::channel::<ToApply>(APPLY_QUEUE);
+    let applied = journal.applied_marker();
+    let log_stage = {
+        let settings = settings.clone();
+        std::thread::Builder::new()
+            .name("order-log".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
+                let runtime = runtime.expect("the order log's runtime");
+                runtime.block_on(log_stage(journal, settings, log, log_max_bytes, to_db));
+            })
+            .expect("spawning the order log thread")
+    };
+    apply_stage(&db, from_log, &settings, &applied).await;
+    let _ = tokio::task::spawn_blocking(move || log_stage.join()).await;
+    tracing::info!("journal writer drained and stopped");
+}
+
+async fn log_stage(
+    mut journal: JournalReceiver,
+    settings: WriterSettings,
+    mut log: OrderLog,
+    log_max_bytes: u64,
+    to_db: mpsc::Sender<ToApply>,
+) {
+    let sync_seconds = metrics::histogram!("flashsale_order_log_sync_seconds");
+    let batch_size = metrics::histogram!("flashsale_journal_batch_size");
+    let mut log_ok = true;
+    let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
+    while journal.next_batch(&mut batch, settings.batch_max).await {
+        if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
+            tokio::time::sleep(settings.linger).await;
+            let room = settings.batch_max - batch.len();
+            journal.drain_ready(&mut batch, room);
+        }
+        let Some(&(last, _)) = batch.last() else { continue };
+        batch_size.record(batch.len() as f64);
+        let events = std::mem::replace(&mut batch, Vec::with_capacity(settings.batch_max));
+        if log_ok && events.iter().all(|(_, event)| order_log::loggable(event)) {
+            if log.len() > log_max_bytes {
+                // Everything before is handed on: once the database holds it, the log is spare.
+                journal.wait_applied(journal_last_handed(&events)).await;
+                if let Err(error) = log.clear() {
+                    tracing::error!(%error, path = %log.path().display(), "order log could not be emptied");
+                }
+            }
+            let started = Instant::now();
+            match log.append(&events) {
+                Ok(()) => {
+                    sync_seconds.record(started.elapsed().as_secs_f64());
+                    journal.mark_durable_only(last);
+                    if to_db.send(ToApply { events, committed: None }).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    // After a failed fsync nobody can say what the file holds: stop trusting it.
+                    // Recovery stays right: what it may replay, the database already applies
+                    // idempotently, and the applied mark skips it.
+                    log_ok = false;
+                    metrics::counter!("flashsale_order_log_failures_total").increment(1);
+                    tracing::error!(%error, path = %log.path().display(),
+                        "order log append failed: acknowledgements wait for database commits from now on");
+                }
+            }
+        }
+        let (committed, done) = oneshot::channel();
+        if to_db.send(ToApply { events, committed: Some(committed) }).await.is_err() {
+            break;
+        }
+        if done.await.is_err() {
+            break;
+        }
+        journal.mark_durable_only(last);
+    }
+}
+
+/// The sequence number just before `events`: everything up to it has been handed on.
+fn journal_last_handed(events: &[(Seq, JournalEvent)]) -> Seq {
+    events.first().map_or(0, |(seq, _)| seq - 1)
+}
+
+async fn apply_stage(
+    db: &DatabaseConnection,
+    mut from_log: mpsc::Receiver<ToApply>,
+    settings: &WriterSettings,
+    applied: &actors::AppliedMarker,
+) {
+    let lag = metrics::histogram!("flashsale_journal_lag_seconds");
+    let commit_seconds = metrics::histogram!("flashsale_journal_commit_seconds");
+    let events_total = metrics::counter!("flashsale_journal_events_total");
+    let mut batches = Vec::new();
+    while from_log.recv_many(&mut batches, APPLY_QUEUE).await > 0 {
+        // Batches that queued while the last commit ran share the next one, up to `batch_max`
+        // events; a batch waiting for its commit to be durable ends a group.
+        let mut queued = std::mem::take(&mut batches).into_iter().peekable();
+        while let Some(first) = queued.next() {
+            let mut group = vec![first];
+            while group.last().is_some_and(|b| b.committed.is_none())
+                && let Some(next) = queued.peek()
+                && group.iter().map(|b| b.events.len()).sum::<usize>() + next.events.len()
+                    <= settings.batch_max
+            {
+                group.push(queued.next().expect("peeked"));
+            }
+            let events: Vec<(Seq, JournalEvent)> =
+                group.iter_mut().flat_map(|b| b.events.drain(..)).collect();
+            let Some(&(last, _)) = events.last() else { continue };
+            let mut attempt: u32 = 0;
+            loop {
+                let started = Instant::now();
+                match write_batch(db, &events, Some(last)).await {
+                    Ok(()) => {
+                        if let Some(age) = oldest_event_age(&events) {
+                            lag.record(age.as_secs_f64());
+                        }
+                        commit_seconds.record(started.elapsed().as_secs_f64());
+                        events_total.increment(events.len() as u64);
+                        settings.status.committed();
+                        applied.mark(last);
+                        break;
+                    }
+                    Err(error) => {
+                        attempt += 1;
+                        settings.status.failed();
+                        metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
+                        let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
+                        tracing::error!(%error, attempt, events = events.len(), ?backoff, "journal commit failed, retrying");
+                        tokio::time::sleep(backoff).await;
+                    }
+                }
+            }
+            for batch in group {
+                if let Some(committed) = batch.committed {
+                    let _ = committed.send(());
+                }
+            }
+        }
+    }
+}
+
 /// How long the oldest event of a committed batch waited between its decision in the actor
 /// and its commit: the persistence lag an order can see.
 fn oldest_event_age(batch: &[(Seq, JournalEvent)]) -> Option<Duration> {
@@ -154,7 +335,13 @@ fn oldest_event_age(batch: &[(Seq, JournalEvent)]) -> Option<Duration> {
     Some(Duration::from_millis(now_millis.saturating_sub(decided_at.as_millis()).max(0) as u64))
 }
 
-async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> Result<(), DbErr> {
+/// Commits `batch` in one transaction; with `applied`, records in it that the database holds
+/// every event up to that sequence number (what order-log recovery starts from).
+pub(crate) async fn write_batch(
+    db: &DatabaseConnection,
+    batch: &[(Seq, JournalEvent)],
+    applied: Option<Seq>,
+) -> Result<(), DbErr> {
     let placed: Vec<&Order> = batch
         .iter()
         .filter_map(|(_, event)| match event {
@@ -215,6 +402,9 @@ async fn write_batch(db: &DatabaseConnection, batch: &[(Seq, JournalEvent)]) -> 
                 }
             }
         }
+    }
+    if let Some(seq) = applied {
+        crate::order_log::set_applied_seq(&txn, seq).await?;
     }
     txn.commit().await
 }

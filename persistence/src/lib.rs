@@ -22,6 +22,7 @@ pub mod live_orders;
 pub mod migration;
 pub mod money;
 pub mod order_lists;
+pub mod order_log;
 pub mod outbox;
 pub mod payments;
 pub mod qualification;
@@ -32,5 +33,5 @@ pub mod shipments;
 pub mod trust;
 
 pub use db::{Backend, connect};
-pub use journal::{WriterSettings, WriterStatus, run_writer};
+pub use journal::{WriterSettings, WriterStatus, run_writer, run_writer_with_log};
 pub use sea_orm::{DatabaseConnection, DbErr};

@@ -115,11 +115,24 @@ pub struct JournalSettings {
     pub linger_ms: u64,
     pub durable_ack: bool,
     pub ack_timeout_ms: u64,
+    /// The order log, the durability point of placements and order changes; empty = none
+    /// (acknowledgements wait for database commits).
+    pub log_path: String,
+    /// The log is emptied once it is larger than this and the database holds all of it.
+    pub log_max_bytes: u64,
 }
 
 impl Default for JournalSettings {
     fn default() -> Self {
-        Self { capacity: 65_536, batch_max: 2_048, linger_ms: 0, durable_ack: true, ack_timeout_ms: 5_000 }
+        Self {
+            capacity: 65_536,
+            batch_max: 2_048,
+            linger_ms: 0,
+            durable_ack: true,
+            ack_timeout_ms: 5_000,
+            log_path: "data/orders.log".into(),
+            log_max_bytes: 64 << 20,
+        }
     }
 }
 
@@ -821,6 +834,7 @@ impl Settings {
         crate::proxies::TrustedProxies::parse(&self.server.trusted_proxies)?;
         self.trust.check().map_err(anyhow::Error::msg)?;
         anyhow::ensure!(self.journal.ack_timeout_ms > 0, "journal.ack_timeout_ms must be greater than 0");
+        anyhow::ensure!(self.journal.log_max_bytes > 0, "journal.log_max_bytes must be greater than 0");
         let p = &self.payments;
         for channel in &p.channels {
             anyhow::ensure!(

@@ -1,6 +1,11 @@
 //! Crash: the real binary is killed with SIGKILL in the middle of a storm and restarted on the
 //! same database. Every order that was acknowledged is there for its buyer, the counters are
 //! exact, and no unit is ever sold twice, before or after the crash.
+//!
+//! Acknowledgements wait for the order log's `fdatasync`, not for the database, so the restart
+//! also proves recovery: what the log holds and the database lacked is applied before the stock
+//! actor is rebuilt. Before the restart the log's tail is torn the way a crash in the middle of
+//! an append tears it (a record written up to a random byte): it must be dropped whole.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,6 +80,7 @@ async fn kill_9_mid_storm_loses_no_acknowledged_order() {
     }
     eprintln!("crash: {} orders acknowledged before the kill", acknowledged.len());
     assert!(acknowledged.len() >= 150);
+    let torn_order = tear_the_log(&db.dir().join("data/orders.log"), id, &mut rng);
 
     // Restart on the same database.
     let server = ChildServer::start(db.dir(), &env(&db));
@@ -95,6 +101,10 @@ async fn kill_9_mid_storm_loses_no_acknowledged_order() {
         assert_eq!(replay.status, 201);
         assert_eq!(replay.body["order_id"], body["order_id"]);
     }
+
+    // The torn record was dropped whole: its order is nowhere, and the log was cut and emptied.
+    let torn = persistence::repo::order(&db.connect().await, torn_order).await.unwrap();
+    assert!(torn.is_none(), "an order of the torn record was applied: {torn:?}");
 
     // The rebuilt actor agrees with the database, to the unit.
     let stored = stored_orders(&db.connect().await, id).await;
@@ -139,4 +149,37 @@ async fn kill_9_mid_storm_loses_no_acknowledged_order() {
         *per_buyer.entry(row.buyer_id).or_default() += row.quantity;
     }
     assert!(per_buyer.values().all(|q| *q <= LIMIT), "a buyer is over the limit after the restart");
+}
+
+/// Appends to the log at `path` a record of one order of `sale`, written only up to a random
+/// byte, as a crash in the middle of an append leaves it. Returns the order's id.
+fn tear_the_log(path: &std::path::Path, sale: i64, rng: &mut Rng) -> engine::OrderId {
+    use std::io::Write;
+    let whole = std::fs::metadata(path).expect("the order log exists").len();
+    assert!(whole >= 16, "the log has its header");
+    let id = engine::OrderId(9_000_000_000_000 + rng.below(1_000) as i64);
+    let order = engine::Order {
+        id,
+        flash_sale_id: engine::FlashSaleId(sale),
+        merchant_id: engine::MerchantId(1),
+        buyer_id: engine::BuyerId(1),
+        quantity: 1,
+        amount_fen: engine::Fen(100),
+        state: engine::OrderState::PendingPayment,
+        idempotency_key: engine::IdempotencyKey::parse("torn-record").unwrap(),
+        client_network: None,
+        created_at: engine::Timestamp(0),
+        expires_at: engine::Timestamp(i64::MAX / 2),
+        updated_at: engine::Timestamp(0),
+    };
+    let mut record = Vec::new();
+    persistence::order_log::encode(
+        &[(u64::MAX / 2, actors::JournalEvent::OrdersPlaced(vec![order]))],
+        &mut record,
+    );
+    let cut = rng.below(record.len() as u64) as usize;
+    eprintln!("crash: log of {whole} bytes, a record of {} bytes torn after byte {cut}", record.len());
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(&record[..cut]).unwrap();
+    id
 }

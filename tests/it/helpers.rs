@@ -89,6 +89,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.server.shutdown_timeout_secs = 2;
     s.database.url = db.url.clone();
     s.database.sqlite_synchronous_full = false;
+    s.journal.log_path = db.dir().join("orders.log").display().to_string();
     s.demo.seed = false;
     s.admission.per_ip_per_sec = 0;
     s.admission.per_buyer_per_sec = 0;
