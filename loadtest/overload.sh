@@ -8,7 +8,9 @@
 #      bare endpoint (GET /livez) on the same schedule; p99 of each;
 #   3. overload: orders offered at 3× the peak, open loop: goodput (201/s) against the peak,
 #      what the excess was answered and how fast, the server's RSS every second;
-#   4. no oversell: each step's sale balances and its `reserved` equals that step's 201s.
+#   4. no oversell: each step's sale balances and its `reserved` equals that step's 201s, and
+#      the database holds exactly those orders (persisted = accepted); the journal's lag and
+#      the order log's fsync time from /metrics.
 #
 #   loadtest/overload.sh                       # DURATION=10 seconds per step, BUYERS=6000
 #
@@ -68,13 +70,16 @@ sampler=$!
 kill "$sampler" 2>/dev/null || true
 sampler=
 
+curl -sf "$base/metrics" > "$work/metrics.txt" || true
+sleep 1 # the database learns the last batches a commit after their acknowledgement
 for step in peak probe over; do
     id_var="${step}_sale"
     curl -sf "$base/api/v1/flash-sales/${!id_var}" > "$work/sale-$step.json"
 done
-python3 - "$work" "$peak" "$bare" "$peak_201" "$seconds" <<'PY'
+python3 - "$work" "$peak" "$bare" "$peak_201" "$seconds" "$peak_sale" "$probe_sale" "$over_sale" <<'PY'
 import json, re, sys
 work, peak, bare, peak_201, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+sale_ids = dict(zip(("peak", "probe", "over"), map(int, sys.argv[6:9])))
 def result(name):
     line = [l for l in open(f"{work}/{name}.txt") if l.startswith("RESULT")][-1]
     return dict(kv.split("=") for kv in line.split()[1:])
@@ -91,14 +96,25 @@ print(f"   overload at {float(over['offered']):.0f}/s   goodput {goodput:.0f}/s 
       f" refused {refused} p99 " + ", ".join(f"{k} {over.get(f's{k}_p99_ms')} ms" for k in refused)
       + f"; transport errors {over.get('serror', 0)}; never sent {over.get('unsent', 0)}")
 print(f"   RSS (KiB) first {rss[0] if rss else '?'}, max {max(rss) if rss else '?'}, last {rss[-1] if rss else '?'}")
+metrics = open(f"{work}/metrics.txt").read()
+def quantile(name, q):
+    buckets = [(float(le), float(v)) for le, v in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', metrics, re.M)]
+    if not buckets or buckets[-1][1] == 0: return None
+    return next(le for le, v in buckets if v >= q * buckets[-1][1])
+for name in ["flashsale_journal_lag_seconds", "flashsale_order_log_sync_seconds", "flashsale_journal_commit_seconds"]:
+    print(f"   {name} p99 <= {quantile(name, 0.99)} s")
+import sqlite3
+db = sqlite3.connect(f"file:{work}/flashsale.db?mode=ro", uri=True)
+stored = dict((sale, count) for sale, count in db.execute("SELECT flash_sale_id, count(*) FROM orders GROUP BY flash_sale_id"))
 ok = True
 for step, accepted in (("peak", peak_201), ("probe", int(probe_order.get("s201", 0))), ("over", int(over.get("s201", 0)))):
     sale = json.load(open(f"{work}/sale-{step}.json"))
     balanced = sale["available"] + sale["reserved"] + sale["sold"] == sale["quantity"]
     exact = sale["reserved"] == accepted
-    ok = ok and balanced and exact
+    persisted = stored.get(sale_ids[step], 0)
+    ok = ok and balanced and exact and persisted == accepted
     print(f"   {step} sale {dict((k, sale[k]) for k in ('quantity', 'available', 'reserved', 'sold'))}:"
           f" {'balanced' if balanced else 'BROKEN'}; reserved {sale['reserved']} vs 201s {accepted}:"
-          f" {'exact' if exact else 'MISMATCH'}")
+          f" {'exact' if exact else 'MISMATCH'}; in the database {persisted}")
 sys.exit(0 if ok else 1)
 PY

@@ -429,3 +429,112 @@ async fn apply_change(txn: &DatabaseTransaction, change: &StateChange) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, OrderState, SaleTerms, Timestamp};
+
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
+
+    async fn database(dir: &std::path::Path) -> (DatabaseConnection, FlashSaleId) {
+        let url = format!("sqlite://{}", dir.join("journal.db").display());
+        let db = crate::connect(&url, 4, false).await.unwrap();
+        let phone = engine::Phone::parse("13800000000").unwrap();
+        let merchant = crate::repo::insert_merchant(&db, &phone, "x", "m", NOW).await.unwrap();
+        let product = crate::repo::NewProduct {
+            title: "p".into(),
+            description: String::new(),
+            image_url: String::new(),
+            price_fen: Fen(990),
+            stock: 100,
+        };
+        let product = crate::repo::insert_product(&db, merchant, product, NOW).await.unwrap();
+        let terms = SaleTerms {
+            id: FlashSaleId(0),
+            merchant_id: merchant,
+            product_id: product,
+            title: "s".into(),
+            price_fen: Fen(990),
+            quantity: 100,
+            per_buyer_limit: 5,
+            starts_at: NOW,
+            ends_at: NOW.plus_millis(3_600_000),
+            payment_window_secs: 900,
+        };
+        let sale = crate::repo::create_flash_sale(&db, &terms, NOW, Default::default()).await.unwrap();
+        (db, sale)
+    }
+
+    fn order(id: i64, sale: FlashSaleId) -> Order {
+        Order {
+            id: OrderId(id),
+            flash_sale_id: sale,
+            merchant_id: MerchantId(1),
+            buyer_id: BuyerId(id),
+            quantity: 1,
+            amount_fen: Fen(990),
+            state: OrderState::PendingPayment,
+            idempotency_key: IdempotencyKey::parse(&format!("k{id}")).unwrap(),
+            client_network: None,
+            created_at: NOW,
+            expires_at: NOW.plus_millis(900_000),
+            updated_at: NOW,
+        }
+    }
+
+    async fn state(db: &DatabaseConnection, id: i64) -> Option<OrderState> {
+        crate::repo::order(db, OrderId(id)).await.unwrap().map(|o| o.state)
+    }
+
+    /// Placements and changes are durable once in the log and reach the database behind, in
+    /// order, with the applied mark; an event the log does not carry is durable only with its
+    /// commit and stays out of the log. After a crash, recovery applies what the log holds past
+    /// the applied mark, and the next run numbers after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_acknowledges_and_the_database_follows_in_order_and_recovers_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.log");
+        let (db, sale) = database(dir.path()).await;
+
+        let recovered = order_log::recover(&db, &path).await.unwrap();
+        assert_eq!((recovered.last_seq, recovered.replayed), (0, 0));
+        let (journal, receiver) = actors::journal::journal_after(recovered.last_seq, 64, true);
+        let settings = WriterSettings { batch_max: 64, linger: Duration::ZERO, status: Default::default() };
+        let writer = tokio::spawn(run_writer_with_log(db.clone(), receiver, settings, recovered.log, 1 << 20));
+
+        let append = |event| journal.slot().unwrap().append(event).unwrap();
+        let placed = append(JournalEvent::OrdersPlaced(vec![order(1, sale), order(2, sale)]));
+        let change = StateChange { order_id: OrderId(1), from: OrderState::PendingPayment, to: OrderState::Expired, at: NOW };
+        let changed = append(JournalEvent::OrdersChanged(vec![change]));
+        // Durable through the log (a batch holding the next event would go by commit whole).
+        journal.wait_durable(changed).await.unwrap();
+        let money = append(JournalEvent::Money(Vec::new()));
+        assert_eq!((placed, changed, money), (1, 2, 3));
+        journal.wait_durable(money).await.unwrap();
+        journal.wait_applied(money).await;
+        assert_eq!(state(&db, 1).await, Some(OrderState::Expired));
+        assert_eq!(state(&db, 2).await, Some(OrderState::PendingPayment));
+        assert_eq!(order_log::applied_seq(&db).await.unwrap(), 3);
+        journal.close().await;
+        writer.await.unwrap();
+
+        // The log holds the placements and the change, not the money event.
+        let identity = crate::repo::setting(&db, order_log::IDENTITY_KEY).await.unwrap().unwrap();
+        let identity = u64::from_str_radix(&identity, 16).unwrap();
+        let (mut log, opened) = OrderLog::open(&path, identity).unwrap();
+        assert_eq!(opened.events.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), vec![1, 2]);
+
+        // A crash after order 3 was acknowledged (in the log) and before the database had it.
+        log.append(&[(4, JournalEvent::OrdersPlaced(vec![order(3, sale)]))]).unwrap();
+        drop(log);
+        assert_eq!(state(&db, 3).await, None);
+        let recovered = order_log::recover(&db, &path).await.unwrap();
+        assert_eq!((recovered.last_seq, recovered.replayed), (4, 1));
+        assert!(recovered.log.is_empty());
+        assert_eq!(state(&db, 3).await, Some(OrderState::PendingPayment));
+        assert_eq!(order_log::applied_seq(&db).await.unwrap(), 4);
+        // Orders 1 and 2, applied before, were not applied again: order 1 is still expired.
+        assert_eq!(state(&db, 1).await, Some(OrderState::Expired));
+    }
+}
