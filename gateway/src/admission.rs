@@ -33,14 +33,38 @@ pub async fn admit(
         metrics::counter!("flashsale_http_rejected_total", "reason" => error.code).increment(1);
         error
     };
-    let _in_flight = state.admission.enter().map_err(rejected)?;
+    let _in_flight = match state.admission.enter() {
+        Ok(in_flight) => in_flight,
+        Err(refused) => {
+            return Err(refuse(req, rejected(refused), state.settings.server.max_body_bytes).await);
+        }
+    };
     // Payment notifications are authenticated by the channel's signature and come from a
     // few channel addresses in bursts: the per-IP bucket is for people, not for them.
     let notification = req.path().starts_with("/api/v1/payments/");
-    if let Some(network) = client::client_network(req.request(), &state.proxies).filter(|_| !notification) {
-        state.admission.check_ip(network).map_err(rejected)?;
+    if let Some(network) = client::client_network(req.request(), &state.proxies).filter(|_| !notification)
+        && let Err(refused) = state.admission.check_ip(network)
+    {
+        return Err(refuse(req, rejected(refused), state.settings.server.max_body_bytes).await);
     }
     next.call(req).await
+}
+
+/// Answers a refusal after reading the request's body (up to `limit` bytes). Answered with its
+/// body unread, a request costs its connection: actix-web closes a connection whose request
+/// body is left unread, so under overload every 503 would be followed by a new TCP handshake
+/// on the very core that is short of time, and shedding load would cost more than serving it.
+async fn refuse(mut req: ServiceRequest, error: ApiError, limit: usize) -> actix_web::Error {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let mut payload = req.take_payload();
+    let mut read = 0;
+    while read <= limit
+        && let Some(Ok(chunk)) = payload.next().await
+    {
+        read += chunk.len();
+    }
+    error.into()
 }
 
 /// Middleware over everything: a request that may read orders from the database first waits
@@ -57,7 +81,8 @@ pub async fn fence(
         let journal = state.journal.clone();
         if tokio::time::timeout(state.settings.ack_timeout(), journal.caught_up()).await.is_err() {
             let retry_after_secs = state.admission.retry_after_secs();
-            return Err(ApiError::from(Refused::Overloaded { retry_after_secs }).into());
+            let limit = state.settings.server.max_body_bytes;
+            return Err(refuse(req, ApiError::from(Refused::Overloaded { retry_after_secs }), limit).await);
         }
     }
     next.call(req).await

@@ -433,7 +433,9 @@ async fn apply_change(txn: &DatabaseTransaction, change: &StateChange) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::{BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, OrderState, SaleTerms, Timestamp};
+    use engine::{
+        BuyerId, Fen, FlashSaleId, IdempotencyKey, MerchantId, OrderId, OrderState, SaleTerms, Timestamp,
+    };
 
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
@@ -501,11 +503,17 @@ mod tests {
         assert_eq!((recovered.last_seq, recovered.replayed), (0, 0));
         let (journal, receiver) = actors::journal::journal_after(recovered.last_seq, 64, true);
         let settings = WriterSettings { batch_max: 64, linger: Duration::ZERO, status: Default::default() };
-        let writer = tokio::spawn(run_writer_with_log(db.clone(), receiver, settings, recovered.log, 1 << 20));
+        let writer =
+            tokio::spawn(run_writer_with_log(db.clone(), receiver, settings, recovered.log, 1 << 20));
 
         let append = |event| journal.slot().unwrap().append(event).unwrap();
         let placed = append(JournalEvent::OrdersPlaced(vec![order(1, sale), order(2, sale)]));
-        let change = StateChange { order_id: OrderId(1), from: OrderState::PendingPayment, to: OrderState::Expired, at: NOW };
+        let change = StateChange {
+            order_id: OrderId(1),
+            from: OrderState::PendingPayment,
+            to: OrderState::Expired,
+            at: NOW,
+        };
         let changed = append(JournalEvent::OrdersChanged(vec![change]));
         // Durable through the log (a batch holding the next event would go by commit whole).
         journal.wait_durable(changed).await.unwrap();

@@ -229,6 +229,18 @@ async fn the_in_flight_cap_answers_503_and_frees_up_again() {
     assert_eq!(retry_after.as_deref(), Some("2"));
     // Probes are not counted against the cap.
     assert_eq!(api.get("/healthz", None).await.status, 200);
+    // A refused order's body is read before the answer, so its connection stays open: under
+    // overload, shedding must not cost every refused client a new TCP handshake.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = r#"{"quantity":1}"#;
+    let post = format!(
+        "POST /api/v1/flash-sales/1/orders HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    kept.write_all(post.as_bytes()).await.unwrap();
+    let shed = read_answer(&mut kept).await;
+    assert!(shed.starts_with("HTTP/1.1 503"), "{shed}");
+    assert!(!shed.to_ascii_lowercase().contains("connection: close"), "{shed}");
 
     // Once the slow request completes, the slot is free again.
     slow.write_all(second_half.as_bytes()).await.unwrap();
@@ -244,5 +256,41 @@ async fn the_in_flight_cap_answers_503_and_frees_up_again() {
     drop(slow);
     let again = api.get("/api/v1/flash-sales/1", None).await;
     assert_eq!((again.status.as_u16(), again.code()), (404, "flash_sale_not_found"));
+    // The connection of the refused order serves the next request.
+    kept.write_all(format!("GET /api/v1/flash-sales/1 HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let next = read_answer(&mut kept).await;
+    assert!(next.starts_with("HTTP/1.1 404"), "{next}");
     app.stop().await;
+}
+
+/// One answer's head and body as text, read off a raw connection (small answers only).
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 2048];
+    loop {
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read(stream, &mut chunk),
+        )
+        .await
+        .expect("an answer")
+        .unwrap();
+        assert!(read > 0, "connection closed after {:?}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+    }
 }
