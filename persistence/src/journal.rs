@@ -161,6 +161,8 @@ struct ToApply {
 
 /// Batches between the log and the database: a bound on how far the database may lag.
 const APPLY_QUEUE: usize = 64;
+/// How long the database stage gathers batches that are already durable in the log.
+const APPLY_LINGER: Duration = Duration::from_millis(5);
 
 /// Runs the journal with `log` as the durability point of placements and order changes, until
 /// the journal is closed and everything appended before is in the database.
@@ -278,6 +280,18 @@ async fn apply_stage(
     let events_total = metrics::counter!("flashsale_journal_events_total");
     let mut batches = Vec::new();
     while from_log.recv_many(&mut batches, APPLY_QUEUE).await > 0 {
+        // Nobody waits for these commits (their batches are durable in the log), so a moment
+        // spent gathering more makes fewer, larger transactions: fewer statements, fewer
+        // fsyncs of the database, less CPU taken from the requests. Not when a batch in hand
+        // waits for its commit to be durable.
+        if batches.iter().all(|b| b.committed.is_none()) && batches.len() < APPLY_QUEUE {
+            tokio::time::sleep(APPLY_LINGER).await;
+            while batches.len() < APPLY_QUEUE
+                && let Ok(batch) = from_log.try_recv()
+            {
+                batches.push(batch);
+            }
+        }
         // Batches that queued while the last commit ran share the next one, up to `batch_max`
         // events; a batch waiting for its commit to be durable ends a group.
         let mut queued = std::mem::take(&mut batches).into_iter().peekable();
