@@ -131,7 +131,8 @@ async fn storm_sells_exactly_the_quantity_and_respects_every_limit() {
     assert_eq!(verified, Ok(()));
     assert_eq!((counts.available, counts.reserved, counts.sold), (0, QUANTITY as u32, 0));
 
-    // Every acknowledged order is in the database (acks wait for the commit), and nothing else.
+    // Every acknowledged order is in the database (acks wait for the order log; the read of the
+    // counts above waited for the database to catch up with it), and nothing else.
     let stored = stored_orders(&db.connect().await, sale.flash_sale_id).await;
     assert_eq!(stored.get("pending_payment"), Some(&(QUANTITY, orders.len() as i64)), "{stored:?}");
     assert_eq!(stored.len(), 1, "{stored:?}");

@@ -388,6 +388,8 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     verified.expect("the stock invariants hold");
     assert_eq!(counts.reserved as usize, created);
     assert_eq!((counts.available + counts.reserved) as i64, QUANTITY);
+    // The database holds every acknowledged order once it has caught up with the order log.
+    app.state.journal.caught_up().await;
     let conn = db.connect().await;
     let stored = stored_orders(&conn, storm_sale).await;
     let created_i64 = created as i64;
