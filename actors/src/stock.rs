@@ -34,7 +34,8 @@ use crate::{Clock, OrderIds, SaleGauge};
 
 /// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
 /// answers replays from it without a message (and so correctly even when sold out).
-pub type ReplayIndex = DashMap<(BuyerId, IdempotencyKey), Receipt>;
+/// Keys are chosen by clients: a seeded hasher (foldhash), not Fx, and far cheaper than SipHash.
+pub type ReplayIndex = DashMap<(BuyerId, IdempotencyKey), Receipt, foldhash::fast::RandomState>;
 
 /// A reservation that was made or replayed, and the journal position the answer must wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

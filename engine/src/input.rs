@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -48,16 +49,19 @@ impl fmt::Display for Phone {
 }
 
 /// The client's `Idempotency-Key`: the same key with the same body gets the same answer.
+///
+/// One allocation shared by every copy: the order, the buyer's receipts, the replay index and
+/// the journal each hold the key, and cloning it is a reference count, not a string copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(Arc<str>);
 
 impl IdempotencyKey {
     pub const MAX_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         let ok = !raw.is_empty() && raw.len() <= Self::MAX_LEN && raw.bytes().all(|b| b.is_ascii_graphic());
-        if ok { Ok(Self(raw.to_owned())) } else { Err(InputError::IdempotencyKey) }
+        if ok { Ok(Self(Arc::from(raw))) } else { Err(InputError::IdempotencyKey) }
     }
 
     pub fn as_str(&self) -> &str {

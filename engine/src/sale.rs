@@ -17,6 +17,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use rustc_hash::FxBuildHasher;
+
 use thiserror::Error;
 
 use crate::order::NotPayable;
@@ -248,7 +250,9 @@ struct BuyerTally {
     /// The first answer to every key this buyer used in this sale, released orders included.
     /// A map, not a list: a buyer with a high limit, or many expired holds, must not make each
     /// request slower.
-    keys: HashMap<IdempotencyKey, Receipt>,
+    /// At most `MAX_ORDERS_PER_BUYER` keys, so no flooding to fear: a fixed-seed hasher,
+    /// nothing to set up for each new buyer.
+    keys: HashMap<IdempotencyKey, Receipt, foldhash::fast::FixedState>,
 }
 
 /// One flash sale: terms, stock buckets, holds and their deadlines.
@@ -259,10 +263,11 @@ pub struct FlashSale {
     reserved: u32,
     sold: u32,
     /// Pending and sold orders only: released ones leave (see the module doc).
-    orders: HashMap<OrderId, Order>,
+    orders: HashMap<OrderId, Order, FxBuildHasher>,
     /// Orders in `orders` that are pending payment.
     pending: usize,
-    buyers: HashMap<BuyerId, BuyerTally>,
+    /// Ids are ours (not chosen by clients): hashed with Fx, which is a multiply, not SipHash.
+    buyers: HashMap<BuyerId, BuyerTally, FxBuildHasher>,
     /// Hold deadlines, earliest first. Entries of orders that left `pending_payment` some other
     /// way are skipped when they come up, and compacted away when they outnumber the pending
     /// orders (see [`Self::compact_deadlines`]).
@@ -305,9 +310,9 @@ impl FlashSale {
             available: terms.quantity,
             reserved: 0,
             sold: 0,
-            orders: HashMap::new(),
+            orders: HashMap::default(),
             pending: 0,
-            buyers: HashMap::new(),
+            buyers: HashMap::default(),
             deadlines: BinaryHeap::new(),
             restocked: HashMap::new(),
             doors: doors::Doors::default(),
