@@ -113,12 +113,7 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
     status.running.store(true, Ordering::Relaxed);
     let _running = Running(&status);
     let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
-    while journal.next_batch(&mut batch, settings.batch_max).await {
-        if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
-            tokio::time::sleep(settings.linger).await;
-            let room = settings.batch_max - batch.len();
-            journal.drain_ready(&mut batch, room);
-        }
+    while next_batch(&mut journal, &mut batch, &settings).await {
         let Some(&(last, _)) = batch.last() else { continue };
         let mut attempt: u32 = 0;
         loop {
@@ -215,12 +210,7 @@ async fn log_stage(
     let batch_size = metrics::histogram!("flashsale_journal_batch_size");
     let mut log_ok = true;
     let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
-    while journal.next_batch(&mut batch, settings.batch_max).await {
-        if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
-            tokio::time::sleep(settings.linger).await;
-            let room = settings.batch_max - batch.len();
-            journal.drain_ready(&mut batch, room);
-        }
+    while next_batch(&mut journal, &mut batch, &settings).await {
         let Some(&(last, _)) = batch.last() else { continue };
         batch_size.record(batch.len() as f64);
         let events = std::mem::replace(&mut batch, Vec::with_capacity(settings.batch_max));
@@ -338,6 +328,24 @@ async fn apply_stage(
             }
         }
     }
+}
+
+/// The next batch: what is queued (waiting for at least one event), then, with a `linger`,
+/// what arrives meanwhile, up to `batch_max`. False once the journal is closed and drained.
+async fn next_batch(
+    journal: &mut JournalReceiver,
+    batch: &mut Vec<(Seq, JournalEvent)>,
+    settings: &WriterSettings,
+) -> bool {
+    if !journal.next_batch(batch, settings.batch_max).await {
+        return false;
+    }
+    if !settings.linger.is_zero() && batch.len() < settings.batch_max && !journal.is_closed() {
+        tokio::time::sleep(settings.linger).await;
+        let room = settings.batch_max - batch.len();
+        journal.drain_ready(batch, room);
+    }
+    true
 }
 
 /// How long the oldest event of a committed batch waited between its decision in the actor
