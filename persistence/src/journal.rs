@@ -115,32 +115,9 @@ pub async fn run_writer(db: DatabaseConnection, mut journal: JournalReceiver, se
     let mut batch: Vec<(Seq, JournalEvent)> = Vec::with_capacity(settings.batch_max);
     while next_batch(&mut journal, &mut batch, &settings).await {
         let Some(&(last, _)) = batch.last() else { continue };
-        let mut attempt: u32 = 0;
-        loop {
-            let started = Instant::now();
-            match write_batch(&db, &batch, None).await {
-                Ok(()) => {
-                    if let Some(lag) = oldest_event_age(&batch) {
-                        metrics::histogram!("flashsale_journal_lag_seconds").record(lag.as_secs_f64());
-                    }
-                    metrics::histogram!("flashsale_journal_commit_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    metrics::histogram!("flashsale_journal_batch_size").record(batch.len() as f64);
-                    metrics::counter!("flashsale_journal_events_total").increment(batch.len() as u64);
-                    journal.mark_durable(last);
-                    status.committed();
-                    break;
-                }
-                Err(error) => {
-                    attempt += 1;
-                    status.failed();
-                    metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
-                    let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
-                    tracing::error!(%error, attempt, events = batch.len(), ?backoff, "journal commit failed, retrying");
-                    tokio::time::sleep(backoff).await;
-                }
-            }
-        }
+        metrics::histogram!("flashsale_journal_batch_size").record(batch.len() as f64);
+        commit(&db, &batch, None, &status).await;
+        journal.mark_durable(last);
         batch.clear();
     }
     tracing::info!("journal writer drained and stopped");
@@ -265,9 +242,6 @@ async fn apply_stage(
     settings: &WriterSettings,
     applied: &actors::AppliedMarker,
 ) {
-    let lag = metrics::histogram!("flashsale_journal_lag_seconds");
-    let commit_seconds = metrics::histogram!("flashsale_journal_commit_seconds");
-    let events_total = metrics::counter!("flashsale_journal_events_total");
     let mut batches = Vec::new();
     while from_log.recv_many(&mut batches, APPLY_QUEUE).await > 0 {
         // Nobody waits for these commits (their batches are durable in the log), so a moment
@@ -297,34 +271,46 @@ async fn apply_stage(
             let events: Vec<(Seq, JournalEvent)> =
                 group.iter_mut().flat_map(|b| b.events.drain(..)).collect();
             let Some(&(last, _)) = events.last() else { continue };
-            let mut attempt: u32 = 0;
-            loop {
-                let started = Instant::now();
-                match write_batch(db, &events, Some(last)).await {
-                    Ok(()) => {
-                        if let Some(age) = oldest_event_age(&events) {
-                            lag.record(age.as_secs_f64());
-                        }
-                        commit_seconds.record(started.elapsed().as_secs_f64());
-                        events_total.increment(events.len() as u64);
-                        settings.status.committed();
-                        applied.mark(last);
-                        break;
-                    }
-                    Err(error) => {
-                        attempt += 1;
-                        settings.status.failed();
-                        metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
-                        let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
-                        tracing::error!(%error, attempt, events = events.len(), ?backoff, "journal commit failed, retrying");
-                        tokio::time::sleep(backoff).await;
-                    }
-                }
-            }
+            commit(db, &events, Some(last), &settings.status).await;
+            applied.mark(last);
             for batch in group {
                 if let Some(committed) = batch.committed {
                     let _ = committed.send(());
                 }
+            }
+        }
+    }
+}
+
+/// Commits `events` (with the applied mark, if given), retrying with backoff until it succeeds:
+/// events are never dropped. Reports the commit to `status` and the metrics.
+async fn commit(
+    db: &DatabaseConnection,
+    events: &[(Seq, JournalEvent)],
+    applied: Option<Seq>,
+    status: &WriterStatus,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        let started = Instant::now();
+        match write_batch(db, events, applied).await {
+            Ok(()) => {
+                if let Some(lag) = oldest_event_age(events) {
+                    metrics::histogram!("flashsale_journal_lag_seconds").record(lag.as_secs_f64());
+                }
+                metrics::histogram!("flashsale_journal_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("flashsale_journal_events_total").increment(events.len() as u64);
+                status.committed();
+                return;
+            }
+            Err(error) => {
+                attempt += 1;
+                status.failed();
+                metrics::counter!("flashsale_journal_commit_failures_total").increment(1);
+                let backoff = Duration::from_millis(50 * 2u64.pow(attempt.min(6)));
+                tracing::error!(%error, attempt, events = events.len(), ?backoff, "journal commit failed, retrying");
+                tokio::time::sleep(backoff).await;
             }
         }
     }
