@@ -261,7 +261,7 @@ pub struct Recovered {
 /// transaction, with the new applied mark) and empties the log. Runs before anything reads
 /// orders from the database: the stock actors are rebuilt from what this leaves there.
 pub async fn recover(db: &DatabaseConnection, path: &Path) -> anyhow::Result<Recovered> {
-    let fresh = format!("{:016x}", rand_u64());
+    let fresh = format!("{:016x}", rand::random::<u64>());
     let identity = crate::repo::setting_or_insert(db, IDENTITY_KEY, fresh).await?;
     let identity = u64::from_str_radix(&identity, 16)?;
     let (mut log, opened) = OrderLog::open(path, identity)?;
@@ -274,16 +274,6 @@ pub async fn recover(db: &DatabaseConnection, path: &Path) -> anyhow::Result<Rec
     }
     log.clear()?;
     Ok(Recovered { log, last_seq, replayed: tail.len(), torn_bytes: opened.torn_bytes })
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish()
 }
 
 #[cfg(test)]
