@@ -444,6 +444,37 @@ mod tests {
         assert!(!receiver.next_batch(&mut batch, 10).await);
     }
 
+    /// With an order log the database trails durability: a read that must see what was
+    /// acknowledged waits for the applied watermark to reach what was durable when it asked,
+    /// and not for anything acknowledged after.
+    #[tokio::test]
+    async fn reads_wait_for_the_database_to_hold_what_was_acknowledged() {
+        let (journal, receiver) = journal_after(10, 8, true);
+        assert_eq!((journal.durable(), journal.applied(), journal.last_appended()), (10, 10, 10));
+        journal.caught_up().await;
+        let first = journal.slot().unwrap().append(change(1)).unwrap();
+        assert_eq!(first, 11, "numbered after the earlier run");
+        receiver.mark_durable_only(first);
+        assert_eq!((journal.durable(), journal.applied()), (11, 10));
+
+        let read = tokio::spawn({
+            let journal = journal.clone();
+            async move { journal.caught_up().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!read.is_finished(), "the database does not hold order 11 yet");
+        // Acknowledged after the read began: the read does not wait for it.
+        let second = journal.slot().unwrap().append(change(2)).unwrap();
+        receiver.mark_durable_only(second);
+        let marker = receiver.applied_marker();
+        marker.mark(first);
+        read.await.unwrap();
+        assert_eq!(journal.applied(), 11);
+        // Marks never go back.
+        marker.mark(5);
+        assert_eq!(journal.applied(), 11);
+    }
+
     #[tokio::test]
     async fn writer_gone_fails_waiters_instead_of_hanging() {
         let (journal, receiver) = journal(8, true);
