@@ -34,9 +34,10 @@ impl Backend {
 
 /// Opens a pool and brings the schema up to date.
 ///
-/// SQLite runs in WAL mode with `synchronous = FULL` unless told otherwise: an order is
-/// acknowledged only after its batch is committed, and with FULL a commit survives power loss,
-/// not just a process crash. Group commit keeps the fsync cost per batch, not per order.
+/// SQLite runs in WAL mode with `synchronous = FULL` unless told otherwise: with FULL a commit
+/// survives power loss, not just a process crash. That is the durability point of everything
+/// the order log does not carry (payments, money, the workflows' own writes), and of orders
+/// when there is no log. Group commit keeps the fsync cost per batch, not per order.
 pub async fn connect(
     url: &str,
     max_connections: u32,

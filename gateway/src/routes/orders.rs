@@ -8,7 +8,8 @@
 //!    the caps on unpaid orders per buyer and per network, read without a message;
 //! 5. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503),
 //!    which makes every check again, exactly;
-//! 6. the 201 goes out once the journal batch holding the order is committed.
+//! 6. the 201 goes out once the journal batch holding the order is durable: in the order log
+//!    and `fdatasync`ed (or, without a log, committed to the database).
 //!
 //! A settled sale (ended, nothing held) has no actor: its orders are answered from the
 //! database (a replay of a key, else `ended`) without starting one.
@@ -165,7 +166,7 @@ fn created(receipt: &Receipt) -> HttpResponse {
     }))
 }
 
-/// Waits until the journal has committed `seq`, at most `journal.ack_timeout_ms`: the one
+/// Waits until the journal has made `seq` durable, at most `journal.ack_timeout_ms`: the one
 /// durability wait of every answer here.
 async fn durable(state: &AppState, seq: Seq) -> Result<(), OrderError> {
     let retry = state.admission.retry_after_secs();
