@@ -12,7 +12,7 @@
 #      the database holds exactly those orders (persisted = accepted); the journal's lag and
 #      the order log's fsync time from /metrics.
 #
-#   loadtest/overload.sh                       # DURATION=10 seconds per step, BUYERS=6000
+#   loadtest/overload.sh                       # DURATION=10 seconds per step, BUYERS=4000
 #
 # The server's admission cap is sized by Little's law for a 10 ms budget on one core
 # (MAX_IN_FLIGHT, default 256 ≈ 25k orders/s × 10 ms): beyond it a request is answered 503
@@ -76,10 +76,10 @@ for step in peak probe over; do
     id_var="${step}_sale"
     curl -sf "$base/api/v1/flash-sales/${!id_var}" > "$work/sale-$step.json"
 done
-python3 - "$work" "$peak" "$bare" "$peak_201" "$seconds" "$peak_sale" "$probe_sale" "$over_sale" <<'PY'
+python3 - "$work" "$peak" "$bare" "$peak_201" "$peak_sale" "$probe_sale" "$over_sale" <<'PY'
 import json, re, sys
-work, peak, bare, peak_201, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-sale_ids = dict(zip(("peak", "probe", "over"), map(int, sys.argv[6:9])))
+work, peak, bare, peak_201 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+sale_ids = dict(zip(("peak", "probe", "over"), map(int, sys.argv[5:8])))
 def result(name):
     line = [l for l in open(f"{work}/{name}.txt") if l.startswith("RESULT")][-1]
     return dict(kv.split("=") for kv in line.split()[1:])

@@ -92,7 +92,7 @@ fn reads_orders(method: &actix_web::http::Method, path: &str) -> bool {
     let placement = method == actix_web::http::Method::POST
         && path.starts_with("/api/v1/flash-sales/")
         && path.ends_with("/orders");
-    let no_orders = matches!(path, "/livez" | "/readyz" | "/metrics")
+    let no_orders = matches!(path, "/livez" | "/readyz" | "/healthz" | "/metrics")
         || path.starts_with("/assets/")
         || (method == actix_web::http::Method::GET && path.starts_with("/s/") && path.ends_with("/live"));
     !placement && !no_orders
@@ -108,6 +108,7 @@ mod tests {
         assert!(!reads_orders(&Method::POST, "/api/v1/flash-sales/7/orders"));
         assert!(!reads_orders(&Method::GET, "/s/abc/live"));
         assert!(!reads_orders(&Method::GET, "/livez"));
+        assert!(!reads_orders(&Method::GET, "/healthz"));
         assert!(reads_orders(&Method::GET, "/api/v1/orders/7"));
         assert!(reads_orders(&Method::POST, "/api/v1/orders/7/payments"));
         assert!(reads_orders(&Method::GET, "/s/abc/o/7"));
