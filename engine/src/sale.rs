@@ -21,6 +21,7 @@ use rustc_hash::FxBuildHasher;
 
 use thiserror::Error;
 
+use self::buyer_keys::BuyerKeys;
 use crate::order::NotPayable;
 use crate::{
     BuyerId, ClientNetwork, Fen, FlashSaleId, IdempotencyKey, MerchantId, Order, OrderId, OrderState,
@@ -247,12 +248,9 @@ pub enum RestoreError {
 struct BuyerTally {
     held: u32,
     bought: u32,
-    /// The first answer to every key this buyer used in this sale, released orders included.
-    /// A map, not a list: a buyer with a high limit, or many expired holds, must not make each
-    /// request slower.
-    /// At most `MAX_ORDERS_PER_BUYER` keys, so no flooding to fear: a fixed-seed hasher,
-    /// nothing to set up for each new buyer.
-    keys: HashMap<IdempotencyKey, Receipt, foldhash::fast::FixedState>,
+    /// The first answer to every key this buyer used in this sale, released orders included:
+    /// the first inline, more in a map (see [`buyer_keys`]).
+    keys: BuyerKeys,
 }
 
 /// One flash sale: terms, stock buckets, holds and their deadlines.
@@ -337,7 +335,7 @@ impl FlashSale {
                 return Err(RestoreError::DuplicateOrder(order.id));
             }
             let tally = sale.buyers.entry(order.buyer_id).or_default();
-            if tally.keys.insert(order.idempotency_key.clone(), order.receipt()).is_some() {
+            if !tally.keys.insert(order.idempotency_key.clone(), order.receipt()) {
                 return Err(RestoreError::DuplicateKey(order.id));
             }
             if order.state.holds_units() {
@@ -486,7 +484,8 @@ impl FlashSale {
         assert!(previous.is_none(), "order id {order_id} reused");
         let tally = self.buyers.entry(buyer_id).or_default();
         tally.held += wanted;
-        tally.keys.insert(order.idempotency_key.clone(), order.receipt());
+        let fresh = tally.keys.insert(order.idempotency_key.clone(), order.receipt());
+        assert!(fresh, "a replayed key is answered before it gets here");
         assert!(tally.held + tally.bought <= limit);
         self.available -= wanted;
         self.reserved += wanted;
@@ -632,6 +631,7 @@ impl FlashSale {
     }
 }
 
+mod buyer_keys;
 pub mod doors;
 mod verify;
 
