@@ -2,6 +2,12 @@
 //! that outlives the process. Merchant and operator tokens also carry their holder's token
 //! version (see [`super::versions`]), so that a revocation takes effect without a query per
 //! request; buyer tokens are checked from the token alone.
+//!
+//! A fan sends the same token with every request of a storm, so a token whose signature held
+//! is remembered: the next request with it compares the whole token and checks its expiry
+//! again, without base64, JSON or HMAC.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use engine::{MerchantId, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -34,23 +40,57 @@ pub struct Claims {
     pub staff: Option<Staff>,
 }
 
+/// Seconds of clock difference forgiven at expiry, as when the signature is checked.
+const LEEWAY_SECS: u64 = 5;
+
+/// Tokens remembered as checked: a live room's storm of fans, each sending their own token
+/// many times within seconds. Each costs about its length plus its claims, some 300 bytes.
+const CHECKED_TOKENS: usize = 65_536;
+
 /// Signing and checking tokens.
 pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature held, with their claims. Bounded; which ones stay is the
+    /// cache's choice (scan-resistant, so one pass of many new tokens does not push out the
+    /// ones in use). A hit compares the whole token; the hash is seeded at random.
+    checked: Checked,
+}
+
+type Checked =
+    quick_cache::sync::Cache<Box<str>, Claims, quick_cache::UnitWeighter, foldhash::fast::RandomState>;
+
+fn checked(capacity: usize) -> Checked {
+    Checked::with(
+        capacity,
+        capacity as u64,
+        quick_cache::UnitWeighter,
+        foldhash::fast::RandomState::default(),
+        Default::default(),
+    )
+}
+
+/// Not expired at `now` (seconds), by the rule the signature check applies.
+fn unexpired(claims: &Claims, now: u64) -> bool {
+    u64::try_from(claims.exp).is_ok_and(|exp| exp.saturating_add(LEEWAY_SECS) >= now)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Tokens {
     pub fn new(secret: &[u8]) -> Self {
         assert!(secret.len() >= 16, "token secret too short");
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            checked: checked(CHECKED_TOKENS),
         }
     }
 
@@ -102,7 +142,12 @@ impl Tokens {
     /// The claims of `token` if its signature holds and it has not expired; its version is
     /// the caller's to check against the holder's current one.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+        if let Some(claims) = self.checked.get(token) {
+            return unexpired(&claims, now_secs()).then_some(claims);
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        self.checked.insert(token.into(), claims.clone());
+        Some(claims)
     }
 }
 
@@ -129,5 +174,31 @@ mod tests {
         let (token, _) = tokens.issue_operator(staff.clone(), 3, Timestamp(i64::MAX / 2_000), 60);
         let claims = tokens.verify(&token).unwrap();
         assert_eq!((claims.role, claims.sub, claims.ver, claims.staff), (Role::Operator, 7, 3, Some(staff)));
+    }
+
+    #[test]
+    fn a_remembered_token_is_compared_whole_and_still_expires() {
+        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef");
+        let (token, _) = tokens.issue(Role::Buyer, 42, Timestamp(i64::MAX / 2_000), 60);
+        assert_eq!(tokens.verify(&token).map(|c| c.sub), Some(42));
+        assert!(tokens.checked.get(token.as_str()).is_some(), "a checked token is remembered");
+        assert_eq!(tokens.verify(&token).map(|c| c.sub), Some(42));
+        // A token that differs in its last byte (its signature) is not the remembered one.
+        let mut forged = token.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(tokens.verify(&forged).is_none());
+        assert!(tokens.checked.get(forged.as_str()).is_none(), "a refused token is not remembered");
+
+        // Remembered claims whose expiry has passed are refused on the next request.
+        let now = now_secs() as i64;
+        let (soon, _) = tokens.issue(Role::Buyer, 43, Timestamp(now * 1_000), 60);
+        let mut claims = tokens.verify(&soon).unwrap();
+        claims.exp = now - 6;
+        tokens.checked.insert(soon.as_str().into(), claims.clone());
+        assert!(tokens.verify(&soon).is_none());
+        claims.exp = now - 4;
+        tokens.checked.insert(soon.as_str().into(), claims);
+        assert!(tokens.verify(&soon).is_some(), "within the leeway");
     }
 }
