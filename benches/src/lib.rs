@@ -49,3 +49,7 @@ pub fn order(id: i64, sale: i64) -> Order {
         updated_at: NOW,
     }
 }
+
+/// The benches allocate with what the server allocates with (see `gateway/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
