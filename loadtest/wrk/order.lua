@@ -1,5 +1,7 @@
 -- wrk script: POST an order of one unit to flash sale $SALE with a fresh Idempotency-Key every
 -- time, rotating over the buyer tokens listed in the file $TOKENS. Counts answers by status.
+-- With BARE=1 it sends the same requests (headers, fresh keys) as GET /livez instead: a
+-- baseline that costs the load generator what the orders cost it.
 local threads = {}
 local next_id = 0
 
@@ -15,6 +17,8 @@ function init(args)
     if #line > 0 then tokens[#tokens + 1] = line end
   end
   path = "/api/v1/flash-sales/" .. os.getenv("SALE") .. "/orders"
+  method, body = "POST", '{"quantity":1}'
+  if os.getenv("BARE") == "1" then path, method, body = "/livez", "GET", nil end
   counter = 0
   s201, s409, s429, s503, other = 0, 0, 0, 0, 0
 end
@@ -26,7 +30,7 @@ function request()
     ["Authorization"] = "Bearer " .. tokens[(counter % #tokens) + 1],
     ["Idempotency-Key"] = "wrk-" .. thread_id .. "-" .. counter,
   }
-  return wrk.format("POST", path, headers, '{"quantity":1}')
+  return wrk.format(method, path, headers, body)
 end
 
 function response(status, headers, body)
