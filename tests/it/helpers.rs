@@ -661,6 +661,30 @@ impl Api {
         reply(response).await
     }
 
+    /// Reconciles every Beijing day from `first` to `last`, asserting each reconciled, and
+    /// sums each channel's refunds over them. A test's payments and refunds can fall on two
+    /// days' bills: a run across Beijing midnight (16:00 UTC), or a clock the test moves on.
+    pub async fn reconcile_days(
+        &self,
+        operator: &str,
+        first: engine::BeijingDay,
+        last: engine::BeijingDay,
+    ) -> std::collections::BTreeMap<String, i64> {
+        let mut refunded = std::collections::BTreeMap::new();
+        let mut day = first;
+        while day <= last {
+            let reconciliation =
+                self.get(&format!("/api/v1/operator/reconciliation?date={day}"), Some(operator)).await;
+            assert_eq!(reconciliation.body["reconciled"], true, "{day}: {}", reconciliation.body);
+            for channel in reconciliation.body["channels"].as_array().unwrap() {
+                *refunded.entry(channel["channel"].as_str().unwrap().to_owned()).or_default() +=
+                    channel["statement"]["refunded_fen"].as_i64().unwrap();
+            }
+            day = day.next();
+        }
+        refunded
+    }
+
     /// A token of the admin that demo mode seeds from `operator.password`.
     pub async fn operator(&self) -> String {
         self.operator_as("operator", OPERATOR_PASSWORD).await
