@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::helpers::{Api, Reply, Rng, TestDb, spawn_app, stored_orders, test_settings};
+use crate::helpers::{
+    Api, ChildServer, Reply, Rng, TestDb, client, code_caps_off_env, spawn_app, stored_orders, test_settings,
+};
 
 const QUANTITY: i64 = 1_000;
 const BUYERS: u64 = 20_000;
@@ -150,4 +152,41 @@ async fn storm_sells_exactly_the_quantity_and_respects_every_limit() {
 pub async fn assert_server_healthy(api: &Api) {
     let health = api.get("/healthz", None).await;
     assert_eq!(health.status, 200, "{}", health.body);
+}
+
+/// The order route's counters count its answers exactly, by reason: the commonest refusals
+/// through handles made once, a rarer one looked up. A child server has a metrics recorder
+/// of its own, so no other test's orders are in its counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_counters_count_each_answer_once() {
+    let db = TestDb::new().await;
+    let mut env = vec![
+        ("FLASHSALE__DATABASE__URL", db.url.clone()),
+        ("FLASHSALE__DEMO__SEED", "false".to_owned()),
+        ("FLASHSALE__ADMISSION__PER_IP_PER_SEC", "0".to_owned()),
+        ("FLASHSALE__LOG__LEVEL", "warn".to_owned()),
+    ];
+    env.extend(code_caps_off_env());
+    let server = ChildServer::start(db.dir(), &env);
+    let api = Api { base: server.base.clone(), client: client() };
+    let (_, _, sale) = api.merchant_sale("13700000031", 990, 3, 900).await;
+    let fans = api.buyers(13_600_000_100, 5, 5).await;
+    let mut statuses = Vec::new();
+    for (n, fan) in fans.iter().enumerate() {
+        statuses.push(api.order(sale, fan, &format!("counted-{n}"), 1).await.status.as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 409, 409]);
+    // The first fan's key again with another quantity: refused as a reused key.
+    assert_eq!(api.order(sale, &fans[0], "counted-0", 2).await.code(), "idempotency_key_reused");
+
+    let text = api.client.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |series: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{series} is not in /metrics"))
+            .to_owned()
+    };
+    assert_eq!(value("flashsale_orders_accepted_total"), "3");
+    assert_eq!(value("flashsale_orders_rejected_total{reason=\"sold_out\"}"), "2");
+    assert_eq!(value("flashsale_orders_rejected_total{reason=\"idempotency_key_reused\"}"), "1");
 }

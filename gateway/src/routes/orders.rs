@@ -212,7 +212,7 @@ pub async fn place_order(
             Ok(created(&receipt))
         }
         Err(error) => {
-            meters.rejected(error.code()).increment(1);
+            meters.rejected(error.code());
             Err(error)
         }
     }
@@ -249,13 +249,13 @@ impl OrderMeters {
         })
     }
 
-    fn rejected(&self, reason: &'static str) -> metrics::Counter {
+    fn rejected(&self, reason: &'static str) {
         match reason {
-            "sold_out" => self.sold_out.clone(),
-            "overloaded" => self.overloaded.clone(),
-            "limit_exceeded" => self.limit_exceeded.clone(),
-            "rate_limited" => self.rate_limited.clone(),
-            _ => metrics::counter!("flashsale_orders_rejected_total", "reason" => reason),
+            "sold_out" => self.sold_out.increment(1),
+            "overloaded" => self.overloaded.increment(1),
+            "limit_exceeded" => self.limit_exceeded.increment(1),
+            "rate_limited" => self.rate_limited.increment(1),
+            _ => metrics::counter!("flashsale_orders_rejected_total", "reason" => reason).increment(1),
         }
     }
 }
