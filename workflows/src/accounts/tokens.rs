@@ -7,8 +7,6 @@
 //! is remembered: the next request with it compares the whole token and checks its expiry
 //! again, without base64, JSON or HMAC.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use engine::{MerchantId, Timestamp};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -71,13 +69,9 @@ fn checked(capacity: usize) -> Checked {
     )
 }
 
-/// Not expired at `now` (seconds), by the rule the signature check applies.
+/// Not expired at `now` (seconds, by the clock the signature check reads), by its rule.
 fn unexpired(claims: &Claims, now: u64) -> bool {
     u64::try_from(claims.exp).is_ok_and(|exp| exp.saturating_add(LEEWAY_SECS) >= now)
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Tokens {
@@ -143,7 +137,7 @@ impl Tokens {
     /// the caller's to check against the holder's current one.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         if let Some(claims) = self.checked.get(token) {
-            return unexpired(&claims, now_secs()).then_some(claims);
+            return unexpired(&claims, jsonwebtoken::get_current_timestamp()).then_some(claims);
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
         self.checked.insert(token.into(), claims.clone());
@@ -191,7 +185,7 @@ mod tests {
         assert!(tokens.checked.get(forged.as_str()).is_none(), "a refused token is not remembered");
 
         // Remembered claims whose expiry has passed are refused on the next request.
-        let now = now_secs() as i64;
+        let now = jsonwebtoken::get_current_timestamp() as i64;
         let (soon, _) = tokens.issue(Role::Buyer, 43, Timestamp(now * 1_000), 60);
         let mut claims = tokens.verify(&soon).unwrap();
         claims.exp = now - 6;
