@@ -59,12 +59,16 @@ impl BuyerKeys {
         true
     }
 
-    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (&IdempotencyKey, &Receipt)> + '_> {
-        match self {
-            Self::None => Box::new(std::iter::empty()),
-            Self::One(key, receipt) => Box::new(std::iter::once((key, receipt))),
-            Self::Many(map) => Box::new(map.iter()),
-        }
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&IdempotencyKey, &Receipt)> {
+        let one = match self {
+            Self::One(key, receipt) => Some((key, receipt)),
+            _ => None,
+        };
+        let many = match self {
+            Self::Many(map) => Some(map.iter()),
+            _ => None,
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 }
 
