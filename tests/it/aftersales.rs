@@ -9,7 +9,7 @@ use engine::{Fen, OrderId, RefundId};
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::helpers::{Api, ChildServer, TestDb, client, spawn_app, test_settings};
+use crate::helpers::{Api, ChildServer, TestDb, by_channel, client, spawn_app, test_settings};
 use crate::payments::pay_and_notify;
 
 /// 20 bps, half up.
@@ -245,7 +245,8 @@ async fn refunds_full_and_partial_with_an_mcn_split_agree_to_the_fen() {
 
     // The channels' bills, the ledger and the books agree to the fen.
     let today = engine::BeijingDay::of(app.state.clock.now());
-    let refunded = api.reconcile_days(&operator, first_day, today).await;
+    let refunded =
+        by_channel(&api.reconcile_days(&operator, first_day, today).await, "/statement/refunded_fen");
     assert_eq!(refunded, BTreeMap::from([("alipay".to_owned(), 3_333), ("wechat".to_owned(), 9_999)]));
     let check = api.get("/api/v1/operator/ledger/check", Some(&operator)).await;
     assert_eq!(check.body["balanced"], true, "{}", check.body);

@@ -661,28 +661,25 @@ impl Api {
         reply(response).await
     }
 
-    /// Reconciles every Beijing day from `first` to `last`, asserting each reconciled, and
-    /// sums each channel's refunds over them. A test's payments and refunds can fall on two
-    /// days' bills: a run across Beijing midnight (16:00 UTC), or a clock the test moves on.
+    /// The reconciliation of every Beijing day from `first` to `last`, each asserted
+    /// reconciled. A test's payments and refunds can fall on several days' bills: a run across
+    /// Beijing midnight (16:00 UTC), or a clock the test moves on. See [`by_channel`].
     pub async fn reconcile_days(
         &self,
         operator: &str,
         first: engine::BeijingDay,
         last: engine::BeijingDay,
-    ) -> std::collections::BTreeMap<String, i64> {
-        let mut refunded = std::collections::BTreeMap::new();
+    ) -> Vec<Value> {
+        let mut days = Vec::new();
         let mut day = first;
         while day <= last {
             let reconciliation =
                 self.get(&format!("/api/v1/operator/reconciliation?date={day}"), Some(operator)).await;
             assert_eq!(reconciliation.body["reconciled"], true, "{day}: {}", reconciliation.body);
-            for channel in reconciliation.body["channels"].as_array().unwrap() {
-                *refunded.entry(channel["channel"].as_str().unwrap().to_owned()).or_default() +=
-                    channel["statement"]["refunded_fen"].as_i64().unwrap();
-            }
+            days.push(reconciliation.body);
             day = day.next();
         }
-        refunded
+        days
     }
 
     /// A token of the admin that demo mode seeds from `operator.password`.
@@ -937,4 +934,15 @@ pub fn company_form(phone: &str) -> Value {
         "categories": ["apparel"],
         "permits": [],
     })
+}
+
+/// A field of each channel's reconciliation (a JSON pointer, `/statement/refunded_fen`),
+/// summed by channel over the days of [`Api::reconcile_days`].
+pub fn by_channel(days: &[Value], field: &str) -> std::collections::BTreeMap<String, i64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for channel in days.iter().flat_map(|day| day["channels"].as_array().unwrap()) {
+        *sums.entry(channel["channel"].as_str().unwrap().to_owned()).or_default() +=
+            channel.pointer(field).and_then(Value::as_i64).unwrap();
+    }
+    sums
 }
