@@ -303,7 +303,9 @@ async fn a_form_and_documents_are_refused_with_a_reason_for_each_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its_answer() {
-    const QUANTITY: i64 = 5_000;
+    // Enough that the storm rarely sells out before the ban answers (a buyer may place at most
+    // `FlashSale::MAX_ORDERS_PER_BUYER` orders: 30,000 in all, more than this).
+    const QUANTITY: i64 = 20_000;
     const BUYERS: u64 = 300;
     let db = TestDb::new().await;
     let app = spawn_app(test_settings(&db)).await;
@@ -380,7 +382,15 @@ async fn a_ban_mid_storm_stops_the_merchants_sales_and_accepts_nothing_after_its
     assert_eq!(created, accepted.load(Ordering::SeqCst));
     // Requests in flight when the ban answered may have been accepted before it: one a buyer.
     assert!(created >= 500 && created <= accepted_at_ban + BUYERS as usize, "{created}");
-    assert!(answers.iter().all(|(_, s, c)| *s == 201 || (*s, c.as_str()) == (409, "sale_suspended")));
+    // Before the ban's answer: placed, held back, or — when a loaded machine makes the ban
+    // slow enough for the storm to take every unit first — sold out.
+    let odd: Vec<_> = answers
+        .iter()
+        .filter(|(_, s, c)| {
+            !(*s == 201 || (*s == 409 && ["sale_suspended", "sold_out"].contains(&c.as_str())))
+        })
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
 
     // Counters exact: the actor's invariants, the gauge, the database.
     let handle = app.state.registry.get(engine::FlashSaleId(storm_sale)).expect("the sale's actor");
