@@ -56,6 +56,12 @@ pub enum PlaceError {
     Suspended,
 }
 
+impl From<ReserveError> for PlaceError {
+    fn from(refusal: ReserveError) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
 /// Reserve units for a buyer.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -572,36 +578,36 @@ fn reserve_one<'j>(
     suspended: bool,
 ) -> Result<(Receipt, Option<Order>), PlaceError> {
     let PlaceRequest { buyer_id, quantity, idempotency_key, client_network } = request;
-    let replayed = sale.replay(buyer_id, &idempotency_key, quantity);
-    if let Some(receipt) = replayed.map_err(PlaceError::Refused)? {
-        return Ok((receipt, None));
-    }
-    if suspended {
-        return Err(PlaceError::Suspended);
-    }
-    if slot.is_none() {
-        *slot = Some(journal.slot().map_err(PlaceError::Journal)?);
-    }
-    // The count is taken before the order exists and given back if none is placed, so that
-    // concurrent orders of one buyer in many sales can never pass the cap together.
-    holds.try_take(buyer_id, client_network).map_err(PlaceError::TooManyUnpaid)?;
-    let reservation = sale.reserve(
-        ReserveRequest { order_id: ids.next(), buyer_id, quantity, idempotency_key, client_network },
-        now,
-    );
-    match reservation {
+    // Whether this request holds a count of the buyer's unpaid orders, to give back if no
+    // order is placed.
+    let mut counted = false;
+    let admit = || {
+        if suspended {
+            return Err(PlaceError::Suspended);
+        }
+        if slot.is_none() {
+            *slot = Some(journal.slot().map_err(PlaceError::Journal)?);
+        }
+        // The count is taken before the order exists and given back if none is placed, so
+        // that concurrent orders of one buyer in many sales can never pass the cap together.
+        holds.try_take(buyer_id, client_network).map_err(PlaceError::TooManyUnpaid)?;
+        counted = true;
+        Ok(())
+    };
+    let request =
+        ReserveRequest { order_id: ids.next(), buyer_id, quantity, idempotency_key, client_network };
+    match sale.reserve_admitted(request, now, admit) {
         Ok(Reservation::Placed(order)) => {
             let receipt = order.receipt();
             replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
             Ok((receipt, Some(order)))
         }
-        Ok(Reservation::Replayed(receipt)) => {
-            holds.give_back(buyer_id, client_network);
-            Ok((receipt, None))
-        }
+        Ok(Reservation::Replayed(receipt)) => Ok((receipt, None)),
         Err(refusal) => {
-            holds.give_back(buyer_id, client_network);
-            Err(PlaceError::Refused(refusal))
+            if counted {
+                holds.give_back(buyer_id, client_network);
+            }
+            Err(refusal)
         }
     }
 }

@@ -260,12 +260,16 @@ pub struct FlashSale {
     available: u32,
     reserved: u32,
     sold: u32,
-    /// Pending and sold orders only: released ones leave (see the module doc).
-    orders: HashMap<OrderId, Order, FxBuildHasher>,
+    /// Pending and sold orders only: released ones leave (see the module doc). Boxed: a hot
+    /// sale's map grows to millions of entries, and each doubling copies (and the kernel
+    /// zeroes pages for) every entry; a box is 8 bytes where an order is over 100, and the
+    /// orders themselves sit packed in the allocator's pages, written once.
+    orders: HashMap<OrderId, Box<Order>, FxBuildHasher>,
     /// Orders in `orders` that are pending payment.
     pending: usize,
     /// Ids are ours (not chosen by clients): hashed with Fx, which is a multiply, not SipHash.
-    buyers: HashMap<BuyerId, BuyerTally, FxBuildHasher>,
+    /// Boxed like the orders: nearly every order of a hot sale is a new buyer's.
+    buyers: HashMap<BuyerId, Box<BuyerTally>, FxBuildHasher>,
     /// Hold deadlines, earliest first. Entries of orders that left `pending_payment` some other
     /// way are skipped when they come up, and compacted away when they outnumber the pending
     /// orders (see [`Self::compact_deadlines`]).
@@ -356,7 +360,7 @@ impl FlashSale {
                 return Err(RestoreError::Oversold { claimed, quantity: sale.terms.quantity });
             }
             if order.state.holds_units() || order.state.sold_units() {
-                sale.orders.insert(order.id, order);
+                sale.orders.insert(order.id, Box::new(order));
             }
         }
         sale.available = sale.terms.quantity - sale.reserved - sale.sold;
@@ -379,17 +383,17 @@ impl FlashSale {
     }
 
     pub fn order(&self, id: OrderId) -> Option<&Order> {
-        self.orders.get(&id)
+        self.orders.get(&id).map(|order| &**order)
     }
 
     /// The orders still kept: pending and sold ones.
     pub fn orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values()
+        self.orders.values().map(|order| &**order)
     }
 
     /// The orders holding units, awaiting payment.
     pub fn pending_orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values().filter(|o| o.state.holds_units())
+        self.orders().filter(|o| o.state.holds_units())
     }
 
     /// The first answer to every key used in this sale, by buyer, released orders included.
@@ -437,27 +441,47 @@ impl FlashSale {
     /// Checks, in order: replay of the same key, the sale window, the buyer's number of orders,
     /// the per-buyer limit, stock.
     pub fn reserve(&mut self, request: ReserveRequest, now: Timestamp) -> Result<Reservation, ReserveError> {
+        self.reserve_admitted(request, now, || Ok(()))
+    }
+
+    /// [`Self::reserve`], with the caller's own gate: `admit` is asked after the replay check
+    /// (a replay is answered whatever it would say) and before any other, and its refusal is
+    /// the answer. Nothing here has changed when it is asked. The stock actor's gate is the
+    /// suspension, the journal's room and the cross-sale cap on unpaid orders.
+    ///
+    /// The buyer's tally is looked up once (a new buyer's is inserted once, when the order is
+    /// placed: a refused buyer leaves nothing behind).
+    pub fn reserve_admitted<E: From<ReserveError>>(
+        &mut self,
+        request: ReserveRequest,
+        now: Timestamp,
+        admit: impl FnOnce() -> Result<(), E>,
+    ) -> Result<Reservation, E> {
         let ReserveRequest { order_id, buyer_id, quantity, idempotency_key, client_network } = request;
-        if let Some(receipt) = self.replay(buyer_id, &idempotency_key, quantity)? {
-            return Ok(Reservation::Replayed(receipt));
+        let mut tally = self.buyers.get_mut(&buyer_id);
+        if let Some(receipt) = tally.as_ref().and_then(|t| t.keys.get(&idempotency_key)) {
+            return if receipt.quantity == quantity.get() {
+                Ok(Reservation::Replayed(*receipt))
+            } else {
+                Err(ReserveError::KeyReused.into())
+            };
         }
+        admit()?;
         self.terms.admits(quantity, now)?;
         let wanted = quantity.get();
         let limit = self.terms.per_buyer_limit;
-        let tally = self.buyers.get(&buyer_id);
-        if tally.is_some_and(|t| t.keys.len() >= Self::MAX_ORDERS_PER_BUYER) {
-            return Err(ReserveError::TooManyOrders { max: Self::MAX_ORDERS_PER_BUYER });
+        if tally.as_ref().is_some_and(|t| t.keys.len() >= Self::MAX_ORDERS_PER_BUYER) {
+            return Err(ReserveError::TooManyOrders { max: Self::MAX_ORDERS_PER_BUYER }.into());
         }
-        let (held, bought) = tally.map_or((0, 0), |t| (t.held, t.bought));
-        let used = held + bought;
+        let used = tally.as_ref().map_or(0, |t| t.held + t.bought);
         if used + wanted > limit {
-            return Err(ReserveError::LimitExceeded { remaining: limit.saturating_sub(used) });
+            return Err(ReserveError::LimitExceeded { remaining: limit.saturating_sub(used) }.into());
         }
         if self.available == 0 {
-            return Err(ReserveError::SoldOut);
+            return Err(ReserveError::SoldOut.into());
         }
         if wanted > self.available {
-            return Err(ReserveError::InsufficientStock { available: self.available });
+            return Err(ReserveError::InsufficientStock { available: self.available }.into());
         }
 
         let amount_fen = self
@@ -480,13 +504,21 @@ impl FlashSale {
             expires_at,
             updated_at: now,
         };
-        let previous = self.orders.insert(order_id, order.clone());
+        let receipt = order.receipt();
+        match tally.as_mut() {
+            Some(tally) => {
+                tally.held += wanted;
+                let fresh = tally.keys.insert(order.idempotency_key.clone(), receipt);
+                assert!(fresh, "a replayed key is answered before it gets here");
+                assert!(tally.held + tally.bought <= limit);
+            }
+            None => {
+                let keys = BuyerKeys::One(order.idempotency_key.clone(), receipt);
+                self.buyers.insert(buyer_id, Box::new(BuyerTally { held: wanted, bought: 0, keys }));
+            }
+        }
+        let previous = self.orders.insert(order_id, Box::new(order.clone()));
         assert!(previous.is_none(), "order id {order_id} reused");
-        let tally = self.buyers.entry(buyer_id).or_default();
-        tally.held += wanted;
-        let fresh = tally.keys.insert(order.idempotency_key.clone(), order.receipt());
-        assert!(fresh, "a replayed key is answered before it gets here");
-        assert!(tally.held + tally.bought <= limit);
         self.available -= wanted;
         self.reserved += wanted;
         self.pending += 1;

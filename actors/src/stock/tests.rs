@@ -294,6 +294,40 @@ async fn unpaid_orders_are_capped_per_buyer_across_sales_under_concurrency() {
 }
 
 #[actix::test]
+async fn a_replay_comes_before_the_gate_and_a_refusal_gives_its_unpaid_count_back() {
+    let (registry, mut receiver, _clock) = registry(1_024);
+    let registry = registry.with_hold_caps(crate::HoldCaps { per_buyer: 5, per_network: 0 });
+    let sale = registry.start(terms(2, 1), Vec::new()).unwrap();
+    let place = |buyer: i64, key: &str| {
+        sale.try_place(BuyerId(buyer), Quantity::parse(1).unwrap(), IdempotencyKey::parse(key).unwrap(), None)
+            .unwrap()
+    };
+    let first = place(1, "a").await.unwrap().unwrap();
+    // Refused by the sale (over the per-buyer limit, then sold out): nothing counted.
+    let over = place(1, "b").await.unwrap();
+    assert!(
+        matches!(over, Err(PlaceError::Refused(ReserveError::LimitExceeded { remaining: 0 }))),
+        "{over:?}"
+    );
+    assert_eq!(registry.holds().of_buyer(BuyerId(1)), 1);
+    assert!(place(2, "c").await.unwrap().is_ok());
+    let late = place(3, "d").await.unwrap();
+    assert!(matches!(late, Err(PlaceError::Refused(ReserveError::SoldOut))), "{late:?}");
+    assert_eq!(registry.holds().of_buyer(BuyerId(3)), 0);
+    // Held back: a replay still gets its first answer; a new key is refused, counting nothing.
+    sale.suspend(true, false).await.unwrap();
+    let replay = place(1, "a").await.unwrap().unwrap();
+    assert_eq!((replay.replayed, replay.receipt), (true, first.receipt));
+    assert!(matches!(place(4, "e").await.unwrap(), Err(PlaceError::Suspended)));
+    assert_eq!(registry.holds().of_buyer(BuyerId(4)), 0);
+    assert_eq!((registry.holds().of_buyer(BuyerId(1)), registry.holds().of_buyer(BuyerId(2))), (1, 1));
+    let (counts, verified) = sale.verify().await.unwrap();
+    assert_eq!((verified, counts.reserved, counts.available), (Ok(()), 2, 0));
+    drain(&mut receiver).await;
+    registry.shutdown();
+}
+
+#[actix::test]
 async fn a_full_journal_refuses_without_changing_stock() {
     let (registry, _receiver, _clock) = registry(1);
     let sale = registry.start(terms(5, 5), Vec::new()).unwrap();
