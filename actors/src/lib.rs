@@ -3,8 +3,8 @@
 //! - [`stock::StockActor`]: one per flash sale; the only owner of that sale's
 //!   [`engine::FlashSale`], so every reservation is decided by one thread, in mailbox order.
 //! - [`registry::StockRegistry`]: finds or starts the actor of a sale and hands out
-//!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, replays); a
-//!   settled sale's actor leaves it and stops.
+//!   [`registry::SaleHandle`]s that the gateway uses without a message (gauge, which buyers
+//!   may have ordered: [`ordered`]); a settled sale's actor leaves it and stops.
 //! - [`holds::UnpaidHolds`]: unpaid orders per buyer and per network across sales, kept by
 //!   the stock actors.
 //! - [`settlement`]: one settlement actor per merchant, the only writer of that merchant's
@@ -18,6 +18,7 @@ pub mod gauge;
 pub mod holds;
 pub mod ids;
 pub mod journal;
+pub mod ordered;
 pub mod registry;
 pub mod settlement;
 pub mod stock;

@@ -22,17 +22,18 @@ use dashmap::mapref::entry::Entry as MapEntry;
 use engine::books::Entry;
 use engine::payment::Capture;
 use engine::{
-    BuyerId, ClientNetwork, FlashSale, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, Receipt,
-    ReserveError, RestoreError, SaleTerms,
+    BuyerId, ClientNetwork, FlashSale, FlashSaleId, IdempotencyKey, Order, OrderId, Quantity, RestoreError,
+    SaleTerms,
 };
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::holds::{HoldCaps, UnpaidHolds};
+use crate::ordered::OrderedBuyers;
 use crate::stock::{
     CancelOrder, Cancelled, ConfirmPayment, Confirmed, DoorChanged, DoorFailure, Lease, PlaceBatch,
-    PlaceError, PlaceOrder, PlaceRequest, Placed, ReadSlice, RecordDoorOrder, ReplayIndex, Shared,
-    StockActor, StockActorSettings, Tick, Unlease,
+    PlaceError, PlaceOrder, PlaceRequest, Placed, ReadSlice, RecordDoorOrder, Shared, StockActor,
+    StockActorSettings, Tick, Unlease,
 };
 use crate::{Clock, Journal, OrderIds, SaleGauge};
 
@@ -83,20 +84,16 @@ pub struct SaleHandle {
     generation: u64,
     pub terms: Arc<SaleTerms>,
     pub gauge: Arc<SaleGauge>,
-    replays: Arc<ReplayIndex>,
+    ordered: Arc<OrderedBuyers>,
     depth: Arc<AtomicUsize>,
 }
 
 impl SaleHandle {
-    /// The first answer to this key, if the buyer used it before in this sale.
-    pub fn replay(
-        &self,
-        buyer_id: BuyerId,
-        key: &IdempotencyKey,
-        quantity: Quantity,
-    ) -> Option<Result<Receipt, ReserveError>> {
-        let receipt = *self.replays.get(&(buyer_id, key.clone()))?;
-        Some(if receipt.quantity == quantity.get() { Ok(receipt) } else { Err(ReserveError::KeyReused) })
+    /// False only if `buyer_id` has never ordered in this sale: then a refusal the gateway
+    /// reads from the terms, the gauge or the caps is the actor's answer too. Otherwise only
+    /// the actor knows whether this is a replay (see [`OrderedBuyers`]).
+    pub fn may_have_ordered(&self, buyer_id: BuyerId) -> bool {
+        self.ordered.may_contain(buyer_id)
     }
 
     /// Asks the actor to reserve; the answer comes on the returned channel.
@@ -343,8 +340,10 @@ impl StockRegistry {
         for order in sale.pending_orders() {
             self.holds.restore(order.buyer_id, order.client_network);
         }
-        let replays: Arc<ReplayIndex> =
-            Arc::new(sale.receipts().map(|(buyer, key, receipt)| ((buyer, key.clone()), receipt)).collect());
+        let ordered = Arc::new(OrderedBuyers::for_quantity(terms.quantity));
+        for (buyer, _, _) in sale.receipts() {
+            ordered.insert(buyer);
+        }
         let gauge = Arc::new(SaleGauge::new(sale.counts()));
         let depth = Arc::new(AtomicUsize::new(0));
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
@@ -360,7 +359,7 @@ impl StockRegistry {
             },
         };
         let membership = Membership { sales: self.sales.clone(), generation, stats: self.stats.clone() };
-        let actor = StockActor::new(sale, gauge.clone(), replays.clone(), depth.clone(), shared, membership);
+        let actor = StockActor::new(sale, gauge.clone(), ordered.clone(), depth.clone(), shared, membership);
         self.stats.actors.fetch_add(1, Ordering::Relaxed);
         // The mailbox gets its capacity before the address exists: actix's own start would make
         // it 16 until `started` runs, and a storm at the opening second would see it full.
@@ -370,7 +369,7 @@ impl StockRegistry {
             actix::spawn(context.into_future(actor));
         });
         let addr = Addr::new(sender);
-        let handle = Arc::new(SaleHandle { addr, generation, terms: Arc::new(terms), gauge, replays, depth });
+        let handle = Arc::new(SaleHandle { addr, generation, terms: Arc::new(terms), gauge, ordered, depth });
         Ok(vacant.insert(handle).clone())
     }
 

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use dashmap::DashMap;
 use engine::books::Entry;
 use engine::payment::{Capture, PaidOrder};
 use engine::{
@@ -29,13 +28,9 @@ use tokio::sync::oneshot;
 
 use crate::holds::{CapReached, UnpaidHolds};
 use crate::journal::{AppendError, DoorEvent, Journal, JournalEvent, Seq, Slot};
+use crate::ordered::OrderedBuyers;
 use crate::registry::Membership;
 use crate::{Clock, OrderIds, SaleGauge};
-
-/// Receipts by `(buyer, idempotency key)`, mirrored from the actor for the gateway, which
-/// answers replays from it without a message (and so correctly even when sold out).
-/// Keys are chosen by clients: a seeded hasher (foldhash), not Fx, and far cheaper than SipHash.
-pub type ReplayIndex = DashMap<(BuyerId, IdempotencyKey), Receipt, foldhash::fast::RandomState>;
 
 /// A reservation that was made or replayed, and the journal position the answer must wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +241,7 @@ pub(crate) struct Shared {
 pub struct StockActor {
     sale: FlashSale,
     gauge: Arc<SaleGauge>,
-    replays: Arc<ReplayIndex>,
+    ordered: Arc<OrderedBuyers>,
     depth: Arc<AtomicUsize>,
     journal: Journal,
     clock: Arc<dyn Clock>,
@@ -264,7 +259,7 @@ impl StockActor {
     pub(crate) fn new(
         sale: FlashSale,
         gauge: Arc<SaleGauge>,
-        replays: Arc<ReplayIndex>,
+        ordered: Arc<OrderedBuyers>,
         depth: Arc<AtomicUsize>,
         shared: Shared,
         membership: Membership,
@@ -273,7 +268,7 @@ impl StockActor {
         Self {
             sale,
             gauge,
-            replays,
+            ordered,
             depth,
             journal,
             clock,
@@ -297,7 +292,7 @@ impl StockActor {
         let mut slot = None;
         let (receipt, order) = reserve_one(
             &mut self.sale,
-            &self.replays,
+            &self.ordered,
             &self.ids,
             &self.holds,
             &self.journal,
@@ -326,7 +321,7 @@ impl StockActor {
             .map(|request| {
                 let (receipt, order) = reserve_one(
                     &mut self.sale,
-                    &self.replays,
+                    &self.ordered,
                     &self.ids,
                     &self.holds,
                     &self.journal,
@@ -568,7 +563,7 @@ impl StockActor {
 #[allow(clippy::too_many_arguments)]
 fn reserve_one<'j>(
     sale: &mut FlashSale,
-    replays: &ReplayIndex,
+    ordered: &OrderedBuyers,
     ids: &OrderIds,
     holds: &UnpaidHolds,
     journal: &'j Journal,
@@ -599,7 +594,7 @@ fn reserve_one<'j>(
     match sale.reserve_admitted(request, now, admit) {
         Ok(Reservation::Placed(order)) => {
             let receipt = order.receipt();
-            replays.insert((order.buyer_id, order.idempotency_key.clone()), receipt);
+            ordered.insert(order.buyer_id);
             Ok((receipt, Some(order)))
         }
         Ok(Reservation::Replayed(receipt)) => Ok((receipt, None)),

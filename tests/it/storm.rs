@@ -190,3 +190,31 @@ async fn the_order_counters_count_each_answer_once() {
     assert_eq!(value("flashsale_orders_rejected_total{reason=\"sold_out\"}"), "2");
     assert_eq!(value("flashsale_orders_rejected_total{reason=\"idempotency_key_reused\"}"), "1");
 }
+
+/// After a sale sells out, the gateway refuses a fan who never ordered without asking the
+/// actor, and a fan who did gets the first answer to their key again, from the actor: the
+/// same body, the same order; the same key with another quantity is a reused key.
+#[tokio::test]
+async fn a_key_answered_before_the_sell_out_replays_after_it() {
+    let db = TestDb::new().await;
+    let app = spawn_app(test_settings(&db)).await;
+    let api = app.api();
+    let (_, _, sale) = api.merchant_sale("13700000041", 990, 2, 900).await;
+    let fans = api.buyers(13_600_000_200, 3, 3).await;
+    let first = api.order(sale, &fans[0], "first", 1).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(api.order(sale, &fans[1], "second", 1).await.status, 201);
+    let stranger = api.order(sale, &fans[2], "third", 1).await;
+    assert_eq!((stranger.status.as_u16(), stranger.code()), (409, "sold_out"));
+
+    let handle = app.state.registry.get(engine::FlashSaleId(sale)).expect("the sale's actor");
+    let buyer = |token: &str| engine::BuyerId(app.state.tokens.verify(token).expect("a buyer token").sub);
+    assert!(!handle.may_have_ordered(buyer(&fans[2])));
+    assert!(handle.may_have_ordered(buyer(&fans[0])) && handle.may_have_ordered(buyer(&fans[1])));
+    let again = api.order(sale, &fans[0], "first", 1).await;
+    assert_eq!((again.status.as_u16(), &again.body), (201, &first.body));
+    let reused = api.order(sale, &fans[0], "first", 2).await;
+    assert_eq!((reused.status.as_u16(), reused.code()), (422, "idempotency_key_reused"), "{}", reused.body);
+    assert_eq!(api.counts(sale).await, (0, 2, 0, 2));
+    app.stop().await;
+}

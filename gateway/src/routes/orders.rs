@@ -3,12 +3,12 @@
 //! Placing an order, cheapest refusal first:
 //! 1. parse (typed ids, `Idempotency-Key`, quantity) and authenticate: no shared state;
 //! 2. per-buyer token bucket;
-//! 3. a replay of a known key is answered from the sale's replay index (after durability);
-//! 4. `SaleTerms::admits` (the engine's window and per-buyer checks), the sold-out flag and
+//! 3. for a buyer who has never ordered in the sale (`SaleHandle::may_have_ordered`):
+//!    `SaleTerms::admits` (the engine's window and per-buyer checks), the sold-out flag and
 //!    the caps on unpaid orders per buyer and per network, read without a message;
-//! 5. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503),
-//!    which makes every check again, exactly;
-//! 6. the 201 goes out once the journal batch holding the order is durable: in the order log
+//! 4. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503),
+//!    which answers a replay of a known key first and makes every other check again, exactly;
+//! 5. the 201 (a replay's too) goes out once the journal batch holding the order is durable: in the order log
 //!    and `fdatasync`ed (or, without a log, committed to the database).
 //!
 //! A settled sale (ended, nothing held) has no actor: its orders are answered from the
@@ -280,25 +280,22 @@ async fn place(
     };
     let retry = state.admission.retry_after_secs();
 
-    if let Some(replay) = sale.replay(buyer_id, &key, quantity) {
-        let receipt = replay.map_err(OrderError::Refused)?;
-        // The original may still be in flight to the disk: wait for everything before now.
-        durable(state, state.journal.last_appended()).await?;
-        return Ok(receipt);
-    }
-
     // The engine's own first checks, then the sold-out flag: everything that can be refused
-    // without asking the actor, in the order the actor would refuse it.
-    sale.terms.admits(quantity, state.clock.now()).map_err(OrderError::Refused)?;
-    if sale.gauge.is_suspended() {
-        return Err(OrderError::Suspended);
-    }
-    if sale.gauge.is_sold_out() {
-        return Err(OrderError::Refused(ReserveError::SoldOut));
-    }
+    // without asking the actor, in the order the actor would refuse it. Only for a buyer who
+    // has never ordered in this sale: anyone else may be replaying a key, which the actor
+    // answers first, whatever has changed since.
     let network = crate::client::client_network(request, &state.proxies);
-    if let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
-        return Err(OrderError::TooManyUnpaid(cap));
+    if !sale.may_have_ordered(buyer_id) {
+        sale.terms.admits(quantity, state.clock.now()).map_err(OrderError::Refused)?;
+        if sale.gauge.is_suspended() {
+            return Err(OrderError::Suspended);
+        }
+        if sale.gauge.is_sold_out() {
+            return Err(OrderError::Refused(ReserveError::SoldOut));
+        }
+        if let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
+            return Err(OrderError::TooManyUnpaid(cap));
+        }
     }
 
     let reserved_at = Instant::now();
