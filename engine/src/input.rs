@@ -50,8 +50,8 @@ impl fmt::Display for Phone {
 
 /// The client's `Idempotency-Key`: the same key with the same body gets the same answer.
 ///
-/// One allocation shared by every copy: the order, the buyer's receipts, the replay index and
-/// the journal each hold the key, and cloning it is a reference count, not a string copy.
+/// One allocation shared by every copy: the order, the buyer's receipts and the journal each
+/// hold the key, and cloning it is a reference count, not a string copy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct IdempotencyKey(Arc<str>);
