@@ -1,7 +1,7 @@
 //! Reservations through the stock actors (message, engine, the set of buyers who ordered,
-//! journal append), one message per order and in batches, for one hot sale and spread over 1,000 sales. The
-//! journal is drained by a task that marks events durable at once: this measures the actor
-//! path, not the database (see the `journal` bench for that).
+//! journal append), one message per order and in batches, for one hot sale and spread over
+//! 1,000 sales. The journal is drained by a task that marks events durable at once: this
+//! measures the actor path, not the database (see the `journal` bench for that).
 //!
 //! Baseline in the same run: an atomic check-and-decrement.
 

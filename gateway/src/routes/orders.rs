@@ -8,8 +8,8 @@
 //!    the caps on unpaid orders per buyer and per network, read without a message;
 //! 4. only then a message to the sale's stock actor (`try_send`: a full mailbox is a 503),
 //!    which answers a replay of a known key first and makes every other check again, exactly;
-//! 5. the 201 (a replay's too) goes out once the journal batch holding the order is durable: in the order log
-//!    and `fdatasync`ed (or, without a log, committed to the database).
+//! 5. the 201 (a replay's too) goes out once the journal batch holding the order is durable:
+//!    in the order log and `fdatasync`ed (or, without a log, committed to the database).
 //!
 //! A settled sale (ended, nothing held) has no actor: its orders are answered from the
 //! database (a replay of a key, else `ended`) without starting one.
