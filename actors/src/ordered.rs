@@ -61,7 +61,7 @@ impl OrderedBuyers {
         self.words[word].load(Ordering::Acquire) & bit != 0
     }
 
-    /// Bytes held, for the boot and memory figures.
+    /// Bytes held: fixed when the set is made.
     pub fn bytes(&self) -> usize {
         self.words.len() * 8
     }

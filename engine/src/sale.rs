@@ -253,6 +253,18 @@ struct BuyerTally {
     keys: BuyerKeys,
 }
 
+impl BuyerTally {
+    /// The first answer to `key` if it was used before, or `KeyReused` if with another
+    /// quantity.
+    fn replay(&self, key: &IdempotencyKey, quantity: Quantity) -> Result<Option<Receipt>, ReserveError> {
+        match self.keys.get(key) {
+            None => Ok(None),
+            Some(receipt) if receipt.quantity == quantity.get() => Ok(Some(*receipt)),
+            Some(_) => Err(ReserveError::KeyReused),
+        }
+    }
+}
+
 /// One flash sale: terms, stock buckets, holds and their deadlines.
 #[derive(Debug, Clone)]
 pub struct FlashSale {
@@ -428,12 +440,7 @@ impl FlashSale {
         key: &IdempotencyKey,
         quantity: Quantity,
     ) -> Result<Option<Receipt>, ReserveError> {
-        let Some(tally) = self.buyers.get(&buyer_id) else { return Ok(None) };
-        match tally.keys.get(key) {
-            None => Ok(None),
-            Some(receipt) if receipt.quantity == quantity.get() => Ok(Some(*receipt)),
-            Some(_) => Err(ReserveError::KeyReused),
-        }
+        self.buyers.get(&buyer_id).map_or(Ok(None), |tally| tally.replay(key, quantity))
     }
 
     /// Holds units for a buyer until the payment deadline, or says why not.
@@ -459,12 +466,10 @@ impl FlashSale {
     ) -> Result<Reservation, E> {
         let ReserveRequest { order_id, buyer_id, quantity, idempotency_key, client_network } = request;
         let mut tally = self.buyers.get_mut(&buyer_id);
-        if let Some(receipt) = tally.as_ref().and_then(|t| t.keys.get(&idempotency_key)) {
-            return if receipt.quantity == quantity.get() {
-                Ok(Reservation::Replayed(*receipt))
-            } else {
-                Err(ReserveError::KeyReused.into())
-            };
+        if let Some(tally) = &tally
+            && let Some(receipt) = tally.replay(&idempotency_key, quantity)?
+        {
+            return Ok(Reservation::Replayed(receipt));
         }
         admit()?;
         self.terms.admits(quantity, now)?;
