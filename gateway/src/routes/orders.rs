@@ -284,8 +284,8 @@ async fn place(
     // without asking the actor, in the order the actor would refuse it. Only for a buyer who
     // has never ordered in this sale: anyone else may be replaying a key, which the actor
     // answers first, whatever has changed since.
-    let network = crate::client::client_network(request, &state.proxies);
-    if !sale.may_have_ordered(buyer_id) {
+    let known = sale.may_have_ordered(buyer_id);
+    if !known {
         sale.terms.admits(quantity, state.clock.now()).map_err(OrderError::Refused)?;
         if sale.gauge.is_suspended() {
             return Err(OrderError::Suspended);
@@ -293,9 +293,11 @@ async fn place(
         if sale.gauge.is_sold_out() {
             return Err(OrderError::Refused(ReserveError::SoldOut));
         }
-        if let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
-            return Err(OrderError::TooManyUnpaid(cap));
-        }
+    }
+    // Past the sold-out flag: a storm's refusals never read the client's address.
+    let network = crate::client::client_network(request, &state.proxies);
+    if !known && let Some(cap) = state.registry.holds().would_refuse(buyer_id, network) {
+        return Err(OrderError::TooManyUnpaid(cap));
     }
 
     let reserved_at = Instant::now();
